@@ -1,0 +1,214 @@
+-- 0001 foundation: schemas, reference data, rounds, source files, record versions (raw text beside typed
+-- values), the school master, and the append-only audit log.
+
+CREATE SCHEMA reference;
+CREATE SCHEMA staging;
+CREATE SCHEMA registry;
+CREATE SCHEMA quality;
+CREATE SCHEMA exchange;
+CREATE SCHEMA lineage;
+CREATE SCHEMA audit;
+CREATE SCHEMA reporting;
+
+-- Reference data is written by the program after migrating (ReferenceDataSync), from the lists it parses with.
+CREATE TABLE reference.code (
+    list     text NOT NULL,
+    code     text NOT NULL,
+    name_zh  text NOT NULL,
+    name_en  text NOT NULL,
+    PRIMARY KEY (list, code)
+);
+
+-- GB/T 2260 divisions, current codes only; every code is in its six-digit form (2301 -> 230100).
+CREATE TABLE reference.region (
+    code         text PRIMARY KEY,
+    name         text NOT NULL,
+    parent_code  text,
+    level        smallint NOT NULL CHECK (level IN (1, 2, 3))
+);
+
+-- A verification round. round_date is the reference date for ages and deadlines; school_year is the year in which
+-- the school year containing round_date started (1 September).
+CREATE TABLE registry.round (
+    round_id           integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    code               text NOT NULL UNIQUE CHECK (code ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$'),
+    round_date         date NOT NULL,
+    school_year        smallint NOT NULL,
+    previous_round_id  integer REFERENCES registry.round,
+    status             text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    created_by         text NOT NULL
+);
+
+-- Every file (or source-database query result) taken into a round. The same bytes twice in one round are refused
+-- by the unique key, which is what makes a repeated extract a no-op.
+CREATE TABLE staging.source_file (
+    file_id        integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    round_id       integer NOT NULL REFERENCES registry.round,
+    source_kind    text NOT NULL CHECK (source_kind IN ('csv', 'xlsx', 'database')),
+    file_name      text NOT NULL,
+    sha256         text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    byte_size      bigint,
+    encoding       text,
+    layout         text NOT NULL CHECK (layout IN ('student', 'school')),
+    headers        text[] NOT NULL,
+    extra_headers  text[] NOT NULL DEFAULT '{}',
+    row_count      bigint NOT NULL DEFAULT 0,
+    staged_by      text NOT NULL,
+    staged_at      timestamptz NOT NULL DEFAULT now(),
+    elapsed_ms     bigint,
+    UNIQUE (round_id, sha256)
+);
+
+CREATE SEQUENCE registry.record_id_seq AS bigint CACHE 1000;
+
+-- Every version of every student record of a round. Version 1 is the raw staging: each *_raw column holds the text
+-- exactly as received (NULL when the file has no such column), with the source file and row, and is never changed.
+-- Beside each raw column is its typed, normalised value (NULL when the text does not parse). Corrections add
+-- versions 2, 3, ... with the same columns. Partitioned by round so that a round is dropped or detached cheaply;
+-- school_code is the distribution key should the database ever be spread over several nodes.
+CREATE TABLE registry.record_version (
+    round_id                 integer NOT NULL,
+    record_id                bigint NOT NULL DEFAULT nextval('registry.record_id_seq'),
+    version                  integer NOT NULL DEFAULT 1 CHECK (version >= 1),
+    file_id                  integer,
+    sheet_no                 smallint,
+    row_no                   integer,
+    student_no_raw           text,
+    student_no               text,
+    school_code_raw          text,
+    school_code              text,
+    school_name_raw          text,
+    school_name              text,
+    name_raw                 text,
+    name                     text,
+    gender_raw               text,
+    gender                   text,
+    birth_date_raw           text,
+    birth_date               date,
+    birthplace_raw           text,
+    birthplace               text,
+    nationality_raw          text,
+    nationality              text,
+    ethnicity_raw            text,
+    ethnicity                text,
+    id_type_raw              text,
+    id_type                  text,
+    id_number_raw            text,
+    id_number                text,
+    hmt_status_raw           text,
+    hmt_status               text,
+    household_region_raw     text,
+    household_region         text,
+    household_type_raw       text,
+    household_type           text,
+    grade_raw                text,
+    grade                    smallint,
+    class_name_raw           text,
+    class_name               text,
+    entry_month_raw          text,
+    entry_month              date,
+    study_mode_raw           text,
+    study_mode               text,
+    only_child_raw           text,
+    only_child               boolean,
+    migrant_child_raw        text,
+    migrant_child            boolean,
+    left_behind_raw          text,
+    left_behind              text,
+    disability_raw           text,
+    disability               text,
+    guardian_name_raw        text,
+    guardian_name            text,
+    guardian_relation_raw    text,
+    guardian_relation        text,
+    guardian_phone_raw       text,
+    guardian_phone           text,
+    guardian_id_number_raw   text,
+    guardian_id_number       text,
+    address_raw              text,
+    address                  text,
+    extra_raw                text[],
+    normalised               text[] NOT NULL DEFAULT '{}',
+    created_at               timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (round_id, record_id, version),
+    CHECK (version > 1 OR (file_id IS NOT NULL AND row_no IS NOT NULL))
+) PARTITION BY LIST (round_id);
+
+COMMENT ON COLUMN registry.record_version.normalised IS
+    'Fields whose typed value needed more than trimming: full-width characters folded, a lower-case x raised.';
+
+-- The current version of a record, for records that have more than version 1.
+CREATE TABLE registry.record_head (
+    round_id         integer NOT NULL,
+    record_id        bigint NOT NULL,
+    current_version  integer NOT NULL CHECK (current_version > 1),
+    PRIMARY KEY (round_id, record_id)
+);
+
+CREATE VIEW registry.current_record AS
+SELECT v.*
+FROM   registry.record_version v
+LEFT   JOIN registry.record_head h ON h.round_id = v.round_id AND h.record_id = v.record_id
+WHERE  v.version = COALESCE(h.current_version, 1);
+
+-- The school master of a round, raw beside typed like the records.
+CREATE TABLE registry.school (
+    round_id                 integer NOT NULL REFERENCES registry.round,
+    file_id                  integer NOT NULL REFERENCES staging.source_file,
+    sheet_no                 smallint,
+    row_no                   integer NOT NULL,
+    school_code_raw          text,
+    school_code              text,
+    school_name_raw          text,
+    school_name              text,
+    district_code_raw        text,
+    district_code            text,
+    district_name_raw        text,
+    district_name            text,
+    min_grade_raw            text,
+    min_grade                smallint,
+    max_grade_raw            text,
+    max_grade                smallint,
+    is_open_raw              text,
+    is_open                  boolean,
+    extra_raw                text[],
+    normalised               text[] NOT NULL DEFAULT '{}',
+    UNIQUE NULLS NOT DISTINCT (round_id, file_id, sheet_no, row_no)
+);
+CREATE INDEX ON registry.school (round_id, school_code);
+
+-- Creates the partitions of a round's big tables. The partition name comes from the integer id only.
+CREATE FUNCTION registry.ensure_round_partitions(p_round_id integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE IF NOT EXISTS registry.record_version_r%s PARTITION OF registry.record_version FOR VALUES IN (%s)',
+                   p_round_id, p_round_id);
+END;
+$$;
+
+-- Append-only log of every operation: extracts, exports, downloads, uploads, sign-offs, logins, refusals.
+CREATE TABLE audit.event (
+    event_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    occurred_at  timestamptz NOT NULL DEFAULT now(),
+    actor        text NOT NULL,
+    action       text NOT NULL,
+    round_id     integer,
+    school_code  text,
+    object       text,
+    details      jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX ON audit.event (occurred_at);
+CREATE INDEX ON audit.event (actor, occurred_at);
+
+CREATE FUNCTION audit.refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'The audit log is append-only: % is not allowed', TG_OP USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+
+CREATE TRIGGER event_append_only BEFORE UPDATE OR DELETE ON audit.event
+    FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
+CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON audit.event
+    FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();

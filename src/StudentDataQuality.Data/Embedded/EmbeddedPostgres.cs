@@ -1,0 +1,398 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace StudentDataQuality.Data.Embedded;
+
+/// <summary>Where a private cluster lives and how it runs.</summary>
+public sealed record EmbeddedPostgresOptions
+{
+    /// <summary>The folder that holds the cluster (pgdata, socket folder, log, settings).</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>The database the application uses inside the cluster.</summary>
+    public string Database { get; init; } = "studentdataquality";
+
+    /// <summary>
+    /// Trade durability for speed (fsync off). Only for throw-away clusters such as the test suite's, never for
+    /// data a user cares about.
+    /// </summary>
+    public bool Disposable { get; init; }
+
+    /// <summary>A folder holding initdb and pg_ctl; found on PATH or under /usr/lib/postgresql when not given.</summary>
+    public string? BinDirectory { get; init; }
+
+    /// <summary>The default folder: under the user's local data folder, or /var/lib for root (see ResolveDefault).</summary>
+    public static string DefaultDataDirectory()
+    {
+        // The server runs as the unprivileged postgres user when we are root, and postgres cannot reach into
+        // /root; a system folder is where a root-owned service keeps its state anyway.
+        if (OperatingSystem.IsLinux() && Environment.UserName == "root")
+        {
+            return "/var/lib/studentdataquality/db";
+        }
+
+        var local = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create);
+        return Path.Combine(local, "StudentDataQuality", "db");
+    }
+}
+
+/// <summary>What <see cref="EmbeddedPostgres.Status"/> found.</summary>
+public sealed record EmbeddedPostgresStatus(string DataDirectory, bool Initialised, bool Running, int? Port, string? Version);
+
+/// <summary>
+/// A private PostgreSQL cluster the program starts itself when no connection string is configured: initdb once in
+/// a data folder, then pg_ctl start on a free loopback port, reused by later runs. As root the server runs as the
+/// postgres system user (PostgreSQL refuses to run as root). The superuser password is generated and kept in the
+/// data folder, readable by the owner only.
+/// </summary>
+public sealed class EmbeddedPostgres
+{
+    private const string SettingsFile = "cluster.json";
+    private readonly EmbeddedPostgresOptions _options;
+    private readonly ILogger _logger;
+
+    public EmbeddedPostgres(EmbeddedPostgresOptions options, ILogger<EmbeddedPostgres>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    private string Root => Path.GetFullPath(_options.DataDirectory);
+    private string PgData => Path.Combine(Root, "pgdata");
+    private string SocketDir => Path.Combine(Root, "sock");
+    private string LogFile => Path.Combine(Root, "postgres.log");
+    private string SettingsPath => Path.Combine(Root, SettingsFile);
+    private static bool IsRoot => OperatingSystem.IsLinux() && Environment.UserName == "root";
+
+    /// <summary>Initialises the cluster if needed, starts it if stopped, creates the database, and returns its connection string.</summary>
+    public string Start()
+    {
+        using var _ = AcquireFolderLock();
+        var bin = FindBinaries();
+        var settings = LoadSettings();
+        if (settings is null || !File.Exists(Path.Combine(PgData, "PG_VERSION")))
+        {
+            settings = Initialise(bin);
+        }
+
+        if (!IsRunning(bin))
+        {
+            if (!PortIsFree(settings.Port))
+            {
+                settings = settings with { Port = FreePort() };
+                SaveSettings(settings);
+            }
+
+            var extra = _options.Disposable ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "";
+            RunServerTool(bin, "pg_ctl",
+                ["-D", PgData, "-l", LogFile, "-w", "-t", "60", "-o",
+                 $"-p {settings.Port} -k {SocketDir} -c listen_addresses=127.0.0.1{extra}", "start"],
+                "start the embedded PostgreSQL server");
+            _logger.LogInformation("Started embedded PostgreSQL in {DataDirectory} on port {Port}", Root, settings.Port);
+        }
+
+        var connectionString = ConnectionString(settings, _options.Database);
+        EnsureDatabase(settings);
+        return connectionString;
+    }
+
+    /// <summary>Stops the server (fast shutdown: open sessions are ended, committed data is safe).</summary>
+    public bool Stop()
+    {
+        using var _ = AcquireFolderLock();
+        var bin = FindBinaries();
+        if (!File.Exists(Path.Combine(PgData, "PG_VERSION")) || !IsRunning(bin))
+        {
+            return false;
+        }
+
+        RunServerTool(bin, "pg_ctl", ["-D", PgData, "-m", "fast", "-w", "-t", "60", "stop"], "stop the embedded PostgreSQL server");
+        return true;
+    }
+
+    public EmbeddedPostgresStatus Status()
+    {
+        var settings = LoadSettings();
+        var initialised = settings is not null && File.Exists(Path.Combine(PgData, "PG_VERSION"));
+        var running = initialised && IsRunning(FindBinaries());
+        return new EmbeddedPostgresStatus(Root, initialised, running, settings?.Port, settings?.Version);
+    }
+
+    /// <summary>The connection string of an initialised cluster (whether or not it is running), or null.</summary>
+    public string? ConnectionStringIfInitialised() =>
+        LoadSettings() is { } settings ? ConnectionString(settings, _options.Database) : null;
+
+    private static string ConnectionString(ClusterSettings settings, string database) => new NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1",
+        Port = settings.Port,
+        Username = "postgres",
+        Password = settings.Password,
+        Database = database,
+    }.ConnectionString;
+
+    private ClusterSettings Initialise(ServerBinaries bin)
+    {
+        Directory.CreateDirectory(Root);
+        if (Directory.Exists(PgData) && Directory.EnumerateFileSystemEntries(PgData).Any())
+        {
+            throw new UserErrorException(
+                $"The folder {PgData} is not empty but holds no PostgreSQL cluster settings ({SettingsFile} is missing). " +
+                "Move it away, or choose another data folder with --data-dir or SDQ_DATA_DIR.");
+        }
+
+        Directory.CreateDirectory(PgData);
+        Directory.CreateDirectory(SocketDir);
+        File.WriteAllText(LogFile, "");
+        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
+        var passwordFile = Path.Combine(Root, "initdb.pw");
+        File.WriteAllText(passwordFile, password);
+        try
+        {
+            if (IsRoot)
+            {
+                CheckPostgresCanReach(Root);
+                foreach (var path in new[] { PgData, SocketDir, LogFile, passwordFile })
+                {
+                    Run("chown", ["postgres:postgres", path], "give the cluster folders to the postgres user");
+                }
+            }
+
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(PgData, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+
+            RunServerTool(bin, "initdb",
+                ["-D", PgData, "-U", "postgres", "-A", "scram-sha-256", "--pwfile", passwordFile, "-E", "UTF8", "--locale=C.UTF-8",
+                 "--no-sync"],
+                "initialise the embedded PostgreSQL cluster");
+        }
+        finally
+        {
+            File.Delete(passwordFile);
+        }
+
+        File.AppendAllText(Path.Combine(PgData, "postgresql.conf"), """
+
+            # StudentDataQuality: sized for bulk staging and set-based checks on one machine.
+            shared_buffers = 512MB
+            work_mem = 64MB
+            maintenance_work_mem = 512MB
+            max_wal_size = 4GB
+            checkpoint_timeout = 15min
+            max_connections = 200
+            jit = off
+            """);
+        var settings = new ClusterSettings(FreePort(), password, bin.Version);
+        SaveSettings(settings);
+        _logger.LogInformation("Initialised embedded PostgreSQL {Version} in {DataDirectory}", bin.Version, Root);
+        return settings;
+    }
+
+    private void EnsureDatabase(ClusterSettings settings)
+    {
+        using var connection = new NpgsqlConnection(ConnectionString(settings, "postgres"));
+        connection.Open();
+        using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
+        exists.Parameters.AddWithValue("name", _options.Database);
+        if (exists.ExecuteScalar() is null)
+        {
+            // A database name cannot be a parameter; it comes from options, checked against a strict pattern.
+            if (!System.Text.RegularExpressions.Regex.IsMatch(_options.Database, "^[a-z_][a-z0-9_]{0,62}$"))
+            {
+                throw new UserErrorException($"'{_options.Database}' is not a usable database name (lower-case letters, digits, underscores).");
+            }
+
+            try
+            {
+                using var create = new NpgsqlCommand($"CREATE DATABASE {_options.Database}", connection);
+                create.ExecuteNonQuery();
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateDatabase)
+            {
+                // Another process created it between our check and our CREATE: that is what we wanted.
+            }
+        }
+    }
+
+    private bool IsRunning(ServerBinaries bin)
+    {
+        if (!File.Exists(Path.Combine(PgData, "PG_VERSION")))
+        {
+            return false;
+        }
+
+        var result = RunServerToolRaw(bin, "pg_ctl", ["-D", PgData, "status"]);
+        return result.ExitCode == 0;
+    }
+
+    private ServerBinaries FindBinaries()
+    {
+        var candidates = new List<string>();
+        if (_options.BinDirectory is { Length: > 0 } configured)
+        {
+            candidates.Add(configured);
+        }
+        else
+        {
+            candidates.AddRange((Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
+            if (Directory.Exists("/usr/lib/postgresql"))
+            {
+                candidates.AddRange(Directory.GetDirectories("/usr/lib/postgresql")
+                    .OrderByDescending(d => int.TryParse(Path.GetFileName(d), out var v) ? v : 0)
+                    .Select(d => Path.Combine(d, "bin")));
+            }
+        }
+
+        foreach (var dir in candidates)
+        {
+            if (File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "pg_ctl")) && File.Exists(Path.Combine(dir, "postgres")))
+            {
+                var version = Run(Path.Combine(dir, "pg_ctl"), ["--version"], "read the PostgreSQL version").Output.Trim();
+                return new ServerBinaries(dir, version.Split(' ').LastOrDefault() ?? version);
+            }
+        }
+
+        throw new UserErrorException(
+            "PostgreSQL server programs (initdb, pg_ctl) were not found. Install PostgreSQL (Debian: apt-get install postgresql), " +
+            "or run `docker compose up -d db` and set SDQ_DB to its connection string, or set SDQ_DB to any PostgreSQL server.");
+    }
+
+    private static void CheckPostgresCanReach(string folder)
+    {
+        var probe = Run("runuser", ["-u", "postgres", "--", "test", "-x", folder], "check folder access", throwOnError: false);
+        if (probe.ExitCode != 0)
+        {
+            throw new UserErrorException(
+                $"The postgres system user cannot reach {folder} (a parent folder is closed to other users). " +
+                "Choose a data folder it can reach with --data-dir or SDQ_DATA_DIR, e.g. /var/lib/studentdataquality/db.");
+        }
+    }
+
+    private void RunServerTool(ServerBinaries bin, string tool, IReadOnlyList<string> args, string purpose)
+    {
+        var result = RunServerToolRaw(bin, tool, args);
+        if (result.ExitCode != 0)
+        {
+            var log = File.Exists(LogFile) ? TailOf(LogFile, 8) : "";
+            throw new UserErrorException(
+                $"Could not {purpose} (exit code {result.ExitCode}): {result.Output.Trim()} {log}".Trim() +
+                $" The server log is {LogFile}.");
+        }
+    }
+
+    private static ProcessResult RunServerToolRaw(ServerBinaries bin, string tool, IReadOnlyList<string> args)
+    {
+        var path = Path.Combine(bin.Directory, tool);
+        return IsRoot
+            ? Run("runuser", ["-u", "postgres", "--", path, .. args], tool, throwOnError: false)
+            : Run(path, args, tool, throwOnError: false);
+    }
+
+    private static ProcessResult Run(string file, IReadOnlyList<string> args, string purpose, bool throwOnError = true)
+    {
+        var start = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            // pg_ctl's server inherits this directory; "/" is always readable by the postgres user.
+            WorkingDirectory = "/",
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file} to {purpose}.");
+        // The server started by pg_ctl keeps the pipes open; read until pg_ctl itself exits, not to end of stream.
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        var output = (stdout.Wait(TimeSpan.FromSeconds(2)) ? stdout.Result : "") + (stderr.Wait(TimeSpan.FromSeconds(2)) ? stderr.Result : "");
+        if (throwOnError && process.ExitCode != 0)
+        {
+            throw new UserErrorException($"Could not {purpose}: {file} exited with {process.ExitCode}: {output.Trim()}");
+        }
+
+        return new ProcessResult(process.ExitCode, output);
+    }
+
+    private static string TailOf(string path, int lines)
+    {
+        try
+        {
+            return string.Join(" | ", File.ReadLines(path).TakeLast(lines));
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static bool PortIsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Two processes (a CLI and a test run, two CLIs) must not initialise or start the same cluster at once.</summary>
+    private FileStream AcquireFolderLock()
+    {
+        Directory.CreateDirectory(Root);
+        var path = Path.Combine(Root, ".lock");
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    private ClusterSettings? LoadSettings() =>
+        File.Exists(SettingsPath) ? JsonSerializer.Deserialize<ClusterSettings>(File.ReadAllText(SettingsPath)) : null;
+
+    private void SaveSettings(ClusterSettings settings)
+    {
+        File.WriteAllText(SettingsPath, JsonSerializer.Serialize(settings));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(SettingsPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    private sealed record ClusterSettings(int Port, string Password, string Version);
+
+    private sealed record ServerBinaries(string Directory, string Version);
+
+    private sealed record ProcessResult(int ExitCode, string Output);
+}

@@ -1,0 +1,184 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace StudentDataQuality.Data.Sources;
+
+/// <summary>What a first pass over a file found: its fingerprint, its kind and (for text) its encoding.</summary>
+public sealed record ProbeResult(string Path, string Sha256, long Length, string Kind, Encoding? TextEncoding, bool EndsWithLineBreak);
+
+/// <summary>
+/// Reads a file once, front to back, before anything is staged: the sha256 (the idempotency key), the kind
+/// (xlsx or CSV text; anything else is refused with what it looks like), and for text the encoding — strict
+/// UTF-8 (with or without BOM), else strict GB18030, else a refusal that says where decoding broke.
+/// </summary>
+public static class SourceProbe
+{
+    private const int BufferSize = 1 << 20;
+
+    public static Encoding Gb18030 { get; } = GetGb18030();
+
+    public static ProbeResult Probe(string path)
+    {
+        var fileName = System.IO.Path.GetFileName(path);
+        if (!File.Exists(path))
+        {
+            throw new UserErrorException($"{path}: no such file.");
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
+        var head = new byte[8];
+        var headLength = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        stream.Position = 0;
+        if (stream.Length == 0 || (headLength == 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF))
+        {
+            throw new UserErrorException($"{fileName}: the file is empty. Export the registry again and give the new file.");
+        }
+
+        if (head[0] == 0xD0 && head[1] == 0xCF && head[2] == 0x11 && head[3] == 0xE0)
+        {
+            throw new UserErrorException(
+                $"{fileName}: this is an old Excel 97–2003 workbook (.xls) or another OLE document, which is not read. " +
+                "Open it in Excel, WPS or LibreOffice and save it as .xlsx or as CSV (UTF-8).");
+        }
+
+        if (head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4)
+        {
+            var sha = Sha256Of(stream);
+            CheckWorkbook(path, fileName);
+            return new ProbeResult(path, sha, stream.Length, "xlsx", null, false);
+        }
+
+        if (head[0] == (byte)'%' && head[1] == (byte)'P' && head[2] == (byte)'D' && head[3] == (byte)'F')
+        {
+            throw new UserErrorException($"{fileName}: this is a PDF document, not a registry export. Give the CSV or .xlsx export.");
+        }
+
+        return ProbeText(stream, path, fileName);
+    }
+
+    private static ProbeResult ProbeText(FileStream stream, string path, string fileName)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var utf8 = new UTF8Encoding(false, true).GetDecoder();
+        var buffer = new byte[BufferSize];
+        var chars = new char[BufferSize + 4];
+        long offset = 0;
+        long lineBreaks = 0;
+        long utf8FailedAt = -1;
+        long utf8FailedLine = -1;
+        var last = (byte)0;
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            var span = buffer.AsSpan(0, read);
+            hash.AppendData(span);
+            var nul = span.IndexOf((byte)0);
+            if (nul >= 0)
+            {
+                throw new UserErrorException(
+                    $"{fileName}: this is not a text (CSV) file: it holds binary data (a NUL byte at byte {offset + nul + 1}). " +
+                    "Give the registry export as CSV or .xlsx.");
+            }
+
+            if (utf8FailedAt < 0)
+            {
+                try
+                {
+                    utf8.GetChars(buffer, 0, read, chars, 0, flush: false);
+                }
+                catch (DecoderFallbackException e)
+                {
+                    utf8FailedAt = offset + Math.Max(0, e.Index);
+                    utf8FailedLine = lineBreaks + span[..Math.Clamp(e.Index, 0, read)].Count((byte)'\n') + 1;
+                }
+            }
+
+            lineBreaks += span.Count((byte)'\n');
+            last = span[^1];
+            offset += read;
+        }
+
+        var sha = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+        var endsWithLineBreak = last is (byte)'\n' or (byte)'\r';
+        if (utf8FailedAt < 0)
+        {
+            try
+            {
+                utf8.GetChars([], 0, 0, chars, 0, flush: true);
+                return new ProbeResult(path, sha, offset, "csv", new UTF8Encoding(false, true), endsWithLineBreak);
+            }
+            catch (DecoderFallbackException)
+            {
+                utf8FailedAt = offset;
+                utf8FailedLine = lineBreaks + 1;
+            }
+        }
+
+        // Not UTF-8: the national system's other encoding is GB18030 (a superset of GBK and GB2312).
+        stream.Position = 0;
+        var gb = Gb18030.GetDecoder();
+        offset = 0;
+        lineBreaks = 0;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            try
+            {
+                gb.GetChars(buffer, 0, read, chars, 0, flush: false);
+            }
+            catch (DecoderFallbackException e)
+            {
+                var at = offset + Math.Max(0, e.Index);
+                var line = lineBreaks + buffer.AsSpan(0, Math.Clamp(e.Index, 0, read)).Count((byte)'\n') + 1;
+                throw new UserErrorException(
+                    $"{fileName}: the text cannot be decoded as UTF-8 (it breaks at byte {utf8FailedAt + 1}, line {utf8FailedLine}) " +
+                    $"nor as GB18030 (it breaks at byte {at + 1}, line {line}). The file is damaged or in another encoding: " +
+                    "export it again as CSV in UTF-8 or GB18030.");
+            }
+
+            lineBreaks += buffer.AsSpan(0, read).Count((byte)'\n');
+            offset += read;
+        }
+
+        return new ProbeResult(path, sha, offset, "csv", Gb18030, endsWithLineBreak);
+    }
+
+    private static void CheckWorkbook(string path, string fileName)
+    {
+        try
+        {
+            using var zip = ZipFile.OpenRead(path);
+            var names = zip.Entries.Select(e => e.FullName).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            if (!names.Contains("xl/workbook.xml"))
+            {
+                throw new UserErrorException(
+                    $"{fileName}: this is a zip archive but not an Excel workbook (no xl/workbook.xml). Give the registry export as .xlsx or CSV.");
+            }
+
+            if (names.Contains("xl/vbaProject.bin"))
+            {
+                throw new UserErrorException(
+                    $"{fileName}: this workbook contains macros (.xlsm), which are not accepted. Save it as a plain .xlsx workbook.");
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UserErrorException(
+                $"{fileName}: the workbook is damaged or truncated ({e.Message}). Copy or export the file again.", e);
+        }
+    }
+
+    private static string Sha256Of(Stream stream)
+    {
+        stream.Position = 0;
+        var sha = Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+        stream.Position = 0;
+        return sha;
+    }
+
+    private static Encoding GetGb18030()
+    {
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+        return Encoding.GetEncoding(54936, EncoderFallback.ExceptionFallback, DecoderFallback.ExceptionFallback);
+    }
+}

@@ -1,0 +1,400 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+using StudentDataQuality.Data.Sources;
+using StudentDataQuality.Records;
+
+namespace StudentDataQuality.Data.Staging;
+
+/// <summary>Which round an extract goes into, and who runs it.</summary>
+public sealed record ExtractRequest(string RoundCode, string Actor)
+{
+    /// <summary>The round's reference date when the round is new (default today).</summary>
+    public DateOnly? RoundDate { get; init; }
+
+    /// <summary>The code of the round before this one (for the cross-round checks), when the round is new.</summary>
+    public string? PreviousRoundCode { get; init; }
+}
+
+/// <summary>What happened to one source.</summary>
+public sealed record StagedSource(
+    string Name, string Kind, string Layout, string Sha256, long Rows, int FileId, bool AlreadyStaged,
+    IReadOnlyList<string> UnknownColumns, string? Encoding, long ElapsedMs);
+
+public sealed record ExtractResult(Round Round, IReadOnlyList<StagedSource> Sources)
+{
+    public long RowsStaged => Sources.Where(s => !s.AlreadyStaged).Sum(s => s.Rows);
+}
+
+/// <summary>
+/// Extract and stage: registry exports (CSV or XLSX files, or a folder of them) or a source-database query become
+/// version 1 of the round's records (and the round's school master), by binary COPY, streaming. Every source is
+/// checked before anything is written (kind, encoding, header), and all sources of one call are staged in one
+/// transaction: bad input stages nothing. A source whose bytes were already staged in the round is a no-op.
+/// </summary>
+public sealed class ExtractService
+{
+    private const int ProgressEvery = 10_000;
+    private static readonly string[] NoNormalisation = [];
+    private static readonly HashSet<string> FileExtensions = new(StringComparer.OrdinalIgnoreCase) { ".csv", ".txt", ".xlsx", ".xls", ".xlsm" };
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly ILogger _logger;
+
+    public ExtractService(NpgsqlDataSource dataSource, ILogger<ExtractService>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        _dataSource = dataSource;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Stages files; a folder stands for the export files directly in it (.csv, .txt, .xlsx).</summary>
+    public async Task<ExtractResult> ExtractFilesAsync(ExtractRequest request, IReadOnlyList<string> paths, IProgress<long>? rowsStaged = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var files = ExpandPaths(paths);
+        var probes = files.Select(SourceProbe.Probe).ToArray();
+        var duplicate = probes.GroupBy(p => p.Sha256).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new UserErrorException(
+                $"{string.Join(" and ", duplicate.Select(p => Path.GetFileName(p.Path)))} are the same file (identical bytes). Give it once.");
+        }
+
+        var round = await new RoundStore(_dataSource).EnsureAsync(request.RoundCode, request.RoundDate, request.PreviousRoundCode, request.Actor,
+            cancellationToken);
+        var staged = await AlreadyStagedAsync(round.RoundId, probes.Select(p => p.Sha256).ToArray(), cancellationToken);
+
+        var results = new List<StagedSource>();
+        var pending = new List<(ProbeResult Probe, IRowSource Source, HeaderMapping Mapping)>();
+        try
+        {
+            foreach (var probe in probes)
+            {
+                if (staged.TryGetValue(probe.Sha256, out var earlier))
+                {
+                    results.Add(earlier with { AlreadyStaged = true, ElapsedMs = 0 });
+                    continue;
+                }
+
+                IRowSource source = probe.Kind == "xlsx" ? new XlsxRowSource(probe) : new CsvRowSource(probe);
+                try
+                {
+                    pending.Add((probe, source, HeaderMapping.Map(source.Headers, source.Name)));
+                }
+                catch
+                {
+                    source.Dispose();
+                    throw;
+                }
+            }
+
+            if (pending.Count > 0)
+            {
+                // School masters first, so that a round's master precedes the records that refer to it.
+                var ordered = pending.OrderBy(p => p.Mapping.Layout == Layouts.School ? 0 : 1).ToArray();
+                results.AddRange(await StageAsync(round, request.Actor,
+                    ordered.Select(p => (p.Source, p.Mapping, (string?)p.Probe.Sha256, (long?)p.Probe.Length)).ToArray(), rowsStaged, cancellationToken));
+            }
+        }
+        finally
+        {
+            foreach (var p in pending)
+            {
+                p.Source.Dispose();
+            }
+        }
+
+        return new ExtractResult(round, results);
+    }
+
+    /// <summary>
+    /// Stages the result of a query against the registry's database. Its fingerprint is the sha256 of the rows as
+    /// text, so the same data twice in a round is a no-op like a file.
+    /// </summary>
+    public async Task<ExtractResult> ExtractQueryAsync(ExtractRequest request, string sourceConnectionString, string query,
+        IProgress<long>? rowsStaged = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var round = await new RoundStore(_dataSource).EnsureAsync(request.RoundCode, request.RoundDate, request.PreviousRoundCode, request.Actor,
+            cancellationToken);
+        using var source = new DatabaseRowSource(sourceConnectionString, query);
+        var mapping = HeaderMapping.Map(source.Headers, "The source query");
+        try
+        {
+            var staged = await StageAsync(round, request.Actor, [(source, mapping, null, null)], rowsStaged, cancellationToken);
+            return new ExtractResult(round, staged);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "source_file_round_id_sha256_key")
+        {
+            // Same rows as an earlier extract of this round: nothing was kept (the transaction rolled back).
+            var sha = (string)e.Data["sha256"]!;
+            var earlier = await AlreadyStagedAsync(round.RoundId, [sha], cancellationToken);
+            return new ExtractResult(round, [earlier[sha] with { AlreadyStaged = true, ElapsedMs = 0 }]);
+        }
+    }
+
+    private async Task<IReadOnlyList<StagedSource>> StageAsync(Round round, string actor,
+        IReadOnlyList<(IRowSource Source, HeaderMapping Mapping, string? Sha256, long? Length)> sources, IProgress<long>? rowsStaged,
+        CancellationToken cancellationToken)
+    {
+        var results = new List<StagedSource>();
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
+        long total = 0;
+        foreach (var (source, mapping, knownSha, length) in sources)
+        {
+            var watch = Stopwatch.StartNew();
+            var fileId = await InsertSourceFileAsync(connection, round, actor, source, mapping, knownSha ?? "0".PadLeft(64, '0'), length,
+                cancellationToken);
+            using var hash = knownSha is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+            var rows = Copy(connection, round, fileId, source, mapping, hash, count =>
+            {
+                if (count % ProgressEvery == 0)
+                {
+                    rowsStaged?.Report(total + count);
+                }
+            }, cancellationToken);
+            total += rows;
+            rowsStaged?.Report(total);
+            var sha = knownSha ?? Convert.ToHexString(hash!.GetHashAndReset()).ToLowerInvariant();
+            try
+            {
+                await Execute(connection, """
+                    UPDATE staging.source_file SET row_count = @rows, elapsed_ms = @ms, sha256 = @sha WHERE file_id = @file;
+                    INSERT INTO audit.event (actor, action, round_id, object, details)
+                    VALUES (@actor, 'extract', @round, @name, @details);
+                    """, cancellationToken,
+                    ("rows", rows), ("ms", watch.ElapsedMilliseconds), ("sha", sha), ("file", fileId), ("actor", actor), ("round", round.RoundId),
+                    ("name", source.Name),
+                    ("details", new JsonbValue(JsonSerializer.Serialize(new { file_id = fileId, sha256 = sha, layout = mapping.Layout.Name, rows, source.Kind }))));
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                e.Data["sha256"] = sha;
+                throw;
+            }
+
+            results.Add(new StagedSource(source.Name, source.Kind, mapping.Layout.Name, sha, rows, fileId, false, mapping.ExtraHeaders, source.Encoding,
+                watch.ElapsedMilliseconds));
+            _logger.LogInformation("Staged {RowCount} {Layout} rows of {Source} into round {RoundId} in {ElapsedMs} ms",
+                rows, mapping.Layout.Name, source.Name, round.RoundId, watch.ElapsedMilliseconds);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        if (sources.Any(s => s.Mapping.Layout == Layouts.Student))
+        {
+            // Fresh statistics, so that the checks that follow plan for the real size of the round.
+            await Execute(connection, $"ANALYZE registry.record_version_r{round.RoundId}", cancellationToken);
+        }
+
+        return results;
+    }
+
+    private static long Copy(NpgsqlConnection connection, Round round, int fileId, IRowSource source, HeaderMapping mapping,
+        IncrementalHash? hash, Action<long> progress, CancellationToken cancellationToken)
+    {
+        var fields = mapping.Layout.Fields;
+        var table = mapping.Layout == Layouts.Student ? $"registry.record_version_r{round.RoundId}" : "registry.school";
+        var columns = string.Join(", ", fields.SelectMany(f => new[] { f.Name + "_raw", f.Name }));
+        using var writer = connection.BeginBinaryImport(
+            $"COPY {table} (round_id, file_id, sheet_no, row_no, {columns}, extra_raw, normalised) FROM STDIN (FORMAT BINARY)");
+        long rows = 0;
+        var normalised = new List<string>();
+        foreach (var row in source.Rows(cancellationToken))
+        {
+            hash?.AppendData(RowFingerprint(row.Values));
+            writer.StartRow();
+            writer.Write(round.RoundId, NpgsqlDbType.Integer);
+            writer.Write(fileId, NpgsqlDbType.Integer);
+            if (row.Sheet is { } sheet)
+            {
+                writer.Write(sheet, NpgsqlDbType.Smallint);
+            }
+            else
+            {
+                writer.WriteNull();
+            }
+
+            writer.Write(row.RowNumber, NpgsqlDbType.Integer);
+            normalised.Clear();
+            for (var i = 0; i < fields.Count; i++)
+            {
+                var column = mapping.FieldColumns[i];
+                var raw = column >= 0 && column < row.Values.Length ? row.Values[column] : null;
+                WriteText(writer, raw);
+                var field = fields[i];
+                WriteTyped(writer, field.TypedType, FieldParser.Parse(field, raw));
+                if (FieldParser.IsNormalised(field, raw))
+                {
+                    normalised.Add(field.Name);
+                }
+            }
+
+            if (mapping.ExtraColumns.Count > 0)
+            {
+                var extra = new string?[mapping.ExtraColumns.Count];
+                for (var i = 0; i < extra.Length; i++)
+                {
+                    var column = mapping.ExtraColumns[i];
+                    extra[i] = column < row.Values.Length ? row.Values[column] : null;
+                }
+
+                writer.Write(extra, NpgsqlDbType.Array | NpgsqlDbType.Text);
+            }
+            else
+            {
+                writer.WriteNull();
+            }
+
+            writer.Write(normalised.Count == 0 ? NoNormalisation : normalised.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+            progress(++rows);
+        }
+
+        writer.Complete();
+        return rows;
+    }
+
+    private static void WriteText(NpgsqlBinaryImporter writer, string? value)
+    {
+        if (value is null)
+        {
+            writer.WriteNull();
+        }
+        else
+        {
+            writer.Write(value, NpgsqlDbType.Text);
+        }
+    }
+
+    private static void WriteTyped(NpgsqlBinaryImporter writer, TypedColumnType type, object? value)
+    {
+        switch (value)
+        {
+            case null:
+                writer.WriteNull();
+                break;
+            case string s:
+                writer.Write(s, NpgsqlDbType.Text);
+                break;
+            case short n when type == TypedColumnType.SmallInt:
+                writer.Write(n, NpgsqlDbType.Smallint);
+                break;
+            case DateOnly d when type == TypedColumnType.Date:
+                writer.Write(d, NpgsqlDbType.Date);
+                break;
+            case bool b when type == TypedColumnType.Boolean:
+                writer.Write(b, NpgsqlDbType.Boolean);
+                break;
+            default:
+                throw new InvalidOperationException($"A parsed {value.GetType().Name} does not fit a {type} column.");
+        }
+    }
+
+    /// <summary>Row texts joined with unit and record separators: the fingerprint of a query's rows.</summary>
+    private static byte[] RowFingerprint(string?[] values) =>
+        Encoding.UTF8.GetBytes(string.Join('\u001f', values.Select(v => v ?? "\u0000")) + "\u001e");
+
+    private static async Task<int> InsertSourceFileAsync(NpgsqlConnection connection, Round round, string actor, IRowSource source,
+        HeaderMapping mapping, string sha256, long? length, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO staging.source_file (round_id, source_kind, file_name, sha256, byte_size, encoding, layout, headers, extra_headers, staged_by)
+            VALUES (@round, @kind, @name, @sha, @length, @encoding, @layout, @headers, @extra, @actor)
+            RETURNING file_id
+            """, connection);
+        command.Parameters.AddWithValue("round", round.RoundId);
+        command.Parameters.AddWithValue("kind", source.Kind);
+        command.Parameters.AddWithValue("name", source.Name);
+        command.Parameters.AddWithValue("sha", sha256);
+        command.Parameters.AddWithValue("length", (object?)length ?? DBNull.Value);
+        command.Parameters.AddWithValue("encoding", (object?)source.Encoding ?? DBNull.Value);
+        command.Parameters.AddWithValue("layout", mapping.Layout.Name);
+        command.Parameters.AddWithValue("headers", source.Headers.ToArray());
+        command.Parameters.AddWithValue("extra", mapping.ExtraHeaders.ToArray());
+        command.Parameters.AddWithValue("actor", actor);
+        return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private async Task<Dictionary<string, StagedSource>> AlreadyStagedAsync(int roundId, string[] sha256s, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand("""
+            SELECT file_name, source_kind, layout, sha256, row_count, file_id, extra_headers, encoding
+            FROM   staging.source_file WHERE round_id = @round AND sha256 = ANY(@shas)
+            """);
+        command.Parameters.AddWithValue("round", roundId);
+        command.Parameters.AddWithValue("shas", sha256s);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var found = new Dictionary<string, StagedSource>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found[reader.GetString(3)] = new StagedSource(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetInt64(4), reader.GetInt32(5), true, reader.GetFieldValue<string[]>(6), reader.IsDBNull(7) ? null : reader.GetString(7), 0);
+        }
+
+        return found;
+    }
+
+    private static List<string> ExpandPaths(IReadOnlyList<string> paths)
+    {
+        if (paths.Count == 0)
+        {
+            throw new UserErrorException("Give at least one export file or folder to extract.");
+        }
+
+        var files = new List<string>();
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+            {
+                var inFolder = Directory.EnumerateFiles(path)
+                    .Where(f => FileExtensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.') && !Path.GetFileName(f).StartsWith("~$", StringComparison.Ordinal))
+                    .Order(StringComparer.Ordinal)
+                    .ToArray();
+                if (inFolder.Length == 0)
+                {
+                    throw new UserErrorException($"{path}: the folder holds no export files (.csv, .xlsx).");
+                }
+
+                files.AddRange(inFolder);
+            }
+            else if (File.Exists(path))
+            {
+                files.Add(path);
+            }
+            else
+            {
+                throw new UserErrorException($"{path}: no such file or folder.");
+            }
+        }
+
+        return files;
+    }
+
+    private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        foreach (var (name, value) in parameters)
+        {
+            if (value is JsonbValue json)
+            {
+                command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Jsonb) { Value = json.Json });
+            }
+            else
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+        }
+
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private sealed record JsonbValue(string Json);
+}

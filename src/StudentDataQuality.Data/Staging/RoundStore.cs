@@ -1,0 +1,73 @@
+using Npgsql;
+
+namespace StudentDataQuality.Data.Staging;
+
+/// <summary>A verification round as stored.</summary>
+public sealed record Round(int RoundId, string Code, DateOnly RoundDate, short SchoolYear, int? PreviousRoundId, string Status);
+
+/// <summary>Finds and creates rounds.</summary>
+public sealed class RoundStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>The year in which the school year containing a date started (school years start on 1 September).</summary>
+    public static short SchoolYearOf(DateOnly date) => (short)(date.Month >= 9 ? date.Year : date.Year - 1);
+
+    public async Task<Round?> FindAsync(string code, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT round_id, code, round_date, school_year, previous_round_id, status FROM registry.round WHERE code = @code");
+        command.Parameters.AddWithValue("code", code);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new Round(reader.GetInt32(0), reader.GetString(1), reader.GetFieldValue<DateOnly>(2), reader.GetInt16(3),
+                reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.GetString(5))
+            : null;
+    }
+
+    /// <summary>
+    /// The round with this code; created when it does not exist yet, dated <paramref name="roundDate"/> (default
+    /// today) and following <paramref name="previousCode"/> when given.
+    /// </summary>
+    public async Task<Round> EnsureAsync(string code, DateOnly? roundDate, string? previousCode, string actor,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(code);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(code, "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"))
+        {
+            throw new UserErrorException(
+                $"'{code}' is not a usable round code: use up to 40 letters, digits, dots, hyphens or underscores, e.g. 2026-autumn.");
+        }
+
+        if (await FindAsync(code, cancellationToken) is { } existing)
+        {
+            if (roundDate is { } date && date != existing.RoundDate)
+            {
+                throw new UserErrorException(
+                    $"Round {code} already exists with the round date {existing.RoundDate:yyyy-MM-dd}, not {date:yyyy-MM-dd}. " +
+                    "Leave out --round-date, or use another round code.");
+            }
+
+            return existing;
+        }
+
+        int? previousId = null;
+        if (previousCode is not null)
+        {
+            previousId = (await FindAsync(previousCode, cancellationToken))?.RoundId
+                ?? throw new UserErrorException($"The previous round {previousCode} does not exist. Extract it first, or leave out --previous-round.");
+        }
+
+        var effectiveDate = roundDate ?? DateOnly.FromDateTime(DateTime.Today);
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO registry.round (code, round_date, school_year, previous_round_id, created_by)
+            VALUES (@code, @date, @year, @previous, @actor)
+            ON CONFLICT (code) DO NOTHING
+            """);
+        command.Parameters.AddWithValue("code", code);
+        command.Parameters.AddWithValue("date", effectiveDate);
+        command.Parameters.AddWithValue("year", SchoolYearOf(effectiveDate));
+        command.Parameters.AddWithValue("previous", (object?)previousId ?? DBNull.Value);
+        command.Parameters.AddWithValue("actor", actor);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return await FindAsync(code, cancellationToken) ?? throw new InvalidOperationException($"Round {code} vanished after it was created.");
+    }
+}

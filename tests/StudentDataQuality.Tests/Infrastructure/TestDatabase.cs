@@ -1,0 +1,140 @@
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+using StudentDataQuality.Data.Embedded;
+using StudentDataQuality.Data.Migrations;
+
+namespace StudentDataQuality.Tests.Infrastructure;
+
+/// <summary>
+/// The suite's PostgreSQL: the same embedded cluster the program starts (in a throw-away folder, fsync off), or the
+/// server named by SDQ_TEST_DB. Started once per run; a template database is migrated once per set of migrations,
+/// and each test class gets its own database copied from it. An unreachable server fails the run, never skips it.
+/// </summary>
+public static class TestDatabase
+{
+    private static readonly SemaphoreSlim CreateLock = new(1, 1);
+    private static readonly Lazy<Task<(string Admin, string Template)>> Server = new(StartAsync);
+
+    public static string DataDirectory =>
+        Environment.GetEnvironmentVariable("SDQ_TEST_DATA_DIR") is { Length: > 0 } dir
+            ? dir
+            : Path.Combine(Path.GetTempPath(), $"sdq-test-cluster-{Environment.UserName}");
+
+    /// <summary>A new database with the current schema; the caller drops it with <see cref="DropAsync"/>.</summary>
+    public static async Task<(string Name, string ConnectionString)> CreateAsync()
+    {
+        var (admin, template) = await Server.Value;
+        var name = "sdq_t_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant();
+        await CreateLock.WaitAsync();
+        try
+        {
+            await ExecuteAsync(admin, $"CREATE DATABASE {name} TEMPLATE {template}");
+        }
+        finally
+        {
+            CreateLock.Release();
+        }
+
+        return (name, WithDatabase(admin, name));
+    }
+
+    public static async Task DropAsync(string name)
+    {
+        var (admin, _) = await Server.Value;
+        await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    }
+
+    /// <summary>The administrative connection string (database postgres) of the test server.</summary>
+    public static async Task<string> AdminConnectionStringAsync() => (await Server.Value).Admin;
+
+    private static async Task<(string Admin, string Template)> StartAsync()
+    {
+        var admin = Environment.GetEnvironmentVariable("SDQ_TEST_DB") is { Length: > 0 } configured
+            ? configured
+            : new EmbeddedPostgres(new EmbeddedPostgresOptions { DataDirectory = DataDirectory, Database = "postgres", Disposable = true }).Start();
+        admin = WithDatabase(admin, "postgres");
+
+        var fingerprint = string.Join("|", Migrator.Embedded().Select(m => m.Checksum));
+        var template = "sdq_tpl_" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(fingerprint)))[..12].ToLowerInvariant();
+        await using var connection = new NpgsqlConnection(admin);
+        await connection.OpenAsync();
+        var stale = new List<string>();
+        await using (var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE datname LIKE 'sdq\\_t\\_%' OR (datname LIKE 'sdq\\_tpl\\_%' AND datname <> @t)", connection))
+        {
+            list.Parameters.AddWithValue("t", template);
+            await using var reader = await list.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                stale.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var name in stale)
+        {
+            // Left by an earlier run that was killed; databases of a run still going are younger than a day only
+            // if two runs share the server, which the suite does not do.
+            await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        }
+
+        await using (var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @t", connection))
+        {
+            exists.Parameters.AddWithValue("t", template);
+            if (await exists.ExecuteScalarAsync() is null)
+            {
+                await ExecuteAsync(admin, $"CREATE DATABASE {template}");
+                await using var dataSource = NpgsqlDataSource.Create(WithDatabase(admin, template));
+                await new Migrator().MigrateAsync(dataSource);
+            }
+        }
+
+        return (admin, template);
+    }
+
+    private static string WithDatabase(string connectionString, string database) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { Database = database }.ConnectionString;
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>A database of its own for one test class.</summary>
+public sealed class DatabaseFixture : IAsyncLifetime
+{
+    private string? _name;
+
+    public NpgsqlDataSource DataSource { get; private set; } = null!;
+
+    public string ConnectionString { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        (_name, ConnectionString) = await TestDatabase.CreateAsync();
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await DataSource.DisposeAsync();
+        if (_name is not null)
+        {
+            await TestDatabase.DropAsync(_name);
+        }
+    }
+
+    public async Task<T> ScalarAsync<T>(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+}
