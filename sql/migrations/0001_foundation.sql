@@ -60,16 +60,16 @@ CREATE TABLE staging.source_file (
     UNIQUE (round_id, sha256)
 );
 
-CREATE SEQUENCE registry.record_id_seq AS bigint CACHE 1000;
-
 -- Every version of every student record of a round. Version 1 is the raw staging: each *_raw column holds the text
 -- exactly as received (NULL when the file has no such column), with the source file and row, and is never changed.
--- Beside each raw column is its typed, normalised value (NULL when the text does not parse). Corrections add
--- versions 2, 3, ... with the same columns. Partitioned by round so that a round is dropped or detached cheaply;
+-- Beside each raw column of a typed field is its typed, normalised value (NULL when the text does not parse); free
+-- text fields (names, class, address) have no typed column: their value is the trimmed text (see current_record).
+-- record_id is (file_id << 32) + the row's ordinal in the file: unique, and known without asking the database.
+-- Corrections add versions 2, 3, ... with the same columns. Partitioned by round so that a round is dropped or detached cheaply;
 -- school_code is the distribution key should the database ever be spread over several nodes.
 CREATE TABLE registry.record_version (
     round_id                 integer NOT NULL,
-    record_id                bigint NOT NULL DEFAULT nextval('registry.record_id_seq'),
+    record_id                bigint NOT NULL,
     version                  integer NOT NULL DEFAULT 1 CHECK (version >= 1),
     file_id                  integer,
     sheet_no                 smallint,
@@ -79,9 +79,7 @@ CREATE TABLE registry.record_version (
     school_code_raw          text,
     school_code              text,
     school_name_raw          text,
-    school_name              text,
     name_raw                 text,
-    name                     text,
     gender_raw               text,
     gender                   text,
     birth_date_raw           text,
@@ -105,7 +103,6 @@ CREATE TABLE registry.record_version (
     grade_raw                text,
     grade                    smallint,
     class_name_raw           text,
-    class_name               text,
     entry_month_raw          text,
     entry_month              date,
     study_mode_raw           text,
@@ -119,7 +116,6 @@ CREATE TABLE registry.record_version (
     disability_raw           text,
     disability               text,
     guardian_name_raw        text,
-    guardian_name            text,
     guardian_relation_raw    text,
     guardian_relation        text,
     guardian_phone_raw       text,
@@ -127,16 +123,14 @@ CREATE TABLE registry.record_version (
     guardian_id_number_raw   text,
     guardian_id_number       text,
     address_raw              text,
-    address                  text,
     extra_raw                text[],
-    normalised               text[] NOT NULL DEFAULT '{}',
-    created_at               timestamptz NOT NULL DEFAULT now(),
+    normalised               text[],
     PRIMARY KEY (round_id, record_id, version),
     CHECK (version > 1 OR (file_id IS NOT NULL AND row_no IS NOT NULL))
 ) PARTITION BY LIST (round_id);
 
 COMMENT ON COLUMN registry.record_version.normalised IS
-    'Fields whose typed value needed more than trimming: full-width characters folded, a lower-case x raised.';
+    'Fields whose typed value needed more than trimming: full-width characters folded, a lower-case x raised (NULL: none).';
 
 -- The current version of a record, for records that have more than version 1.
 CREATE TABLE registry.record_head (
@@ -147,7 +141,12 @@ CREATE TABLE registry.record_head (
 );
 
 CREATE VIEW registry.current_record AS
-SELECT v.*
+SELECT v.*,
+       btrim(v.school_name_raw, E' \t\r\n\u3000') AS school_name,
+       btrim(v.name_raw, E' \t\r\n\u3000') AS name,
+       btrim(v.class_name_raw, E' \t\r\n\u3000') AS class_name,
+       btrim(v.guardian_name_raw, E' \t\r\n\u3000') AS guardian_name,
+       btrim(v.address_raw, E' \t\r\n\u3000') AS address
 FROM   registry.record_version v
 LEFT   JOIN registry.record_head h ON h.round_id = v.round_id AND h.record_id = v.record_id
 WHERE  v.version = COALESCE(h.current_version, 1);
@@ -161,11 +160,9 @@ CREATE TABLE registry.school (
     school_code_raw          text,
     school_code              text,
     school_name_raw          text,
-    school_name              text,
     district_code_raw        text,
     district_code            text,
     district_name_raw        text,
-    district_name            text,
     min_grade_raw            text,
     min_grade                smallint,
     max_grade_raw            text,
@@ -173,7 +170,7 @@ CREATE TABLE registry.school (
     is_open_raw              text,
     is_open                  boolean,
     extra_raw                text[],
-    normalised               text[] NOT NULL DEFAULT '{}',
+    normalised               text[],
     UNIQUE NULLS NOT DISTINCT (round_id, file_id, sheet_no, row_no)
 );
 CREATE INDEX ON registry.school (round_id, school_code);

@@ -1,1 +1,60 @@
-Console.WriteLine("x");
+using Serilog;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using StudentDataQuality;
+using StudentDataQuality.Cli;
+using StudentDataQuality.Cli.Commands;
+
+var verbose = args.Contains("--verbose") || args.Contains("-v");
+SdqEnvironment.ConfigureLogging(verbose);
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("sdq");
+    config.PropagateExceptions();
+    config.AddBranch("db", db =>
+    {
+        db.SetDescription("The database: the embedded PostgreSQL the program starts itself, or the configured server (SDQ_DB).");
+        db.AddCommand<DbStartCommand>("start").WithDescription("Create (first time) and start the embedded PostgreSQL, and migrate its schema.");
+        db.AddCommand<DbStopCommand>("stop").WithDescription("Stop the embedded PostgreSQL.");
+        db.AddCommand<DbStatusCommand>("status").WithDescription("Say where the database is and whether it runs.");
+        db.AddCommand<DbUrlCommand>("url").WithDescription("Print the connection URL (for psql and other tools).");
+        db.AddCommand<DbMigrateCommand>("migrate").WithDescription("Apply the schema migrations that are not applied yet.");
+    });
+    config.AddCommand<ExtractCommand>("extract")
+        .WithDescription("Stage registry exports (CSV/XLSX files or folders, or a source-database query) into a round.")
+        .WithExample("extract", "--round", "2026-autumn", "--round-date", "2026-10-15", "./province/export");
+});
+
+try
+{
+    return await app.RunAsync(args);
+}
+catch (Exception e) when (Unwrap(e) is UserErrorException or CommandParseException or CommandRuntimeException)
+{
+    var error = Unwrap(e);
+    AnsiConsole.MarkupLineInterpolated($"[red]Error:[/] {error.Message}");
+    if (verbose)
+    {
+        AnsiConsole.WriteException(e);
+    }
+
+    return 2;
+}
+catch (OperationCanceledException)
+{
+    AnsiConsole.MarkupLine("[yellow]Cancelled.[/]");
+    return 130;
+}
+catch (Exception e)
+{
+    Log.Fatal(e, "sdq failed");
+    AnsiConsole.MarkupLineInterpolated($"[red]Failed:[/] {e.Message}{(verbose ? "" : " (run with --verbose for details)")}");
+    return 1;
+}
+finally
+{
+    await Log.CloseAndFlushAsync();
+}
+
+static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;

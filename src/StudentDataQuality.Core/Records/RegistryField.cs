@@ -45,6 +45,12 @@ public sealed record RegistryField(
     int MaxLength,
     CodeList? Codes = null)
 {
+    /// <summary>
+    /// Whether the database keeps a typed column beside the raw text. Free text has none: its value is the trimmed
+    /// text, which views derive.
+    /// </summary>
+    public bool HasTypedColumn => Kind != FieldKind.Text;
+
     /// <summary>The header the project writes (the national system's Chinese header).</summary>
     public string Header => ChineseHeaders[0];
 

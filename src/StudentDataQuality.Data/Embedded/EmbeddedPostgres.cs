@@ -257,7 +257,8 @@ public sealed class EmbeddedPostgres
             if (File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "pg_ctl")) && File.Exists(Path.Combine(dir, "postgres")))
             {
                 var version = Run(Path.Combine(dir, "pg_ctl"), ["--version"], "read the PostgreSQL version").Output.Trim();
-                return new ServerBinaries(dir, version.Split(' ').LastOrDefault() ?? version);
+                var number = System.Text.RegularExpressions.Regex.Match(version, @"\d+(\.\d+)+");
+                return new ServerBinaries(dir, number.Success ? number.Value : version);
             }
         }
 

@@ -40,7 +40,6 @@ public sealed record ExtractResult(Round Round, IReadOnlyList<StagedSource> Sour
 public sealed class ExtractService
 {
     private const int ProgressEvery = 10_000;
-    private static readonly string[] NoNormalisation = [];
     private static readonly HashSet<string> FileExtensions = new(StringComparer.OrdinalIgnoreCase) { ".csv", ".txt", ".xlsx", ".xls", ".xlsm" };
 
     private readonly NpgsqlDataSource _dataSource;
@@ -202,16 +201,25 @@ public sealed class ExtractService
         IncrementalHash? hash, Action<long> progress, CancellationToken cancellationToken)
     {
         var fields = mapping.Layout.Fields;
-        var table = mapping.Layout == Layouts.Student ? $"registry.record_version_r{round.RoundId}" : "registry.school";
-        var columns = string.Join(", ", fields.SelectMany(f => new[] { f.Name + "_raw", f.Name }));
+        var isStudent = mapping.Layout == Layouts.Student;
+        var table = isStudent ? $"registry.record_version_r{round.RoundId} (record_id, " : "registry.school (";
+        var columns = string.Join(", ", fields.SelectMany(f => f.HasTypedColumn ? new[] { f.Name + "_raw", f.Name } : [f.Name + "_raw"]));
         using var writer = connection.BeginBinaryImport(
-            $"COPY {table} (round_id, file_id, sheet_no, row_no, {columns}, extra_raw, normalised) FROM STDIN (FORMAT BINARY)");
+            $"COPY {table}round_id, file_id, sheet_no, row_no, {columns}, extra_raw, normalised) FROM STDIN (FORMAT BINARY)");
+        // Record ids are the file id in the high half and the row's ordinal in the low half: unique across the
+        // database, and assigned without a sequence call per row.
+        var recordIdBase = (long)fileId << 32;
         long rows = 0;
         var normalised = new List<string>();
         foreach (var row in source.Rows(cancellationToken))
         {
             hash?.AppendData(RowFingerprint(row.Values));
             writer.StartRow();
+            if (isStudent)
+            {
+                writer.Write(recordIdBase + rows + 1, NpgsqlDbType.Bigint);
+            }
+
             writer.Write(round.RoundId, NpgsqlDbType.Integer);
             writer.Write(fileId, NpgsqlDbType.Integer);
             if (row.Sheet is { } sheet)
@@ -231,6 +239,11 @@ public sealed class ExtractService
                 var raw = column >= 0 && column < row.Values.Length ? row.Values[column] : null;
                 WriteText(writer, raw);
                 var field = fields[i];
+                if (!field.HasTypedColumn)
+                {
+                    continue;
+                }
+
                 WriteTyped(writer, field.TypedType, FieldParser.Parse(field, raw));
                 if (FieldParser.IsNormalised(field, raw))
                 {
@@ -254,7 +267,14 @@ public sealed class ExtractService
                 writer.WriteNull();
             }
 
-            writer.Write(normalised.Count == 0 ? NoNormalisation : normalised.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+            if (normalised.Count == 0)
+            {
+                writer.WriteNull();
+            }
+            else
+            {
+                writer.Write(normalised.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+            }
             progress(++rows);
         }
 

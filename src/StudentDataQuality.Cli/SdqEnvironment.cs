@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Serilog;
+using Serilog.Extensions.Logging;
+using StudentDataQuality.Data.Embedded;
+using StudentDataQuality.Data.Migrations;
+
+namespace StudentDataQuality.Cli;
+
+/// <summary>
+/// What every command shares: configuration (appsettings.json beside the program, then SDQ_* environment
+/// variables, then options), logging, and the database — the configured server, or the embedded cluster.
+/// </summary>
+public static class SdqEnvironment
+{
+    private static readonly Lazy<IConfiguration> LazyConfiguration = new(() => new ConfigurationBuilder()
+        .SetBasePath(AppContext.BaseDirectory)
+        .AddJsonFile("appsettings.json", optional: true)
+        .AddEnvironmentVariables("SDQ__")
+        .Build());
+
+    public static IConfiguration Configuration => LazyConfiguration.Value;
+
+    public static ILoggerFactory LoggerFactory { get; private set; } = new SerilogLoggerFactory();
+
+    /// <summary>Sets up Serilog from configuration; --verbose lowers the console level to Debug.</summary>
+    public static void ConfigureLogging(bool verbose)
+    {
+        var configuration = new LoggerConfiguration().ReadFrom.Configuration(Configuration);
+        if (verbose)
+        {
+            configuration.MinimumLevel.Debug();
+        }
+
+        Log.Logger = configuration.CreateLogger();
+        LoggerFactory = new SerilogLoggerFactory(Log.Logger);
+    }
+
+    /// <summary>The connection string given by SDQ_DB or appsettings.json (Database:ConnectionString), or null.</summary>
+    public static string? ConfiguredConnectionString() =>
+        Environment.GetEnvironmentVariable("SDQ_DB") is { Length: > 0 } fromEnvironment
+            ? fromEnvironment
+            : Configuration["Database:ConnectionString"] is { Length: > 0 } fromSettings ? fromSettings : null;
+
+    public static EmbeddedPostgres Embedded(string? dataDirectory)
+    {
+        var directory = dataDirectory is { Length: > 0 } ? dataDirectory
+            : Environment.GetEnvironmentVariable("SDQ_DATA_DIR") is { Length: > 0 } fromEnvironment ? Path.Combine(fromEnvironment, "db")
+            : Configuration["Database:DataDirectory"] is { Length: > 0 } fromSettings ? fromSettings
+            : EmbeddedPostgresOptions.DefaultDataDirectory();
+        return new EmbeddedPostgres(new EmbeddedPostgresOptions { DataDirectory = directory }, LoggerFactory.CreateLogger<EmbeddedPostgres>());
+    }
+
+    /// <summary>Connects to the configured database or starts the embedded one, and brings its schema up to date.</summary>
+    public static async Task<NpgsqlDataSource> OpenDatabaseAsync(string? dataDirectory, CancellationToken cancellationToken)
+    {
+        var connectionString = ConfiguredConnectionString() ?? Embedded(dataDirectory).Start();
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        builder.UseLoggerFactory(LoggerFactory);
+        var dataSource = builder.Build();
+        try
+        {
+            await new Migrator(LoggerFactory.CreateLogger<Migrator>()).MigrateAsync(dataSource, cancellationToken);
+        }
+        catch (NpgsqlException e) when (e is not PostgresException)
+        {
+            await dataSource.DisposeAsync();
+            throw new UserErrorException(
+                $"Cannot connect to the database ({e.Message}). Check SDQ_DB, or unset it to use the embedded database.", e);
+        }
+        catch
+        {
+            await dataSource.DisposeAsync();
+            throw;
+        }
+
+        return dataSource;
+    }
+
+    /// <summary>Who is acting, as recorded in the audit log: the operating-system account running the CLI.</summary>
+    public static string Actor => $"cli:{Environment.UserName}";
+}
