@@ -199,7 +199,9 @@ public sealed class EmbeddedPostgres
 
     private void EnsureDatabase(ClusterSettings settings)
     {
-        using var connection = new NpgsqlConnection(ConnectionString(settings, "postgres"));
+        // Unpooled: a pooled connection would not survive a stop and start of the server within one process.
+        var admin = new NpgsqlConnectionStringBuilder(ConnectionString(settings, "postgres")) { Pooling = false }.ConnectionString;
+        using var connection = new NpgsqlConnection(admin);
         connection.Open();
         using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
         exists.Parameters.AddWithValue("name", _options.Database);
