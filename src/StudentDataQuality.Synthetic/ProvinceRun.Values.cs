@@ -5,11 +5,12 @@ namespace StudentDataQuality.Synthetic;
 /// <summary>The bad values a registrar's export really contains, each failing exactly one rule.</summary>
 internal sealed partial class ProvinceRun
 {
+    // Never longer than 19 characters: a longer value would exceed the field's length (S02) before F01 sees it.
     private string MangleStudentNo(string number) => _rng.Next(3) switch
     {
-        0 => number[1..],          // the letter dropped: 18 digits
-        1 => number[..^1],         // a character lost: letter + 17
-        _ => number + "0",         // a character too many: letter + 19
+        0 => number[1..],                  // the letter dropped: 18 characters
+        1 => number[..^1],                 // a character lost: letter + 17
+        _ => "X" + number[1..],            // an unknown letter
     };
 
     private string BadShape(string id) => _rng.Next(3) switch

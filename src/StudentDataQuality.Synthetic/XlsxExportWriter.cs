@@ -1,7 +1,6 @@
-using System.IO.Packaging;
+using System.IO.Compression;
 using System.Text;
 using DocumentFormat.OpenXml;
-using DocumentFormat.OpenXml.Packaging;
 using DocumentFormat.OpenXml.Spreadsheet;
 
 namespace StudentDataQuality.Synthetic;
@@ -9,28 +8,27 @@ namespace StudentDataQuality.Synthetic;
 /// <summary>
 /// Streams the student rows into an xlsx workbook with OpenXmlWriter (SAX): every cell an inline string, so an
 /// 18-digit ID keeps all its digits; a new sheet every 1,000,000 rows (Excel's limit is 1,048,576), each with the header.
-/// The package is opened write-only so that System.IO.Packaging streams the zip instead of buffering it in memory.
+/// The zip is written with ZipArchive in Create mode, one part after the other: OpenXml SDK 2.20 on System.IO.Packaging
+/// refuses write-only packages, and a read-write package keeps every part in memory (gigabytes for a province).
+/// Entry timestamps are fixed so the same rows give the same bytes.
 /// </summary>
 internal sealed class XlsxExportWriter : IDisposable
 {
     public const int RowsPerSheet = 1_000_000;
 
-    private readonly FileStream _stream;
-    private readonly Package _package;
-    private readonly SpreadsheetDocument _document;
-    private readonly WorkbookPart _workbook;
+    private static readonly DateTimeOffset FixedTime = new(1980, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private readonly ZipArchive _zip;
     private readonly IReadOnlyList<string> _header;
-    private readonly List<string> _sheetPartIds = [];
+    private int _sheets;
+    private Stream? _sheetStream;
     private OpenXmlWriter? _sheet;
     private int _rowsInSheet;
 
     public XlsxExportWriter(string path, IReadOnlyList<string> header)
     {
         _header = header;
-        _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-        _package = Package.Open(_stream, FileMode.Create, FileAccess.Write);
-        _document = SpreadsheetDocument.Create(_package, DocumentFormat.OpenXml.SpreadsheetDocumentType.Workbook, autoSave: false);
-        _workbook = _document.AddWorkbookPart();
+        _zip = new ZipArchive(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16), ZipArchiveMode.Create);
     }
 
     public void WriteRow(IReadOnlyList<string> fields)
@@ -52,35 +50,64 @@ internal sealed class XlsxExportWriter : IDisposable
         }
 
         EndSheet();
-        using (var writer = OpenXmlWriter.Create(_workbook))
+        using (var stream = Entry("xl/workbook.xml"))
+        using (var writer = OpenXmlWriter.Create(stream, new UTF8Encoding(false)))
         {
-            writer.WriteStartElement(new Workbook());
+            writer.WriteStartElement(new Workbook(), [], [new KeyValuePair<string, string>("r", RelationshipNamespace)]);
             writer.WriteStartElement(new Sheets());
-            for (var i = 0; i < _sheetPartIds.Count; i++)
+            for (var i = 1; i <= _sheets; i++)
             {
-                writer.WriteElement(new Sheet
-                {
-                    Name = i == 0 ? "学生" : $"学生{i + 1}",
-                    SheetId = (uint)(i + 1),
-                    Id = _sheetPartIds[i],
-                });
+                writer.WriteElement(new Sheet { Name = i == 1 ? "学生" : $"学生{i}", SheetId = (uint)i, Id = $"rId{i}" });
             }
 
             writer.WriteEndElement();
             writer.WriteEndElement();
         }
 
-        _document.Dispose();
-        _package.Close();
-        _stream.Dispose();
+        var sheets = Enumerable.Range(1, _sheets).ToArray();
+        WriteText("xl/_rels/workbook.xml.rels", Relationships(sheets.Select(i =>
+            ($"rId{i}", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet", $"worksheets/sheet{i}.xml"))));
+        WriteText("_rels/.rels", Relationships([("rId1", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument", "xl/workbook.xml")]));
+        var overrides = string.Concat(sheets.Select(i =>
+            $"<Override PartName=\"/xl/worksheets/sheet{i}.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"));
+        WriteText("[Content_Types].xml",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>"
+            + "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+            + "<Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>"
+            + "<Default Extension=\"xml\" ContentType=\"application/xml\"/>"
+            + "<Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>"
+            + overrides + "</Types>");
+        _zip.Dispose();
+    }
+
+    private const string RelationshipNamespace = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
+    private static string Relationships(IEnumerable<(string Id, string Type, string Target)> items) =>
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>"
+        + "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+        + string.Concat(items.Select(r => $"<Relationship Id=\"{r.Id}\" Type=\"{r.Type}\" Target=\"{r.Target}\"/>"))
+        + "</Relationships>";
+
+    private Stream Entry(string name)
+    {
+        var entry = _zip.CreateEntry(name, CompressionLevel.Fastest);
+        entry.LastWriteTime = FixedTime;
+        return entry.Open();
+    }
+
+    private void WriteText(string name, string content)
+    {
+        using var stream = Entry(name);
+        var bytes = new UTF8Encoding(false).GetBytes(content);
+        stream.Write(bytes);
     }
 
     private void StartSheet()
     {
         EndSheet();
-        var part = _workbook.AddNewPart<WorksheetPart>();
-        _sheetPartIds.Add(_workbook.GetIdOfPart(part));
-        _sheet = OpenXmlWriter.Create(part, Encoding.UTF8);
+        _sheets++;
+        _sheetStream = Entry($"xl/worksheets/sheet{_sheets}.xml");
+        _sheet = OpenXmlWriter.Create(_sheetStream, new UTF8Encoding(false));
         _sheet.WriteStartElement(new Worksheet());
         _sheet.WriteStartElement(new SheetData());
         _rowsInSheet = 0;
@@ -97,7 +124,9 @@ internal sealed class XlsxExportWriter : IDisposable
         _sheet.WriteEndElement();
         _sheet.WriteEndElement();
         _sheet.Close();
+        _sheetStream!.Dispose();
         _sheet = null;
+        _sheetStream = null;
     }
 
     private static readonly OpenXmlAttribute[] InlineStringType = [new("t", "", "inlineStr")];
