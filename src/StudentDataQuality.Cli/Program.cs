@@ -21,6 +21,11 @@ app.Configure(config =>
         db.AddCommand<DbUrlCommand>("url").WithDescription("Print the connection URL (for psql and other tools).");
         db.AddCommand<DbMigrateCommand>("migrate").WithDescription("Apply the schema migrations that are not applied yet.");
     });
+    config.AddCommand<DemoCommand>("demo")
+        .WithDescription("Run a verification round on a generated sample province, from nothing (starts the embedded database).");
+    config.AddCommand<GenerateCommand>("generate")
+        .WithDescription("Write a synthetic province: school master, registry export, injected defects and their ground truth.")
+        .WithExample("generate", "--students", "100000", "--schools", "200", "--seed", "7", "--defect-rate", "0.03", "--previous", "--out", "./province");
     config.AddCommand<ExtractCommand>("extract")
         .WithDescription("Stage registry exports (CSV/XLSX files or folders, or a source-database query) into a round.")
         .WithExample("extract", "--round", "2026-autumn", "--round-date", "2026-10-15", "./province/export");
