@@ -27,11 +27,18 @@ csv="$work/p$rows/export/students.csv"
 columns=$(head -n 1 "$csv" | tr -d '\r' | tr ',' '\n' | awk '{printf "%s\"%s\" text", (NR>1?", ":""), $0}')
 now() { date +%s.%N; }
 
+# The peer gets what staging gets: its table is created in the same transaction as the COPY (which lets
+# PostgreSQL skip WAL for it under wal_level=minimal, as it does for a round's new partition).
 psql_rate() {
-  psql "$url" -q -c "DROP TABLE IF EXISTS public.bench_psql_copy" -c "CREATE TABLE public.bench_psql_copy ($columns)"
+  psql "$url" -q -c "DROP TABLE IF EXISTS public.bench_psql_copy"
   local t0 t1
   t0=$(now)
-  psql "$url" -q -c "\\copy public.bench_psql_copy FROM '$csv' WITH (FORMAT csv, HEADER true)"
+  psql "$url" -q -v ON_ERROR_STOP=1 <<SQL
+BEGIN;
+CREATE TABLE public.bench_psql_copy ($columns);
+\\copy public.bench_psql_copy FROM '$csv' WITH (FORMAT csv, HEADER true)
+COMMIT;
+SQL
   t1=$(now)
   psql "$url" -q -c "DROP TABLE public.bench_psql_copy"
   awk -v n="$rows" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }'

@@ -40,7 +40,8 @@ CREATE TABLE registry.round (
     created_by         text NOT NULL
 );
 
--- Every file (or source-database query result) taken into a round. The same bytes twice in one round are refused
+-- Every file (or source-database query result) taken into a round, with what staging saw in it: rows, distinct
+-- school codes, and per field the number of values that did not parse (field name -> count). The same bytes twice in one round are refused
 -- by the unique key, which is what makes a repeated extract a no-op.
 CREATE TABLE staging.source_file (
     file_id        integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -54,16 +55,21 @@ CREATE TABLE staging.source_file (
     headers        text[] NOT NULL,
     extra_headers  text[] NOT NULL DEFAULT '{}',
     row_count      bigint NOT NULL DEFAULT 0,
+    school_count   integer,
+    unparsed       jsonb NOT NULL DEFAULT '{}',
     staged_by      text NOT NULL,
     staged_at      timestamptz NOT NULL DEFAULT now(),
     elapsed_ms     bigint,
     UNIQUE (round_id, sha256)
 );
 
--- Every version of every student record of a round. Version 1 is the raw staging: each *_raw column holds the text
--- exactly as received (NULL when the file has no such column), with the source file and row, and is never changed.
--- Beside each raw column of a typed field is its typed, normalised value (NULL when the text does not parse); free
--- text fields (names, class, address) have no typed column: their value is the trimmed text (see current_record).
+-- Every version of every student record of a round. Version 1 is the raw staging, with the source file and row, and
+-- is never changed. Beside each field's raw text is its typed, normalised value (NULL when the text does not parse);
+-- free text fields (names, class, address) have no typed column: their value is the trimmed text.
+-- A raw column holds the text exactly as received, except that where that text is exactly the typed value's own
+-- text (a code '1', an ID number as written, a grade '3') it is NULL: most values arrive in their typed form, and
+-- storing them twice doubled the cost of staging. NULL raw with NULL typed means the file had no such column.
+-- The views registry.record and registry.current_record give the raw texts back in full.
 -- record_id is (file_id << 32) + the row's ordinal in the file: unique, and known without asking the database.
 -- Corrections add versions 2, 3, ... with the same columns. Partitioned by round so that a round is dropped or detached cheaply;
 -- school_code is the distribution key should the database ever be spread over several nodes.
@@ -125,7 +131,6 @@ CREATE TABLE registry.record_version (
     address_raw              text,
     extra_raw                text[],
     normalised               text[],
-    PRIMARY KEY (round_id, record_id, version),
     CHECK (version > 1 OR (file_id IS NOT NULL AND row_no IS NOT NULL))
 ) PARTITION BY LIST (round_id);
 
@@ -140,16 +145,73 @@ CREATE TABLE registry.record_head (
     PRIMARY KEY (round_id, record_id)
 );
 
-CREATE VIEW registry.current_record AS
-SELECT v.*,
+-- Every version with its raw texts put back (a raw column elided at staging because the text was exactly the typed
+-- value is that value again) and free text trimmed: what rules, worksheets and lineage read.
+CREATE VIEW registry.record AS
+SELECT v.round_id, v.record_id, v.version, v.file_id, v.sheet_no, v.row_no,
+       coalesce(v.student_no_raw, v.student_no) AS student_no_raw,
+       v.student_no,
+       coalesce(v.school_code_raw, v.school_code) AS school_code_raw,
+       v.school_code,
+       v.school_name_raw,
        btrim(v.school_name_raw, E' \t\r\n\u3000') AS school_name,
+       v.name_raw,
        btrim(v.name_raw, E' \t\r\n\u3000') AS name,
+       coalesce(v.gender_raw, v.gender) AS gender_raw,
+       v.gender,
+       v.birth_date_raw,
+       v.birth_date,
+       coalesce(v.birthplace_raw, v.birthplace) AS birthplace_raw,
+       v.birthplace,
+       coalesce(v.nationality_raw, v.nationality) AS nationality_raw,
+       v.nationality,
+       coalesce(v.ethnicity_raw, v.ethnicity) AS ethnicity_raw,
+       v.ethnicity,
+       coalesce(v.id_type_raw, v.id_type) AS id_type_raw,
+       v.id_type,
+       coalesce(v.id_number_raw, v.id_number) AS id_number_raw,
+       v.id_number,
+       coalesce(v.hmt_status_raw, v.hmt_status) AS hmt_status_raw,
+       v.hmt_status,
+       coalesce(v.household_region_raw, v.household_region) AS household_region_raw,
+       v.household_region,
+       coalesce(v.household_type_raw, v.household_type) AS household_type_raw,
+       v.household_type,
+       coalesce(v.grade_raw, v.grade::text) AS grade_raw,
+       v.grade,
+       v.class_name_raw,
        btrim(v.class_name_raw, E' \t\r\n\u3000') AS class_name,
+       v.entry_month_raw,
+       v.entry_month,
+       coalesce(v.study_mode_raw, v.study_mode) AS study_mode_raw,
+       v.study_mode,
+       v.only_child_raw,
+       v.only_child,
+       v.migrant_child_raw,
+       v.migrant_child,
+       coalesce(v.left_behind_raw, v.left_behind) AS left_behind_raw,
+       v.left_behind,
+       coalesce(v.disability_raw, v.disability) AS disability_raw,
+       v.disability,
+       v.guardian_name_raw,
        btrim(v.guardian_name_raw, E' \t\r\n\u3000') AS guardian_name,
-       btrim(v.address_raw, E' \t\r\n\u3000') AS address
-FROM   registry.record_version v
-LEFT   JOIN registry.record_head h ON h.round_id = v.round_id AND h.record_id = v.record_id
-WHERE  v.version = COALESCE(h.current_version, 1);
+       coalesce(v.guardian_relation_raw, v.guardian_relation) AS guardian_relation_raw,
+       v.guardian_relation,
+       coalesce(v.guardian_phone_raw, v.guardian_phone) AS guardian_phone_raw,
+       v.guardian_phone,
+       coalesce(v.guardian_id_number_raw, v.guardian_id_number) AS guardian_id_number_raw,
+       v.guardian_id_number,
+       v.address_raw,
+       btrim(v.address_raw, E' \t\r\n\u3000') AS address,
+       v.extra_raw,
+       v.normalised
+FROM   registry.record_version v;
+
+CREATE VIEW registry.current_record AS
+SELECT r.*
+FROM   registry.record r
+LEFT   JOIN registry.record_head h ON h.round_id = r.round_id AND h.record_id = r.record_id
+WHERE  r.version = COALESCE(h.current_version, 1);
 
 -- The school master of a round, raw beside typed like the records.
 CREATE TABLE registry.school (
@@ -180,6 +242,16 @@ CREATE FUNCTION registry.ensure_round_partitions(p_round_id integer) RETURNS voi
 LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format('CREATE TABLE IF NOT EXISTS registry.record_version_r%s PARTITION OF registry.record_version FOR VALUES IN (%s)',
+                   p_round_id, p_round_id);
+END;
+$$;
+
+-- The key of a round's records, (record_id, version), is built after the first bulk load of the round: one sort
+-- of the loaded rows costs far less than maintaining the index row by row during COPY. Idempotent.
+CREATE FUNCTION registry.index_round_partitions(p_round_id integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS record_version_r%s_key ON registry.record_version_r%s (record_id, version)',
                    p_round_id, p_round_id);
 END;
 $$;

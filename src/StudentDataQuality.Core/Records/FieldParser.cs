@@ -40,6 +40,22 @@ public static class FieldParser
     }
 
     /// <summary>
+    /// The text a typed value is written as, for the field kinds where that text is unambiguous (identifiers, codes,
+    /// regions, phones as text; the grade as its number); null for the others. Staging stores the raw text only where
+    /// it differs from this: the common case, a value received exactly in its typed form, costs one column, not two.
+    /// </summary>
+    public static string? CanonicalText(RegistryField field, object? typed)
+    {
+        ArgumentNullException.ThrowIfNull(field);
+        return typed switch
+        {
+            string s when field.Kind is FieldKind.Identifier or FieldKind.Code or FieldKind.Region or FieldKind.Phone => s,
+            short grade when field.Kind == FieldKind.Grade => grade.ToString(CultureInfo.InvariantCulture),
+            _ => null,
+        };
+    }
+
+    /// <summary>
     /// True when parsing changed more than surrounding white space: full-width characters folded, or a lower-case
     /// letter of an identifier raised (a lower-case x). The record keeps which fields were normalised this way.
     /// </summary>

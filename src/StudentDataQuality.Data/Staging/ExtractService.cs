@@ -22,9 +22,10 @@ public sealed record ExtractRequest(string RoundCode, string Actor)
 }
 
 /// <summary>What happened to one source.</summary>
+/// <param name="Unparsed">Per field name, how many values had text that did not parse (typed value NULL).</param>
 public sealed record StagedSource(
     string Name, string Kind, string Layout, string Sha256, long Rows, int FileId, bool AlreadyStaged,
-    IReadOnlyList<string> UnknownColumns, string? Encoding, long ElapsedMs);
+    IReadOnlyList<string> UnknownColumns, string? Encoding, long ElapsedMs, int Schools, IReadOnlyDictionary<string, long> Unparsed);
 
 public sealed record ExtractResult(Round Round, IReadOnlyList<StagedSource> Sources)
 {
@@ -154,24 +155,27 @@ public sealed class ExtractService
             var fileId = await InsertSourceFileAsync(connection, round, actor, source, mapping, knownSha ?? "0".PadLeft(64, '0'), length,
                 cancellationToken);
             using var hash = knownSha is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
-            var rows = Copy(connection, round, fileId, source, mapping, hash, count =>
+            var tally = Copy(connection, round, fileId, source, mapping, hash, count =>
             {
                 if (count % ProgressEvery == 0)
                 {
                     rowsStaged?.Report(total + count);
                 }
             }, cancellationToken);
+            var rows = tally.Rows;
             total += rows;
             rowsStaged?.Report(total);
             var sha = knownSha ?? Convert.ToHexString(hash!.GetHashAndReset()).ToLowerInvariant();
             try
             {
                 await Execute(connection, """
-                    UPDATE staging.source_file SET row_count = @rows, elapsed_ms = @ms, sha256 = @sha WHERE file_id = @file;
+                    UPDATE staging.source_file SET row_count = @rows, elapsed_ms = @ms, sha256 = @sha, school_count = @schools, unparsed = @unparsed
+                    WHERE  file_id = @file;
                     INSERT INTO audit.event (actor, action, round_id, object, details)
                     VALUES (@actor, 'extract', @round, @name, @details);
                     """, cancellationToken,
                     ("rows", rows), ("ms", watch.ElapsedMilliseconds), ("sha", sha), ("file", fileId), ("actor", actor), ("round", round.RoundId),
+                    ("schools", tally.Schools), ("unparsed", new JsonbValue(JsonSerializer.Serialize(tally.Unparsed))),
                     ("name", source.Name),
                     ("details", new JsonbValue(JsonSerializer.Serialize(new { file_id = fileId, sha256 = sha, layout = mapping.Layout.Name, rows, source.Kind }))));
             }
@@ -182,69 +186,94 @@ public sealed class ExtractService
             }
 
             results.Add(new StagedSource(source.Name, source.Kind, mapping.Layout.Name, sha, rows, fileId, false, mapping.ExtraHeaders, source.Encoding,
-                watch.ElapsedMilliseconds));
+                watch.ElapsedMilliseconds, tally.Schools, tally.Unparsed));
             _logger.LogInformation("Staged {RowCount} {Layout} rows of {Source} into round {RoundId} in {ElapsedMs} ms",
                 rows, mapping.Layout.Name, source.Name, round.RoundId, watch.ElapsedMilliseconds);
         }
 
+        await Execute(connection, "SELECT registry.index_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
         await transaction.CommitAsync(cancellationToken);
         if (sources.Any(s => s.Mapping.Layout == Layouts.Student))
         {
-            // Fresh statistics, so that the checks that follow plan for the real size of the round.
-            await Execute(connection, $"ANALYZE registry.record_version_r{round.RoundId}", cancellationToken);
+            // Fresh statistics, so that the checks that follow plan for the real size of the round; only the columns
+            // that checks group and join by (sampling all fifty-odd columns took longer than building the key).
+            await Execute(connection,
+                $"ANALYZE registry.record_version_r{round.RoundId} (record_id, school_code, student_no, id_number, grade, birth_date, id_type)",
+                cancellationToken);
         }
 
         return results;
     }
 
-    private static long Copy(NpgsqlConnection connection, Round round, int fileId, IRowSource source, HeaderMapping mapping,
+    /// <summary>What one COPY saw: rows, distinct school codes, and per field the values that did not parse.</summary>
+    private sealed record CopyTally(long Rows, int Schools, IReadOnlyDictionary<string, long> Unparsed);
+
+    private static CopyTally Copy(NpgsqlConnection connection, Round round, int fileId, IRowSource source, HeaderMapping mapping,
         IncrementalHash? hash, Action<long> progress, CancellationToken cancellationToken)
     {
         var fields = mapping.Layout.Fields;
         var isStudent = mapping.Layout == Layouts.Student;
-        var table = isStudent ? $"registry.record_version_r{round.RoundId} (record_id, " : "registry.school (";
+        var table = isStudent ? $"registry.record_version_r{round.RoundId} (record_id, version, " : "registry.school (";
         var columns = string.Join(", ", fields.SelectMany(f => f.HasTypedColumn ? new[] { f.Name + "_raw", f.Name } : [f.Name + "_raw"]));
-        using var writer = connection.BeginBinaryImport(
+        using var writer = new BinaryCopyWriter(connection,
             $"COPY {table}round_id, file_id, sheet_no, row_no, {columns}, extra_raw, normalised) FROM STDIN (FORMAT BINARY)");
+        var fieldCount = (short)((isStudent ? 8 : 6) + fields.Count + fields.Count(f => f.HasTypedColumn));
         // Record ids are the file id in the high half and the row's ordinal in the low half: unique across the
         // database, and assigned without a sequence call per row.
         var recordIdBase = (long)fileId << 32;
         long rows = 0;
         var normalised = new List<string>();
+        var unparsed = new long[fields.Count];
+        var schools = new HashSet<string>(StringComparer.Ordinal);
+        var schoolField = mapping.Layout.IndexOf("school_code");
         foreach (var row in source.Rows(cancellationToken))
         {
             hash?.AppendData(RowFingerprint(row.Values));
-            writer.StartRow();
+            writer.StartRow(fieldCount);
             if (isStudent)
             {
-                writer.Write(recordIdBase + rows + 1, NpgsqlDbType.Bigint);
+                writer.WriteInt64(recordIdBase + rows + 1);
+                writer.WriteInt32(1);
             }
 
-            writer.Write(round.RoundId, NpgsqlDbType.Integer);
-            writer.Write(fileId, NpgsqlDbType.Integer);
+            writer.WriteInt32(round.RoundId);
+            writer.WriteInt32(fileId);
             if (row.Sheet is { } sheet)
             {
-                writer.Write(sheet, NpgsqlDbType.Smallint);
+                writer.WriteInt16(sheet);
             }
             else
             {
                 writer.WriteNull();
             }
 
-            writer.Write(row.RowNumber, NpgsqlDbType.Integer);
+            writer.WriteInt32(row.RowNumber);
             normalised.Clear();
             for (var i = 0; i < fields.Count; i++)
             {
                 var column = mapping.FieldColumns[i];
                 var raw = column >= 0 && column < row.Values.Length ? row.Values[column] : null;
-                WriteText(writer, raw);
                 var field = fields[i];
                 if (!field.HasTypedColumn)
                 {
+                    writer.WriteText(raw);
                     continue;
                 }
 
-                WriteTyped(writer, field.TypedType, FieldParser.Parse(field, raw));
+                var typed = FieldParser.Parse(field, raw);
+                // The raw text is kept where it differs from the typed value's own text; NULL there means "received
+                // exactly as the typed value" (the views put it back: coalesce(raw, typed)).
+                writer.WriteText(isStudent && raw is not null && raw == FieldParser.CanonicalText(field, typed) ? null : raw);
+                WriteTyped(writer, field.TypedType, typed);
+                if (typed is null && !string.IsNullOrWhiteSpace(raw))
+                {
+                    unparsed[i]++;
+                }
+                else if (i == schoolField && typed is string school)
+                {
+                    schools.Add(school);
+                }
+
                 if (FieldParser.IsNormalised(field, raw))
                 {
                     normalised.Add(field.Name);
@@ -260,7 +289,7 @@ public sealed class ExtractService
                     extra[i] = column < row.Values.Length ? row.Values[column] : null;
                 }
 
-                writer.Write(extra, NpgsqlDbType.Array | NpgsqlDbType.Text);
+                writer.WriteTextArray(extra);
             }
             else
             {
@@ -273,28 +302,17 @@ public sealed class ExtractService
             }
             else
             {
-                writer.Write(normalised.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+                writer.WriteTextArray(normalised);
             }
             progress(++rows);
         }
 
         writer.Complete();
-        return rows;
+        var unparsedByField = fields.Select((f, i) => (f.Name, Count: unparsed[i])).Where(x => x.Count > 0).ToDictionary(x => x.Name, x => x.Count);
+        return new CopyTally(rows, schools.Count, unparsedByField);
     }
 
-    private static void WriteText(NpgsqlBinaryImporter writer, string? value)
-    {
-        if (value is null)
-        {
-            writer.WriteNull();
-        }
-        else
-        {
-            writer.Write(value, NpgsqlDbType.Text);
-        }
-    }
-
-    private static void WriteTyped(NpgsqlBinaryImporter writer, TypedColumnType type, object? value)
+    private static void WriteTyped(BinaryCopyWriter writer, TypedColumnType type, object? value)
     {
         switch (value)
         {
@@ -302,16 +320,16 @@ public sealed class ExtractService
                 writer.WriteNull();
                 break;
             case string s:
-                writer.Write(s, NpgsqlDbType.Text);
+                writer.WriteText(s);
                 break;
             case short n when type == TypedColumnType.SmallInt:
-                writer.Write(n, NpgsqlDbType.Smallint);
+                writer.WriteInt16(n);
                 break;
             case DateOnly d when type == TypedColumnType.Date:
-                writer.Write(d, NpgsqlDbType.Date);
+                writer.WriteDate(d);
                 break;
             case bool b when type == TypedColumnType.Boolean:
-                writer.Write(b, NpgsqlDbType.Boolean);
+                writer.WriteBoolean(b);
                 break;
             default:
                 throw new InvalidOperationException($"A parsed {value.GetType().Name} does not fit a {type} column.");
@@ -346,7 +364,7 @@ public sealed class ExtractService
     private async Task<Dictionary<string, StagedSource>> AlreadyStagedAsync(int roundId, string[] sha256s, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand("""
-            SELECT file_name, source_kind, layout, sha256, row_count, file_id, extra_headers, encoding
+            SELECT file_name, source_kind, layout, sha256, row_count, file_id, extra_headers, encoding, school_count, unparsed
             FROM   staging.source_file WHERE round_id = @round AND sha256 = ANY(@shas)
             """);
         command.Parameters.AddWithValue("round", roundId);
@@ -356,7 +374,8 @@ public sealed class ExtractService
         while (await reader.ReadAsync(cancellationToken))
         {
             found[reader.GetString(3)] = new StagedSource(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetInt64(4), reader.GetInt32(5), true, reader.GetFieldValue<string[]>(6), reader.IsDBNull(7) ? null : reader.GetString(7), 0);
+                reader.GetInt64(4), reader.GetInt32(5), true, reader.GetFieldValue<string[]>(6), reader.IsDBNull(7) ? null : reader.GetString(7), 0,
+                reader.IsDBNull(8) ? 0 : reader.GetInt32(8), JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(9))!);
         }
 
         return found;

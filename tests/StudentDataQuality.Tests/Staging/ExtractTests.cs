@@ -38,7 +38,7 @@ public sealed class ExtractTests(DatabaseFixture db) : IClassFixture<DatabaseFix
         Assert.False(source.AlreadyStaged);
         Assert.Equal("UTF-8", source.Encoding);
         await using var command = db.DataSource.CreateCommand(
-            "SELECT * FROM registry.record_version WHERE round_id = @r");
+            "SELECT * FROM registry.record WHERE round_id = @r");
         command.Parameters.AddWithValue("r", result.Round.RoundId);
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
