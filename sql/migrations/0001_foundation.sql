@@ -27,6 +27,13 @@ CREATE TABLE reference.region (
     level        smallint NOT NULL CHECK (level IN (1, 2, 3))
 );
 
+-- Which reference data is loaded (a fingerprint of the program's lists), so that it is rewritten only when it changed.
+CREATE TABLE reference.sync_state (
+    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    fingerprint  text NOT NULL,
+    synced_at    timestamptz NOT NULL DEFAULT now()
+);
+
 -- A verification round. round_date is the reference date for ages and deadlines; school_year is the year in which
 -- the school year containing round_date started (1 September).
 CREATE TABLE registry.round (

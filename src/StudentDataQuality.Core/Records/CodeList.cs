@@ -10,6 +10,7 @@ public sealed record CodeEntry(string Code, string NameZh, string NameEn);
 public sealed class CodeList
 {
     private readonly Dictionary<string, string> _lookup = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, string> _exact = new(StringComparer.Ordinal);
 
     public CodeList(string name, IReadOnlyList<CodeEntry> entries, IReadOnlyDictionary<string, string>? aliases = null)
     {
@@ -27,6 +28,11 @@ public sealed class CodeList
         {
             _lookup[alias] = code;
         }
+
+        foreach (var entry in entries)
+        {
+            _exact[entry.Code] = entry.Code;
+        }
     }
 
     public string Name { get; }
@@ -36,6 +42,12 @@ public sealed class CodeList
     /// <summary>The code for a value, or null when the value is not in the list.</summary>
     public string? Match(string value)
     {
+        // Nearly every value is a code exactly as listed: answer that without trimming or folding.
+        if (_exact.TryGetValue(value, out var code))
+        {
+            return code;
+        }
+
         var key = Text.TextNormalizer.Trim(Text.TextNormalizer.FoldFullWidth(value));
         return _lookup.GetValueOrDefault(key);
     }

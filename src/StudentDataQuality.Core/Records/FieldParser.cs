@@ -60,14 +60,20 @@ public static class FieldParser
     /// letter of an identifier raised (a lower-case x). The record keeps which fields were normalised this way.
     /// </summary>
     public static bool IsNormalised(RegistryField field, string? raw) =>
-        raw is not null && (TextNormalizer.HasFullWidth(raw) || (field.Kind == FieldKind.Identifier && raw.Any(char.IsAsciiLetterLower)));
+        raw is not null && (TextNormalizer.HasFullWidth(raw) || (field.Kind == FieldKind.Identifier && raw.AsSpan().ContainsAnyInRange('a', 'z')));
 
     public static DateOnly? ParseDate(string raw)
     {
         var s = TextNormalizer.Trim(TextNormalizer.FoldFullWidth(raw));
         if (s.Length == 8 && TextNormalizer.IsDigits(s))
         {
-            return MakeDate(s[..4], s[4..6], s[6..]);
+            return MakeDate(Digits(s, 0, 4), Digits(s, 4, 2), Digits(s, 6, 2));
+        }
+
+        if (s.Length == 10 && s[4] == s[7] && s[4] is '-' or '/' && TextNormalizer.IsDigits(s.AsSpan(0, 4))
+            && TextNormalizer.IsDigits(s.AsSpan(5, 2)) && TextNormalizer.IsDigits(s.AsSpan(8, 2)))
+        {
+            return MakeDate(Digits(s, 0, 4), Digits(s, 5, 2), Digits(s, 8, 2));
         }
 
         var parts = s.TrimEnd('日').Split(['-', '/', '.', '年', '月'], StringSplitOptions.None);
@@ -81,7 +87,7 @@ public static class FieldParser
         var s = TextNormalizer.Trim(TextNormalizer.FoldFullWidth(raw));
         if (s.Length == 6 && TextNormalizer.IsDigits(s))
         {
-            return MakeDate(s[..4], s[4..], "1");
+            return MakeDate(Digits(s, 0, 4), Digits(s, 4, 2), 1);
         }
 
         var parts = s.TrimEnd('月').Split(['-', '/', '.', '年'], StringSplitOptions.None);
@@ -93,7 +99,7 @@ public static class FieldParser
         var s = TextNormalizer.Trim(TextNormalizer.FoldFullWidth(raw));
         if (TextNormalizer.IsDigits(s) && s.Length <= 2)
         {
-            var n = int.Parse(s, CultureInfo.InvariantCulture);
+            var n = Digits(s, 0, s.Length);
             return n is >= 1 and <= 12 ? n : null;
         }
 
@@ -102,12 +108,22 @@ public static class FieldParser
 
     private static string? ParseRegion(string raw)
     {
+        if (raw.Length == 6 && TextNormalizer.IsDigits(raw))
+        {
+            return raw;
+        }
+
         var s = TextNormalizer.Trim(TextNormalizer.FoldFullWidth(raw));
         return s.Length == 6 && TextNormalizer.IsDigits(s) ? s : null;
     }
 
     private static string? ParsePhone(string raw)
     {
+        if (TextNormalizer.IsDigits(raw))
+        {
+            return raw;
+        }
+
         var s = TextNormalizer.FoldFullWidth(raw);
         Span<char> digits = stackalloc char[s.Length];
         var n = 0;
@@ -125,6 +141,20 @@ public static class FieldParser
 
         return n == 0 ? null : new string(digits[..n]);
     }
+
+    private static int Digits(string s, int start, int length)
+    {
+        var n = 0;
+        for (var i = start; i < start + length; i++)
+        {
+            n = (n * 10) + (s[i] - '0');
+        }
+
+        return n;
+    }
+
+    private static DateOnly? MakeDate(int y, int m, int d) =>
+        y is >= 1 and <= 9999 && m is >= 1 and <= 12 && d >= 1 && d <= DateTime.DaysInMonth(y, m) ? new DateOnly(y, m, d) : null;
 
     private static DateOnly? MakeDate(string year, string month, string day)
     {

@@ -15,18 +15,8 @@ public static class TextNormalizer
     public static string Trim(string value) => value.Trim(' ', '\t', '\r', '\n', '\u3000', '\u00A0');
 
     /// <summary>True when the text holds a full-width ASCII character (U+FF01–U+FF5E) or an ideographic space.</summary>
-    public static bool HasFullWidth(ReadOnlySpan<char> value)
-    {
-        foreach (var c in value)
-        {
-            if (c is >= FullWidthFirst and <= FullWidthLast or '\u3000')
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public static bool HasFullWidth(ReadOnlySpan<char> value) =>
+        value.ContainsAnyInRange(FullWidthFirst, FullWidthLast) || value.Contains('\u3000');
 
     /// <summary>Folds full-width ASCII to half-width and the ideographic space to a space.</summary>
     public static string FoldFullWidth(string value)
@@ -52,7 +42,19 @@ public static class TextNormalizer
     }
 
     /// <summary>Trim, fold full-width, upper-case ASCII letters: the normal form of identifiers and codes.</summary>
-    public static string NormalizeCode(string value) => Trim(FoldFullWidth(value)).ToUpperInvariant();
+    public static string NormalizeCode(string value)
+    {
+        // Nearly every identifier is already in normal form (digits and capitals): return it as it is.
+        if (value.Length > 0 && !value.AsSpan().ContainsAnyExcept(NormalCodeCharacters))
+        {
+            return value;
+        }
+
+        return Trim(FoldFullWidth(value)).ToUpperInvariant();
+    }
+
+    private static readonly System.Buffers.SearchValues<char> NormalCodeCharacters =
+        System.Buffers.SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
     /// <summary>True when every character is an ASCII digit (and there is at least one).</summary>
     public static bool IsDigits(ReadOnlySpan<char> value) => !value.IsEmpty && !value.ContainsAnyExceptInRange('0', '9');

@@ -74,6 +74,12 @@ public sealed class EmbeddedPostgres
     /// <summary>Initialises the cluster if needed, starts it if stopped, creates the database, and returns its connection string.</summary>
     public string Start()
     {
+        // Fast path, the usual case: the cluster runs already and answers on its port.
+        if (LoadSettings() is { } known && Answers(known))
+        {
+            return ConnectionString(known, _options.Database);
+        }
+
         using var _ = AcquireFolderLock();
         var bin = FindBinaries();
         var settings = LoadSettings();
@@ -200,6 +206,22 @@ public sealed class EmbeddedPostgres
         SaveSettings(settings);
         _logger.LogInformation("Initialised embedded PostgreSQL {Version} in {DataDirectory}", bin.Version, Root);
         return settings;
+    }
+
+    /// <summary>Whether the cluster accepts a connection to the application database (which Start creates).</summary>
+    private bool Answers(ClusterSettings settings)
+    {
+        var probe = new NpgsqlConnectionStringBuilder(ConnectionString(settings, _options.Database)) { Pooling = false, Timeout = 2 };
+        try
+        {
+            using var connection = new NpgsqlConnection(probe.ConnectionString);
+            connection.Open();
+            return true;
+        }
+        catch (NpgsqlException)
+        {
+            return false;
+        }
     }
 
     private void EnsureDatabase(ClusterSettings settings)

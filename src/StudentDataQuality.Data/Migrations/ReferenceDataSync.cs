@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Npgsql;
 using NpgsqlTypes;
 using StudentDataQuality.Records;
@@ -7,12 +9,40 @@ namespace StudentDataQuality.Data.Migrations;
 
 /// <summary>
 /// Writes the reference data the program carries (code lists, GB/T 2260 regions) into the reference schema, so that
-/// SQL rules and reports read exactly what the parser uses. Runs after the migrations, under their lock.
+/// SQL rules and reports read exactly what the parser uses. Runs after the migrations, under their lock, and only
+/// rewrites the tables when the program's lists differ from what is loaded.
 /// </summary>
 internal static class ReferenceDataSync
 {
+    private static readonly Lazy<string> Fingerprint = new(() =>
+    {
+        var text = new StringBuilder();
+        foreach (var list in CodeLists.All)
+        {
+            foreach (var e in list.Entries)
+            {
+                text.Append(list.Name).Append('|').Append(e.Code).Append('|').Append(e.NameZh).Append('|').Append(e.NameEn).Append('\n');
+            }
+        }
+
+        foreach (var r in ReferenceData.Regions)
+        {
+            text.Append(r.Code).Append('|').Append(r.Name).Append('|').Append(r.ParentCode).Append('\n');
+        }
+
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    });
+
     public static async Task SyncAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
+        await using (var current = new NpgsqlCommand("SELECT fingerprint FROM reference.sync_state", connection))
+        {
+            if (await current.ExecuteScalarAsync(cancellationToken) as string == Fingerprint.Value)
+            {
+                return;
+            }
+        }
+
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var clear = new NpgsqlCommand("DELETE FROM reference.code; DELETE FROM reference.region;", connection))
         {
@@ -47,6 +77,14 @@ internal static class ReferenceDataSync
             }
 
             await regions.CompleteAsync(cancellationToken);
+        }
+
+        await using (var done = new NpgsqlCommand(
+            "INSERT INTO reference.sync_state (fingerprint) VALUES (@f) " +
+            "ON CONFLICT (singleton) DO UPDATE SET fingerprint = excluded.fingerprint, synced_at = now()", connection))
+        {
+            done.Parameters.AddWithValue("f", Fingerprint.Value);
+            await done.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Unicode;
 
 namespace StudentDataQuality.Data.Sources;
 
@@ -60,20 +61,20 @@ public static class SourceProbe
     private static ProbeResult ProbeText(FileStream stream, string path, string fileName)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var utf8 = new UTF8Encoding(false, true).GetDecoder();
-        var buffer = new byte[BufferSize];
-        var chars = new char[BufferSize + 4];
+        // Room for up to three bytes of a UTF-8 sequence cut by the previous read, ahead of each new read.
+        var buffer = new byte[BufferSize + 3];
+        var carry = 0;
         long offset = 0;
         long lineBreaks = 0;
         long utf8FailedAt = -1;
         long utf8FailedLine = -1;
         var last = (byte)0;
         int read;
-        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        while ((read = stream.Read(buffer, carry, BufferSize)) > 0)
         {
-            var span = buffer.AsSpan(0, read);
-            hash.AppendData(span);
-            var nul = span.IndexOf((byte)0);
+            var fresh = buffer.AsSpan(carry, read);
+            hash.AppendData(fresh);
+            var nul = fresh.IndexOf((byte)0);
             if (nul >= 0)
             {
                 throw new UserErrorException(
@@ -81,50 +82,49 @@ public static class SourceProbe
                     "Give the registry export as CSV or .xlsx.");
             }
 
-            if (utf8FailedAt < 0)
+            var data = buffer.AsSpan(0, carry + read);
+            var complete = data.Length - IncompleteTail(data);
+            if (utf8FailedAt < 0 && !Utf8.IsValid(data[..complete]))
             {
-                try
-                {
-                    utf8.GetChars(buffer, 0, read, chars, 0, flush: false);
-                }
-                catch (DecoderFallbackException e)
-                {
-                    utf8FailedAt = offset + Math.Max(0, e.Index);
-                    utf8FailedLine = lineBreaks + span[..Math.Clamp(e.Index, 0, read)].Count((byte)'\n') + 1;
-                }
+                // Rare path: find where it broke, for the message.
+                Utf8.ToUtf16(data[..complete], new char[complete], out var validBytes, out _, replaceInvalidSequences: false);
+                utf8FailedAt = offset - carry + validBytes;
+                utf8FailedLine = lineBreaks + data[..validBytes].Count((byte)'\n') + 1;
             }
 
-            lineBreaks += span.Count((byte)'\n');
-            last = span[^1];
+            lineBreaks += fresh.Count((byte)'\n');
+            last = fresh[^1];
             offset += read;
+            data[complete..].CopyTo(buffer);
+            carry = data.Length - complete;
         }
 
         var sha = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
         var endsWithLineBreak = last is (byte)'\n' or (byte)'\r';
-        if (utf8FailedAt < 0)
+        if (utf8FailedAt < 0 && carry > 0)
         {
-            try
-            {
-                utf8.GetChars([], 0, 0, chars, 0, flush: true);
-                return new ProbeResult(path, sha, offset, "csv", new UTF8Encoding(false, true), endsWithLineBreak);
-            }
-            catch (DecoderFallbackException)
-            {
-                utf8FailedAt = offset;
-                utf8FailedLine = lineBreaks + 1;
-            }
+            // The file ends inside a multi-byte character.
+            utf8FailedAt = offset - carry;
+            utf8FailedLine = lineBreaks + 1;
         }
 
+        if (utf8FailedAt < 0)
+        {
+            return new ProbeResult(path, sha, offset, "csv", new UTF8Encoding(false, true), endsWithLineBreak);
+        }
+
+        var chars = new char[BufferSize + 4];
         // Not UTF-8: the national system's other encoding is GB18030 (a superset of GBK and GB2312).
         stream.Position = 0;
         var gb = Gb18030.GetDecoder();
         offset = 0;
         lineBreaks = 0;
-        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        while (true)
         {
+            read = stream.Read(buffer, 0, buffer.Length);
             try
             {
-                gb.GetChars(buffer, 0, read, chars, 0, flush: false);
+                gb.GetChars(buffer, 0, read, chars, 0, flush: read == 0);
             }
             catch (DecoderFallbackException e)
             {
@@ -136,11 +136,34 @@ public static class SourceProbe
                     "export it again as CSV in UTF-8 or GB18030.");
             }
 
+            if (read == 0)
+            {
+                break;
+            }
+
             lineBreaks += buffer.AsSpan(0, read).Count((byte)'\n');
             offset += read;
         }
 
         return new ProbeResult(path, sha, offset, "csv", Gb18030, endsWithLineBreak);
+    }
+
+    /// <summary>How many bytes at the end start a UTF-8 sequence that the data does not complete (0 to 3).</summary>
+    private static int IncompleteTail(ReadOnlySpan<byte> data)
+    {
+        for (var back = 1; back <= Math.Min(3, data.Length); back++)
+        {
+            var b = data[^back];
+            if ((b & 0xC0) == 0x80)
+            {
+                continue;
+            }
+
+            var length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+            return length > back ? back : 0;
+        }
+
+        return 0;
     }
 
     private static void CheckWorkbook(string path, string fileName)

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using System.Threading.Channels;
 using Npgsql;
 
 namespace StudentDataQuality.Data.Staging;
@@ -9,6 +11,8 @@ namespace StudentDataQuality.Data.Staging;
 /// raw COPY stream: each value is encoded once into one buffer, without a per-value binding step. Staging writes some
 /// fifty values per record, and the per-value overhead of the general-purpose importer was most of the client's time.
 /// Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+/// Filled buffers go to the server from a second thread, so that reading and encoding the next rows overlaps with
+/// sending the last ones (the server and the reader then keep each other busy instead of taking turns).
 /// </summary>
 internal sealed class BinaryCopyWriter : IDisposable
 {
@@ -16,14 +20,19 @@ internal sealed class BinaryCopyWriter : IDisposable
     private static readonly byte[] Signature = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0];
     private static readonly int PostgresEpochDay = new DateOnly(2000, 1, 1).DayNumber;
 
+    private const int BufferSize = 1 << 20;
     private readonly NpgsqlRawCopyStream _stream;
-    private byte[] _buffer = new byte[1 << 20];
+    private readonly Channel<(byte[] Buffer, int Length)> _filled = Channel.CreateBounded<(byte[], int)>(
+        new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+    private readonly Task _sender;
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     private int _position;
     private bool _completed;
 
     public BinaryCopyWriter(NpgsqlConnection connection, string copyCommand)
     {
         _stream = connection.BeginRawBinaryCopy(copyCommand);
+        _sender = Task.Run(SendAsync);
         Signature.CopyTo(_buffer, 0);
         _position = Signature.Length;
         WriteRawInt32(0); // flags
@@ -113,6 +122,8 @@ internal sealed class BinaryCopyWriter : IDisposable
         BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_position), -1);
         _position += 2;
         Flush();
+        _filled.Writer.Complete();
+        _sender.GetAwaiter().GetResult();
         _completed = true;
         _stream.Dispose();
     }
@@ -121,9 +132,45 @@ internal sealed class BinaryCopyWriter : IDisposable
     {
         if (!_completed)
         {
-            // Abandoned (an exception while reading the source): tell the server, so that nothing is kept.
+            // Abandoned (an exception while reading the source): stop sending and tell the server, so that nothing
+            // is kept.
+            _filled.Writer.TryComplete(new OperationCanceledException("The COPY was abandoned."));
+            try
+            {
+                _sender.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
             _stream.Cancel();
             _stream.Dispose();
+        }
+
+        ArrayPool<byte>.Shared.Return(_buffer);
+    }
+
+    private async Task SendAsync()
+    {
+        try
+        {
+            await foreach (var (buffer, length) in _filled.Reader.ReadAllAsync())
+            {
+                try
+                {
+                    _stream.Write(buffer, 0, length);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The server refused the data (or the connection broke): make the reading side stop at its next buffer.
+            _filled.Writer.TryComplete(e);
+            throw;
         }
     }
 
@@ -141,16 +188,32 @@ internal sealed class BinaryCopyWriter : IDisposable
             return;
         }
 
-        Flush();
-        if (bytes > _buffer.Length)
-        {
-            _buffer = new byte[Math.Max(bytes, _buffer.Length * 2)];
-        }
+        Flush(Math.Max(bytes, BufferSize));
     }
 
-    private void Flush()
+    /// <summary>Hands the filled buffer to the sender (waiting while it is four buffers behind) and takes a fresh one.</summary>
+    private void Flush(int nextSize = BufferSize)
     {
-        _stream.Write(_buffer, 0, _position);
+        if (_sender.IsFaulted)
+        {
+            _sender.GetAwaiter().GetResult();
+        }
+
+        var filled = (_buffer, _position);
+        _buffer = ArrayPool<byte>.Shared.Rent(nextSize);
         _position = 0;
+        if (!_filled.Writer.TryWrite(filled))
+        {
+            try
+            {
+                _filled.Writer.WriteAsync(filled).AsTask().GetAwaiter().GetResult();
+            }
+            catch (ChannelClosedException)
+            {
+                // The sender failed: its exception is the one to report.
+                _sender.GetAwaiter().GetResult();
+                throw;
+            }
+        }
     }
 }
