@@ -22,10 +22,17 @@ public static class TestDatabase
             : Path.Combine(Path.GetTempPath(), $"sdq-test-cluster-{Environment.UserName}");
 
     /// <summary>A new database with the current schema; the caller drops it with <see cref="DropAsync"/>.</summary>
+    /// <summary>
+    /// A name for a test database. The process id in it lets a later run tell a leftover of a killed run from a
+    /// database in use.
+    /// </summary>
+    public static string NewDatabaseName() =>
+        $"sdq_t_{Environment.ProcessId}_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+
     public static async Task<(string Name, string ConnectionString)> CreateAsync()
     {
         var (admin, template) = await Server.Value;
-        var name = "sdq_t_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant();
+        var name = NewDatabaseName();
         await CreateLock.WaitAsync();
         try
         {
@@ -70,11 +77,17 @@ public static class TestDatabase
             }
         }
 
-        foreach (var name in stale)
+        foreach (var name in stale.Where(n => !n.StartsWith("sdq_t_", StringComparison.Ordinal) || !OwnerIsAlive(n)))
         {
-            // Left by an earlier run that was killed; databases of a run still going are younger than a day only
-            // if two runs share the server, which the suite does not do.
+            // Left by an earlier run that was killed, or a template of older migrations.
             await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        }
+
+        // Two test runs starting together must not both build the template.
+        await using (var lockTemplate = new NpgsqlCommand("SELECT pg_advisory_lock(hashtext(@t))", connection))
+        {
+            lockTemplate.Parameters.AddWithValue("t", template);
+            await lockTemplate.ExecuteNonQueryAsync();
         }
 
         await using (var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @t", connection))
@@ -88,7 +101,32 @@ public static class TestDatabase
             }
         }
 
+        await using (var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock_all()", connection))
+        {
+            await unlock.ExecuteNonQueryAsync();
+        }
+
         return (admin, template);
+    }
+
+    /// <summary>Whether the test process that created a database (sdq_t_PID_xxxx) still runs.</summary>
+    private static bool OwnerIsAlive(string database)
+    {
+        var parts = database.Split('_');
+        if (parts.Length < 4 || !int.TryParse(parts[2], out var pid))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static string WithDatabase(string connectionString, string database) =>

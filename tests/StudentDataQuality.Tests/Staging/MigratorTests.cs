@@ -59,7 +59,7 @@ public sealed class MigratorTests
     private static async Task<(string Name, string ConnectionString)> CreateEmptyDatabaseAsync()
     {
         var admin = await TestDatabase.AdminConnectionStringAsync();
-        var name = "sdq_t_" + Guid.NewGuid().ToString("N")[..12];
+        var name = TestDatabase.NewDatabaseName();
         await using var connection = new NpgsqlConnection(admin);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
