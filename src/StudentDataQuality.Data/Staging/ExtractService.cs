@@ -69,9 +69,11 @@ public sealed class ExtractService
                 $"{string.Join(" and ", duplicate.Select(p => Path.GetFileName(p.Path)))} are the same file (identical bytes). Give it once.");
         }
 
-        var round = await new RoundStore(_dataSource).EnsureAsync(request.RoundCode, request.RoundDate, request.PreviousRoundCode, request.Actor,
-            cancellationToken);
-        var staged = await AlreadyStagedAsync(round.RoundId, probes.Select(p => p.Sha256).ToArray(), cancellationToken);
+        var existing = await RoundStore.FindAsync(_dataSource, request.RoundCode, cancellationToken);
+        RoundStore.Check(request.RoundCode, request.RoundDate, existing);
+        var staged = existing is null
+            ? []
+            : await AlreadyStagedAsync(existing.RoundId, probes.Select(p => p.Sha256).ToArray(), cancellationToken);
 
         var results = new List<StagedSource>();
         var pending = new List<(ProbeResult Probe, IRowSource Source, HeaderMapping Mapping)>();
@@ -101,8 +103,10 @@ public sealed class ExtractService
             {
                 // School masters first, so that a round's master precedes the records that refer to it.
                 var ordered = pending.OrderBy(p => p.Mapping.Layout == Layouts.School ? 0 : 1).ToArray();
-                results.AddRange(await StageAsync(round, request.Actor,
-                    ordered.Select(p => (p.Source, p.Mapping, (string?)p.Probe.Sha256, (long?)p.Probe.Length)).ToArray(), rowsStaged, cancellationToken));
+                var (round, stagedNow) = await StageAsync(request,
+                    ordered.Select(p => (p.Source, p.Mapping, (string?)p.Probe.Sha256, (long?)p.Probe.Length)).ToArray(), rowsStaged, cancellationToken);
+                results.AddRange(stagedNow);
+                existing = round;
             }
         }
         finally
@@ -113,7 +117,8 @@ public sealed class ExtractService
             }
         }
 
-        return new ExtractResult(round, results);
+        // Every source was staged before: the round exists (that is how we knew).
+        return new ExtractResult(existing!, results);
     }
 
     /// <summary>
@@ -124,31 +129,33 @@ public sealed class ExtractService
         IProgress<long>? rowsStaged = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var round = await new RoundStore(_dataSource).EnsureAsync(request.RoundCode, request.RoundDate, request.PreviousRoundCode, request.Actor,
-            cancellationToken);
+        RoundStore.Check(request.RoundCode, request.RoundDate, await RoundStore.FindAsync(_dataSource, request.RoundCode, cancellationToken));
         using var source = new DatabaseRowSource(sourceConnectionString, query);
         var mapping = HeaderMapping.Map(source.Headers, "The source query");
         try
         {
-            var staged = await StageAsync(round, request.Actor, [(source, mapping, null, null)], rowsStaged, cancellationToken);
+            var (round, staged) = await StageAsync(request, [(source, mapping, null, null)], rowsStaged, cancellationToken);
             return new ExtractResult(round, staged);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "source_file_round_id_sha256_key")
         {
             // Same rows as an earlier extract of this round: nothing was kept (the transaction rolled back).
             var sha = (string)e.Data["sha256"]!;
+            var round = (await RoundStore.FindAsync(_dataSource, request.RoundCode, cancellationToken))!;
             var earlier = await AlreadyStagedAsync(round.RoundId, [sha], cancellationToken);
             return new ExtractResult(round, [earlier[sha] with { AlreadyStaged = true, ElapsedMs = 0 }]);
         }
     }
 
-    private async Task<IReadOnlyList<StagedSource>> StageAsync(Round round, string actor,
+    private async Task<(Round Round, IReadOnlyList<StagedSource> Staged)> StageAsync(ExtractRequest request,
         IReadOnlyList<(IRowSource Source, HeaderMapping Mapping, string? Sha256, long? Length)> sources, IProgress<long>? rowsStaged,
         CancellationToken cancellationToken)
     {
         var results = new List<StagedSource>();
+        var actor = request.Actor;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var round = await RoundStore.EnsureAsync(connection, request.RoundCode, request.RoundDate, request.PreviousRoundCode, actor, cancellationToken);
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
         long total = 0;
         foreach (var (source, mapping, knownSha, length) in sources)
@@ -199,8 +206,9 @@ public sealed class ExtractService
         finishing.Restart();
         await transaction.CommitAsync(cancellationToken);
         _logger.LogDebug("Committed round {RoundId} in {ElapsedMs} ms", round.RoundId, finishing.ElapsedMilliseconds);
+
         // Statistics are left to autovacuum and to the checks, which analyze the columns they group by before running.
-        return results;
+        return (round, results);
     }
 
     /// <summary>What one COPY saw: rows, distinct school codes, and per field the values that did not parse.</summary>
