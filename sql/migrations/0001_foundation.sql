@@ -75,8 +75,9 @@ CREATE TABLE staging.source_file (
 -- free text fields (names, class, address) have no typed column: their value is the trimmed text.
 -- A raw column holds the text exactly as received, except that where that text is exactly the typed value's own
 -- text (a code '1', an ID number as written, a grade '3') it is NULL: most values arrive in their typed form, and
--- storing them twice doubled the cost of staging. NULL raw with NULL typed means the file had no such column.
--- The views registry.record and registry.current_record give the raw texts back in full.
+-- storing them twice doubled the cost of staging. Versions after the first (corrections) always store the raw text.
+-- The views registry.record and registry.current_record give the raw texts back in full; a NULL there means the
+-- source had no value (a missing column, a short row, a database NULL).
 -- record_id is (file_id << 32) + the row's ordinal in the file: unique, and known without asking the database.
 -- Corrections add versions 2, 3, ... with the same columns. Partitioned by round so that a round is dropped or detached cheaply;
 -- school_code is the distribution key should the database ever be spread over several nodes.

@@ -79,9 +79,12 @@ public static class CodeLists
     ], new Dictionary<string, string> { ["父"] = "1", ["母"] = "2", ["祖父母"] = "3", ["外祖父母"] = "3" });
 
     /// <summary>GB 3304: two-digit codes 01–56, 97 other, 98 foreign descent.</summary>
+    /// <remarks>Aliases: the name with or without 族, and 1–9 for 01–09 (a spreadsheet drops the leading zero of a number).</remarks>
     public static CodeList Ethnicity { get; } = new("ethnicity",
         ReferenceData.Ethnicities,
-        ReferenceData.Ethnicities.ToDictionary(e => e.NameZh.EndsWith('族') ? e.NameZh[..^1] : e.NameZh + "族", e => e.Code));
+        ReferenceData.Ethnicities.ToDictionary(e => e.NameZh.EndsWith('族') ? e.NameZh[..^1] : e.NameZh + "族", e => e.Code)
+            .Concat(Enumerable.Range(1, 9).Select(n => KeyValuePair.Create(n.ToString(System.Globalization.CultureInfo.InvariantCulture), $"0{n}")))
+            .ToDictionary());
 
     /// <summary>ISO 3166-1 alpha-3, with the Chinese names registrars type for the most frequent ones.</summary>
     public static CodeList Nationality { get; } = new("nationality",

@@ -90,6 +90,12 @@ public static class FieldParser
             return MakeDate(Digits(s, 0, 4), Digits(s, 4, 2), 1);
         }
 
+        // A whole date where a month is asked (a spreadsheet's date cell, a database date column): its month.
+        if (s.Length >= 8 && ParseDate(s) is { } date)
+        {
+            return new DateOnly(date.Year, date.Month, 1);
+        }
+
         var parts = s.TrimEnd('月').Split(['-', '/', '.', '年'], StringSplitOptions.None);
         return parts.Length == 2 && parts[0].Length == 4 && parts[1].Length is 1 or 2 ? MakeDate(parts[0], parts[1], "1") : null;
     }
@@ -122,6 +128,12 @@ public static class FieldParser
         if (TextNormalizer.IsDigits(raw))
         {
             return raw;
+        }
+
+        // No phone number is longer than this; anything longer is not one (and must not size a stack buffer).
+        if (raw.Length > 40)
+        {
+            return null;
         }
 
         var s = TextNormalizer.FoldFullWidth(raw);

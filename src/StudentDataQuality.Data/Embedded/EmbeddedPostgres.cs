@@ -146,7 +146,7 @@ public sealed class EmbeddedPostgres
 
     private ClusterSettings Initialise(ServerBinaries bin)
     {
-        Directory.CreateDirectory(Root);
+        CreatePrivateRoot();
         if (Directory.Exists(PgData) && Directory.EnumerateFileSystemEntries(PgData).Any())
         {
             throw new UserErrorException(
@@ -159,7 +159,8 @@ public sealed class EmbeddedPostgres
         File.WriteAllText(LogFile, "");
         var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
         var passwordFile = Path.Combine(Root, "initdb.pw");
-        File.WriteAllText(passwordFile, password);
+        WritePrivateFile(passwordFile, password);
+        var initialised = false;
         try
         {
             if (IsRoot)
@@ -180,10 +181,16 @@ public sealed class EmbeddedPostgres
                 ["-D", PgData, "-U", "postgres", "-A", "scram-sha-256", "--pwfile", passwordFile, "-E", "UTF8", "--locale=C.UTF-8",
                  "--no-sync"],
                 "initialise the embedded PostgreSQL cluster");
+            initialised = true;
         }
         finally
         {
             File.Delete(passwordFile);
+            if (!initialised && Directory.Exists(PgData))
+            {
+                // A half-made cluster would block every later attempt; the next start begins again from nothing.
+                Directory.Delete(PgData, recursive: true);
+            }
         }
 
         File.AppendAllText(Path.Combine(PgData, "postgresql.conf"), """
@@ -342,7 +349,17 @@ public sealed class EmbeddedPostgres
             start.ArgumentList.Add(arg);
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file} to {purpose}.");
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file} to {purpose}.");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new UserErrorException($"Could not {purpose}: the program {file} could not be started ({e.Message}).", e);
+        }
+
+        using var _ = process;
         // The server started by pg_ctl keeps the pipes open; read until pg_ctl itself exits, not to end of stream.
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -411,13 +428,47 @@ public sealed class EmbeddedPostgres
     private ClusterSettings? LoadSettings() =>
         File.Exists(SettingsPath) ? JsonSerializer.Deserialize<ClusterSettings>(File.ReadAllText(SettingsPath)) : null;
 
+    /// <summary>Written whole and renamed into place, readable by the owner only from the first byte.</summary>
     private void SaveSettings(ClusterSettings settings)
     {
-        File.WriteAllText(SettingsPath, JsonSerializer.Serialize(settings));
+        var temporary = SettingsPath + ".new";
+        WritePrivateFile(temporary, JsonSerializer.Serialize(settings));
+        File.Move(temporary, SettingsPath, overwrite: true);
+    }
+
+    private static void WritePrivateFile(string path, string content)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(SettingsPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
+
+        File.Delete(path);
+        using var writer = new StreamWriter(path, System.Text.Encoding.UTF8, options);
+        writer.Write(content);
+    }
+
+    /// <summary>
+    /// The data folder is the owner's alone; as root it must still let the postgres user pass through to the
+    /// cluster folders it owns (traverse, not list).
+    /// </summary>
+    private void CreatePrivateRoot()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(Root);
+            return;
+        }
+
+        var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        if (IsRoot)
+        {
+            mode |= UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        }
+
+        Directory.CreateDirectory(Root, mode);
+        File.SetUnixFileMode(Root, mode);
     }
 
     private sealed record ClusterSettings(int Port, string Password, string Version);

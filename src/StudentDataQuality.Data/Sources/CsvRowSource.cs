@@ -127,6 +127,16 @@ public sealed class CsvRowSource : IRowSource
 
         if (raw[0] != '"')
         {
+            // A quote inside a value that is not enclosed in quotes makes the parser read on, across commas and line
+            // ends, to the next quote: the rows in between would be merged into this value. Refuse, naming the row.
+            if (raw.Contains('"') && raw.ContainsAny(',', '\n', '\r'))
+            {
+                throw new UserErrorException(
+                    $"{Name}: row {rowNumber} has a quote character (\") inside a value that is not itself enclosed in quotes, so where " +
+                    "the row ends cannot be known. Nothing was staged. Export the file again, or enclose that value in quotes and " +
+                    "double the quote inside it (\"\").");
+            }
+
             return new string(raw);
         }
 

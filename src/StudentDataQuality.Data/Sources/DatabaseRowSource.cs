@@ -14,6 +14,7 @@ public sealed class DatabaseRowSource : IRowSource
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlCommand _command;
     private readonly NpgsqlDataReader _reader;
+    private bool _exhausted;
 
     public DatabaseRowSource(string connectionString, string query)
     {
@@ -28,11 +29,13 @@ public sealed class DatabaseRowSource : IRowSource
         }
         catch (PostgresException e)
         {
+            _connection?.Dispose();
             _dataSource.Dispose();
             throw new UserErrorException($"The source query failed: {e.MessageText} (SQLSTATE {e.SqlState}). Correct the query and try again.", e);
         }
         catch (NpgsqlException e)
         {
+            _connection?.Dispose();
             _dataSource.Dispose();
             throw new UserErrorException($"Cannot reach the source database: {e.Message}. Check its connection string.", e);
         }
@@ -52,7 +55,7 @@ public sealed class DatabaseRowSource : IRowSource
     public IEnumerable<SourceRow> Rows(CancellationToken cancellationToken)
     {
         var rowNumber = 1;
-        while (_reader.Read())
+        while (Read())
         {
             cancellationToken.ThrowIfCancellationRequested();
             rowNumber++;
@@ -63,6 +66,20 @@ public sealed class DatabaseRowSource : IRowSource
             }
 
             yield return new SourceRow(null, rowNumber, values);
+        }
+    }
+
+    private bool Read()
+    {
+        try
+        {
+            var more = _reader.Read();
+            _exhausted = !more;
+            return more;
+        }
+        catch (PostgresException e)
+        {
+            throw new UserErrorException($"The source query failed while reading its rows: {e.MessageText} (SQLSTATE {e.SqlState}).", e);
         }
     }
 
@@ -78,7 +95,26 @@ public sealed class DatabaseRowSource : IRowSource
 
     public void Dispose()
     {
-        _reader.Dispose();
+        if (!_exhausted)
+        {
+            // Abandoned part-way (the staging failed): stop the query instead of reading its remaining rows.
+            try
+            {
+                _command.Cancel();
+            }
+            catch (NpgsqlException)
+            {
+            }
+        }
+
+        try
+        {
+            _reader.Dispose();
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.QueryCanceled)
+        {
+        }
+
         _command.Dispose();
         _connection.Dispose();
         _dataSource.Dispose();

@@ -122,29 +122,47 @@ internal sealed class BinaryCopyWriter : IDisposable
         BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_position), -1);
         _position += 2;
         Flush();
-        _filled.Writer.Complete();
+        _filled.Writer.TryComplete();
+        // The sender's failure, if any, is the one to report (the server's refusal, a broken connection).
         _sender.GetAwaiter().GetResult();
-        _completed = true;
         _stream.Dispose();
+        _completed = true;
     }
 
+    /// <summary>
+    /// Never throws: on the way out of a failure it stops the sender and tells the server to drop the COPY, so that
+    /// the caller's exception (say, a file found cut off at its last row) is the one that surfaces, and nothing is kept.
+    /// </summary>
     public void Dispose()
     {
         if (!_completed)
         {
-            // Abandoned (an exception while reading the source): stop sending and tell the server, so that nothing
-            // is kept.
-            _filled.Writer.TryComplete(new OperationCanceledException("The COPY was abandoned."));
+            _filled.Writer.TryComplete();
             try
             {
-                _sender.GetAwaiter().GetResult();
+                _sender.Wait();
             }
-            catch (OperationCanceledException)
+            catch (AggregateException)
             {
+                // Already reported, or beside the point: the COPY is being abandoned.
             }
 
-            _stream.Cancel();
-            _stream.Dispose();
+            try
+            {
+                _stream.Cancel();
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The server may have ended the COPY already (it refused the data); the transaction is rolled back anyway.
+            }
+
+            try
+            {
+                _stream.Dispose();
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
         }
 
         ArrayPool<byte>.Shared.Return(_buffer);
@@ -166,10 +184,15 @@ internal sealed class BinaryCopyWriter : IDisposable
                 }
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            // The server refused the data (or the connection broke): make the reading side stop at its next buffer.
+            // Make the reading side stop at its next buffer, and give back what it had queued.
             _filled.Writer.TryComplete(e);
+            while (_filled.Reader.TryRead(out var queued))
+            {
+                ArrayPool<byte>.Shared.Return(queued.Buffer);
+            }
+
             throw;
         }
     }
@@ -194,26 +217,24 @@ internal sealed class BinaryCopyWriter : IDisposable
     /// <summary>Hands the filled buffer to the sender (waiting while it is four buffers behind) and takes a fresh one.</summary>
     private void Flush(int nextSize = BufferSize)
     {
-        if (_sender.IsFaulted)
-        {
-            _sender.GetAwaiter().GetResult();
-        }
-
         var filled = (_buffer, _position);
         _buffer = ArrayPool<byte>.Shared.Rent(nextSize);
         _position = 0;
-        if (!_filled.Writer.TryWrite(filled))
+        if (_filled.Writer.TryWrite(filled))
         {
-            try
-            {
-                _filled.Writer.WriteAsync(filled).AsTask().GetAwaiter().GetResult();
-            }
-            catch (ChannelClosedException)
-            {
-                // The sender failed: its exception is the one to report.
-                _sender.GetAwaiter().GetResult();
-                throw;
-            }
+            return;
+        }
+
+        try
+        {
+            _filled.Writer.WriteAsync(filled).AsTask().GetAwaiter().GetResult();
+        }
+        catch (ChannelClosedException)
+        {
+            ArrayPool<byte>.Shared.Return(filled.Item1);
+            // The sender failed: its exception is the one to report.
+            _sender.GetAwaiter().GetResult();
+            throw;
         }
     }
 }

@@ -155,11 +155,22 @@ public sealed class ExtractService
         var actor = request.Actor;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // One extract into a round at a time (a job retried while the CLI runs, two workers): the second waits, then
+        // finds what the first staged and skips it.
+        await Execute(connection, "SELECT pg_advisory_xact_lock(hashtext('sdq.extract:' || @code))", cancellationToken, ("code", request.RoundCode));
         var round = await RoundStore.EnsureAsync(connection, request.RoundCode, request.RoundDate, request.PreviousRoundCode, actor, cancellationToken);
+        var stagedMeanwhile = await AlreadyStagedAsync(round.RoundId,
+            sources.Where(s => s.Sha256 is not null).Select(s => s.Sha256!).ToArray(), cancellationToken);
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
         long total = 0;
         foreach (var (source, mapping, knownSha, length) in sources)
         {
+            if (knownSha is not null && stagedMeanwhile.TryGetValue(knownSha, out var earlier))
+            {
+                results.Add(earlier with { AlreadyStaged = true, ElapsedMs = 0 });
+                continue;
+            }
+
             var watch = Stopwatch.StartNew();
             var fileId = await InsertSourceFileAsync(connection, round, actor, source, mapping, knownSha ?? "0".PadLeft(64, '0'), length,
                 cancellationToken);
@@ -234,6 +245,7 @@ public sealed class ExtractService
         var schoolField = mapping.Layout.IndexOf("school_code");
         foreach (var row in source.Rows(cancellationToken))
         {
+            RefuseUnstorable(source, row);
             hash?.AppendData(RowFingerprint(row.Values));
             writer.StartRow(fieldCount);
             if (isStudent)
@@ -339,6 +351,25 @@ public sealed class ExtractService
                 break;
             default:
                 throw new InvalidOperationException($"A parsed {value.GetType().Name} does not fit a {type} column.");
+        }
+    }
+
+    /// <summary>
+    /// PostgreSQL text cannot hold the NUL character (a workbook can, escaped as _x0000_, and so can another database):
+    /// such a value cannot be kept exactly as received, so the source is refused with the cell to fix.
+    /// </summary>
+    private static void RefuseUnstorable(IRowSource source, SourceRow row)
+    {
+        for (var i = 0; i < row.Values.Length; i++)
+        {
+            if (row.Values[i] is { } value && value.Contains('\0'))
+            {
+                var where = row.Sheet is { } sheet ? $"sheet {sheet}, row {row.RowNumber}" : $"row {row.RowNumber}";
+                var header = i < source.Headers.Count ? source.Headers[i] : $"column {i + 1}";
+                throw new UserErrorException(
+                    $"{source.Name}: {where}, column '{header}' holds a NUL character (code 0), which cannot be stored. Nothing was staged. " +
+                    "Remove the character from that cell and try again.");
+            }
         }
     }
 

@@ -33,7 +33,7 @@ public sealed class EmbeddedPostgresTests : IDisposable
         await ExecuteAsync(connectionString, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')");
         var running = cluster.Status();
         Assert.True(running.Running);
-        Assert.StartsWith("15", running.Version ?? "", StringComparison.Ordinal);
+        Assert.Matches(@"^\d+\.\d+$", running.Version ?? "");
 
         Assert.True(cluster.Stop());
         // The pool's connections died with the server.
