@@ -165,6 +165,16 @@ public sealed class DatabaseFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// A fingerprint of everything staging can leave behind (rounds, files, records, schools, audit entries): equal
+    /// before and after an operation means it changed nothing.
+    /// </summary>
+    public Task<string> StateCountsAsync() => ScalarAsync<string>("""
+        SELECT concat_ws(',', (SELECT count(*) FROM registry.round), (SELECT count(*) FROM staging.source_file),
+                              (SELECT count(*) FROM registry.record_version), (SELECT count(*) FROM registry.school),
+                              (SELECT count(*) FROM audit.event))
+        """);
+
     public async Task<T> ScalarAsync<T>(string sql, params (string Name, object Value)[] parameters)
     {
         await using var command = DataSource.CreateCommand(sql);

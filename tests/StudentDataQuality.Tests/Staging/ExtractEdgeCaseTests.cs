@@ -16,11 +16,6 @@ public sealed class ExtractEdgeCaseTests(DatabaseFixture db) : IClassFixture<Dat
 
     private static string NewRound() => "e" + Guid.NewGuid().ToString("N")[..10];
 
-    private Task<string> CountsAsync() => db.ScalarAsync<string>("""
-        SELECT concat_ws(',', (SELECT count(*) FROM registry.round), (SELECT count(*) FROM staging.source_file),
-                              (SELECT count(*) FROM registry.record_version), (SELECT count(*) FROM audit.event))
-        """);
-
     [Fact]
     public async Task Xlsx_NumbersTypedBySpreadsheet_AreStagedAsTheTextTheySay()
     {
@@ -52,12 +47,12 @@ public sealed class ExtractEdgeCaseTests(DatabaseFixture db) : IClassFixture<Dat
     {
         var path = _temp.File("nul.xlsx");
         MiniXlsx.Write(path, [SampleExport.ChineseHeaders(), SampleExport.Student(("name", "王\0明"))]);
-        var before = await CountsAsync();
+        var before = await db.StateCountsAsync();
 
         var error = await Assert.ThrowsAsync<UserErrorException>(() => new ExtractService(db.DataSource).ExtractFilesAsync(Request(NewRound()), [path]));
 
         Assert.Contains("nul.xlsx: sheet 1, row 2, column '姓名' holds a NUL character", error.Message);
-        Assert.Equal(before, await CountsAsync());
+        Assert.Equal(before, await db.StateCountsAsync());
     }
 
     [Fact]
@@ -69,12 +64,12 @@ public sealed class ExtractEdgeCaseTests(DatabaseFixture db) : IClassFixture<Dat
         var text = string.Join("\r\n", new[] { SampleExport.ChineseHeaders() }.Concat(rows).Select(r => string.Join(",", r))) + "\r\n";
         var path = _temp.File("stray.csv");
         File.WriteAllText(path, text, new UTF8Encoding(false));
-        var before = await CountsAsync();
+        var before = await db.StateCountsAsync();
 
         var error = await Assert.ThrowsAsync<UserErrorException>(() => new ExtractService(db.DataSource).ExtractFilesAsync(Request(NewRound()), [path]));
 
         Assert.Contains("stray.csv: row 3 has a quote character", error.Message);
-        Assert.Equal(before, await CountsAsync());
+        Assert.Equal(before, await db.StateCountsAsync());
     }
 
     [Fact]
@@ -85,12 +80,12 @@ public sealed class ExtractEdgeCaseTests(DatabaseFixture db) : IClassFixture<Dat
         var path = _temp.File("long-cut.csv");
         File.WriteAllText(path, text[..^40], new UTF8Encoding(false));
         Assert.True(new FileInfo(path).Length > 3 << 20, $"{new FileInfo(path).Length} bytes");
-        var before = await CountsAsync();
+        var before = await db.StateCountsAsync();
 
         var error = await Assert.ThrowsAsync<UserErrorException>(() => new ExtractService(db.DataSource).ExtractFilesAsync(Request(NewRound()), [path]));
 
         Assert.Contains("looks cut off at row 16001", error.Message);
-        Assert.Equal(before, await CountsAsync());
+        Assert.Equal(before, await db.StateCountsAsync());
     }
 
     [Fact]

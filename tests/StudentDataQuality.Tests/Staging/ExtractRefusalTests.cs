@@ -16,19 +16,12 @@ public sealed class ExtractRefusalTests(DatabaseFixture db) : IClassFixture<Data
     private async Task<string> RefusedAsync(params string[] paths)
     {
         var round = "r" + Guid.NewGuid().ToString("N")[..10];
-        var before = await CountsAsync();
+        var before = await db.StateCountsAsync();
         var error = await Assert.ThrowsAsync<UserErrorException>(() =>
             new ExtractService(db.DataSource).ExtractFilesAsync(new ExtractRequest(round, "test") { RoundDate = new(2026, 10, 15) }, paths));
-        Assert.Equal(before, await CountsAsync());
+        Assert.Equal(before, await db.StateCountsAsync());
         return error.Message;
     }
-
-    /// <summary>Everything an extract could leave behind: rounds, files, records, schools, audit entries.</summary>
-    private Task<string> CountsAsync() => db.ScalarAsync<string>("""
-        SELECT concat_ws(',', (SELECT count(*) FROM registry.round), (SELECT count(*) FROM staging.source_file),
-                              (SELECT count(*) FROM registry.record_version), (SELECT count(*) FROM registry.school),
-                              (SELECT count(*) FROM audit.event))
-        """);
 
     private string Bytes(string name, byte[] content)
     {
