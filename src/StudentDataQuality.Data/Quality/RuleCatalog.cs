@@ -1,0 +1,89 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace StudentDataQuality.Data.Quality;
+
+/// <summary>One quality rule: its catalogue entry (the header of its file) and its set-based query.</summary>
+public sealed record Rule(
+    string Id, int Stage, string Severity, IReadOnlyList<string> Fields, string TitleEn, string TitleZh, string FixEn, string FixZh,
+    int Version, bool Invalidates, string Sql)
+{
+    public string Sha256 { get; } = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Sql))).ToLowerInvariant();
+
+    public string StageName => Stage switch
+    {
+        1 => "structure",
+        2 => "format",
+        3 => "consistency",
+        4 => "cross-record",
+        5 => "cross-round",
+        _ => "school",
+    };
+}
+
+/// <summary>
+/// The rule catalogue: one file per rule under sql/rules, its header the catalogue entry. Adding a rule is adding a
+/// file. A header that is incomplete or malformed stops the program with the file and the key at fault.
+/// </summary>
+public static partial class RuleCatalog
+{
+    private static readonly Lazy<IReadOnlyList<Rule>> Rules = new(() =>
+        SqlScripts.List("rules").Select(path => Parse(path, SqlScripts.Load(path))).OrderBy(r => r.Stage).ThenBy(r => r.Id, StringComparer.Ordinal).ToArray());
+
+    /// <summary>Every rule embedded in this build, in execution order (stage, then id).</summary>
+    public static IReadOnlyList<Rule> All => Rules.Value;
+
+    public static Rule Parse(string path, string text)
+    {
+        var header = new Dictionary<string, string>(StringComparer.Ordinal);
+        var body = new StringBuilder();
+        foreach (var line in text.Split('\n'))
+        {
+            var match = HeaderLine().Match(line);
+            if (match.Success && body.Length == 0)
+            {
+                header[match.Groups[1].Value] = match.Groups[2].Value.Trim();
+            }
+            else if (!line.TrimStart().StartsWith("--", StringComparison.Ordinal) || body.Length > 0)
+            {
+                body.AppendLine(line.TrimEnd('\r'));
+            }
+        }
+
+        string Get(string key) => header.TryGetValue(key, out var value) && value.Length > 0
+            ? value
+            : throw new InvalidOperationException($"Rule file {path}: the header has no '{key}:' line.");
+
+        var id = Get("id");
+        if (Path.GetFileNameWithoutExtension(path) != id)
+        {
+            throw new InvalidOperationException($"Rule file {path}: its id is {id}; the file must be named {id}.sql.");
+        }
+
+        var stageText = Get("stage");
+        var stage = stageText == "school" ? 6 : int.TryParse(stageText, out var n) && n is >= 1 and <= 5 ? n
+            : throw new InvalidOperationException($"Rule file {path}: stage '{stageText}' is not 1–5 or 'school'.");
+        var severity = Get("severity");
+        if (severity is not ("error" or "warning"))
+        {
+            throw new InvalidOperationException($"Rule file {path}: severity '{severity}' is not error or warning.");
+        }
+
+        var version = int.TryParse(Get("version"), out var v) && v >= 1
+            ? v
+            : throw new InvalidOperationException($"Rule file {path}: version must be a whole number from 1.");
+        var invalidates = !header.TryGetValue("invalidates", out var inv) || inv != "no";
+        var sql = body.ToString().Trim().TrimEnd(';');
+        if (!sql.StartsWith("SELECT", StringComparison.OrdinalIgnoreCase) && !sql.StartsWith("WITH", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"Rule file {path}: after its header, a rule is one SELECT (or WITH … SELECT) statement.");
+        }
+
+        return new Rule(id, stage, severity, Get("fields").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+            Get("title.en"), Get("title.zh"), Get("fix.en"), Get("fix.zh"), version, invalidates && stage <= 2, sql);
+    }
+
+    [GeneratedRegex(@"^--\s*([a-z]+(?:\.[a-z]+)?):\s*(.*)$")]
+    private static partial Regex HeaderLine();
+}

@@ -1,0 +1,71 @@
+using StudentDataQuality.Data.Quality;
+using StudentDataQuality.Data.Staging;
+using StudentDataQuality.Synthetic;
+using StudentDataQuality.Tests.Infrastructure;
+using StudentDataQuality.Tests.Synthetic;
+
+namespace StudentDataQuality.Tests.Quality;
+
+/// <summary>
+/// The checks against the generator's ground truth: on a generated province with defects of every rule, the findings
+/// of each rule in the catalogue equal the injected defects exactly (per student number, school, rule and field).
+/// </summary>
+public sealed class GroundTruthTests(DatabaseFixture db) : IClassFixture<DatabaseFixture>, IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task FindingsOfEveryRule_EqualTheGroundTruth()
+    {
+        var province = ProvinceGenerator.Generate(new GeneratorOptions
+        {
+            Students = 6_000, Schools = 40, Seed = 5, DefectRate = 0.08, Previous = true, OutputDirectory = _temp.Path,
+        });
+        var service = new ExtractService(db.DataSource);
+        await service.ExtractFilesAsync(new ExtractRequest("gt-previous", "test") { RoundDate = province.PreviousRoundDate }, [province.PreviousExportDirectory!]);
+        await service.ExtractFilesAsync(new ExtractRequest("gt", "test") { RoundDate = new DateOnly(2026, 10, 15), PreviousRoundCode = "gt-previous" },
+            [province.ExportDirectory]);
+
+        var run = await new CheckRunner(db.DataSource).RunAsync("gt", "test");
+
+        var truth = PlainCsv.Read(province.GroundTruthPath).Skip(1).Select(r => string.Join(",", r)).ToList();
+        var found = await FindingsAsync(run.RunId);
+        var mismatches = new List<string>();
+        foreach (var rule in RuleCatalog.All)
+        {
+            var expected = truth.Where(t => t.Split(',')[2] == rule.Id).Order(StringComparer.Ordinal).ToList();
+            var actual = found.Where(t => t.Split(',')[2] == rule.Id).Order(StringComparer.Ordinal).ToList();
+            if (!expected.SequenceEqual(actual))
+            {
+                var missed = expected.Except(actual).Take(3);
+                var extra = actual.Except(expected).Take(3);
+                mismatches.Add($"{rule.Id}: expected {expected.Count}, found {actual.Count}; missed [{string.Join("; ", missed)}] extra [{string.Join("; ", extra)}]");
+            }
+
+            Assert.True(expected.Count > 0, $"The generated province has no defect for {rule.Id}.");
+        }
+
+        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+    }
+
+    private async Task<List<string>> FindingsAsync(long runId)
+    {
+        await using var command = db.DataSource.CreateCommand("""
+            SELECT coalesce(student_no_raw, ''), f.school_code, f.rule_id, f.field
+            FROM   quality.finding f
+            LEFT   JOIN registry.record r ON r.round_id = f.round_id AND r.record_id = f.record_id AND r.version = 1
+            WHERE  f.run_id = @run
+            """);
+        command.Parameters.AddWithValue("run", runId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add($"{reader.GetString(0)},{reader.GetString(1)},{reader.GetString(2)},{reader.GetString(3)}");
+        }
+
+        return rows;
+    }
+}
