@@ -26,6 +26,11 @@ app.Configure(config =>
     config.AddCommand<GenerateCommand>("generate")
         .WithDescription("Write a synthetic province: school master, registry export, injected defects and their ground truth.")
         .WithExample("generate", "--students", "100000", "--schools", "200", "--seed", "7", "--defect-rate", "0.03", "--previous", "--out", "./province");
+    config.AddCommand<CheckCommand>("check")
+        .WithDescription("Run the quality rules over a round, stage by stage, and summarise the findings.")
+        .WithExample("check", "--round", "2026-autumn");
+    config.AddCommand<RulesCommand>("rules")
+        .WithDescription("List the rule catalogue, or write it as a document (--doc FILE).");
     config.AddCommand<ExtractCommand>("extract")
         .WithDescription("Stage registry exports (CSV/XLSX files or folders, or a source-database query) into a round.")
         .WithExample("extract", "--round", "2026-autumn", "--round-date", "2026-10-15", "./province/export");
@@ -53,7 +58,11 @@ catch (OperationCanceledException)
 }
 catch (Exception e)
 {
-    Log.Fatal(e, "sdq failed");
+    if (verbose)
+    {
+        Log.Fatal(e, "sdq failed");
+    }
+
     AnsiConsole.MarkupLineInterpolated($"[red]Failed:[/] {e.Message}{(verbose ? "" : " (run with --verbose for details)")}");
     return 1;
 }

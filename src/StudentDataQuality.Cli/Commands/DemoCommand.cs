@@ -55,7 +55,11 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
             new ExtractRequest(settings.Round, SdqEnvironment.Actor) { RoundDate = options.RoundDate, PreviousRoundCode = previousCode },
             [province.ExportDirectory], progress, cancellationToken));
         await Output.ExtractAsync(dataSource, current, cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"[green]Done.[/] Round {settings.Round} is staged. Look inside with `psql \"$(sdq db url)\"`.");
+
+        AnsiConsole.MarkupLineInterpolated($"[bold]5. Check round {settings.Round}[/]");
+        await CheckCommand.RunAsync(dataSource, settings.Round, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated(
+            $"[green]Done.[/] Round {settings.Round} is staged and checked; the generator's ground truth is {province.GroundTruthPath}. Look inside with `psql \"$(sdq db url)\"`.");
         return 0;
     }
 }

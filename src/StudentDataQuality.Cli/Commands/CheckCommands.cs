@@ -1,0 +1,115 @@
+using System.ComponentModel;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using StudentDataQuality.Data.Quality;
+
+namespace StudentDataQuality.Cli.Commands;
+
+public sealed class CheckSettings : SdqSettings
+{
+    [CommandOption("-r|--round <ROUND>")]
+    [Description("The round to check.")]
+    public string Round { get; init; } = "";
+
+    public override ValidationResult Validate() =>
+        string.IsNullOrWhiteSpace(Round) ? ValidationResult.Error("Give the round with --round, e.g. --round 2026-autumn.") : ValidationResult.Success();
+}
+
+/// <summary>Runs the whole rule catalogue over a round and prints what it found.</summary>
+public sealed class CheckCommand : AsyncCommand<CheckSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, CheckSettings settings, CancellationToken cancellationToken)
+    {
+        await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
+        await RunAsync(dataSource, settings.Round, cancellationToken);
+        return 0;
+    }
+
+    public static async Task RunAsync(NpgsqlDataSource dataSource, string round, CancellationToken cancellationToken)
+    {
+        var runner = new CheckRunner(dataSource, SdqEnvironment.LoggerFactory.CreateLogger<CheckRunner>());
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var result = await runner.RunAsync(round, SdqEnvironment.Actor, cancellationToken: cancellationToken);
+        var summary = await CheckReport.SummariseAsync(dataSource, result.Round.RoundId, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated(
+            $"Checked round [bold]{round}[/] with {result.FindingsByRule.Count} rules in {watch.Elapsed.TotalSeconds:F1} s (check run #{result.RunId}).");
+        foreach (var (severity, findings, records) in summary.BySeverity)
+        {
+            AnsiConsole.MarkupLine((severity == "error" ? "  [red]errors[/]" : "  [yellow]warnings[/]") + $": {findings:N0} findings on {records:N0} records");
+        }
+
+        var rules = new Table().AddColumns("Rule", "Severity", "Findings", "Title");
+        foreach (var (ruleId, title, severity, findings) in summary.ByRule)
+        {
+            rules.AddRow(ruleId, severity, $"{findings:N0}", Markup.Escape(title));
+        }
+
+        AnsiConsole.Write(rules);
+        var districts = new Table().AddColumns("District", "Errors", "Warnings");
+        foreach (var (code, name, errors, warnings) in summary.ByDistrict.Take(15))
+        {
+            districts.AddRow(Markup.Escape($"{code} {name}"), $"{errors:N0}", $"{warnings:N0}");
+        }
+
+        AnsiConsole.Write(districts);
+        if (summary.ByDistrict.Count > 15)
+        {
+            AnsiConsole.WriteLine($"  … and {summary.ByDistrict.Count - 15} more districts.");
+        }
+    }
+}
+
+public sealed class RulesSettings : SdqSettings
+{
+    [CommandOption("--doc <FILE>")]
+    [Description("Write the catalogue as a Markdown document for registrars and the data team.")]
+    public string? Document { get; init; }
+}
+
+/// <summary>Lists the rule catalogue (from the rule files built into the program).</summary>
+public sealed class RulesCommand : Command<RulesSettings>
+{
+    public override int Execute(CommandContext context, RulesSettings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Document is { } path)
+        {
+            File.WriteAllText(path, Document(RuleCatalog.All), new UTF8Encoding(false));
+            AnsiConsole.WriteLine($"Wrote the catalogue of {RuleCatalog.All.Count} rules to {path}.");
+            return 0;
+        }
+
+        var table = new Table().AddColumns("Rule", "Stage", "Severity", "Fields", "Title", "标题");
+        foreach (var rule in RuleCatalog.All)
+        {
+            table.AddRow(rule.Id, rule.StageName, rule.Severity, Markup.Escape(string.Join(", ", rule.Fields.Take(4)) + (rule.Fields.Count > 4 ? ", …" : "")),
+                Markup.Escape(rule.TitleEn), Markup.Escape(rule.TitleZh));
+        }
+
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    public static string Document(IReadOnlyList<StudentDataQuality.Data.Quality.Rule> rules)
+    {
+        var doc = new StringBuilder();
+        doc.AppendLine("# 学籍数据质量规则 Student registration quality rules").AppendLine();
+        doc.AppendLine("错误（error）必须在签字确认前改正；警告（warning）须改正或说明理由，由数据组审核。");
+        doc.AppendLine("An error must be corrected before sign-off; a warning is corrected or explained (the data team reviews explanations).").AppendLine();
+        foreach (var stage in rules.GroupBy(r => r.StageName))
+        {
+            doc.AppendLine($"## Stage: {stage.Key}").AppendLine();
+            foreach (var rule in stage)
+            {
+                doc.AppendLine($"### {rule.Id} {rule.TitleZh} — {rule.TitleEn}").AppendLine();
+                doc.AppendLine($"- 级别 Severity: {rule.Severity}; 字段 Fields: {string.Join(", ", rule.Fields)}; version {rule.Version}");
+                doc.AppendLine($"- 如何改正: {rule.FixZh}");
+                doc.AppendLine($"- How to fix: {rule.FixEn}").AppendLine();
+            }
+        }
+
+        return doc.ToString();
+    }
+}
