@@ -1,0 +1,73 @@
+using StudentDataQuality.Data.Quality;
+
+namespace StudentDataQuality.Tests.Quality;
+
+public sealed class RuleCatalogTests
+{
+    [Fact]
+    public void EveryRuleFile_HasACompleteHeader_InBothLanguages()
+    {
+        Assert.NotEmpty(RuleCatalog.All);
+        Assert.Equal(RuleCatalog.All.Count, RuleCatalog.All.Select(r => r.Id).Distinct().Count());
+        foreach (var rule in RuleCatalog.All)
+        {
+            Assert.Matches("^[SFCXTA][0-9]{2}$", rule.Id);
+            Assert.NotEmpty(rule.Fields);
+            Assert.Matches(@"\p{IsCJKUnifiedIdeographs}", rule.TitleZh);
+            Assert.Matches(@"\p{IsCJKUnifiedIdeographs}", rule.FixZh);
+            Assert.Matches("[A-Za-z]", rule.TitleEn);
+        }
+    }
+
+    [Fact]
+    public void RulesRun_StageByStage()
+    {
+        var stages = RuleCatalog.All.Select(r => r.Stage).ToList();
+
+        Assert.Equal(stages.Order(), stages);
+    }
+
+    [Fact]
+    public void AHeaderWithoutItsFixHint_IsRefused_NamingTheFileAndKey()
+    {
+        const string text = """
+            -- id: Z99
+            -- stage: 2
+            -- severity: error
+            -- fields: name
+            -- title.en: Something
+            -- title.zh: 某事
+            -- fix.en: Do this
+            -- version: 1
+            SELECT 1
+            """;
+
+        var error = Assert.Throws<InvalidOperationException>(() => RuleCatalog.Parse("rules/Z99.sql", text));
+
+        Assert.Contains("rules/Z99.sql", error.Message);
+        Assert.Contains("'fix.zh:'", error.Message);
+    }
+
+    [Fact]
+    public void ARuleFileNamedOtherThanItsId_IsRefused()
+    {
+        const string text = "-- id: F03\n-- stage: 2\n-- severity: error\n-- fields: id_number\n-- title.en: a\n-- title.zh: 甲\n-- fix.en: b\n-- fix.zh: 乙\n-- version: 1\nSELECT 1";
+
+        var error = Assert.Throws<InvalidOperationException>(() => RuleCatalog.Parse("rules/F04.sql", text));
+
+        Assert.Contains("must be named F03.sql", error.Message);
+    }
+
+    [Fact]
+    public void AParsedRule_KeepsItsQueryWithoutTheHeader_AndStage1And2RulesInvalidateByDefault()
+    {
+        const string text = "-- id: F03\n-- stage: 2\n-- severity: error\n-- fields: id_number\n-- title.en: a\n-- title.zh: 甲\n-- fix.en: b\n-- fix.zh: 乙\n-- version: 2\n-- a note\nSELECT 1;\n";
+
+        var rule = RuleCatalog.Parse("rules/F03.sql", text);
+
+        Assert.Equal("SELECT 1", rule.Sql);
+        Assert.Equal(2, rule.Version);
+        Assert.True(rule.Invalidates);
+        Assert.False(RuleCatalog.Parse("rules/F03.sql", text.Replace("-- version: 2", "-- version: 2\n-- invalidates: no")).Invalidates);
+    }
+}
