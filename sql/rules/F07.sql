@@ -1,0 +1,17 @@
+-- id: F07
+-- stage: 2
+-- severity: error
+-- fields: entry_month
+-- title.en: Entry month is not a real year and month
+-- title.zh: 入学年月格式错误
+-- fix.en: Enter the year and month the student entered this stage of school as YYYYMM, e.g. 202409.
+-- fix.zh: 请按 YYYYMM 格式填写入学年月，例如 202409。
+-- version: 1
+-- Typed entry_month is NULL when the text is not YYYYMM, YYYY-MM, YYYY/MM, YYYY年M月 (or a whole date) with a
+-- month 1–12.
+SELECT c.record_id, NULL::text AS school_code, 'entry_month' AS field, c.entry_month_raw AS value,
+       'expected YYYYMM' AS detail, NULL::text AS severity
+FROM   checked_record c
+WHERE  c.round_id = @round_id
+  AND  btrim(c.entry_month_raw, E' \t\r\n\u3000\u00a0') <> ''
+  AND  c.entry_month IS NULL;
