@@ -1,0 +1,16 @@
+-- id: C02
+-- stage: 3
+-- severity: error
+-- fields: gender, id_number
+-- title.en: Gender differs from the resident ID number (odd 17th digit male, even female)
+-- title.zh: 性别与身份证件号不一致（第17位奇数为男、偶数为女）
+-- fix.en: Check the household register: correct the gender, or the ID number if it was mistyped.
+-- fix.zh: 请对照户口簿核对：改正性别；若身份证件号录入有误，请改正身份证件号。
+-- version: 1
+SELECT c.record_id, NULL::text AS school_code, 'gender' AS field, c.gender_raw AS value,
+       'ID number says ' || quality.id_gender(c.id_number) AS detail, NULL::text AS severity
+FROM   checked_record c
+WHERE  c.round_id = @round_id
+  AND  c.id_type = '1' AND c.id_number IS NOT NULL
+  AND  c.gender IS NOT NULL
+  AND  c.gender <> quality.id_gender(c.id_number);

@@ -1,0 +1,19 @@
+-- id: C06
+-- stage: 3
+-- severity: warning
+-- fields: entry_month, grade
+-- title.en: Entry month does not fit the grade (entry year of the current school stage)
+-- title.zh: 入学年月与年级不符（应为本学段入学年份）
+-- fix.en: Check the entry month and the grade; if the student repeated or skipped a year, explain it.
+-- fix.zh: 请核对入学年月和年级；如有留级、跳级，请填写说明。
+-- version: 1
+-- The stage starts at grade 1 (primary), 7 (junior secondary) or 10 (senior secondary); school years start in September.
+SELECT c.record_id, NULL::text AS school_code, 'entry_month' AS field, c.entry_month_raw AS value,
+       'expected entry in ' || (extract(year FROM @school_year_start::date)::int
+                               - (c.grade - CASE WHEN c.grade <= 6 THEN 1 WHEN c.grade <= 9 THEN 7 ELSE 10 END)) AS detail,
+       NULL::text AS severity
+FROM   checked_record c
+WHERE  c.round_id = @round_id
+  AND  c.entry_month IS NOT NULL AND c.grade IS NOT NULL
+  AND  extract(year FROM c.entry_month)::int - CASE WHEN extract(month FROM c.entry_month) >= 9 THEN 0 ELSE 1 END
+       <> extract(year FROM @school_year_start::date)::int - (c.grade - CASE WHEN c.grade <= 6 THEN 1 WHEN c.grade <= 9 THEN 7 ELSE 10 END);
