@@ -144,7 +144,7 @@ public sealed class CheckRunner
                    coalesce((SELECT min(p.first_seen_round_id) FROM quality.finding p
                              WHERE p.round_id IN (@round_id, @previous_round_id) AND p.fingerprint = fp.fingerprint), @round_id)
             FROM   ({rule.Sql}) AS q (record_id, school_code, field, value, detail, severity)
-            LEFT   JOIN registry.current_record c ON c.round_id = @round_id AND c.record_id = q.record_id
+            LEFT   JOIN registry.current_record c ON c.round_id IN (@round_id, @previous_round_id) AND c.record_id = q.record_id
             CROSS  JOIN LATERAL (SELECT concat_ws('|', @rule_id, coalesce(c.school_code, q.school_code), c.student_no, q.field) AS fingerprint) fp
             """;
         await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };

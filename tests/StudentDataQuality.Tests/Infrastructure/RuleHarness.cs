@@ -44,7 +44,7 @@ public static class RuleHarness
         await using var command = db.DataSource.CreateCommand("""
             SELECT coalesce(r.student_no_raw, ''), coalesce(f.school_code, ''), f.rule_id, f.field, f.value, f.severity
             FROM   quality.finding f
-            LEFT   JOIN registry.record r ON r.round_id = f.round_id AND r.record_id = f.record_id AND r.version = 1
+            LEFT   JOIN registry.record r ON r.record_id = f.record_id AND r.version = 1
             WHERE  f.run_id = @run
             ORDER  BY 3, 1, 4
             """);

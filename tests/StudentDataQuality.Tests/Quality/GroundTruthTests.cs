@@ -55,7 +55,7 @@ public sealed class GroundTruthTests(DatabaseFixture db) : IClassFixture<Databas
         await using var command = db.DataSource.CreateCommand("""
             SELECT coalesce(student_no_raw, ''), f.school_code, f.rule_id, f.field
             FROM   quality.finding f
-            LEFT   JOIN registry.record r ON r.round_id = f.round_id AND r.record_id = f.record_id AND r.version = 1
+            LEFT   JOIN registry.record r ON r.record_id = f.record_id AND r.version = 1
             WHERE  f.run_id = @run
             """);
         command.Parameters.AddWithValue("run", runId);
