@@ -1,0 +1,43 @@
+-- id: X05
+-- stage: 4
+-- severity: warning
+-- fields: name, gender, birth_date, id_type
+-- title.en: Possibly the same student twice: students without an ID share name, gender and birth date
+-- title.zh: 疑似重复学籍：无身份证件的学生姓名、性别、出生日期相同
+-- fix.en: Check whether these registrations (the schools are in the details) are the same child. If so, keep one and remove the others; if not, confirm the finding.
+-- fix.zh: 请核实这些学籍（学校见详情）是否为同一名学生。如是，保留一条、删除其余；如不是，请确认此提示。
+-- version: 1
+-- Every id_type Z row whose name, gender and birth date (all present and valid: the name as F10, the birth date
+-- within F06's window, repeated so the rule stands on its own) are shared with another Z row anywhere in the
+-- province. detail names the schools of the other rows only.
+WITH candidate AS (
+    SELECT c.record_id, coalesce(c.school_code, c.school_code_raw) AS school_code, c.name_raw,
+           btrim(c.name_raw, E' \t\r\n\u3000\u00a0') AS name, c.gender, c.birth_date
+    FROM   checked_record c
+    WHERE  c.round_id = @round_id
+      AND  c.id_type = 'Z'
+      AND  c.gender IS NOT NULL
+      AND  c.birth_date BETWEEN (@round_date - interval '25 years')::date AND (@round_date - interval '3 years')::date
+),
+valid AS (
+    SELECT * FROM candidate
+    WHERE  char_length(name) BETWEEN 2 AND 30
+      AND  (name ~ '^[\u3400-\u4DBF\u4E00-\u9FFF]+(·[\u3400-\u4DBF\u4E00-\u9FFF]+)*$' OR name ~ '^[A-Za-z]+(·[A-Za-z]+)*$')
+),
+duplicate AS (
+    SELECT name, gender, birth_date FROM valid GROUP BY name, gender, birth_date HAVING count(*) >= 2
+),
+school_name AS (
+    SELECT s.school_code, min(btrim(s.school_name_raw, E' \t\r\n\u3000\u00a0')) AS name
+    FROM   registry.school s
+    WHERE  s.round_id = @round_id AND s.school_code IS NOT NULL
+    GROUP  BY s.school_code
+)
+SELECT v.record_id, NULL::text AS school_code, 'name' AS field, v.name_raw AS value,
+       'also at ' || string_agg(DISTINCT coalesce(o.school_code, '?') || coalesce(' ' || n.name, ''), '; ') AS detail,
+       NULL::text AS severity
+FROM   valid v
+JOIN   duplicate d ON d.name = v.name AND d.gender = v.gender AND d.birth_date = v.birth_date
+JOIN   valid o ON o.name = v.name AND o.gender = v.gender AND o.birth_date = v.birth_date AND o.record_id <> v.record_id
+LEFT   JOIN school_name n ON n.school_code = o.school_code
+GROUP  BY v.record_id, v.name_raw;
