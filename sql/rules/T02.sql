@@ -12,31 +12,18 @@
 -- and valid in both rounds and differs: birth date (F06, each against its own round date), gender (F08), ID
 -- number (a resident ID as in X03 or another type of the form F02 asks). The previous round is read from
 -- registry.current_record, so stage 1 (S02) is repeated for the values it compares.
+-- The rows of both rounds are brought together by one GROUP BY on (school code, student number) rather than a join,
+-- so that no plan can turn the match into a nested loop over the round.
 WITH previous_date AS (
     SELECT r.round_date FROM registry.round r WHERE r.round_id = @previous_round_id
 ),
-previous_row AS (
-    SELECT p.record_id, p.school_code, p.student_no, p.birth_date, p.gender, p.id_type, p.id_number,
-           p.birth_date_raw, p.gender_raw, p.id_type_raw, p.id_number_raw
-    FROM   registry.current_record p
-    WHERE  p.round_id = @previous_round_id
-      AND  p.school_code ~ '^[0-9]{10}$' AND substr(p.school_code, 3, 2) = @province
-      AND  p.student_no ~ '^[GLJ][0-9A-Z]{18}$'
-      AND  char_length(p.school_code_raw) <= 10 AND char_length(p.student_no_raw) <= 19
-      AND  p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
-),
-previous_first AS (
-    SELECT min(record_id) AS record_id FROM previous_row GROUP BY school_code, student_no
-),
 previous AS (
-    SELECT p.school_code, p.student_no,
+    SELECT p.record_id, p.school_code, p.student_no,
            CASE WHEN char_length(p.birth_date_raw) <= 20 AND p.birth_date_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
                  AND p.birth_date BETWEEN (d.round_date - interval '25 years')::date AND (d.round_date - interval '3 years')::date
                 THEN p.birth_date END AS birth_date,
-           CASE WHEN char_length(p.gender_raw) <= 10 AND p.gender_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
-                THEN p.gender END AS gender,
-           CASE WHEN char_length(p.id_type_raw) <= 30 AND p.id_type_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
-                 AND char_length(p.id_number_raw) <= 30 AND p.id_number_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
+           CASE WHEN char_length(p.gender_raw) <= 10 AND p.gender_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' THEN p.gender END AS gender,
+           CASE WHEN char_length(p.id_type_raw) <= 30 AND p.id_type_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND char_length(p.id_number_raw) <= 30 AND p.id_number_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
                  AND CASE p.id_type
                          WHEN '1' THEN quality.id_check_ok(p.id_number) AND quality.id_birth_date(p.id_number) IS NOT NULL
                          WHEN '6' THEN p.id_number ~ '^H[0-9]{8}([0-9]{2})?$'
@@ -47,9 +34,13 @@ previous AS (
                          ELSE false
                      END
                 THEN p.id_number END AS id_number
-    FROM   previous_row p
-    JOIN   previous_first f ON f.record_id = p.record_id
+    FROM   registry.current_record p
     CROSS  JOIN previous_date d
+    WHERE  p.round_id = @previous_round_id
+      AND  p.school_code ~ '^[0-9]{10}$' AND substr(p.school_code, 3, 2) = @province
+      AND  p.student_no ~ '^[GLJ][0-9A-Z]{18}$'
+      AND  char_length(p.school_code_raw) <= 10 AND char_length(p.student_no_raw) <= 19
+      AND  p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
 ),
 current AS (
     SELECT c.record_id, c.school_code, c.student_no, c.birth_date_raw, c.gender_raw, c.id_number_raw,
@@ -70,11 +61,32 @@ current AS (
     WHERE  c.round_id = @round_id
       AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
       AND  c.student_no ~ '^[GLJ][0-9A-Z]{18}$'
+),
+matched AS (
+    SELECT array_agg(r.record_id) FILTER (WHERE r.is_current) AS record_ids,
+           array_agg(r.birth_date) FILTER (WHERE r.is_current) AS births,
+           array_agg(r.gender) FILTER (WHERE r.is_current) AS genders,
+           array_agg(r.id_number) FILTER (WHERE r.is_current) AS ids,
+           array_agg(r.birth_date_raw) FILTER (WHERE r.is_current) AS birth_raws,
+           array_agg(r.gender_raw) FILTER (WHERE r.is_current) AS gender_raws,
+           array_agg(r.id_number_raw) FILTER (WHERE r.is_current) AS id_raws,
+           (array_agg(r.birth_date ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_birth,
+           (array_agg(r.gender ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_gender,
+           (array_agg(r.id_number ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_id
+    FROM   (SELECT record_id, school_code, student_no, birth_date, gender, id_number,
+                   birth_date_raw, gender_raw, id_number_raw, true AS is_current
+            FROM   current
+            UNION ALL
+            SELECT record_id, school_code, student_no, birth_date, gender, id_number, NULL, NULL, NULL, false
+            FROM   previous) r
+    GROUP  BY r.school_code, r.student_no
+    HAVING bool_or(r.is_current) AND bool_or(NOT r.is_current)
 )
-SELECT c.record_id, NULL::text AS school_code, f.field, f.value, 'previous round ' || f.previous AS detail, NULL::text AS severity
-FROM   current c
-JOIN   previous p ON p.school_code = c.school_code AND p.student_no = c.student_no
-CROSS  JOIN LATERAL (VALUES ('birth_date', c.birth_date_raw, to_char(p.birth_date, 'YYYY-MM-DD'), c.birth_date <> p.birth_date),
-                           ('gender', c.gender_raw, p.gender, c.gender <> p.gender),
-                           ('id_number', c.id_number_raw, p.id_number, c.id_number <> p.id_number)) AS f (field, value, previous, differs)
+SELECT u.record_id, NULL::text AS school_code, f.field, f.value, 'previous round ' || f.previous AS detail, NULL::text AS severity
+FROM   matched m
+CROSS  JOIN LATERAL unnest(m.record_ids, m.births, m.genders, m.ids, m.birth_raws, m.gender_raws, m.id_raws)
+           AS u (record_id, birth_date, gender, id_number, birth_date_raw, gender_raw, id_number_raw)
+CROSS  JOIN LATERAL (VALUES ('birth_date', u.birth_date_raw, to_char(m.previous_birth, 'YYYY-MM-DD'), u.birth_date <> m.previous_birth),
+                           ('gender', u.gender_raw, m.previous_gender, u.gender <> m.previous_gender),
+                           ('id_number', u.id_number_raw, m.previous_id, u.id_number <> m.previous_id)) AS f (field, value, previous, differs)
 WHERE  f.differs;

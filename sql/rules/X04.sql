@@ -18,12 +18,13 @@ WITH candidate AS (
       AND  c.student_no ~ '^[GLJ][0-9A-Z]{18}$'
 ),
 duplicate AS (
-    SELECT school_code, id_number, string_agg(DISTINCT student_no, ', ' ORDER BY student_no) AS numbers
+    SELECT array_agg(record_id) AS record_ids, array_agg(id_number_raw) AS raws,
+           string_agg(DISTINCT student_no, ', ' ORDER BY student_no) AS numbers
     FROM   candidate
     GROUP  BY school_code, id_number
     HAVING count(DISTINCT student_no) >= 2
 )
-SELECT c.record_id, NULL::text AS school_code, 'id_number' AS field, c.id_number_raw AS value,
-       'student numbers ' || d.numbers AS detail, NULL::text AS severity
-FROM   candidate c
-JOIN   duplicate d ON d.school_code = c.school_code AND d.id_number = c.id_number;
+SELECT u.record_id, NULL::text AS school_code, 'id_number' AS field, u.value, 'student numbers ' || d.numbers AS detail,
+       NULL::text AS severity
+FROM   duplicate d
+CROSS  JOIN LATERAL unnest(d.record_ids, d.raws) AS u (record_id, value);

@@ -25,19 +25,15 @@ valid AS (
       AND  (name ~ '^[\u3400-\u4DBF\u4E00-\u9FFF]+(·[\u3400-\u4DBF\u4E00-\u9FFF]+)*$' OR name ~ '^[A-Za-z]+(·[A-Za-z]+)*$')
 ),
 duplicate AS (
-    SELECT name, gender, birth_date FROM valid GROUP BY name, gender, birth_date HAVING count(*) >= 2
-),
-school_name AS (
-    SELECT s.school_code, min(btrim(s.school_name_raw, E' \t\r\n\u3000\u00a0')) AS name
-    FROM   registry.school s
-    WHERE  s.round_id = @round_id AND s.school_code IS NOT NULL
-    GROUP  BY s.school_code
+    SELECT array_agg(record_id) AS record_ids, array_agg(school_code) AS schools, array_agg(name_raw) AS raws
+    FROM   valid
+    GROUP  BY name, gender, birth_date
+    HAVING count(*) >= 2
 )
-SELECT v.record_id, NULL::text AS school_code, 'name' AS field, v.name_raw AS value,
-       'also at ' || string_agg(DISTINCT coalesce(o.school_code, '?') || coalesce(' ' || n.name, ''), '; ') AS detail,
+SELECT u.record_id, NULL::text AS school_code, 'name' AS field, u.value,
+       (SELECT 'also at ' || string_agg(DISTINCT coalesce(o.code, '?') || coalesce(' ' || (SELECT min(btrim(s.school_name_raw, E' \t\r\n\u3000\u00a0')) FROM registry.school s WHERE s.round_id = @round_id AND s.school_code = o.code), ''), '; ')
+        FROM   unnest(d.record_ids, d.schools) AS o (record_id, code)
+        WHERE  o.record_id <> u.record_id) AS detail,
        NULL::text AS severity
-FROM   valid v
-JOIN   duplicate d ON d.name = v.name AND d.gender = v.gender AND d.birth_date = v.birth_date
-JOIN   valid o ON o.name = v.name AND o.gender = v.gender AND o.birth_date = v.birth_date AND o.record_id <> v.record_id
-LEFT   JOIN school_name n ON n.school_code = o.school_code
-GROUP  BY v.record_id, v.name_raw;
+FROM   duplicate d
+CROSS  JOIN LATERAL unnest(d.record_ids, d.raws) AS u (record_id, value);
