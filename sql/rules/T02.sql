@@ -1,0 +1,92 @@
+-- id: T02
+-- stage: 5
+-- severity: warning
+-- fields: birth_date, gender, id_number
+-- title.en: Birth date, gender or ID number differs from the previous round
+-- title.zh: 出生日期、性别或身份证件号与上一轮不一致
+-- fix.en: These never change for a student. Check the value against the household register or ID card; correct it if it is wrong now, or confirm the finding if the previous round's value was the wrong one (the previous value is in the details).
+-- fix.zh: 学生的出生日期、性别和身份证件号不会变化。请对照户口簿或身份证核实：如本轮填写有误请更正；如上一轮的信息有误，请确认此提示（上一轮的值见详情）。
+-- version: 1
+-- Current rows are matched with the previous round's row of the same school code and student number (normalised,
+-- F09 and F01 in both rounds; of several previous rows the first). One finding per field whose value is present
+-- and valid in both rounds and differs: birth date (F06, each against its own round date), gender (F08), ID
+-- number (a resident ID as in X03 or another type of the form F02 asks). The previous round is read from
+-- registry.current_record, so stage 1 (S02) is repeated for the values it compares.
+-- The rows of both rounds are brought together by one GROUP BY on (school code, student number) rather than a join,
+-- so that no plan can turn the match into a nested loop over the round.
+WITH previous_date AS (
+    SELECT r.round_date FROM registry.round r WHERE r.round_id = @previous_round_id
+),
+previous AS (
+    SELECT p.record_id, p.school_code, p.student_no,
+           CASE WHEN char_length(p.birth_date_raw) <= 20 AND p.birth_date_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
+                 AND p.birth_date BETWEEN (d.round_date - interval '25 years')::date AND (d.round_date - interval '3 years')::date
+                THEN p.birth_date END AS birth_date,
+           CASE WHEN char_length(p.gender_raw) <= 10 AND p.gender_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' THEN p.gender END AS gender,
+           CASE WHEN char_length(p.id_type_raw) <= 30 AND p.id_type_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND char_length(p.id_number_raw) <= 30 AND p.id_number_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
+                 AND CASE p.id_type
+                         WHEN '1' THEN quality.id_check_ok(p.id_number) AND quality.id_birth_date(p.id_number) IS NOT NULL
+                         WHEN '6' THEN p.id_number ~ '^H[0-9]{8}([0-9]{2})?$'
+                         WHEN '7' THEN p.id_number ~ '^M[0-9]{8}([0-9]{2})?$'
+                         WHEN '8' THEN p.id_number ~ '^[0-9]{8}([0-9]{2})?$'
+                         WHEN '9' THEN p.id_number ~ '^[A-Z]{3}[0-9]{12}$'
+                         WHEN 'A' THEN p.id_number ~ '^[A-Z0-9]{5,17}$' AND p.id_number ~ '[0-9]'
+                         ELSE false
+                     END
+                THEN p.id_number END AS id_number
+    FROM   registry.current_record p
+    CROSS  JOIN previous_date d
+    WHERE  p.round_id = @previous_round_id
+      AND  p.school_code ~ '^[0-9]{10}$' AND substr(p.school_code, 3, 2) = @province
+      AND  p.student_no ~ '^[GLJ][0-9A-Z]{18}$'
+      AND  char_length(p.school_code_raw) <= 10 AND char_length(p.student_no_raw) <= 19
+      AND  p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
+),
+current AS (
+    SELECT c.record_id, c.school_code, c.student_no, c.birth_date_raw, c.gender_raw, c.id_number_raw,
+           CASE WHEN c.birth_date BETWEEN (@round_date - interval '25 years')::date AND (@round_date - interval '3 years')::date
+                THEN c.birth_date END AS birth_date,
+           c.gender,
+           CASE WHEN CASE c.id_type
+                         WHEN '1' THEN quality.id_check_ok(c.id_number) AND quality.id_birth_date(c.id_number) IS NOT NULL
+                         WHEN '6' THEN c.id_number ~ '^H[0-9]{8}([0-9]{2})?$'
+                         WHEN '7' THEN c.id_number ~ '^M[0-9]{8}([0-9]{2})?$'
+                         WHEN '8' THEN c.id_number ~ '^[0-9]{8}([0-9]{2})?$'
+                         WHEN '9' THEN c.id_number ~ '^[A-Z]{3}[0-9]{12}$'
+                         WHEN 'A' THEN c.id_number ~ '^[A-Z0-9]{5,17}$' AND c.id_number ~ '[0-9]'
+                         ELSE false
+                     END
+                THEN c.id_number END AS id_number
+    FROM   checked_record c
+    WHERE  c.round_id = @round_id
+      AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
+      AND  c.student_no ~ '^[GLJ][0-9A-Z]{18}$'
+),
+matched AS (
+    SELECT array_agg(r.record_id) FILTER (WHERE r.is_current) AS record_ids,
+           array_agg(r.birth_date) FILTER (WHERE r.is_current) AS births,
+           array_agg(r.gender) FILTER (WHERE r.is_current) AS genders,
+           array_agg(r.id_number) FILTER (WHERE r.is_current) AS ids,
+           array_agg(r.birth_date_raw) FILTER (WHERE r.is_current) AS birth_raws,
+           array_agg(r.gender_raw) FILTER (WHERE r.is_current) AS gender_raws,
+           array_agg(r.id_number_raw) FILTER (WHERE r.is_current) AS id_raws,
+           (array_agg(r.birth_date ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_birth,
+           (array_agg(r.gender ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_gender,
+           (array_agg(r.id_number ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_id
+    FROM   (SELECT record_id, school_code, student_no, birth_date, gender, id_number,
+                   birth_date_raw, gender_raw, id_number_raw, true AS is_current
+            FROM   current
+            UNION ALL
+            SELECT record_id, school_code, student_no, birth_date, gender, id_number, NULL, NULL, NULL, false
+            FROM   previous) r
+    GROUP  BY r.school_code, r.student_no
+    HAVING bool_or(r.is_current) AND bool_or(NOT r.is_current)
+)
+SELECT u.record_id, NULL::text AS school_code, f.field, f.value, 'previous round ' || f.previous AS detail, NULL::text AS severity
+FROM   matched m
+CROSS  JOIN LATERAL unnest(m.record_ids, m.births, m.genders, m.ids, m.birth_raws, m.gender_raws, m.id_raws)
+           AS u (record_id, birth_date, gender, id_number, birth_date_raw, gender_raw, id_number_raw)
+CROSS  JOIN LATERAL (VALUES ('birth_date', u.birth_date_raw, to_char(m.previous_birth, 'YYYY-MM-DD'), u.birth_date <> m.previous_birth),
+                           ('gender', u.gender_raw, m.previous_gender, u.gender <> m.previous_gender),
+                           ('id_number', u.id_number_raw, m.previous_id, u.id_number <> m.previous_id)) AS f (field, value, previous, differs)
+WHERE  f.differs;
