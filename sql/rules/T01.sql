@@ -9,14 +9,14 @@
 -- version: 1
 -- A previous-round row of a school that is open in this round's master, whose grade is not that school's top grade
 -- (graduates leave), with no current row of the same school code and student number (both normalised and of valid
--- form, F09 and F01, in both rounds). The finding is the school's, not a current record's: record_id is NULL,
--- school_code is the previous row's school, value is the previous row's student number as written, detail the
+-- form, F09 and F01, in both rounds). The finding points at the previous round's record (record_id unique across
+-- rounds), so it carries that student's school and number; value is the student number as written, detail the
 -- grade and class it had. The previous round is read from registry.current_record, so its stage 1 checks
 -- (S02: control characters, length) are repeated here for the key fields.
 -- The rows of both rounds are brought together by one GROUP BY on (school code, student number) rather than a join,
 -- so that no plan can turn the match into a nested loop over the round.
 WITH previous AS (
-    SELECT p.school_code, p.student_no, p.student_no_raw,
+    SELECT p.record_id, p.school_code, p.student_no, p.student_no_raw,
            CASE WHEN char_length(p.grade_raw) <= 10 AND p.grade_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' THEN p.grade END AS grade, p.class_name
     FROM   registry.current_record p
     WHERE  p.round_id = @previous_round_id
@@ -26,10 +26,11 @@ WITH previous AS (
       AND  p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
 ),
 missing AS (
-    SELECT r.school_code, array_agg(r.student_no_raw) AS raws, array_agg(r.grade) AS grades, array_agg(r.class_name) AS classes
-    FROM   (SELECT school_code, student_no, student_no_raw, grade, class_name, false AS is_current FROM previous
+    SELECT r.school_code, array_agg(r.record_id) AS ids, array_agg(r.student_no_raw) AS raws, array_agg(r.grade) AS grades,
+           array_agg(r.class_name) AS classes
+    FROM   (SELECT record_id, school_code, student_no, student_no_raw, grade, class_name, false AS is_current FROM previous
             UNION ALL
-            SELECT c.school_code, c.student_no, NULL, NULL, NULL, true
+            SELECT NULL, c.school_code, c.student_no, NULL, NULL, NULL, true
             FROM   checked_record c
             WHERE  c.round_id = @round_id
               AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
@@ -37,12 +38,12 @@ missing AS (
     GROUP  BY r.school_code, r.student_no
     HAVING NOT bool_or(r.is_current)
 )
-SELECT NULL::bigint AS record_id, m.school_code, 'student_no' AS field, u.value,
+SELECT u.record_id, m.school_code, 'student_no' AS field, u.value,
        concat_ws(', ', 'previous round: grade ' || coalesce(u.grade::text, '?'), u.class_name) AS detail,
        NULL::text AS severity
 FROM   missing m
 JOIN   LATERAL (SELECT max(s.max_grade) AS max_grade FROM registry.school s
                 WHERE  s.round_id = @round_id AND s.is_open AND s.school_code = m.school_code
                 HAVING count(*) > 0) s ON true
-CROSS  JOIN LATERAL unnest(m.raws, m.grades, m.classes) AS u (value, grade, class_name)
+CROSS  JOIN LATERAL unnest(m.ids, m.raws, m.grades, m.classes) AS u (record_id, value, grade, class_name)
 WHERE  u.grade IS DISTINCT FROM s.max_grade;

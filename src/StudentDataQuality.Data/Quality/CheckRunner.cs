@@ -104,7 +104,9 @@ public sealed class CheckRunner
             var watch = Stopwatch.StartNew();
             foreach (var rule in stage)
             {
+                var ruleWatch = Stopwatch.StartNew();
                 counts[rule.Id] = await RunRuleAsync(connection, rule, round, previous, schoolYearStart, runId, cancellationToken);
+                _logger.LogDebug("Rule {RuleId}: {FindingCount} findings in {ElapsedMs} ms", rule.Id, counts[rule.Id], ruleWatch.ElapsedMilliseconds);
             }
 
             var invalidating = stage.Where(r => r.Invalidates).Select(r => r.Id).ToArray();

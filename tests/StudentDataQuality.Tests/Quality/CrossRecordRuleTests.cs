@@ -129,7 +129,7 @@ public sealed class CrossRecordRuleTests(DatabaseFixture db) : IClassFixture<Dat
     }
 
     [Fact]
-    public async Task T01_AContinuingStudentMissingNow_IsASchoolFinding_WithThePreviousStudentNumber_GraduatesAreNot()
+    public async Task T01_AContinuingStudentMissingNow_IsFoundOnThePreviousRecord_GraduatesAreNot()
     {
         var stays = Pupil("张伟", 1);
         var gone = Pupil("李娜", 3);
@@ -138,7 +138,7 @@ public sealed class CrossRecordRuleTests(DatabaseFixture db) : IClassFixture<Dat
             previousStudents: [Grade(stays, 2), Grade(gone, 2), graduate]);
 
         var finding = Assert.Single(found, f => f.Rule == "T01");
-        Assert.Equal(("", First, "student_no", gone[0], "warning"), (finding.StudentNo, finding.SchoolCode, finding.Field, finding.Value, finding.Severity));
+        Assert.Equal((gone[0], First, "student_no", gone[0], "warning"), (finding.StudentNo, finding.SchoolCode, finding.Field, finding.Value, finding.Severity));
     }
 
     [Fact]
@@ -252,7 +252,7 @@ public sealed class CrossRecordRuleTests(DatabaseFixture db) : IClassFixture<Dat
     {
         await using var command = db.DataSource.CreateCommand("""
             SELECT f.detail FROM quality.finding f
-            LEFT   JOIN registry.record r ON r.round_id = f.round_id AND r.record_id = f.record_id AND r.version = 1
+            LEFT   JOIN registry.record r ON r.record_id = f.record_id AND r.version = 1
             WHERE  f.run_id = (SELECT max(run_id) FROM quality.check_run) AND f.rule_id = @rule
               AND  coalesce(r.student_no_raw, '') = @no AND (@field::text IS NULL OR f.field = @field::text)
             """);
