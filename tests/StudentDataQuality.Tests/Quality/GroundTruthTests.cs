@@ -53,6 +53,24 @@ public sealed class GroundTruthTests(DatabaseFixture db) : IClassFixture<Databas
         Assert.Equal(truth.Count, found.Count);
     }
 
+    [Fact]
+    public async Task ACleanProvince_HasNoFinding()
+    {
+        var province = ProvinceGenerator.Generate(new GeneratorOptions
+        {
+            Students = 4_000, Schools = 30, Seed = 9, DefectRate = 0, Previous = true, OutputDirectory = Path.Combine(_temp.Path, "clean"),
+        });
+        var service = new ExtractService(db.DataSource);
+        await service.ExtractFilesAsync(new ExtractRequest("clean-previous", "test") { RoundDate = province.PreviousRoundDate }, [province.PreviousExportDirectory!]);
+        await service.ExtractFilesAsync(new ExtractRequest("clean", "test") { RoundDate = new DateOnly(2026, 10, 15), PreviousRoundCode = "clean-previous" },
+            [province.ExportDirectory]);
+
+        var run = await new CheckRunner(db.DataSource).RunAsync("clean", "test");
+
+        Assert.Empty(await FindingsAsync(run.RunId));
+        Assert.Equal(RuleCatalog.All.Count, run.FindingsByRule.Count);
+    }
+
     private async Task<List<string>> FindingsAsync(long runId)
     {
         await using var command = db.DataSource.CreateCommand("""
