@@ -33,5 +33,30 @@ CROSS  JOIN LATERAL (VALUES ('student_no', c.student_no_raw),
                            ('guardian_phone', c.guardian_phone_raw),
                            ('address', c.address_raw)) AS f (field, value)
 WHERE  c.round_id = @round_id
+  -- A cheap test per record first (an empty or blank value is missing or starts with white space), so that only the
+  -- few records with a candidate are taken apart field by field.
+  AND  (
+        coalesce(ascii(c.student_no_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.school_code_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.name_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.gender_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.birth_date_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.birthplace_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.nationality_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.ethnicity_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.id_type_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.id_number_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.hmt_status_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.household_region_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.grade_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.class_name_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.entry_month_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.study_mode_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.migrant_child_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.left_behind_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.guardian_name_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.guardian_relation_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.guardian_phone_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288) OR
+        coalesce(ascii(c.address_raw), 0) IN (0, 9, 10, 13, 32, 160, 12288))
   AND  coalesce(btrim(f.value, E' \t\r\n\u3000\u00a0'), '') = ''
   AND  (f.field <> 'id_number' OR c.id_type IS DISTINCT FROM 'Z');
