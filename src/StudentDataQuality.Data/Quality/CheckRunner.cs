@@ -81,10 +81,17 @@ public sealed class CheckRunner
         await Execute(connection, "SELECT pg_advisory_xact_lock(hashtext('sdq.check:' || @code))", cancellationToken, ("code", roundCode));
         await SyncCatalogAsync(connection, rules, cancellationToken);
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
-        await Execute(connection,
-            $"ANALYZE registry.record_version_r{round.RoundId} (record_id, school_code, student_no, id_number, grade, birth_date, id_type, name_raw)",
-            cancellationToken);
+        // Fresh statistics for what the rules group and join by: without them the planner takes a round for a few
+        // rows and picks nested loops (minutes instead of seconds on the cross-record rules).
         var previous = round.PreviousRoundId is { } p ? p : (int?)null;
+        foreach (var partition in previous is { } before ? new[] { round.RoundId, before } : [round.RoundId])
+        {
+            await Execute(connection,
+                $"ANALYZE registry.record_version_r{partition} (record_id, school_code, student_no, id_number, grade, birth_date, id_type, name_raw)",
+                cancellationToken);
+        }
+
+        await Execute(connection, "ANALYZE registry.school", cancellationToken);
         var runId = await ScalarAsync<long>(connection, """
             INSERT INTO quality.check_run (round_id, scope, actor, rule_versions)
             VALUES (@round, 'full', @actor, @versions) RETURNING run_id
@@ -94,6 +101,9 @@ public sealed class CheckRunner
             UPDATE quality.finding SET status = 'superseded', closed_run_id = @run WHERE round_id = @round AND status = 'open'
             """, cancellationToken, ("run", runId), ("round", round.RoundId));
         await Execute(connection, "CREATE TEMP TABLE failed_field (record_id bigint NOT NULL, field text NOT NULL) ON COMMIT DROP", cancellationToken);
+        await Execute(connection,
+            "CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text) ON COMMIT DROP",
+            cancellationToken);
         await Execute(connection, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
 
         var counts = new Dictionary<string, long>();
@@ -137,31 +147,47 @@ public sealed class CheckRunner
     private static async Task<long> RunRuleAsync(NpgsqlConnection connection, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
         long runId, CancellationToken cancellationToken)
     {
-        // The rule's SQL comes from the program's own embedded files, never from input; values are parameters.
-        var sql = $"""
+        // First the rule's own query (the program's embedded SQL, never input; values are parameters), into a scratch
+        // table, with nested loops off: the rules join and group whole rounds, and checked_record's CASE columns leave
+        // the planner guessing a handful of rows, for which it picks nested loops (X02 took 20 s instead of 0.4 s on
+        // 200,000 records). Then the findings are written with normal planning: looking up a few records by key is
+        // what nested loops are for.
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_nestloop = off"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"INSERT INTO rule_result (record_id, school_code, field, value, detail, severity) SELECT * FROM (\n{rule.Sql}\n) q"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_nestloop = on"));
+        var findings = new NpgsqlBatchCommand("""
             INSERT INTO quality.finding (round_id, run_id, rule_id, rule_version, severity, record_id, record_version, school_code,
                                          student_no, field, value, detail, fingerprint, first_seen_round_id)
             SELECT @round_id, @run_id, @rule_id, @rule_version, coalesce(q.severity, @rule_severity), q.record_id, c.version,
                    coalesce(c.school_code, q.school_code), c.student_no, q.field, q.value, q.detail, fp.fingerprint,
                    coalesce((SELECT min(p.first_seen_round_id) FROM quality.finding p
                              WHERE p.round_id IN (@round_id, @previous_round_id) AND p.fingerprint = fp.fingerprint), @round_id)
-            FROM   ({rule.Sql}) AS q (record_id, school_code, field, value, detail, severity)
+            FROM   rule_result q
             LEFT   JOIN registry.current_record c ON c.round_id IN (@round_id, @previous_round_id) AND c.record_id = q.record_id
             CROSS  JOIN LATERAL (SELECT concat_ws('|', @rule_id, coalesce(c.school_code, q.school_code), c.student_no, q.field) AS fingerprint) fp
-            """;
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
-        command.Parameters.AddWithValue("round_id", round.RoundId);
-        command.Parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)previous ?? DBNull.Value });
-        command.Parameters.AddWithValue("round_date", round.RoundDate);
-        command.Parameters.AddWithValue("school_year_start", schoolYearStart);
-        command.Parameters.AddWithValue("province", "23");
-        command.Parameters.AddWithValue("run_id", runId);
-        command.Parameters.AddWithValue("rule_id", rule.Id);
-        command.Parameters.AddWithValue("rule_version", rule.Version);
-        command.Parameters.AddWithValue("rule_severity", rule.Severity);
+            """);
+        batch.BatchCommands.Add(findings);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("TRUNCATE rule_result"));
+        foreach (var command in new[] { batch.BatchCommands[1], findings })
+        {
+            command.Parameters.AddWithValue("round_id", round.RoundId);
+            command.Parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)previous ?? DBNull.Value });
+            command.Parameters.AddWithValue("round_date", round.RoundDate);
+            command.Parameters.AddWithValue("school_year_start", schoolYearStart);
+            command.Parameters.AddWithValue("province", "23");
+            command.Parameters.AddWithValue("run_id", runId);
+            command.Parameters.AddWithValue("rule_id", rule.Id);
+            command.Parameters.AddWithValue("rule_version", rule.Version);
+            command.Parameters.AddWithValue("rule_severity", rule.Severity);
+        }
+
+        batch.Timeout = 0;
         try
         {
-            return await command.ExecuteNonQueryAsync(cancellationToken);
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            return findings.RecordsAffected;
         }
         catch (PostgresException e)
         {
