@@ -34,6 +34,12 @@ public sealed class CheckCommand : AsyncCommand<CheckSettings>
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = await runner.RunAsync(round, SdqEnvironment.Actor, cancellationToken: cancellationToken);
         var summary = await CheckReport.SummariseAsync(dataSource, result.Round.RoundId, cancellationToken);
+        if (!summary.HasSchoolMaster)
+        {
+            AnsiConsole.MarkupLine("[yellow]Warning:[/] this round has no school master, so the rules that need it (X01, X02, T01, A01–A03) found nothing. " +
+                "Extract the school master file (学校标识码, 学校名称, 所在区县代码, 最低年级, 最高年级, 是否开办) into the round and check again.");
+        }
+
         AnsiConsole.MarkupLineInterpolated(
             $"Checked round [bold]{round}[/] with {result.FindingsByRule.Count} rules in {watch.Elapsed.TotalSeconds:F1} s (check run #{result.RunId}).");
         foreach (var (severity, findings, records) in summary.BySeverity)

@@ -59,7 +59,7 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         AnsiConsole.MarkupLineInterpolated($"[bold]5. Check round {settings.Round}[/]");
         await CheckCommand.RunAsync(dataSource, settings.Round, cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
-            $"[green]Done.[/] Round {settings.Round} is staged and checked; the generator's ground truth is {province.GroundTruthPath}. Look inside with `psql \"$(sdq db url)\"`.");
+            $"[green]Done.[/] Round {settings.Round} is staged and checked; the generator's ground truth is {province.GroundTruthPath}. `sdq db url` prints the database's address for psql.");
         return 0;
     }
 }

@@ -6,7 +6,8 @@ namespace StudentDataQuality.Data.Quality;
 public sealed record CheckSummary(
     IReadOnlyList<(string Severity, long Findings, long Records)> BySeverity,
     IReadOnlyList<(string RuleId, string Title, string Severity, long Findings)> ByRule,
-    IReadOnlyList<(string District, string Name, long Errors, long Warnings)> ByDistrict);
+    IReadOnlyList<(string District, string Name, long Errors, long Warnings)> ByDistrict,
+    bool HasSchoolMaster);
 
 public static class CheckReport
 {
@@ -30,6 +31,7 @@ public static class CheckReport
             WHERE  f.round_id = @round AND f.status = 'open'
             GROUP  BY 1 ORDER BY 3 DESC, 1
             """, roundId));
+        batch.BatchCommands.Add(Command("SELECT EXISTS (SELECT 1 FROM registry.school WHERE round_id = @round)", roundId));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var bySeverity = new List<(string, long, long)>();
         while (await reader.ReadAsync(cancellationToken))
@@ -51,7 +53,9 @@ public static class CheckReport
             byDistrict.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
         }
 
-        return new CheckSummary(bySeverity, byRule, byDistrict);
+        await reader.NextResultAsync(cancellationToken);
+        var hasMaster = await reader.ReadAsync(cancellationToken) && reader.GetBoolean(0);
+        return new CheckSummary(bySeverity, byRule, byDistrict, hasMaster);
     }
 
     private static NpgsqlBatchCommand Command(string sql, int roundId)
