@@ -83,7 +83,7 @@ public sealed class CheckRunner
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
         // Fresh statistics for what the rules group and join by: without them the planner takes a round for a few
         // rows and picks nested loops (minutes instead of seconds on the cross-record rules).
-        var previous = round.PreviousRoundId is { } p ? p : (int?)null;
+        var previous = round.PreviousRoundId;
         foreach (var partition in previous is { } before ? new[] { round.RoundId, before } : [round.RoundId])
         {
             await Execute(connection,
