@@ -12,8 +12,7 @@
 -- and valid in both rounds and differs: birth date (F06, each against its own round date), gender (F08), ID
 -- number (a resident ID as in X03 or another type of the form F02 asks). The previous round is read from
 -- registry.current_record, so stage 1 (S02) is repeated for the values it compares.
--- The rows of both rounds are brought together by one GROUP BY on (school code, student number) rather than a join,
--- so that no plan can turn the match into a nested loop over the round.
+-- The two rounds are matched by a hash join (the runner plans rule queries with nested loops off).
 WITH previous_date AS (
     SELECT r.round_date FROM registry.round r WHERE r.round_id = @previous_round_id
 ),
@@ -62,31 +61,16 @@ current AS (
       AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
       AND  c.student_no ~ '^[GLJ][0-9A-Z]{18}$'
 ),
-matched AS (
-    SELECT array_agg(r.record_id) FILTER (WHERE r.is_current) AS record_ids,
-           array_agg(r.birth_date) FILTER (WHERE r.is_current) AS births,
-           array_agg(r.gender) FILTER (WHERE r.is_current) AS genders,
-           array_agg(r.id_number) FILTER (WHERE r.is_current) AS ids,
-           array_agg(r.birth_date_raw) FILTER (WHERE r.is_current) AS birth_raws,
-           array_agg(r.gender_raw) FILTER (WHERE r.is_current) AS gender_raws,
-           array_agg(r.id_number_raw) FILTER (WHERE r.is_current) AS id_raws,
-           (array_agg(r.birth_date ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_birth,
-           (array_agg(r.gender ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_gender,
-           (array_agg(r.id_number ORDER BY r.record_id) FILTER (WHERE NOT r.is_current))[1] AS previous_id
-    FROM   (SELECT record_id, school_code, student_no, birth_date, gender, id_number,
-                   birth_date_raw, gender_raw, id_number_raw, true AS is_current
-            FROM   current
-            UNION ALL
-            SELECT record_id, school_code, student_no, birth_date, gender, id_number, NULL, NULL, NULL, false
-            FROM   previous) r
-    GROUP  BY r.school_code, r.student_no
-    HAVING bool_or(r.is_current) AND bool_or(NOT r.is_current)
+first_previous AS (
+    -- Of several previous rows with one key (a duplicate last round), the first as the file had it.
+    SELECT DISTINCT ON (p.school_code, p.student_no) p.school_code, p.student_no, p.birth_date, p.gender, p.id_number
+    FROM   previous p
+    ORDER  BY p.school_code, p.student_no, p.record_id
 )
-SELECT u.record_id, NULL::text AS school_code, f.field, f.value, 'previous round ' || f.previous AS detail, NULL::text AS severity
-FROM   matched m
-CROSS  JOIN LATERAL unnest(m.record_ids, m.births, m.genders, m.ids, m.birth_raws, m.gender_raws, m.id_raws)
-           AS u (record_id, birth_date, gender, id_number, birth_date_raw, gender_raw, id_number_raw)
-CROSS  JOIN LATERAL (VALUES ('birth_date', u.birth_date_raw, to_char(m.previous_birth, 'YYYY-MM-DD'), u.birth_date <> m.previous_birth),
-                           ('gender', u.gender_raw, m.previous_gender, u.gender <> m.previous_gender),
-                           ('id_number', u.id_number_raw, m.previous_id, u.id_number <> m.previous_id)) AS f (field, value, previous, differs)
+SELECT c.record_id, NULL::text AS school_code, f.field, f.value, 'previous round ' || f.previous AS detail, NULL::text AS severity
+FROM   current c
+JOIN   first_previous p ON p.school_code = c.school_code AND p.student_no = c.student_no
+CROSS  JOIN LATERAL (VALUES ('birth_date', c.birth_date_raw, to_char(p.birth_date, 'YYYY-MM-DD'), c.birth_date <> p.birth_date),
+                           ('gender', c.gender_raw, p.gender, c.gender <> p.gender),
+                           ('id_number', c.id_number_raw, p.id_number, c.id_number <> p.id_number)) AS f (field, value, previous, differs)
 WHERE  f.differs;
