@@ -118,3 +118,17 @@ END;
 CREATE FUNCTION quality.id_gender(id text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN quality.id_shape_ok(id) THEN CASE WHEN substr(id, 17, 1)::int % 2 = 1 THEN '1' ELSE '2' END END;
+
+-- A usable identity number of its type: a resident ID with a right check character and a real birth segment, or
+-- another type's number of the form F02 asks for. The cross-record and cross-round rules compare only these.
+CREATE FUNCTION quality.id_valid(id_type text, id text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE id_type
+    WHEN '1' THEN quality.id_check_ok(id) AND quality.id_birth_date(id) IS NOT NULL
+    WHEN '6' THEN id ~ '^H[0-9]{8}([0-9]{2})?$'
+    WHEN '7' THEN id ~ '^M[0-9]{8}([0-9]{2})?$'
+    WHEN '8' THEN id ~ '^[0-9]{8}([0-9]{2})?$'
+    WHEN '9' THEN id ~ '^[A-Z]{3}[0-9]{12}$'
+    WHEN 'A' THEN id ~ '^[A-Z0-9]{5,17}$' AND id ~ '[0-9]'
+    ELSE false
+END;

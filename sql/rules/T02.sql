@@ -23,15 +23,7 @@ previous AS (
                 THEN p.birth_date END AS birth_date,
            CASE WHEN char_length(p.gender_raw) <= 10 AND p.gender_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' THEN p.gender END AS gender,
            CASE WHEN char_length(p.id_type_raw) <= 30 AND p.id_type_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND char_length(p.id_number_raw) <= 30 AND p.id_number_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
-                 AND CASE p.id_type
-                         WHEN '1' THEN quality.id_check_ok(p.id_number) AND quality.id_birth_date(p.id_number) IS NOT NULL
-                         WHEN '6' THEN p.id_number ~ '^H[0-9]{8}([0-9]{2})?$'
-                         WHEN '7' THEN p.id_number ~ '^M[0-9]{8}([0-9]{2})?$'
-                         WHEN '8' THEN p.id_number ~ '^[0-9]{8}([0-9]{2})?$'
-                         WHEN '9' THEN p.id_number ~ '^[A-Z]{3}[0-9]{12}$'
-                         WHEN 'A' THEN p.id_number ~ '^[A-Z0-9]{5,17}$' AND p.id_number ~ '[0-9]'
-                         ELSE false
-                     END
+                 AND quality.id_valid(p.id_type, p.id_number)
                 THEN p.id_number END AS id_number
     FROM   registry.current_record p
     CROSS  JOIN previous_date d
@@ -46,15 +38,7 @@ current AS (
            CASE WHEN c.birth_date BETWEEN (@round_date - interval '25 years')::date AND (@round_date - interval '3 years')::date
                 THEN c.birth_date END AS birth_date,
            c.gender,
-           CASE WHEN CASE c.id_type
-                         WHEN '1' THEN quality.id_check_ok(c.id_number) AND quality.id_birth_date(c.id_number) IS NOT NULL
-                         WHEN '6' THEN c.id_number ~ '^H[0-9]{8}([0-9]{2})?$'
-                         WHEN '7' THEN c.id_number ~ '^M[0-9]{8}([0-9]{2})?$'
-                         WHEN '8' THEN c.id_number ~ '^[0-9]{8}([0-9]{2})?$'
-                         WHEN '9' THEN c.id_number ~ '^[A-Z]{3}[0-9]{12}$'
-                         WHEN 'A' THEN c.id_number ~ '^[A-Z0-9]{5,17}$' AND c.id_number ~ '[0-9]'
-                         ELSE false
-                     END
+           CASE WHEN quality.id_valid(c.id_type, c.id_number)
                 THEN c.id_number END AS id_number
     FROM   checked_record c
     WHERE  c.round_id = @round_id

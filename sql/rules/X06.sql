@@ -19,15 +19,7 @@ WITH candidate AS (
     WHERE  c.round_id = @round_id
       AND  c.birth_date BETWEEN (@round_date - interval '25 years')::date AND (@round_date - interval '3 years')::date
       AND  c.guardian_phone IS NOT NULL
-      AND  CASE c.id_type
-               WHEN '1' THEN quality.id_check_ok(c.id_number) AND quality.id_birth_date(c.id_number) IS NOT NULL
-               WHEN '6' THEN c.id_number ~ '^H[0-9]{8}([0-9]{2})?$'
-               WHEN '7' THEN c.id_number ~ '^M[0-9]{8}([0-9]{2})?$'
-               WHEN '8' THEN c.id_number ~ '^[0-9]{8}([0-9]{2})?$'
-               WHEN '9' THEN c.id_number ~ '^[A-Z]{3}[0-9]{12}$'
-               WHEN 'A' THEN c.id_number ~ '^[A-Z0-9]{5,17}$' AND c.id_number ~ '[0-9]'
-               ELSE false
-           END
+      AND  quality.id_valid(c.id_type, c.id_number)
 ),
 valid AS (
     SELECT * FROM candidate
