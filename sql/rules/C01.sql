@@ -6,12 +6,12 @@
 -- title.zh: 出生日期与身份证件号中的出生日期不一致
 -- fix.en: Check the household register: correct the birth date, or the ID number if it was mistyped.
 -- fix.zh: 请对照户口簿核对：改正出生日期；若身份证件号录入有误，请改正身份证件号。
--- version: 1
+-- version: 2
 -- Only a valid resident ID (it passed stage 2) and a birth date that passed stage 2 are compared.
 SELECT c.record_id, NULL::text AS school_code, 'birth_date' AS field, c.birth_date_raw AS value,
-       'ID number says ' || to_char(quality.id_birth_date(c.id_number), 'YYYY-MM-DD') AS detail, NULL::text AS severity
+       'ID number says ' || to_char(c.id_number_birth, 'YYYY-MM-DD') AS detail, NULL::text AS severity
 FROM   checked_record c
 WHERE  c.round_id = @round_id
   AND  c.id_type = '1' AND c.id_number IS NOT NULL
   AND  c.birth_date IS NOT NULL
-  AND  c.birth_date <> quality.id_birth_date(c.id_number);
+  AND  c.birth_date <> c.id_number_birth;

@@ -6,7 +6,7 @@
 -- title.zh: 监护人身份证件号与学生本人相同，或监护人比学生年长不足14岁
 -- fix.en: Enter the guardian's own ID number (not the student's); check who is recorded as guardian.
 -- fix.zh: 请填写监护人本人的身份证件号（不是学生的），并核对监护人信息。
--- version: 1
+-- version: 2
 -- The student's own number is an error; a guardian less than 14 years older is a warning.
 SELECT c.record_id, NULL::text AS school_code, 'guardian_id_number' AS field, c.guardian_id_number_raw AS value,
        NULL::text AS detail,
@@ -15,6 +15,6 @@ FROM   checked_record c
 WHERE  c.round_id = @round_id
   AND  c.guardian_id_number IS NOT NULL
   AND  (   (c.id_type = '1' AND c.id_number IS NOT NULL AND c.guardian_id_number = c.id_number)
-        OR (quality.id_check_ok(c.guardian_id_number) AND quality.id_birth_date(c.guardian_id_number) IS NOT NULL
+        OR (c.guardian_id_check_ok AND c.guardian_id_birth IS NOT NULL
             AND c.birth_date IS NOT NULL
-            AND quality.id_birth_date(c.guardian_id_number) + interval '14 years' > c.birth_date));
+            AND c.guardian_id_birth + interval '14 years' > c.birth_date));

@@ -6,7 +6,7 @@
 -- title.zh: 身份证件号格式与证件类型不符
 -- fix.en: Copy the number again from the ID document: a resident ID is 17 digits and a last digit or X; check that the ID type matches the document.
 -- fix.zh: 请对照证件重新填写：居民身份证号为 17 位数字加 1 位数字或 X；并核对证件类型是否与证件一致。
--- version: 1
+-- version: 2
 -- Shapes by id_type: 1 resident ID (a spreadsheet-mangled number is F12's), 6 H + 8 or 10 digits, 7 M + 8 or 10
 -- digits, 8 8 or 10 digits, 9 three letters + 12 digits, A 5–17 letters or digits with at least one digit.
 -- id_type Z needs no number; an id_type outside the list is F08's and leaves the number unjudged.
@@ -23,7 +23,7 @@ FROM   checked_record c
 WHERE  c.round_id = @round_id
   AND  c.id_number IS NOT NULL
   AND  CASE c.id_type
-           WHEN '1' THEN NOT quality.id_shape_ok(c.id_number)
+           WHEN '1' THEN c.id_number_check_ok IS NULL
                          AND c.id_number !~ '^[0-9](\.[0-9]+)?E\+?[0-9]{1,2}$'
            WHEN '6' THEN c.id_number !~ '^H[0-9]{8}([0-9]{2})?$'
            WHEN '7' THEN c.id_number !~ '^M[0-9]{8}([0-9]{2})?$'

@@ -6,37 +6,32 @@
 -- title.zh: 上一轮在册的学生本轮缺失
 -- fix.en: The student with this student number was registered at your school last round and is not in this round. If the student left, transferred or dropped out, record that through the transfer procedure; if the student is still at your school, add the student again with the same student number.
 -- fix.zh: 该学籍号的学生上一轮在本校注册，本轮缺失。如学生已转出、退学或离校，请按学籍异动程序办理；如学生仍在本校就读，请以原学籍号补报。
--- version: 1
+-- version: 2
 -- A previous-round row of a school that is open in this round's master, whose grade is not that school's top grade
 -- (graduates leave), with no current row of the same school code and student number (both normalised and of valid
 -- form, F09 and F01, in both rounds). The finding points at the previous round's record (record_id unique across
 -- rounds), so it carries that student's school and number; value is the student number as written, detail the
 -- grade and class it had. The previous round is read from registry.current_record, so its stage 1 checks
 -- (S02: control characters, length) are repeated here for the key fields.
--- The rows of both rounds are brought together by one GROUP BY on (school code, student number) rather than a join,
--- so that no plan can turn the match into a nested loop over the round.
+-- The two rounds are matched by a hash anti-join (the runner plans rule queries with nested loops off).
 WITH previous AS (
     SELECT p.record_id, p.school_code, p.student_no, p.student_no_raw,
            CASE WHEN char_length(p.grade_raw) <= 10 AND p.grade_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' THEN p.grade END AS grade, p.class_name
     FROM   registry.current_record p
     WHERE  p.round_id = @previous_round_id
-      AND  p.school_code ~ '^[0-9]{10}$' AND substr(p.school_code, 3, 2) = @province
-      AND  p.student_no ~ '^[GLJ][0-9A-Z]{18}$'
-      AND  char_length(p.school_code_raw) <= 10 AND char_length(p.student_no_raw) <= 19
-      AND  p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
+      AND  octet_length(p.school_code) = 10 AND p.school_code ~ '^[0-9]+$' AND substr(p.school_code, 3, 2) = @province
+      AND  octet_length(p.student_no) = 19 AND p.student_no ~ '^[GLJ][0-9A-Z]+$'
+      -- S02 on the raw texts, which only needs doing where they are not exactly the (valid, plain ASCII) typed value.
+      AND  (p.school_code_raw = p.school_code OR (char_length(p.school_code_raw) <= 10 AND p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
+      AND  (p.student_no_raw = p.student_no OR (char_length(p.student_no_raw) <= 19 AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
 ),
 missing AS (
-    SELECT r.school_code, array_agg(r.record_id) AS ids, array_agg(r.student_no_raw) AS raws, array_agg(r.grade) AS grades,
-           array_agg(r.class_name) AS classes
-    FROM   (SELECT record_id, school_code, student_no, student_no_raw, grade, class_name, false AS is_current FROM previous
-            UNION ALL
-            SELECT NULL, c.school_code, c.student_no, NULL, NULL, NULL, true
-            FROM   checked_record c
-            WHERE  c.round_id = @round_id
-              AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
-              AND  c.student_no ~ '^[GLJ][0-9A-Z]{18}$') r
-    GROUP  BY r.school_code, r.student_no
-    HAVING NOT bool_or(r.is_current)
+    SELECT p.school_code, array_agg(p.record_id) AS ids, array_agg(p.student_no_raw) AS raws, array_agg(p.grade) AS grades,
+           array_agg(p.class_name) AS classes
+    FROM   previous p
+    WHERE  NOT EXISTS (SELECT 1 FROM checked_record c
+                       WHERE  c.round_id = @round_id AND c.school_code = p.school_code AND c.student_no = p.student_no)
+    GROUP  BY p.school_code
 )
 SELECT u.record_id, m.school_code, 'student_no' AS field, u.value,
        concat_ws(', ', 'previous round: grade ' || coalesce(u.grade::text, '?'), u.class_name) AS detail,

@@ -6,7 +6,7 @@
 -- title.zh: 出生日期、性别或身份证件号与上一轮不一致
 -- fix.en: These never change for a student. Check the value against the household register or ID card; correct it if it is wrong now, or confirm the finding if the previous round's value was the wrong one (the previous value is in the details).
 -- fix.zh: 学生的出生日期、性别和身份证件号不会变化。请对照户口簿或身份证核实：如本轮填写有误请更正；如上一轮的信息有误，请确认此提示（上一轮的值见详情）。
--- version: 1
+-- version: 2
 -- Current rows are matched with the previous round's row of the same school code and student number (normalised,
 -- F09 and F01 in both rounds; of several previous rows the first). One finding per field whose value is present
 -- and valid in both rounds and differs: birth date (F06, each against its own round date), gender (F08), ID
@@ -21,29 +21,29 @@ previous AS (
            CASE WHEN char_length(p.birth_date_raw) <= 20 AND p.birth_date_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
                  AND p.birth_date BETWEEN (d.round_date - interval '25 years')::date AND (d.round_date - interval '3 years')::date
                 THEN p.birth_date END AS birth_date,
-           CASE WHEN char_length(p.gender_raw) <= 10 AND p.gender_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' THEN p.gender END AS gender,
-           CASE WHEN char_length(p.id_type_raw) <= 30 AND p.id_type_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND char_length(p.id_number_raw) <= 30 AND p.id_number_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
-                 AND quality.id_valid(p.id_type, p.id_number)
+           CASE WHEN p.gender_raw = p.gender OR (char_length(p.gender_raw) <= 10 AND p.gender_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]') THEN p.gender END AS gender,
+           CASE WHEN (p.id_type_raw = p.id_type OR (char_length(p.id_type_raw) <= 30 AND p.id_type_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
+                 AND (p.id_number_raw = p.id_number OR (char_length(p.id_number_raw) <= 30 AND p.id_number_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
+                 AND CASE p.id_type WHEN '1' THEN p.id_number_check_ok AND p.id_number_birth IS NOT NULL
+                                    ELSE quality.id_valid(p.id_type, p.id_number) END
                 THEN p.id_number END AS id_number
     FROM   registry.current_record p
     CROSS  JOIN previous_date d
     WHERE  p.round_id = @previous_round_id
-      AND  p.school_code ~ '^[0-9]{10}$' AND substr(p.school_code, 3, 2) = @province
-      AND  p.student_no ~ '^[GLJ][0-9A-Z]{18}$'
-      AND  char_length(p.school_code_raw) <= 10 AND char_length(p.student_no_raw) <= 19
-      AND  p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
+      AND  octet_length(p.school_code) = 10 AND p.school_code ~ '^[0-9]+$' AND substr(p.school_code, 3, 2) = @province
+      AND  octet_length(p.student_no) = 19 AND p.student_no ~ '^[GLJ][0-9A-Z]+$'
+      -- S02 on the raw texts, which only needs doing where they are not exactly the (valid, plain ASCII) typed value.
+      AND  (p.school_code_raw = p.school_code OR (char_length(p.school_code_raw) <= 10 AND p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
+      AND  (p.student_no_raw = p.student_no OR (char_length(p.student_no_raw) <= 19 AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
 ),
 current AS (
     SELECT c.record_id, c.school_code, c.student_no, c.birth_date_raw, c.gender_raw, c.id_number_raw,
-           CASE WHEN c.birth_date BETWEEN (@round_date - interval '25 years')::date AND (@round_date - interval '3 years')::date
-                THEN c.birth_date END AS birth_date,
+           c.birth_date,
            c.gender,
-           CASE WHEN quality.id_valid(c.id_type, c.id_number)
-                THEN c.id_number END AS id_number
+           CASE WHEN c.id_type IN ('1', '6', '7', '8', '9', 'A') THEN c.id_number END AS id_number
     FROM   checked_record c
     WHERE  c.round_id = @round_id
-      AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
-      AND  c.student_no ~ '^[GLJ][0-9A-Z]{18}$'
+      AND  c.school_code IS NOT NULL AND c.student_no IS NOT NULL
 ),
 first_previous AS (
     -- Of several previous rows with one key (a duplicate last round), the first as the file had it.

@@ -6,8 +6,8 @@
 -- title.zh: 学校标识码不在学校名录中，或该学校已撤销
 -- fix.en: Check the school code against the school's registration; if the student attends another school, register them under that school's code. A closed school can have no students.
 -- fix.zh: 请核对学校标识码；如学生实际在其他学校就读，请填写该校的标识码。已撤销的学校不能有在校学生。
--- version: 1
--- Only a code of valid form (what F09 checks, repeated so the rule stands on its own) is looked up. A round whose
+-- version: 2
+-- Only a code of valid form is looked up (one that failed F09 is hidden by then). A round whose
 -- school master was not extracted has nothing to look codes up in: no finding rather than one for every student.
 WITH master AS (
     SELECT s.school_code, bool_or(coalesce(s.is_open, false)) AS is_open
@@ -21,6 +21,6 @@ SELECT c.record_id, NULL::text AS school_code, 'school_code' AS field, c.school_
 FROM   checked_record c
 LEFT   JOIN master m ON m.school_code = c.school_code
 WHERE  c.round_id = @round_id
-  AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
+  AND  c.school_code IS NOT NULL
   AND  m.is_open IS NOT TRUE
   AND  EXISTS (SELECT 1 FROM registry.school s WHERE s.round_id = @round_id);

@@ -6,7 +6,7 @@
 -- title.zh: 该学校未开设此年级
 -- fix.en: Check the grade; if it is right, the student belongs to a school that offers this grade (for example the junior or senior secondary school the student moved on to).
 -- fix.zh: 请核对年级；如年级无误，说明学生应在开设该年级的学校注册（例如已升入初中或高中）。
--- version: 1
+-- version: 2
 -- Only open schools of the master (a code that is not one is X01's). detail gives the grades the school offers.
 WITH offered AS (
     SELECT s.school_code, min(s.min_grade) AS min_grade, max(s.max_grade) AS max_grade
@@ -19,6 +19,5 @@ SELECT c.record_id, NULL::text AS school_code, 'grade' AS field, c.grade_raw AS 
 FROM   checked_record c
 JOIN   offered o ON o.school_code = c.school_code
 WHERE  c.round_id = @round_id
-  AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
   AND  c.grade IS NOT NULL
   AND  c.grade NOT BETWEEN o.min_grade AND o.max_grade;

@@ -6,24 +6,24 @@
 -- title.zh: 同一居民身份证号在多所学校注册
 -- fix.en: A student may be registered at one school only. Contact the other school named in the details: the school the student no longer attends removes the registration; if the ID number is wrong here, correct it.
 -- fix.zh: 一名学生只能在一所学校注册学籍。请与详情中列出的学校联系：学生已不在读的学校应删除该学籍；如本校填写的身份证件号有误，请更正。
--- version: 1
--- Every row of an ID found at two or more school codes. Only valid resident IDs (id_type 1, right shape, check
--- character and birth date: what F02/F03/F04/F12 check, repeated so the rule stands on its own; F05's retired
--- region does not matter) and school codes of valid form count. detail names only the other schools (code and
+-- version: 2
+-- Every row of an ID found at two or more school codes. Only resident IDs (id_type 1) count; by stage 4 an ID or a
+-- school code that failed stage 2 (F02/F03/F04/F12, F09) is hidden, and F05's retired region does not matter. detail names only the other schools (code and
 -- name from the school master), never another school's student data. Duplicates are found by one GROUP BY that
 -- carries its rows along (no join back, so no plan can turn it into a nested loop over the round).
 WITH candidate AS (
     SELECT c.record_id, c.school_code, c.id_number, c.id_number_raw
     FROM   checked_record c
     WHERE  c.round_id = @round_id
-      AND  c.id_type = '1' AND quality.id_check_ok(c.id_number) AND quality.id_birth_date(c.id_number) IS NOT NULL
-      AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
+      AND  c.id_type = '1' AND c.id_number IS NOT NULL
+      AND  c.school_code IS NOT NULL
 ),
 duplicate AS (
     SELECT array_agg(record_id) AS record_ids, array_agg(school_code) AS schools, array_agg(id_number_raw) AS raws
     FROM   candidate
     GROUP  BY id_number
-    HAVING count(DISTINCT school_code) >= 2
+    -- Two or more distinct values, as min <> max: hashable, where count(DISTINCT …) makes the aggregate sort the round.
+    HAVING min(school_code) <> max(school_code)
 )
 SELECT u.record_id, NULL::text AS school_code, 'id_number' AS field, u.value,
        (SELECT 'also at ' || string_agg(DISTINCT o.code || coalesce(' ' || (SELECT min(btrim(s.school_name_raw, E' \t\r\n\u3000\u00a0')) FROM registry.school s WHERE s.round_id = @round_id AND s.school_code = o.code), ''), '; ')

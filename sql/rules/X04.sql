@@ -6,25 +6,27 @@
 -- title.zh: 同一居民身份证号在本校有多个学籍号
 -- fix.en: One student has one registration. Keep the registration with the right student number and remove the others.
 -- fix.zh: 一名学生只能有一个学籍。请保留学籍号正确的一条，删除其余重复的学籍。
--- version: 1
--- Every row of a school whose valid resident ID (as in X03) appears there under two or more distinct student numbers
--- of valid form (what F01 checks). detail lists the school's student numbers for that ID.
+-- version: 2
+-- Every row of a school whose resident ID (as in X03) appears there under two or more distinct student numbers (of
+-- valid form: one that failed F01 is hidden by then). detail lists the school's student numbers for that ID.
 WITH candidate AS (
     SELECT c.record_id, c.school_code, c.student_no, c.id_number, c.id_number_raw
     FROM   checked_record c
     WHERE  c.round_id = @round_id
-      AND  c.id_type = '1' AND quality.id_check_ok(c.id_number) AND quality.id_birth_date(c.id_number) IS NOT NULL
-      AND  c.school_code ~ '^[0-9]{10}$' AND substr(c.school_code, 3, 2) = @province
-      AND  c.student_no ~ '^[GLJ][0-9A-Z]{18}$'
+      AND  c.id_type = '1' AND c.id_number IS NOT NULL
+      AND  c.school_code IS NOT NULL
+      AND  c.student_no IS NOT NULL
 ),
 duplicate AS (
-    SELECT array_agg(record_id) AS record_ids, array_agg(id_number_raw) AS raws,
-           string_agg(DISTINCT student_no, ', ' ORDER BY student_no) AS numbers
+    -- The student numbers are listed per group afterwards: an ordered aggregate here would sort the whole round.
+    SELECT array_agg(record_id) AS record_ids, array_agg(id_number_raw) AS raws, array_agg(student_no) AS student_nos
     FROM   candidate
     GROUP  BY school_code, id_number
-    HAVING count(DISTINCT student_no) >= 2
+    -- Two or more distinct values, as min <> max: hashable, where count(DISTINCT …) makes the aggregate sort the round.
+    HAVING min(student_no) <> max(student_no)
 )
-SELECT u.record_id, NULL::text AS school_code, 'id_number' AS field, u.value, 'student numbers ' || d.numbers AS detail,
+SELECT u.record_id, NULL::text AS school_code, 'id_number' AS field, u.value,
+       'student numbers ' || (SELECT string_agg(DISTINCT n, ', ' ORDER BY n) FROM unnest(d.student_nos) AS n) AS detail,
        NULL::text AS severity
 FROM   duplicate d
 CROSS  JOIN LATERAL unnest(d.record_ids, d.raws) AS u (record_id, value);

@@ -6,27 +6,22 @@
 -- title.zh: 疑似重复学籍：无身份证件的学生姓名、性别、出生日期相同
 -- fix.en: Check whether these registrations (the schools are in the details) are the same child. If so, keep one and remove the others; if not, confirm the finding.
 -- fix.zh: 请核实这些学籍（学校见详情）是否为同一名学生。如是，保留一条、删除其余；如不是，请确认此提示。
--- version: 1
--- Every id_type Z row whose name, gender and birth date (all present and valid: the name as F10, the birth date
--- within F06's window, repeated so the rule stands on its own) are shared with another Z row anywhere in the
--- province. detail names the schools of the other rows only.
+-- version: 2
+-- Every id_type Z row whose name, gender and birth date (all present; by stage 4 a name that failed F10 and a birth
+-- date that failed F06 are hidden) are shared with another Z row anywhere in the province. detail names the schools of the other rows only.
 WITH candidate AS (
     SELECT c.record_id, coalesce(c.school_code, c.school_code_raw) AS school_code, c.name_raw,
-           btrim(c.name_raw, E' \t\r\n\u3000\u00a0') AS name, c.gender, c.birth_date
+           c.name, c.gender, c.birth_date
     FROM   checked_record c
     WHERE  c.round_id = @round_id
       AND  c.id_type = 'Z'
       AND  c.gender IS NOT NULL
-      AND  c.birth_date BETWEEN (@round_date - interval '25 years')::date AND (@round_date - interval '3 years')::date
-),
-valid AS (
-    SELECT * FROM candidate
-    WHERE  char_length(name) BETWEEN 2 AND 30
-      AND  (name ~ '^[\u3400-\u4DBF\u4E00-\u9FFF]+(·[\u3400-\u4DBF\u4E00-\u9FFF]+)*$' OR name ~ '^[A-Za-z]+(·[A-Za-z]+)*$')
+      AND  c.birth_date IS NOT NULL
+      AND  c.name <> ''
 ),
 duplicate AS (
     SELECT array_agg(record_id) AS record_ids, array_agg(school_code) AS schools, array_agg(name_raw) AS raws
-    FROM   valid
+    FROM   candidate
     GROUP  BY name, gender, birth_date
     HAVING count(*) >= 2
 )

@@ -63,7 +63,7 @@ public static class SdqEnvironment
         {
             await new Migrator(LoggerFactory.CreateLogger<Migrator>()).MigrateAsync(dataSource, cancellationToken);
         }
-        catch (NpgsqlException e) when (e is not PostgresException)
+        catch (NpgsqlException e) when (e is not PostgresException && e.InnerException is not TimeoutException)
         {
             await dataSource.DisposeAsync();
             throw new UserErrorException(

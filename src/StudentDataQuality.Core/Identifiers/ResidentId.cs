@@ -51,6 +51,13 @@ public static class ResidentId
             : null;
     }
 
+    /// <summary>
+    /// What a normalised number says about itself, as staged beside it: NULL check result unless it has the resident-ID
+    /// shape, then whether the check character is right; and the birth segment when it is a real date.
+    /// </summary>
+    public static (bool? CheckOk, DateOnly? Birth) Facts(string? id) =>
+        id is not null && HasValidShape(id) ? (ComputeCheckCharacter(id.AsSpan(0, 17)) == id[17], BirthDate(id)) : (null, null);
+
     /// <summary>1 (male) for an odd sequence, 2 (female) for an even one, as the gender code of DATA.md.</summary>
     public static int? GenderCode(ReadOnlySpan<char> id) =>
         HasValidShape(id) ? ((id[16] - '0') % 2 == 1 ? 1 : 2) : null;

@@ -134,7 +134,8 @@ public sealed partial class Migrator
     private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken cancellationToken,
         params (string Name, object Value)[] parameters)
     {
-        await using var command = new NpgsqlCommand(sql, connection);
+        // A migration may rewrite every staged record (0003 fills new columns): no time limit.
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value);

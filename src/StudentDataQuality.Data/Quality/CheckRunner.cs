@@ -79,6 +79,9 @@ public sealed class CheckRunner
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await Execute(connection, "SELECT pg_advisory_xact_lock(hashtext('sdq.check:' || @code))", cancellationToken, ("code", roundCode));
+        // The duplicate and cross-round rules group whole rounds by text keys (a million groups and more): with the
+        // default memory their hash aggregates spill to disk and take several times as long.
+        await Execute(connection, "SET LOCAL work_mem = '1GB'", cancellationToken);
         await SyncCatalogAsync(connection, rules, cancellationToken);
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
         // Fresh statistics for what the rules group and join by: without them the planner takes a round for a few
@@ -86,9 +89,7 @@ public sealed class CheckRunner
         var previous = round.PreviousRoundId;
         foreach (var partition in previous is { } before ? new[] { round.RoundId, before } : [round.RoundId])
         {
-            await Execute(connection,
-                $"ANALYZE registry.record_version_r{partition} (record_id, school_code, student_no, id_number, grade, birth_date, id_type, name_raw)",
-                cancellationToken);
+            await Execute(connection, $"ANALYZE registry.record_version_r{partition}", cancellationToken);
         }
 
         await Execute(connection, "ANALYZE registry.school", cancellationToken);
@@ -147,16 +148,49 @@ public sealed class CheckRunner
     private static async Task<long> RunRuleAsync(NpgsqlConnection connection, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
         long runId, CancellationToken cancellationToken)
     {
-        // First the rule's own query (the program's embedded SQL, never input; values are parameters), into a scratch
-        // table, with nested loops off: the rules join and group whole rounds, and checked_record's CASE columns leave
-        // the planner guessing a handful of rows, for which it picks nested loops (X02 took 20 s instead of 0.4 s on
-        // 200,000 records). Then the findings are written with normal planning: looking up a few records by key is
-        // what nested loops are for.
-        await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_nestloop = off"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(
-            $"INSERT INTO rule_result (record_id, school_code, field, value, detail, severity) SELECT * FROM (\n{rule.Sql}\n) q"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_nestloop = on"));
+        // The rule's own query (the program's embedded SQL, never input; values are parameters) runs as a plain SELECT,
+        // so that PostgreSQL may scan the round with parallel workers (an INSERT … SELECT never does), and with nested
+        // loops off: the rules join and group whole rounds, and checked_record's CASE columns leave the planner guessing
+        // a handful of rows, for which it picks nested loops (X02 took 20 s instead of 0.4 s on 200,000 records).
+        // Its failing records (few) come back here and go into a scratch table; then the findings are written with
+        // normal planning: looking up a few records by key is what nested loops are for.
+        var failing = new List<(long? RecordId, string? SchoolCode, string? Field, string? Value, string? Detail, string? Severity)>();
+        await Execute(connection, "SET LOCAL enable_nestloop = off", cancellationToken);
+        try
+        {
+            await using var query = new NpgsqlCommand($"SELECT * FROM (\n{rule.Sql}\n) q", connection) { CommandTimeout = 0 };
+            AddRuleParameters(query.Parameters, rule, round, previous, schoolYearStart, runId);
+            await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                failing.Add((reader.IsDBNull(0) ? null : reader.GetInt64(0), Text(reader, 1), Text(reader, 2), Text(reader, 3), Text(reader, 4),
+                    Text(reader, 5)));
+            }
+        }
+        catch (PostgresException e)
+        {
+            throw new InvalidOperationException($"Rule {rule.Id} failed: {e.MessageText} ({e.SqlState}) at position {e.Position} of its query.", e);
+        }
+
+        await Execute(connection, "SET LOCAL enable_nestloop = on", cancellationToken);
+        await using (var import = await connection.BeginBinaryImportAsync(
+            "COPY rule_result (record_id, school_code, field, value, detail, severity) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            foreach (var row in failing)
+            {
+                await import.StartRowAsync(cancellationToken);
+                await import.WriteAsync(row.RecordId, NpgsqlDbType.Bigint, cancellationToken);
+                await import.WriteAsync(row.SchoolCode, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(row.Field, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(row.Value, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(row.Detail, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(row.Severity, NpgsqlDbType.Text, cancellationToken);
+            }
+
+            await import.CompleteAsync(cancellationToken);
+        }
+
+        await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
         var findings = new NpgsqlBatchCommand("""
             INSERT INTO quality.finding (round_id, run_id, rule_id, rule_version, severity, record_id, record_version, school_code,
                                          student_no, field, value, detail, fingerprint, first_seen_round_id)
@@ -168,31 +202,27 @@ public sealed class CheckRunner
             LEFT   JOIN registry.current_record c ON c.round_id IN (@round_id, @previous_round_id) AND c.record_id = q.record_id
             CROSS  JOIN LATERAL (SELECT concat_ws('|', @rule_id, coalesce(c.school_code, q.school_code), c.student_no, q.field) AS fingerprint) fp
             """);
+        AddRuleParameters(findings.Parameters, rule, round, previous, schoolYearStart, runId);
         batch.BatchCommands.Add(findings);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("TRUNCATE rule_result"));
-        foreach (var command in new[] { batch.BatchCommands[1], findings })
-        {
-            command.Parameters.AddWithValue("round_id", round.RoundId);
-            command.Parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)previous ?? DBNull.Value });
-            command.Parameters.AddWithValue("round_date", round.RoundDate);
-            command.Parameters.AddWithValue("school_year_start", schoolYearStart);
-            command.Parameters.AddWithValue("province", "23");
-            command.Parameters.AddWithValue("run_id", runId);
-            command.Parameters.AddWithValue("rule_id", rule.Id);
-            command.Parameters.AddWithValue("rule_version", rule.Version);
-            command.Parameters.AddWithValue("rule_severity", rule.Severity);
-        }
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        return findings.RecordsAffected;
+    }
 
-        batch.Timeout = 0;
-        try
-        {
-            await batch.ExecuteNonQueryAsync(cancellationToken);
-            return findings.RecordsAffected;
-        }
-        catch (PostgresException e)
-        {
-            throw new InvalidOperationException($"Rule {rule.Id} failed: {e.MessageText} ({e.SqlState}) at position {e.Position} of its query.", e);
-        }
+    private static string? Text(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static void AddRuleParameters(NpgsqlParameterCollection parameters, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
+        long runId)
+    {
+        parameters.AddWithValue("round_id", round.RoundId);
+        parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)previous ?? DBNull.Value });
+        parameters.AddWithValue("round_date", round.RoundDate);
+        parameters.AddWithValue("school_year_start", schoolYearStart);
+        parameters.AddWithValue("province", "23");
+        parameters.AddWithValue("run_id", runId);
+        parameters.AddWithValue("rule_id", rule.Id);
+        parameters.AddWithValue("rule_version", rule.Version);
+        parameters.AddWithValue("rule_severity", rule.Severity);
     }
 
     private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)

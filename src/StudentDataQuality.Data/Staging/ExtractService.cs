@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using NpgsqlTypes;
 using StudentDataQuality.Data.Sources;
+using StudentDataQuality.Identifiers;
 using StudentDataQuality.Records;
 
 namespace StudentDataQuality.Data.Staging;
@@ -233,8 +234,11 @@ public sealed class ExtractService
         var table = isStudent ? $"registry.record_version_r{round.RoundId} (record_id, version, " : "registry.school (";
         var columns = string.Join(", ", fields.SelectMany(f => f.HasTypedColumn ? new[] { f.Name + "_raw", f.Name } : [f.Name + "_raw"]));
         using var writer = new BinaryCopyWriter(connection,
-            $"COPY {table}round_id, file_id, sheet_no, row_no, {columns}, extra_raw, normalised) FROM STDIN (FORMAT BINARY)");
-        var fieldCount = (short)((isStudent ? 8 : 6) + fields.Count + fields.Count(f => f.HasTypedColumn));
+            $"COPY {table}round_id, file_id, sheet_no, row_no, {columns}, extra_raw, normalised{(isStudent ? IdentityFactColumns : "")}) FROM STDIN (FORMAT BINARY)");
+        var fieldCount = (short)((isStudent ? 12 : 6) + fields.Count + fields.Count(f => f.HasTypedColumn));
+        var idField = isStudent ? mapping.Layout.IndexOf("id_number") : -1;
+        var guardianIdField = isStudent ? mapping.Layout.IndexOf("guardian_id_number") : -1;
+        var typedIds = new string?[2];
         // Record ids are the file id in the high half and the row's ordinal in the low half: unique across the
         // database, and assigned without a sequence call per row.
         var recordIdBase = (long)fileId << 32;
@@ -267,6 +271,7 @@ public sealed class ExtractService
 
             writer.WriteInt32(row.RowNumber);
             normalised.Clear();
+            Array.Clear(typedIds);
             for (var i = 0; i < fields.Count; i++)
             {
                 var column = mapping.FieldColumns[i];
@@ -279,6 +284,11 @@ public sealed class ExtractService
                 }
 
                 var typed = FieldParser.Parse(field, raw);
+                if (i == idField || i == guardianIdField)
+                {
+                    typedIds[i == idField ? 0 : 1] = typed as string;
+                }
+
                 // The raw text is kept where it differs from the typed value's own text; NULL there means "received
                 // exactly as the typed value" (the views put it back: coalesce(raw, typed)).
                 writer.WriteText(isStudent && raw is not null && raw == FieldParser.CanonicalText(field, typed) ? null : raw);
@@ -322,12 +332,43 @@ public sealed class ExtractService
             {
                 writer.WriteTextArray(normalised);
             }
+
+            if (isStudent)
+            {
+                WriteIdentityFacts(writer, typedIds[0]);
+                WriteIdentityFacts(writer, typedIds[1]);
+            }
+
             progress(++rows);
         }
 
         writer.Complete();
         var unparsedByField = fields.Select((f, i) => (f.Name, Count: unparsed[i])).Where(x => x.Count > 0).ToDictionary(x => x.Name, x => x.Count);
         return new CopyTally(rows, schools.Count, unparsedByField);
+    }
+
+    private const string IdentityFactColumns = ", id_number_check_ok, id_number_birth, guardian_id_check_ok, guardian_id_birth";
+
+    private static void WriteIdentityFacts(BinaryCopyWriter writer, string? id)
+    {
+        var (checkOk, birth) = ResidentId.Facts(id);
+        if (checkOk is { } ok)
+        {
+            writer.WriteBoolean(ok);
+        }
+        else
+        {
+            writer.WriteNull();
+        }
+
+        if (birth is { } date)
+        {
+            writer.WriteDate(date);
+        }
+        else
+        {
+            writer.WriteNull();
+        }
     }
 
     private static void WriteTyped(BinaryCopyWriter writer, TypedColumnType type, object? value)
