@@ -1,7 +1,8 @@
 -- The input of the checks after a stage: the round's current records with every value that failed an error rule
 -- of an earlier stage set to NULL, so that one bad value gives one finding, not a cascade. failed_field is the
 -- check run's own temporary table of (record, field) pairs that failed so far; the runner fills it after stages
--- 1 and 2. Columns are those of registry.current_record.
+-- 1 and 2. checked_source is the round's current records (registry.current_record), or in a re-check those of the
+-- rule's scope (CheckRunner); columns are those of registry.current_record.
 -- Two branches: the records with no failed value, as they are, and the few with one, with those values hidden. Had
 -- every record gone through the CASE columns, the planner could not estimate any condition on them and took the
 -- round for a few hundred rows (sorting where it should hash, looping where it should join).
@@ -67,7 +68,7 @@ SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
        r.id_number_birth,
        r.guardian_id_check_ok,
        r.guardian_id_birth
-FROM   registry.current_record r
+FROM   checked_source r
 WHERE  NOT EXISTS (SELECT 1 FROM failed_field f WHERE f.record_id = r.record_id)
 UNION ALL
 SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
@@ -131,5 +132,5 @@ SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
        CASE WHEN f.fields @> '{id_number}' THEN NULL ELSE r.id_number_birth END AS id_number_birth,
        CASE WHEN f.fields @> '{guardian_id_number}' THEN NULL ELSE r.guardian_id_check_ok END AS guardian_id_check_ok,
        CASE WHEN f.fields @> '{guardian_id_number}' THEN NULL ELSE r.guardian_id_birth END AS guardian_id_birth
-FROM   registry.current_record r
+FROM   checked_source r
 JOIN   (SELECT record_id, array_agg(field) AS fields FROM failed_field GROUP BY record_id) f ON f.record_id = r.record_id;

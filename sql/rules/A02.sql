@@ -7,6 +7,7 @@
 -- fix.en: Check that every student of the school is in this round's data and that no student is registered twice; if the change is real (for example a large graduating class), confirm the finding.
 -- fix.zh: 请核实本校学生是否全部报送、有无重复注册；如人数变化属实（例如毕业生较多），请确认此提示。
 -- version: 1
+-- partners: round
 -- Open schools of this round's master with rows in the previous round: |current − previous| > 20% of previous
 -- (in whole numbers: 5 × |difference| > previous). detail gives both counts.
 WITH open_school AS (

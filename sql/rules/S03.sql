@@ -7,6 +7,7 @@
 -- fix.en: Keep one row per student: delete the duplicate row, or correct the student number of the row that belongs to another student.
 -- fix.zh: 每名学生只保留一行：请删除重复的行，或更正属于其他学生那一行的学籍号。
 -- version: 2
+-- partners: school_code, student_no
 -- invalidates: no
 -- Every row of a (school code, student number) pair held by two or more rows, both compared normalised (trimmed,
 -- full-width folded, upper case: the typed columns). A value that fails S01 or S02 takes no part; those rules run

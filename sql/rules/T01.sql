@@ -7,6 +7,7 @@
 -- fix.en: The student with this student number was registered at your school last round and is not in this round. If the student left, transferred or dropped out, record that through the transfer procedure; if the student is still at your school, add the student again with the same student number.
 -- fix.zh: 该学籍号的学生上一轮在本校注册，本轮缺失。如学生已转出、退学或离校，请按学籍异动程序办理；如学生仍在本校就读，请以原学籍号补报。
 -- version: 2
+-- partners: school_code, student_no
 -- A previous-round row of a school that is open in this round's master, whose grade is not that school's top grade
 -- (graduates leave), with no current row of the same school code and student number (both normalised and of valid
 -- form, F09 and F01, in both rounds). The finding points at the previous round's record (record_id unique across

@@ -7,6 +7,7 @@
 -- fix.en: A student may be registered at one school only. Contact the other school named in the details: the school the student no longer attends removes the registration; if the ID number is wrong here, correct it.
 -- fix.zh: 一名学生只能在一所学校注册学籍。请与详情中列出的学校联系：学生已不在读的学校应删除该学籍；如本校填写的身份证件号有误，请更正。
 -- version: 2
+-- partners: id_number
 -- Every row of an ID found at two or more school codes. Only resident IDs (id_type 1) count; by stage 4 an ID or a
 -- school code that failed stage 2 (F02/F03/F04/F12, F09) is hidden, and F05's retired region does not matter. detail names only the other schools (code and
 -- name from the school master), never another school's student data. Duplicates are found by one GROUP BY that

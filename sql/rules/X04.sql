@@ -7,6 +7,7 @@
 -- fix.en: One student has one registration. Keep the registration with the right student number and remove the others.
 -- fix.zh: 一名学生只能有一个学籍。请保留学籍号正确的一条，删除其余重复的学籍。
 -- version: 2
+-- partners: school_code, id_number
 -- Every row of a school whose resident ID (as in X03) appears there under two or more distinct student numbers (of
 -- valid form: one that failed F01 is hidden by then). detail lists the school's student numbers for that ID.
 WITH candidate AS (

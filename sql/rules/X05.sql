@@ -7,6 +7,7 @@
 -- fix.en: Check whether these registrations (the schools are in the details) are the same child. If so, keep one and remove the others; if not, confirm the finding.
 -- fix.zh: 请核实这些学籍（学校见详情）是否为同一名学生。如是，保留一条、删除其余；如不是，请确认此提示。
 -- version: 2
+-- partners: name, gender, birth_date
 -- Every id_type Z row whose name, gender and birth date (all present; by stage 4 a name that failed F10 and a birth
 -- date that failed F06 are hidden) are shared with another Z row anywhere in the province. detail names the schools of the other rows only.
 WITH candidate AS (

@@ -7,6 +7,7 @@
 -- fix.en: Check whether these registrations (the schools are in the details) are the same child registered under two ID numbers. If so, keep the one with the right ID and remove the other; if not, confirm the finding.
 -- fix.zh: 请核实这些学籍（学校见详情）是否为同一名学生以不同证件号重复注册。如是，保留证件号正确的一条、删除其余；如不是，请确认此提示。
 -- version: 2
+-- partners: name, birth_date
 -- Rows with an ID (a resident ID as in X03, or another ID type of the form F02 asks), a name, a birth date and a
 -- guardian phone (a leading 86 of a 13-digit number dropped), all present: by stage 4 values that failed F02/F03/F04/
 -- F12, F10, F06 and F11 are hidden. Grouped by name + birth date + phone: every row of a group with two or more distinct ID numbers. Twins share birth date and

@@ -73,39 +73,85 @@ public sealed class CheckRunner
     /// <summary>Runs every rule over the whole round (scope 'full').</summary>
     public async Task<CheckRunResult> RunAsync(string roundCode, string actor, IReadOnlyList<Rule>? rules = null, CancellationToken cancellationToken = default)
     {
-        rules ??= RuleCatalog.All;
-        var round = await RoundStore.FindAsync(_dataSource, roundCode, cancellationToken)
-            ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await Execute(connection, "SELECT pg_advisory_xact_lock(hashtext('sdq.check:' || @code))", cancellationToken, ("code", roundCode));
+        var result = await RunAsync(connection, await FindRoundAsync(connection, roundCode, cancellationToken), null, actor, rules, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    /// <summary>
+    /// Re-checks some records of a round (scope 'records'), typically after corrections gave them new versions: the same
+    /// rules on just those records and their cross-record partners (each rule's <see cref="Rule.PartnerFields"/>). The
+    /// findings in that scope are replaced as a full run would replace them: the result equals a full re-run's.
+    /// </summary>
+    public async Task<CheckRunResult> RecheckAsync(string roundCode, IReadOnlyCollection<long> recordIds, string actor, IReadOnlyList<Rule>? rules = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(recordIds);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var result = await RunAsync(connection, await FindRoundAsync(connection, roundCode, cancellationToken), recordIds, actor, rules, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    /// <summary>
+    /// The check itself, inside the caller's transaction (an ingest re-checks what it changed before it commits).
+    /// <paramref name="recordIds"/> NULL checks the whole round.
+    /// </summary>
+    public async Task<CheckRunResult> RunAsync(NpgsqlConnection connection, Round round, IReadOnlyCollection<long>? recordIds, string actor,
+        IReadOnlyList<Rule>? rules, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(round);
+        rules ??= RuleCatalog.All;
+        var whole = recordIds is null;
+        await Execute(connection, "SELECT pg_advisory_xact_lock(hashtext('sdq.check:' || @code))", cancellationToken, ("code", round.Code));
         // The duplicate and cross-round rules group whole rounds by text keys (a million groups and more): with the
         // default memory their hash aggregates spill to disk and take several times as long.
         await Execute(connection, "SET LOCAL work_mem = '1GB'", cancellationToken);
         await SyncCatalogAsync(connection, rules, cancellationToken);
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
-        // Fresh statistics for what the rules group and join by: without them the planner takes a round for a few
-        // rows and picks nested loops (minutes instead of seconds on the cross-record rules).
         var previous = round.PreviousRoundId;
-        foreach (var partition in previous is { } before ? new[] { round.RoundId, before } : [round.RoundId])
+        if (whole)
         {
-            await Execute(connection, $"ANALYZE registry.record_version_r{partition}", cancellationToken);
+            // Fresh statistics for what the rules filter, group and join by: without them the planner takes a round for
+            // a few rows and picks nested loops (minutes instead of seconds on the cross-record rules).
+            foreach (var partition in previous is { } before ? new[] { round.RoundId, before } : [round.RoundId])
+            {
+                await Execute(connection, $"ANALYZE registry.record_version_r{partition}", cancellationToken);
+            }
+
+            await Execute(connection, "ANALYZE registry.school", cancellationToken);
         }
 
-        await Execute(connection, "ANALYZE registry.school", cancellationToken);
         var runId = await ScalarAsync<long>(connection, """
             INSERT INTO quality.check_run (round_id, scope, actor, rule_versions)
-            VALUES (@round, 'full', @actor, @versions) RETURNING run_id
-            """, cancellationToken, ("round", round.RoundId), ("actor", actor),
+            VALUES (@round, @scope, @actor, @versions) RETURNING run_id
+            """, cancellationToken, ("round", round.RoundId), ("scope", whole ? "full" : "records"), ("actor", actor),
             ("versions", new Jsonb(JsonSerializer.Serialize(rules.ToDictionary(r => r.Id, r => r.Version)))));
         await Execute(connection, """
-            UPDATE quality.finding SET status = 'superseded', closed_run_id = @run WHERE round_id = @round AND status = 'open'
-            """, cancellationToken, ("run", runId), ("round", round.RoundId));
-        await Execute(connection, "CREATE TEMP TABLE failed_field (record_id bigint NOT NULL, field text NOT NULL) ON COMMIT DROP", cancellationToken);
-        await Execute(connection,
-            "CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text) ON COMMIT DROP",
-            cancellationToken);
+            CREATE TEMP TABLE failed_field (record_id bigint NOT NULL, field text NOT NULL) ON COMMIT DROP;
+            CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text) ON COMMIT DROP;
+            CREATE TEMP TABLE recheck_record (record_id bigint PRIMARY KEY) ON COMMIT DROP;
+            CREATE TEMP TABLE check_scope (record_id bigint PRIMARY KEY) ON COMMIT DROP;
+            """, cancellationToken);
+        // The rules read checked_record, over checked_source: the round as it is, or in a re-check, for each rule, the
+        // records of its scope (see ScopeAsync).
+        await Execute(connection, "CREATE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
         await Execute(connection, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
+        if (!whole)
+        {
+            await using var import = await connection.BeginBinaryImportAsync("COPY recheck_record (record_id) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            foreach (var id in recordIds!.Distinct())
+            {
+                await import.StartRowAsync(cancellationToken);
+                await import.WriteAsync(id, NpgsqlDbType.Bigint, cancellationToken);
+            }
+
+            await import.CompleteAsync(cancellationToken);
+        }
 
         var counts = new Dictionary<string, long>();
         var stageMs = new Dictionary<int, long>();
@@ -116,18 +162,26 @@ public sealed class CheckRunner
             foreach (var rule in stage)
             {
                 var ruleWatch = Stopwatch.StartNew();
-                counts[rule.Id] = await RunRuleAsync(connection, rule, round, previous, schoolYearStart, runId, cancellationToken);
+                if (!whole)
+                {
+                    await ScopeAsync(connection, rule, round, cancellationToken);
+                }
+
+                counts[rule.Id] = await RunRuleAsync(connection, rule, round, previous, schoolYearStart, runId, whole || rule.NeedsWholeRound,
+                    nestedLoops: !whole, cancellationToken);
                 _logger.LogDebug("Rule {RuleId}: {FindingCount} findings in {ElapsedMs} ms", rule.Id, counts[rule.Id], ruleWatch.ElapsedMilliseconds);
             }
 
+            // The values that failed an invalidating rule of this stage are hidden from the later stages: the round's
+            // current findings of those rules (this run's, and in a re-check those of the records outside its scope).
             var invalidating = stage.Where(r => r.Invalidates).Select(r => r.Id).ToArray();
             if (invalidating.Length > 0)
             {
                 await Execute(connection, """
                     INSERT INTO failed_field (record_id, field)
                     SELECT record_id, field FROM quality.finding
-                    WHERE  round_id = @round AND run_id = @run AND rule_id = ANY(@rules) AND record_id IS NOT NULL
-                    """, cancellationToken, ("round", round.RoundId), ("run", runId), ("rules", invalidating));
+                    WHERE  round_id = @round AND status IN ('open', 'confirmed') AND rule_id = ANY(@rules) AND record_id IS NOT NULL
+                    """, cancellationToken, ("round", round.RoundId), ("rules", invalidating));
                 await Execute(connection, "ANALYZE failed_field", cancellationToken);
             }
 
@@ -137,25 +191,70 @@ public sealed class CheckRunner
         }
 
         await Execute(connection, """
-            UPDATE quality.check_run SET finished_at = now(), counts = @counts, stage_ms = @ms WHERE run_id = @run;
-            INSERT INTO audit.event (actor, action, round_id, object, details) VALUES (@actor, 'check', @round, 'round', @counts);
+            UPDATE quality.check_run SET finished_at = clock_timestamp(), counts = @counts, stage_ms = @ms WHERE run_id = @run;
+            INSERT INTO audit.event (actor, action, round_id, object, details) VALUES (@actor, 'check', @round, @object, @counts);
             """, cancellationToken, ("counts", new Jsonb(JsonSerializer.Serialize(counts))),
-            ("ms", new Jsonb(JsonSerializer.Serialize(stageMs))), ("run", runId), ("actor", actor), ("round", round.RoundId));
-        await transaction.CommitAsync(cancellationToken);
+            ("ms", new Jsonb(JsonSerializer.Serialize(stageMs))), ("run", runId), ("actor", actor), ("round", round.RoundId),
+            ("object", whole ? "round" : $"{recordIds!.Count} records"));
         return new CheckRunResult(runId, round, counts, stageMs);
     }
 
+    private static async Task<Round> FindRoundAsync(NpgsqlConnection connection, string roundCode, CancellationToken cancellationToken) =>
+        await RoundStore.FindAsync(connection, roundCode, cancellationToken)
+        ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
+
+    private const string WholeRoundSource = "SELECT * FROM registry.current_record";
+
+    /// <summary>
+    /// Sets the scope of one rule of a re-check: the re-checked records; or the records of the round and of the previous
+    /// round sharing the rule's partner fields with a re-checked record, in any of its versions (a record that left a
+    /// duplicate group leaves partners whose finding must go); or the whole round.
+    /// </summary>
+    private static async Task ScopeAsync(NpgsqlConnection connection, Rule rule, Round round, CancellationToken cancellationToken)
+    {
+        await Execute(connection, "TRUNCATE check_scope", cancellationToken);
+        if (rule.NeedsWholeRound)
+        {
+            await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
+            return;
+        }
+
+        if (rule.PartnerFields.Count == 0)
+        {
+            await Execute(connection, "INSERT INTO check_scope SELECT record_id FROM recheck_record", cancellationToken);
+        }
+        else
+        {
+            // The partner fields are column names checked against the record layout when the catalogue was read.
+            var key = string.Join(", ", rule.PartnerFields.Select(f => "r." + f));
+            await Execute(connection, $"""
+                INSERT INTO check_scope (record_id)
+                SELECT r.record_id FROM registry.current_record r
+                WHERE  r.round_id IN (@round, @previous)
+                  AND  ({key}) IN (SELECT {key} FROM registry.record r
+                                   WHERE r.round_id = @round AND r.record_id IN (SELECT record_id FROM recheck_record))
+                UNION
+                SELECT record_id FROM recheck_record
+                """, cancellationToken, ("round", round.RoundId), ("previous", round.PreviousRoundId ?? -1));
+        }
+
+        await Execute(connection, "ANALYZE check_scope", cancellationToken);
+        await Execute(connection, """
+            CREATE OR REPLACE TEMP VIEW checked_source AS
+            SELECT r.* FROM registry.current_record r WHERE r.record_id IN (SELECT s.record_id FROM check_scope s)
+            """, cancellationToken);
+    }
+
     private static async Task<long> RunRuleAsync(NpgsqlConnection connection, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
-        long runId, CancellationToken cancellationToken)
+        long runId, bool wholeRound, bool nestedLoops, CancellationToken cancellationToken)
     {
         // The rule's own query (the program's embedded SQL, never input; values are parameters) runs as a plain SELECT,
-        // so that PostgreSQL may scan the round with parallel workers (an INSERT … SELECT never does), and with nested
-        // loops off: the rules join and group whole rounds, and checked_record's CASE columns leave the planner guessing
-        // a handful of rows, for which it picks nested loops (X02 took 20 s instead of 0.4 s on 200,000 records).
-        // Its failing records (few) come back here and go into a scratch table; then the findings are written with
-        // normal planning: looking up a few records by key is what nested loops are for.
+        // so that PostgreSQL may scan the round with parallel workers (an INSERT … SELECT never does). Over a whole round
+        // nested loops are off: the rules join and group whole rounds, and where the planner misjudges a row count it
+        // picks nested loops (X02 once took 20 s instead of 0.4 s on 200,000 records). A re-check reads a few records,
+        // by key: what nested loops are for. The failing records (few) come back here and go into a scratch table.
         var failing = new List<(long? RecordId, string? SchoolCode, string? Field, string? Value, string? Detail, string? Severity)>();
-        await Execute(connection, "SET LOCAL enable_nestloop = off", cancellationToken);
+        await Execute(connection, nestedLoops ? "SET LOCAL enable_nestloop = on" : "SET LOCAL enable_nestloop = off", cancellationToken);
         try
         {
             await using var query = new NpgsqlCommand($"SELECT * FROM (\n{rule.Sql}\n) q", connection) { CommandTimeout = 0 };
@@ -190,20 +289,47 @@ public sealed class CheckRunner
             await import.CompleteAsync(cancellationToken);
         }
 
+        // A re-check keeps only what falls in the rule's scope (a rule with partners also reports on them).
         await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
+        if (!wholeRound)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM rule_result q WHERE q.record_id NOT IN (SELECT s.record_id FROM check_scope s)"));
+        }
+
+        // The findings, each with its fingerprint (the same problem in another run or round) and the round it was first
+        // seen in. A problem that was confirmed (explained, and the explanation accepted) stays confirmed while its value
+        // is the same.
         var findings = new NpgsqlBatchCommand("""
             INSERT INTO quality.finding (round_id, run_id, rule_id, rule_version, severity, record_id, record_version, school_code,
-                                         student_no, field, value, detail, fingerprint, first_seen_round_id)
+                                         student_no, field, value, detail, fingerprint, first_seen_round_id, status)
             SELECT @round_id, @run_id, @rule_id, @rule_version, coalesce(q.severity, @rule_severity), q.record_id, c.version,
                    coalesce(c.school_code, q.school_code), c.student_no, q.field, q.value, q.detail, fp.fingerprint,
                    coalesce((SELECT min(p.first_seen_round_id) FROM quality.finding p
-                             WHERE p.round_id IN (@round_id, @previous_round_id) AND p.fingerprint = fp.fingerprint), @round_id)
+                             WHERE p.round_id IN (@round_id, @previous_round_id) AND p.fingerprint = fp.fingerprint), @round_id),
+                   CASE WHEN EXISTS (SELECT 1 FROM quality.finding o
+                                     WHERE  o.round_id = @round_id AND o.fingerprint = fp.fingerprint AND o.status = 'confirmed'
+                                       AND  o.record_id IS NOT DISTINCT FROM q.record_id AND o.value IS NOT DISTINCT FROM q.value)
+                        THEN 'confirmed' ELSE 'open' END
             FROM   rule_result q
             LEFT   JOIN registry.current_record c ON c.round_id IN (@round_id, @previous_round_id) AND c.record_id = q.record_id
             CROSS  JOIN LATERAL (SELECT concat_ws('|', @rule_id, coalesce(c.school_code, q.school_code), c.student_no, q.field) AS fingerprint) fp
             """);
         AddRuleParameters(findings.Parameters, rule, round, previous, schoolYearStart, runId);
         batch.BatchCommands.Add(findings);
+        // The rule's earlier findings in the scope are closed: superseded where this run found the same problem again,
+        // resolved where it is gone.
+        var close = new NpgsqlBatchCommand($"""
+            UPDATE quality.finding o
+            SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
+                                              WHERE  n.round_id = o.round_id AND n.run_id = @run_id AND n.fingerprint = o.fingerprint
+                                                AND  n.record_id IS NOT DISTINCT FROM o.record_id)
+                             THEN 'superseded' ELSE 'resolved' END,
+                   closed_run_id = @run_id
+            WHERE  o.round_id = @round_id AND o.rule_id = @rule_id AND o.status IN ('open', 'confirmed') AND o.run_id <> @run_id
+              {(wholeRound ? "" : "AND o.record_id IN (SELECT s.record_id FROM check_scope s)")}
+            """);
+        AddRuleParameters(close.Parameters, rule, round, previous, schoolYearStart, runId);
+        batch.BatchCommands.Add(close);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("TRUNCATE rule_result"));
         await batch.ExecuteNonQueryAsync(cancellationToken);
         return findings.RecordsAffected;

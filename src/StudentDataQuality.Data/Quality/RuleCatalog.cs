@@ -5,10 +5,22 @@ using System.Text.RegularExpressions;
 namespace StudentDataQuality.Data.Quality;
 
 /// <summary>One quality rule: its catalogue entry (the header of its file) and its set-based query.</summary>
+/// <param name="Partners">
+/// What a re-check of some records must look at besides them. Empty: nothing (the rule judges each record by its own
+/// values, perhaps against the school master or its own previous-round row). Field names: the records of either round
+/// sharing those values with a re-checked record (old or new version), a superset of every group the rule forms.
+/// <see cref="WholeRound"/>: the whole round (school-level counts).
+/// </param>
 public sealed record Rule(
     string Id, int Stage, string Severity, IReadOnlyList<string> Fields, string TitleEn, string TitleZh, string FixEn, string FixZh,
-    int Version, bool Invalidates, string Sql)
+    int Version, bool Invalidates, string Sql, IReadOnlyList<string>? Partners = null)
 {
+    public const string WholeRound = "round";
+
+    public IReadOnlyList<string> PartnerFields { get; } = Partners ?? [];
+
+    public bool NeedsWholeRound => PartnerFields is [WholeRound];
+
     public string Sha256 { get; } = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Sql))).ToLowerInvariant();
 
     public string StageName => Stage switch
@@ -80,8 +92,18 @@ public static partial class RuleCatalog
             throw new InvalidOperationException($"Rule file {path}: after its header, a rule is one SELECT (or WITH … SELECT) statement.");
         }
 
+        var partners = header.TryGetValue("partners", out var p)
+            ? p.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            : [];
+        // The partner fields become column names of a query: only fields of the record layout (or 'round') pass.
+        if (partners.Length > 0 && !(partners is [Rule.WholeRound] || partners.All(f => Records.Layouts.Student.Fields.Any(x => x.Name == f))))
+        {
+            throw new InvalidOperationException(
+                $"Rule file {path}: partners '{p}' must be 'round' or fields of the student record (e.g. school_code, student_no).");
+        }
+
         return new Rule(id, stage, severity, Get("fields").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
-            Get("title.en"), Get("title.zh"), Get("fix.en"), Get("fix.zh"), version, invalidates && stage <= 2, sql);
+            Get("title.en"), Get("title.zh"), Get("fix.en"), Get("fix.zh"), version, invalidates && stage <= 2, sql, partners);
     }
 
     [GeneratedRegex(@"^--\s*([a-z]+(?:\.[a-z]+)?):\s*(.*)$")]
