@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -159,6 +161,11 @@ public sealed class CheckRunner
         foreach (var stage in rules.GroupBy(r => r.Stage).OrderBy(g => g.Key))
         {
             var watch = Stopwatch.StartNew();
+            // Over a whole round, a stage's rules run as one query that reads the stage's input once; a re-check reads
+            // each rule's own scope.
+            var fused = whole && stage.Count() > 1
+                ? await QueryStageAsync(connection, stage.ToList(), round, previous, schoolYearStart, runId, cancellationToken)
+                : null;
             foreach (var rule in stage)
             {
                 var ruleWatch = Stopwatch.StartNew();
@@ -167,8 +174,11 @@ public sealed class CheckRunner
                     await ScopeAsync(connection, rule, round, cancellationToken);
                 }
 
-                counts[rule.Id] = await RunRuleAsync(connection, rule, round, previous, schoolYearStart, runId, whole || rule.NeedsWholeRound,
-                    nestedLoops: !whole, cancellationToken);
+                var failing = fused is not null
+                    ? fused[rule.Id]
+                    : await QueryRuleAsync(connection, rule, round, previous, schoolYearStart, runId, nestedLoops: !whole, cancellationToken);
+                counts[rule.Id] = await StoreFindingsAsync(connection, rule, failing, round, previous, schoolYearStart, runId, whole || rule.NeedsWholeRound,
+                    cancellationToken);
                 _logger.LogDebug("Rule {RuleId}: {FindingCount} findings in {ElapsedMs} ms", rule.Id, counts[rule.Id], ruleWatch.ElapsedMilliseconds);
             }
 
@@ -245,15 +255,15 @@ public sealed class CheckRunner
             """, cancellationToken);
     }
 
-    private static async Task<long> RunRuleAsync(NpgsqlConnection connection, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
-        long runId, bool wholeRound, bool nestedLoops, CancellationToken cancellationToken)
+    private static async Task<List<Failing>> QueryRuleAsync(NpgsqlConnection connection, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
+        long runId, bool nestedLoops, CancellationToken cancellationToken)
     {
         // The rule's own query (the program's embedded SQL, never input; values are parameters) runs as a plain SELECT,
         // so that PostgreSQL may scan the round with parallel workers (an INSERT … SELECT never does). Over a whole round
         // nested loops are off: the rules join and group whole rounds, and where the planner misjudges a row count it
         // picks nested loops (X02 once took 20 s instead of 0.4 s on 200,000 records). A re-check reads a few records,
         // by key: what nested loops are for. The failing records (few) come back here and go into a scratch table.
-        var failing = new List<(long? RecordId, string? SchoolCode, string? Field, string? Value, string? Detail, string? Severity)>();
+        var failing = new List<Failing>();
         await Execute(connection, nestedLoops ? "SET LOCAL enable_nestloop = on" : "SET LOCAL enable_nestloop = off", cancellationToken);
         try
         {
@@ -262,8 +272,7 @@ public sealed class CheckRunner
             await using var reader = await query.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                failing.Add((reader.IsDBNull(0) ? null : reader.GetInt64(0), Text(reader, 1), Text(reader, 2), Text(reader, 3), Text(reader, 4),
-                    Text(reader, 5)));
+                failing.Add(Read(reader, 0));
             }
         }
         catch (PostgresException e)
@@ -271,6 +280,82 @@ public sealed class CheckRunner
             throw new InvalidOperationException($"Rule {rule.Id} failed: {e.MessageText} ({e.SqlState}) at position {e.Position} of its query.", e);
         }
 
+        return failing;
+    }
+
+    /// <summary>
+    /// All rules of a stage as one query over the whole round: the stage's input (checked_record, with just the columns
+    /// the rules name) is read once into a materialised CTE of the same name, which each rule's query then reads in
+    /// place of the view. Returns each rule's failing records. Should the query fail, the rules run one by one, so that
+    /// the error names its rule.
+    /// </summary>
+    private async Task<Dictionary<string, List<Failing>>> QueryStageAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules, Round round,
+        int? previous, DateOnly schoolYearStart, long runId, CancellationToken cancellationToken)
+    {
+        var columns = await CheckedColumnsAsync(connection, cancellationToken);
+        var used = columns.Where(c => c is "round_id" or "record_id" || rules.Any(r => Regex.IsMatch(r.Sql, $@"\b{c}\b"))).ToList();
+        var sql = new StringBuilder($"WITH checked_record AS MATERIALIZED (\n    SELECT {string.Join(", ", used)} FROM pg_temp.checked_record WHERE round_id = @round_id\n)\n");
+        for (var i = 0; i < rules.Count; i++)
+        {
+            sql.Append(i == 0 ? "" : "UNION ALL\n").Append($"SELECT {i} AS rule_index, q.* FROM (\n{rules[i].Sql}\n) q\n");
+        }
+
+        var failing = rules.ToDictionary(r => r.Id, _ => new List<Failing>());
+        var savepoint = "stage_query";
+        await Execute(connection, "SET LOCAL enable_nestloop = off", cancellationToken);
+        await Execute(connection, $"SAVEPOINT {savepoint}", cancellationToken);
+        try
+        {
+            await using var query = new NpgsqlCommand(sql.ToString(), connection) { CommandTimeout = 0 };
+            AddRuleParameters(query.Parameters, rules[0], round, previous, schoolYearStart, runId);
+            await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                failing[rules[reader.GetInt32(0)].Id].Add(Read(reader, 1));
+            }
+        }
+        catch (PostgresException e)
+        {
+            _logger.LogWarning("The rules of stage {Stage} failed as one query ({Message}); running them one by one", rules[0].Stage, e.MessageText);
+            await Execute(connection, $"ROLLBACK TO SAVEPOINT {savepoint}", cancellationToken);
+            foreach (var rule in rules)
+            {
+                failing[rule.Id] = await QueryRuleAsync(connection, rule, round, previous, schoolYearStart, runId, nestedLoops: false, cancellationToken);
+            }
+        }
+
+        await Execute(connection, $"RELEASE SAVEPOINT {savepoint}", cancellationToken);
+        return failing;
+    }
+
+    private static async Task<IReadOnlyList<string>> CheckedColumnsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var columns = new List<string>();
+        await using var command = new NpgsqlCommand("""
+            SELECT attname FROM pg_attribute WHERE attrelid = 'pg_temp.checked_record'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            columns.Add(reader.GetString(0));
+        }
+
+        return columns;
+    }
+
+    /// <summary>One failing record (or school) as a rule returns it.</summary>
+    private sealed record Failing(long? RecordId, string? SchoolCode, string? Field, string? Value, string? Detail, string? Severity);
+
+    private static Failing Read(NpgsqlDataReader reader, int first) =>
+        new(reader.IsDBNull(first) ? null : reader.GetInt64(first), Text(reader, first + 1), Text(reader, first + 2), Text(reader, first + 3),
+            Text(reader, first + 4), Text(reader, first + 5));
+
+    /// <summary>
+    /// Writes a rule's findings and closes its earlier ones (in a re-check: within the rule's scope, check_scope).
+    /// </summary>
+    private static async Task<long> StoreFindingsAsync(NpgsqlConnection connection, Rule rule, List<Failing> failing, Round round, int? previous,
+        DateOnly schoolYearStart, long runId, bool wholeRound, CancellationToken cancellationToken)
+    {
         await Execute(connection, "SET LOCAL enable_nestloop = on", cancellationToken);
         await using (var import = await connection.BeginBinaryImportAsync(
             "COPY rule_result (record_id, school_code, field, value, detail, severity) FROM STDIN (FORMAT BINARY)", cancellationToken))

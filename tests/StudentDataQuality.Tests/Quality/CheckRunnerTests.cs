@@ -1,0 +1,45 @@
+using StudentDataQuality.Data.Quality;
+using StudentDataQuality.Data.Staging;
+using StudentDataQuality.Tests.Infrastructure;
+
+namespace StudentDataQuality.Tests.Quality;
+
+/// <summary>How a check run behaves around its rules: a broken rule is named, and nothing of the run is kept.</summary>
+public sealed class CheckRunnerTests(DatabaseFixture db) : IClassFixture<DatabaseFixture>, IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Run_NamesTheRuleThatFailed_AndKeepsNothing_WhenTheStageRunsAsOneQuery()
+    {
+        SampleExport.WriteCsv(_temp.Path, "schools.csv", [SampleExport.ChineseHeaders(Records.Layouts.School), RuleHarness.PrimarySchool]);
+        SampleExport.WriteCsv(_temp.Path, "students.csv", [SampleExport.ChineseHeaders(), SampleExport.Student()]);
+        await new ExtractService(db.DataSource).ExtractFilesAsync(new ExtractRequest("broken", "test") { RoundDate = new DateOnly(2026, 10, 15) }, [_temp.Path]);
+        var good = RuleCatalog.All.Single(r => r.Id == "F01");
+        // A rule whose query fails only when it runs (a division by zero on every record), in the same stage as F01.
+        var broken = RuleCatalog.Parse("rules/Z99.sql", """
+            -- id: Z99
+            -- stage: 2
+            -- severity: error
+            -- fields: grade
+            -- title.en: Broken
+            -- title.zh: 损坏
+            -- fix.en: None
+            -- fix.zh: 无
+            -- version: 1
+            SELECT c.record_id, NULL::text AS school_code, 'grade' AS field, (1 / (c.grade - c.grade))::text AS value, NULL::text AS detail,
+                   NULL::text AS severity
+            FROM   checked_record c
+            WHERE  c.round_id = @round_id
+            """);
+        var before = await db.StateCountsAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => new CheckRunner(db.DataSource).RunAsync("broken", "test", [good, broken]));
+
+        Assert.StartsWith("Rule Z99 failed: division by zero", error.Message);
+        Assert.Equal(before, await db.StateCountsAsync());
+        Assert.Equal(0L, (long)(await db.DataSource.CreateCommand("SELECT count(*) FROM quality.rule WHERE rule_id = 'Z99'").ExecuteScalarAsync())!);
+    }
+}
