@@ -14,12 +14,13 @@ namespace StudentDataQuality.Data.Quality;
 public sealed record CheckRunResult(long RunId, Round Round, IReadOnlyDictionary<string, long> FindingsByRule, IReadOnlyDictionary<int, long> StageMs);
 
 /// <summary>
-/// Runs the rule catalogue over a round, stage by stage, in the database: each rule is one INSERT … SELECT of its
-/// failing records into quality.finding. After stages 1 and 2 the values that failed are set aside (failed_field),
-/// and later stages read the round through checked_record, which hides them: one bad value, one finding. The run,
-/// the rule versions and the counts per rule are recorded; a full run supersedes the round's earlier open findings,
-/// and a finding seen before (same rule, school, student and field, this round or the previous) keeps its first
-/// round.
+/// Runs the rule catalogue over a round, stage by stage, in the database: each rule is one set-based query of its
+/// failing records (over a whole round, a stage's rules run as one query). After stages 1 and 2 the values that failed
+/// are set aside (failed_field), and later stages read the round through checked_record, which hides them: one bad
+/// value, one finding. A re-check runs the same rules on some records and their partners. Either way each rule's
+/// findings replace its earlier ones in the scope checked (superseded when found again, resolved when gone), so a
+/// re-check equals a full run; a finding seen before (same rule, school, student and field, this round or the
+/// previous) keeps its first round. The run, the rule versions and the counts per rule are recorded.
 /// </summary>
 public sealed class CheckRunner
 {
