@@ -266,21 +266,26 @@ internal static class ChecksBenchmark
                                    $"the peer does {peerRuns[^1].Counts.Count} of the {last.Findings.Count} rules.");
         text.AppendLine(Invariant, $"{"rule",-6}{"truth",9}{"ours",9}{"pandas",9}");
         var mismatches = new List<string>();
+        var anyExplained = false;
         foreach (var rule in last.Findings.Keys.Union(province.DefectsByRule.Keys).OrderBy(RuleOrder))
         {
             var truth = province.DefectsByRule.GetValueOrDefault(rule);
             var ours = last.Findings.GetValueOrDefault(rule);
             var pandas = peerRuns[^1].Counts.TryGetValue(rule, out var n) ? n.ToString("N0", Invariant) : "-";
-            var flag = ours != truth || (pandas != "-" && n != truth) ? "  differs" : "";
+            var peerDiffers = pandas != "-" && n != truth;
+            // The peer has no S02: a name with unreadable characters is S02 here (and set aside), a bad name for it.
+            var explained = peerDiffers && rule == "F10" && ours == truth && n > truth;
+            var flag = ours != truth ? "  ours differs" : explained ? "  peer: + names that are S02 here" : peerDiffers ? "  peer differs" : "";
             text.AppendLine(Invariant, $"{rule,-6}{truth,9:N0}{ours,9:N0}{pandas,9}{flag}");
-            if (flag.Length > 0)
+            anyExplained |= explained;
+            if (flag.Length > 0 && !explained)
             {
                 mismatches.Add(rule);
             }
         }
 
         text.AppendLine(mismatches.Count == 0
-            ? "Every count equals the ground truth."
+            ? "Ours equals the ground truth on every rule, and so does the peer on the rules it does" + (anyExplained ? ", but for F10 (see above)." : ".")
             : $"Counts that differ from the ground truth: {string.Join(", ", mismatches)}.");
         return text.ToString();
     }
