@@ -61,7 +61,7 @@ public sealed class WorkbookWriterTests
     }
 
     [Fact]
-    public void NoCellInAnySheet_IsAFormulaOrANumber()
+    public void EveryCellInEverySheet_IsTextWithTheTextFormat_NeverAFormula()
     {
         using var book = new OpenXmlWorkbook(WorksheetSamples.Write(Document));
         foreach (var sheet in book.Sheets)
@@ -71,6 +71,7 @@ public sealed class WorkbookWriterTests
                 Assert.False(cell.HasFormula, $"{sheet.Name}!{cell.Reference} has a formula");
                 // A written value is a shared string; a cell with only a style has no value (and no type that matters).
                 Assert.True(cell.Text.Length == 0 || cell.Type == CellValues.SharedString, $"{sheet.Name}!{cell.Reference} is {cell.Type}");
+                Assert.True(cell.Text.Length == 0 || cell.NumberFormat == "@", $"{sheet.Name}!{cell.Reference} has format {cell.NumberFormat}");
             }
         }
     }
