@@ -263,6 +263,8 @@ internal sealed class WorkbookBuilder
         FitToPageWidth(sheet);
         sheet.PageSetup.SetRowsToRepeatAtTop(WorksheetLayout.HeaderRow, WorksheetLayout.HeaderRow);
 
+        // Filtering works on the protected sheet. Sorting is allowed too, but Excel refuses to sort a range that holds
+        // locked cells on a protected sheet whatever this says, and the key columns are locked: the rows come sorted.
         sheet.Protect()
             .AllowElement(XLSheetProtectionElements.Sort)
             .AllowElement(XLSheetProtectionElements.AutoFilter)

@@ -28,7 +28,6 @@ public static class WorksheetMeta
         public const string RoundId = "round_id";
         public const string RoundCode = "round_code";
         public const string SchoolCode = "school_code";
-        public const string SchoolName = "school_name";
         public const string IssueNumber = "issue_number";
         public const string Deadline = "deadline";
         public const string TemplateVersion = "template_version";

@@ -39,7 +39,8 @@ public static class WorksheetSamples
 
     /// <summary>
     /// A worksheet with the values that break naive writers: 18-digit IDs (one ending in X), leading zeros, formula-like
-    /// text, a carriage return, a control character, a literal _x0041_, null and empty values; rows out of order.
+    /// text, a leading apostrophe, surrounding spaces, a carriage return, a control character, a literal _x0041_, null and
+    /// empty values; rows out of order.
     /// </summary>
     public static WorksheetDocument Tricky(int extraRows = 0)
     {
@@ -67,8 +68,8 @@ public static class WorksheetSamples
             Row("1004", "1", "2班", "赵一诺", new()
             {
                 ["id_number"] = ResidentId.Create("230102", new DateOnly(2018, 1, 1), 2), ["birth_date"] = "20180101", ["gender"] = "2",
-                ["ethnicity"] = "01", ["nationality"] = "CHN", ["guardian_phone"] = "13800000000", ["address"] = "@SUM(1)",
-                ["name"] = "赵一诺", ["only_child"] = "0",
+                ["ethnicity"] = "01", ["nationality"] = "CHN", ["guardian_phone"] = "'0123", ["address"] = "@SUM(1)",
+                ["name"] = "  赵一诺 ", ["only_child"] = "0",
             }, Problem(10, "C04", "birth_date", ProblemSeverity.Warning)),
         ];
         for (var i = 0; i < extraRows; i++)
