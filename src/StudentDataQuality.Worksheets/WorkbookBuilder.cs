@@ -413,7 +413,7 @@ internal sealed class WorkbookBuilder
         Property(WorksheetMeta.Properties.SchoolCode, d.SchoolCode);
         Property(WorksheetMeta.Properties.IssueNumber, d.IssueNumber.ToString(CultureInfo.InvariantCulture));
         Property(WorksheetMeta.Properties.Deadline, d.Deadline.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-        Property(WorksheetMeta.Properties.TemplateVersion, d.TemplateVersion);
+        Property(WorksheetMeta.Properties.TemplateVersion, d.TemplateVersion.ToString(CultureInfo.InvariantCulture));
         Property(WorksheetMeta.Properties.KeyId, d.KeyId);
         Property(WorksheetMeta.Properties.GeneratedAt, d.GeneratedAt.ToString("O", CultureInfo.InvariantCulture));
         Property(WorksheetMeta.Properties.Language, _language.Tag());

@@ -11,7 +11,7 @@ namespace StudentDataQuality.Worksheets;
 public static class WorkbookWriter
 {
     /// <summary>The version of the workbook's layout, recorded in <c>_meta</c>; raise it when the layout changes.</summary>
-    public const string TemplateVersion = "1";
+    public const int TemplateVersion = 1;
 
     /// <summary>Excel's limit for the text of one cell.</summary>
     public const int MaxCellText = 32_767;
@@ -70,14 +70,15 @@ public static class WorkbookWriter
         RequireCode(document.RoundCode, nameof(document.RoundCode));
         RequireCode(document.SchoolCode, nameof(document.SchoolCode));
         RequireCode(document.KeyId, nameof(document.KeyId));
-        RequireCode(document.TemplateVersion, nameof(document.TemplateVersion));
         ArgumentNullException.ThrowIfNull(document.SchoolName);
         ArgumentNullException.ThrowIfNull(document.Contact);
         ArgumentNullException.ThrowIfNull(document.Fields);
         ArgumentNullException.ThrowIfNull(document.Rows);
-        if (document.IssueNumber < 1)
+        if (document.IssueNumber < 1 || document.TemplateVersion < 1)
         {
-            throw new ArgumentException($"The issue number must be 1 or more; it is {document.IssueNumber}.", nameof(document));
+            throw new ArgumentException(
+                $"The issue number and template version must be 1 or more; they are {document.IssueNumber} and {document.TemplateVersion}.",
+                nameof(document));
         }
 
         var previous = -1;

@@ -40,7 +40,8 @@ public sealed record WorksheetDocument
     /// <summary>One row per student with at least one open finding; the writer sorts them by grade, class, name.</summary>
     public required IReadOnlyList<WorksheetRow> Rows { get; init; }
 
-    public string TemplateVersion { get; init; } = WorkbookWriter.TemplateVersion;
+    /// <summary>The layout version the workbook is written in; <see cref="WorkbookWriter.TemplateVersion"/> unless a test says otherwise.</summary>
+    public int TemplateVersion { get; init; } = WorkbookWriter.TemplateVersion;
 }
 
 /// <summary>One student's row of the problems sheet.</summary>
