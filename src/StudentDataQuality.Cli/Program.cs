@@ -31,6 +31,9 @@ app.Configure(config =>
         .WithExample("check", "--round", "2026-autumn");
     config.AddCommand<RulesCommand>("rules")
         .WithDescription("List the rule catalogue, or write it as a document (--doc FILE).");
+    config.AddCommand<WorksheetsCommand>("worksheets")
+        .WithDescription("Write each school's problem worksheet (.xlsx) of a round, a folder per district, with a manifest.")
+        .WithExample("worksheets", "--round", "2026-autumn", "--out", "./worksheets");
     config.AddCommand<ExtractCommand>("extract")
         .WithDescription("Stage registry exports (CSV/XLSX files or folders, or a source-database query) into a round.")
         .WithExample("extract", "--round", "2026-autumn", "--round-date", "2026-10-15", "./province/export");
