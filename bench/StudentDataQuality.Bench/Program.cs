@@ -16,9 +16,15 @@ using StudentDataQuality.Bench;
 //       extract service, and every rule of the catalogue run with CheckRunner. Reports seconds per stage, the
 //       totals, findings per rule, the ratio ours / pandas, and peak memory of both sides.
 //       DIR defaults to $TMPDIR/sdq-bench (the postgres system user must be able to reach it when run as root).
+//
+//   dotnet run -c Release --project bench/StudentDataQuality.Bench -- worksheets [--students N] [--schools M] [--work DIR]
+//       Worksheets (issue: per-school problem worksheets): the same province (default 3,000,000 students, 5,000
+//       schools) staged and checked once into its own database, then every school's workbook written by the issuer.
+//       Reports the total, the median per workbook, and peak memory after one district and after all schools.
 return args switch
 {
     ["checks", .. var rest] => await ChecksBenchmark.RunAsync(rest),
+    ["worksheets", .. var rest] => await WorksheetsBenchmark.RunAsync(rest),
     ["staging", .. var rest] => await Staging(rest),
     [] => await Staging(args),
     [var first, ..] when first.Length > 0 && char.IsAsciiDigit(first[0]) => await Staging(args),
@@ -37,6 +43,7 @@ static int Usage()
         Usage:
           StudentDataQuality.Bench staging [rows] [workdir]
           StudentDataQuality.Bench checks [--students N] [--schools M] [--runs R] [--work DIR] [--python PATH] [--keep-db]
+          StudentDataQuality.Bench worksheets [--students N] [--schools M] [--work DIR]
         See bench/README.md.
         """);
     return 2;

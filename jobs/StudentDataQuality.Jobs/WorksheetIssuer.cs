@@ -43,9 +43,9 @@ public sealed record WorksheetRequest(string RoundCode, string OutputDirectory, 
     public int Workers { get; init; } = Environment.ProcessorCount;
 }
 
-/// <summary>One line of the manifest: a school's workbook.</summary>
+/// <summary>One line of the manifest: a school's workbook (and how long it took to make and keep).</summary>
 public sealed record IssuedFile(string SchoolCode, string SchoolName, string DistrictCode, string RelativePath, string Sha256, int IssueNumber,
-    int Rows, int Errors, int Warnings);
+    int Rows, int Errors, int Warnings, long ElapsedMs = 0);
 
 /// <summary>
 /// Issues the problem worksheets of a round: one workbook per school with open findings, in a folder per district,
@@ -103,6 +103,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
     private async Task<IssuedFile> IssueSchoolAsync(Round round, SchoolProblems school, WorksheetRequest request, DateOnly deadline,
         CancellationToken cancellationToken)
     {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var issueNumber = await _store.NextIssueNumberAsync(round.RoundId, school.SchoolCode, cancellationToken);
         // Each row shows its own fields only; a column that another row needs stays empty there (and is issued as
         // nothing): the worksheet carries just what is needed to fix each row.
@@ -132,7 +133,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
             document.Rows.Select(r => new IssuedRow(r.RowKey, long.Parse(r.RowKey, CultureInfo.InvariantCulture), versions[r.RowKey], document.Fields, RowSignature.IssuedValues(document.Fields, r), r.Problems.Select(p => p.FindingId).ToList(), r.Signature)).ToList()),
             cancellationToken);
         return new IssuedFile(school.SchoolCode, school.SchoolName, school.DistrictCode, Path.GetRelativePath(request.OutputDirectory, path), sha,
-            issueNumber, document.Rows.Count, errors, warnings);
+            issueNumber, document.Rows.Count, errors, warnings, watch.ElapsedMilliseconds);
     }
 
     /// <summary>

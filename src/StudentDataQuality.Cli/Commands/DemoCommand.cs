@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using StudentDataQuality.Data.Staging;
+using StudentDataQuality.Jobs;
 
 namespace StudentDataQuality.Cli.Commands;
 
@@ -58,8 +59,19 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
 
         AnsiConsole.MarkupLineInterpolated($"[bold]5. Check round {settings.Round}[/]");
         await CheckCommand.RunAsync(dataSource, settings.Round, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated($"[bold]6. Write each school's problem worksheet[/]");
+        var worksheets = Path.Combine(settings.Output, "worksheets");
+        if (Directory.Exists(worksheets))
+        {
+            Directory.Delete(worksheets, recursive: true);
+        }
+
+        await WorksheetsCommand.RunAsync(dataSource, new WorksheetRequest(settings.Round, worksheets, SdqEnvironment.Actor)
+        {
+            Deadline = options.RoundDate.AddDays(21), Contact = "区县教育局学籍管理员 0451-12345678",
+        }, settings.DataDirectory, cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
-            $"[green]Done.[/] Round {settings.Round} is staged and checked; the generator's ground truth is {province.GroundTruthPath}. `sdq db url` prints the database's address for psql.");
+            $"[green]Done.[/] Round {settings.Round} is staged and checked, and its worksheets are in {Path.GetFullPath(worksheets)}; the generator's ground truth is {province.GroundTruthPath}. `sdq db url` prints the database's address for psql.");
         return 0;
     }
 }
