@@ -134,7 +134,10 @@ public sealed class CheckRunner
             VALUES (@round, @scope, @actor, @versions) RETURNING run_id
             """, cancellationToken, ("round", round.RoundId), ("scope", whole ? "full" : "records"), ("actor", actor),
             ("versions", new Jsonb(JsonSerializer.Serialize(rules.ToDictionary(r => r.Id, r => r.Version)))));
+        // The run's scratch objects live in the session; a caller may run more than one check in a transaction.
         await Execute(connection, """
+            DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_source;
+            DROP TABLE IF EXISTS pg_temp.failed_field, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.check_scope;
             CREATE TEMP TABLE failed_field (record_id bigint NOT NULL, field text NOT NULL) ON COMMIT DROP;
             CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text) ON COMMIT DROP;
             CREATE TEMP TABLE recheck_record (record_id bigint PRIMARY KEY) ON COMMIT DROP;

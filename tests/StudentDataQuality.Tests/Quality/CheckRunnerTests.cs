@@ -42,4 +42,26 @@ public sealed class CheckRunnerTests(DatabaseFixture db) : IClassFixture<Databas
         Assert.Equal(before, await db.StateCountsAsync());
         Assert.Equal(0L, (long)(await db.DataSource.CreateCommand("SELECT count(*) FROM quality.rule WHERE rule_id = 'Z99'").ExecuteScalarAsync())!);
     }
+
+    [Fact]
+    public async Task TwoChecks_InOneTransaction_BothRun()
+    {
+        SampleExport.WriteCsv(_temp.Path, "schools.csv", [SampleExport.ChineseHeaders(Records.Layouts.School), RuleHarness.PrimarySchool]);
+        SampleExport.WriteCsv(_temp.Path, "students.csv", [SampleExport.ChineseHeaders(), SampleExport.Student(("name", "张3"))]);
+        await new ExtractService(db.DataSource).ExtractFilesAsync(new ExtractRequest("twice", "test") { RoundDate = new DateOnly(2026, 10, 15) }, [_temp.Path]);
+        await using var connection = await db.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var round = (await RoundStore.FindAsync(connection, "twice"))!;
+        var runner = new CheckRunner(db.DataSource);
+
+        var full = await runner.RunAsync(connection, round, null, "test", null, CancellationToken.None);
+        await using var ids = new Npgsql.NpgsqlCommand("SELECT record_id FROM registry.current_record WHERE round_id = @r", connection);
+        ids.Parameters.AddWithValue("r", round.RoundId);
+        var record = (long)(await ids.ExecuteScalarAsync())!;
+        var again = await runner.RunAsync(connection, round, [record], "test", null, CancellationToken.None);
+        await transaction.CommitAsync();
+
+        Assert.Equal(1, full.FindingsByRule["F10"]);
+        Assert.Equal(1, again.FindingsByRule["F10"]);
+    }
 }
