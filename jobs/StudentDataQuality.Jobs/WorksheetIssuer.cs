@@ -69,24 +69,39 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         var deadline = request.Deadline ?? DateOnly.FromDateTime(DateTime.Today).AddDays(14);
         var issued = new List<IssuedFile>();
         var channel = Channel.CreateBounded<SchoolProblems>(new BoundedChannelOptions(Math.Max(1, request.Workers) * 2) { SingleWriter = true });
+        // A worker that fails stops the others and the reading (else the reading would wait forever on a full queue);
+        // its error is the one that surfaces.
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var workers = Enumerable.Range(0, Math.Max(1, request.Workers)).Select(_ => Task.Run(async () =>
         {
-            await foreach (var school in channel.Reader.ReadAllAsync(cancellationToken))
+            try
             {
-                var file = await IssueSchoolAsync(round, school, request, deadline, cancellationToken);
-                lock (issued)
+                await foreach (var school in channel.Reader.ReadAllAsync(failed.Token))
                 {
-                    issued.Add(file);
-                    schoolsDone?.Report(issued.Count);
+                    var file = await IssueSchoolAsync(round, school, request, deadline, failed.Token);
+                    lock (issued)
+                    {
+                        issued.Add(file);
+                        schoolsDone?.Report(issued.Count);
+                    }
                 }
             }
-        }, cancellationToken)).ToList();
+            catch
+            {
+                await failed.CancelAsync();
+                throw;
+            }
+        }, failed.Token)).ToList();
         try
         {
-            await foreach (var school in _store.OpenProblemsAsync(round, request.School, request.District, cancellationToken))
+            await foreach (var school in _store.OpenProblemsAsync(round, request.School, request.District, failed.Token))
             {
-                await channel.Writer.WriteAsync(school, cancellationToken);
+                await channel.Writer.WriteAsync(school, failed.Token);
             }
+        }
+        catch (OperationCanceledException) when (failed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // A worker failed: its exception is thrown below.
         }
         finally
         {
@@ -198,8 +213,10 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         await File.WriteAllTextAsync(path, text.ToString(), new UTF8Encoding(true), cancellationToken);
     }
 
-    private static string Csv(string value) =>
-        value.IndexOfAny([',', '"', '\n', '\r']) >= 0 || value.StartsWith('=') || value.StartsWith('+') || value.StartsWith('-') || value.StartsWith('@')
-            ? "\"" + (value.StartsWith('=') || value.StartsWith('+') || value.StartsWith('-') || value.StartsWith('@') ? "'" : "") + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
-            : value;
+    /// <summary>A manifest field: quoted where needed, and text a spreadsheet would take for a formula kept as text.</summary>
+    private static string Csv(string value)
+    {
+        var text = value.Length > 0 && "=+-@\t\r".Contains(value[0], StringComparison.Ordinal) ? "'" + value : value;
+        return text != value || text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
+    }
 }

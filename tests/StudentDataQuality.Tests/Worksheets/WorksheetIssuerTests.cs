@@ -102,6 +102,25 @@ public sealed class WorksheetIssuerTests(DatabaseFixture db) : IClassFixture<Dat
         Assert.DoesNotContain(fixedFinding, issuedFindings);
     }
 
+    [Fact]
+    public async Task AWorkbookThatCannotBeWritten_FailsTheIssue_InsteadOfHangingIt()
+    {
+        await StageAndCheckAsync("ws-fail");
+        var issuer = new WorksheetIssuer(db.DataSource, Key);
+        var first = await issuer.IssueAsync(new WorksheetRequest("ws-fail", Path.Combine(_temp.Path, "a"), "test") { Workers = 1 });
+        // Where every second-issue workbook would go, a folder of that name is in the way.
+        var blocked = Path.Combine(_temp.Path, "b");
+        foreach (var file in first)
+        {
+            Directory.CreateDirectory(Path.Combine(blocked, file.RelativePath.Replace("_v1.xlsx", "_v2.xlsx", StringComparison.Ordinal)));
+        }
+
+        var issuing = issuer.IssueAsync(new WorksheetRequest("ws-fail", blocked, "test") { Workers = 2 });
+
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => issuing.WaitAsync(TimeSpan.FromMinutes(2)));
+        Assert.False(File.Exists(Path.Combine(blocked, "manifest.csv")));
+    }
+
     private async Task StageAndCheckAsync(string code)
     {
         var province = ProvinceGenerator.Generate(new GeneratorOptions
