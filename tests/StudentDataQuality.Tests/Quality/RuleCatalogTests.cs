@@ -27,6 +27,43 @@ public sealed class RuleCatalogTests
         Assert.Equal(stages.Order(), stages);
     }
 
+    [Theory]
+    [InlineData("id_number; DROP TABLE registry.round")]
+    [InlineData("round, id_number")]
+    [InlineData("nickname")]
+    public void PartnerFields_OtherThanRecordFieldsOrRound_AreRefused(string partners)
+    {
+        var text = $"""
+            -- id: Z98
+            -- stage: 4
+            -- severity: error
+            -- fields: id_number
+            -- title.en: Something
+            -- title.zh: 某事
+            -- fix.en: Do this
+            -- fix.zh: 这样做
+            -- version: 1
+            -- partners: {partners}
+            SELECT c.record_id, NULL::text, 'id_number', c.id_number_raw, NULL::text, NULL::text FROM checked_record c
+            """;
+
+        var error = Assert.Throws<InvalidOperationException>(() => RuleCatalog.Parse("rules/Z98.sql", text));
+
+        Assert.Contains("partners", error.Message);
+    }
+
+    [Fact]
+    public void RulesThatGroupRecords_DeclareTheirPartners()
+    {
+        var partners = RuleCatalog.All.Where(r => r.PartnerFields.Count > 0).ToDictionary(r => r.Id, r => string.Join(", ", r.PartnerFields));
+
+        Assert.Equal("school_code, student_no", partners["S03"]);
+        Assert.Equal("id_number", partners["X03"]);
+        Assert.Equal("round", partners["A02"]);
+        Assert.True(RuleCatalog.All.Single(r => r.Id == "A01").NeedsWholeRound);
+        Assert.Empty(RuleCatalog.All.Single(r => r.Id == "F01").PartnerFields);
+    }
+
     [Fact]
     public void AHeaderWithoutItsFixHint_IsRefused_NamingTheFileAndKey()
     {
