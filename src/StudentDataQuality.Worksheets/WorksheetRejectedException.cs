@@ -1,0 +1,86 @@
+using System.Globalization;
+
+namespace StudentDataQuality.Worksheets;
+
+/// <summary>Why a returned file was refused whole; each has its message in the resources (<c>Reject</c> + the name).</summary>
+public enum WorksheetRejection
+{
+    /// <summary>Not an .xlsx: an old .xls (or a password-protected file, also an OLE compound file), a CSV or any renamed file.</summary>
+    NotXlsx,
+
+    /// <summary>Larger than <see cref="ReturnLimits.MaxBytes"/>.</summary>
+    TooLarge,
+
+    /// <summary>Its zip unpacks past <see cref="ReturnLimits.MaxUncompressedBytes"/>, or packs absurdly well, or has too many entries.</summary>
+    ZipBomb,
+
+    /// <summary>A macro-enabled workbook (vbaProject part or macro content type).</summary>
+    Macros,
+
+    /// <summary>No <c>_meta</c> sheet: not a worksheet this system issued.</summary>
+    NoMeta,
+
+    /// <summary>The <c>_meta</c> sheet is there but does not read as the layout of <see cref="WorksheetMeta"/>.</summary>
+    BadMeta,
+
+    /// <summary>The problems sheet is not found, by the name recorded in <c>_meta</c> nor by its headers.</summary>
+    NoProblemsSheet,
+
+    /// <summary>A column recorded in <c>_meta</c> is not found by its header on the problems sheet.</summary>
+    MissingColumn,
+
+    /// <summary>Two columns of the header row carry the same recorded header.</summary>
+    DuplicateColumn,
+}
+
+/// <summary>
+/// A returned worksheet refused whole: nothing of it is taken. <see cref="Exception.Message"/> is the Chinese text a
+/// registrar reads (<see cref="MessageIn"/> gives English); <see cref="Code"/> is for programs.
+/// </summary>
+public sealed class WorksheetRejectedException : UserErrorException
+{
+    public WorksheetRejectedException(
+        WorksheetRejection code, string fileName, string? sheet = null, int? excelRow = null, string? column = null, string? detail = null)
+        : base(Render(code, fileName, sheet, excelRow, column, detail, WorksheetLanguage.Chinese))
+    {
+        Code = code;
+        FileName = fileName;
+        Sheet = sheet;
+        ExcelRow = excelRow;
+        Column = column;
+        Detail = detail;
+    }
+
+    /// <summary>The same refusal, keeping the exception that revealed it (a package the zip or Open XML reader refused).</summary>
+    public WorksheetRejectedException(WorksheetRejection code, string fileName, string? detail, Exception innerException)
+        : base(Render(code, fileName, null, null, null, detail, WorksheetLanguage.Chinese), innerException)
+    {
+        Code = code;
+        FileName = fileName;
+        Detail = detail;
+    }
+
+    public WorksheetRejection Code { get; }
+
+    public string FileName { get; }
+
+    /// <summary>The sheet the reason is on, when there is one.</summary>
+    public string? Sheet { get; }
+
+    /// <summary>The row as Excel numbers it, when there is one.</summary>
+    public int? ExcelRow { get; }
+
+    /// <summary>The column's header as the file shows it, when there is one.</summary>
+    public string? Column { get; }
+
+    /// <summary>What was found (sizes, the malformed record); not translated.</summary>
+    public string? Detail { get; }
+
+    /// <summary>The message in the given language.</summary>
+    public string MessageIn(WorksheetLanguage language) => Render(Code, FileName, Sheet, ExcelRow, Column, Detail, language);
+
+    private static string Render(
+        WorksheetRejection code, string fileName, string? sheet, int? excelRow, string? column, string? detail, WorksheetLanguage language) =>
+        WorksheetText.Format(
+            "Reject" + code.ToString(), language, fileName, sheet ?? "", excelRow?.ToString(CultureInfo.InvariantCulture) ?? "", column ?? "", detail ?? "");
+}
