@@ -37,11 +37,38 @@ public static class SdqEnvironment
         LoggerFactory = new SerilogLoggerFactory(Log.Logger);
     }
 
-    /// <summary>The connection string given by SDQ_DB or appsettings.json (Database:ConnectionString), or null.</summary>
+    /// <summary>
+    /// The connection string given by SDQ_DB or appsettings.json (Database:ConnectionString), or null. Either form is
+    /// taken: Npgsql's (Host=…;Database=…) or a postgresql:// URL as `sdq db url` prints it.
+    /// </summary>
     public static string? ConfiguredConnectionString() =>
-        Environment.GetEnvironmentVariable("SDQ_DB") is { Length: > 0 } fromEnvironment
+        (Environment.GetEnvironmentVariable("SDQ_DB") is { Length: > 0 } fromEnvironment
             ? fromEnvironment
-            : Configuration["Database:ConnectionString"] is { Length: > 0 } fromSettings ? fromSettings : null;
+            : Configuration["Database:ConnectionString"] is { Length: > 0 } fromSettings ? fromSettings : null) is { } configured
+            ? FromUrl(configured)
+            : null;
+
+    private static string FromUrl(string text)
+    {
+        if (!text.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase) && !text.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase))
+        {
+            return text;
+        }
+
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var url))
+        {
+            throw new UserErrorException("SDQ_DB looks like a postgresql:// URL but is not a valid one: postgresql://user:password@host:port/database.");
+        }
+
+        var user = url.UserInfo.Split(':', 2);
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = url.Host, Port = url.IsDefaultPort || url.Port < 0 ? 5432 : url.Port, Database = Uri.UnescapeDataString(url.AbsolutePath.TrimStart('/')),
+            Username = user.Length > 0 && user[0].Length > 0 ? Uri.UnescapeDataString(user[0]) : null,
+            Password = user.Length > 1 ? Uri.UnescapeDataString(user[1]) : null,
+        };
+        return builder.ConnectionString;
+    }
 
     public static EmbeddedPostgres Embedded(string? dataDirectory)
     {
