@@ -96,7 +96,12 @@ public sealed class EmbeddedPostgres
                 SaveSettings(settings);
             }
 
-            var extra = _options.Disposable ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "";
+            // A quarter of the machine's memory for the buffer cache, between 512 MB and 4 GB, decided at each start (so
+            // an existing cluster follows the machine). The checks of a 3,000,000-record round read 2 GB of it twice
+            // over: 258 s with 4 GB against 352 s with 512 MB (the latter on a busier machine).
+            var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            var sharedBuffersMb = Math.Clamp(memory / 4 / 1_048_576, 512, 4096);
+            var extra = $" -c shared_buffers={sharedBuffersMb}MB" + (_options.Disposable ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
             RunServerTool(bin, "pg_ctl",
                 ["-D", PgData, "-l", LogFile, "-w", "-t", "60", "-o",
                  $"-p {settings.Port} -k {SocketDir} -c listen_addresses=127.0.0.1{extra}", "start"],
