@@ -25,11 +25,16 @@ WITH candidate AS (
       AND  (octet_length(c.student_no_raw) <= 19 OR length(c.student_no_raw) + regexp_count(c.student_no_raw, '[\U00010000-\U0010ffff]') <= 19)
       AND  (octet_length(c.school_code_raw) <= 10 OR length(c.school_code_raw) + regexp_count(c.school_code_raw, '[\U00010000-\U0010ffff]') <= 10)
 ),
+duplicate_key AS (
+    -- The keys alone first (hashable aggregates only: min <> max where count(DISTINCT …) would sort the round), then
+    -- the rows of the few duplicate groups: carrying every row's values through the grouping of the round cost more.
+    SELECT school_code, student_no FROM candidate GROUP BY school_code, student_no HAVING count(*) >= 2
+),
 duplicate AS (
-    SELECT array_agg(record_id) AS record_ids, array_agg(student_no_raw) AS raws, count(*) AS rows
-    FROM   candidate
-    GROUP  BY school_code, student_no
-    HAVING count(*) >= 2
+    SELECT array_agg(c.record_id) AS record_ids, array_agg(c.student_no_raw) AS raws, count(*) AS rows
+    FROM   candidate c
+    JOIN   duplicate_key k ON k.school_code = c.school_code AND k.student_no = c.student_no
+    GROUP  BY c.school_code, c.student_no
 )
 SELECT u.record_id, NULL::text AS school_code, 'student_no' AS field, u.value, d.rows || ' rows' AS detail, NULL::text AS severity
 FROM   duplicate d

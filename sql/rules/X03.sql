@@ -9,9 +9,8 @@
 -- version: 2
 -- partners: id_number
 -- Every row of an ID found at two or more school codes. Only resident IDs (id_type 1) count; by stage 4 an ID or a
--- school code that failed stage 2 (F02/F03/F04/F12, F09) is hidden, and F05's retired region does not matter. detail names only the other schools (code and
--- name from the school master), never another school's student data. Duplicates are found by one GROUP BY that
--- carries its rows along (no join back, so no plan can turn it into a nested loop over the round).
+-- school code that failed stage 2 (F02/F03/F04/F12, F09) is hidden, and F05's retired region does not matter.
+-- detail names only the other schools (code and name from the school master), never another school's student data.
 WITH candidate AS (
     SELECT c.record_id, c.school_code, c.id_number, c.id_number_raw
     FROM   checked_record c
@@ -19,12 +18,16 @@ WITH candidate AS (
       AND  c.id_type = '1' AND c.id_number IS NOT NULL
       AND  c.school_code IS NOT NULL
 ),
+duplicate_key AS (
+    -- The keys alone first (hashable aggregates only: min <> max where count(DISTINCT …) would sort the round), then
+    -- the rows of the few duplicate groups: carrying every row's values through the grouping of the round cost more.
+    SELECT id_number FROM candidate GROUP BY id_number HAVING min(school_code) <> max(school_code)
+),
 duplicate AS (
-    SELECT array_agg(record_id) AS record_ids, array_agg(school_code) AS schools, array_agg(id_number_raw) AS raws
-    FROM   candidate
-    GROUP  BY id_number
-    -- Two or more distinct values, as min <> max: hashable, where count(DISTINCT …) makes the aggregate sort the round.
-    HAVING min(school_code) <> max(school_code)
+    SELECT array_agg(c.record_id) AS record_ids, array_agg(c.school_code) AS schools, array_agg(c.id_number_raw) AS raws
+    FROM   candidate c
+    JOIN   duplicate_key k ON k.id_number = c.id_number
+    GROUP  BY c.id_number
 )
 SELECT u.record_id, NULL::text AS school_code, 'id_number' AS field, u.value,
        (SELECT 'also at ' || string_agg(DISTINCT o.code || coalesce(' ' || (SELECT min(btrim(s.school_name_raw, E' \t\r\n\u3000\u00a0')) FROM registry.school s WHERE s.round_id = @round_id AND s.school_code = o.code), ''), '; ')

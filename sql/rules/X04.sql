@@ -18,13 +18,16 @@ WITH candidate AS (
       AND  c.school_code IS NOT NULL
       AND  c.student_no IS NOT NULL
 ),
+duplicate_key AS (
+    -- The keys alone first (hashable aggregates only: min <> max where count(DISTINCT …) would sort the round), then
+    -- the rows of the few duplicate groups: carrying every row's values through the grouping of the round cost more.
+    SELECT school_code, id_number FROM candidate GROUP BY school_code, id_number HAVING min(student_no) <> max(student_no)
+),
 duplicate AS (
-    -- The student numbers are listed per group afterwards: an ordered aggregate here would sort the whole round.
-    SELECT array_agg(record_id) AS record_ids, array_agg(id_number_raw) AS raws, array_agg(student_no) AS student_nos
-    FROM   candidate
-    GROUP  BY school_code, id_number
-    -- Two or more distinct values, as min <> max: hashable, where count(DISTINCT …) makes the aggregate sort the round.
-    HAVING min(student_no) <> max(student_no)
+    SELECT array_agg(c.record_id) AS record_ids, array_agg(c.id_number_raw) AS raws, array_agg(c.student_no) AS student_nos
+    FROM   candidate c
+    JOIN   duplicate_key k ON k.school_code = c.school_code AND k.id_number = c.id_number
+    GROUP  BY c.school_code, c.id_number
 )
 SELECT u.record_id, NULL::text AS school_code, 'id_number' AS field, u.value,
        'student numbers ' || (SELECT string_agg(DISTINCT n, ', ' ORDER BY n) FROM unnest(d.student_nos) AS n) AS detail,

@@ -20,11 +20,16 @@ WITH candidate AS (
       AND  c.birth_date IS NOT NULL
       AND  c.name <> ''
 ),
+duplicate_key AS (
+    -- The keys alone first (hashable aggregates only: min <> max where count(DISTINCT …) would sort the round), then
+    -- the rows of the few duplicate groups: carrying every row's values through the grouping of the round cost more.
+    SELECT name, gender, birth_date FROM candidate GROUP BY name, gender, birth_date HAVING count(*) >= 2
+),
 duplicate AS (
-    SELECT array_agg(record_id) AS record_ids, array_agg(school_code) AS schools, array_agg(name_raw) AS raws
-    FROM   candidate
-    GROUP  BY name, gender, birth_date
-    HAVING count(*) >= 2
+    SELECT array_agg(c.record_id) AS record_ids, array_agg(c.school_code) AS schools, array_agg(c.name_raw) AS raws
+    FROM   candidate c
+    JOIN   duplicate_key k ON k.name = c.name AND k.gender = c.gender AND k.birth_date = c.birth_date
+    GROUP  BY c.name, c.gender, c.birth_date
 )
 SELECT u.record_id, NULL::text AS school_code, 'name' AS field, u.value,
        (SELECT 'also at ' || string_agg(DISTINCT coalesce(o.code, '?') || coalesce(' ' || (SELECT min(btrim(s.school_name_raw, E' \t\r\n\u3000\u00a0')) FROM registry.school s WHERE s.round_id = @round_id AND s.school_code = o.code), ''), '; ')

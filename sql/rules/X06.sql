@@ -10,8 +10,8 @@
 -- partners: name, birth_date
 -- Rows with an ID (a resident ID as in X03, or another ID type of the form F02 asks), a name, a birth date and a
 -- guardian phone (a leading 86 of a 13-digit number dropped), all present: by stage 4 values that failed F02/F03/F04/
--- F12, F10, F06 and F11 are hidden. Grouped by name + birth date + phone: every row of a group with two or more distinct ID numbers. Twins share birth date and
--- phone but not the name. detail names the schools of the other rows only.
+-- F12, F10, F06 and F11 are hidden. Grouped by name + birth date + phone: every row of a group with two or more
+-- distinct ID numbers. Twins share birth date and phone but not the name. detail names the schools of the other rows only.
 WITH candidate AS (
     SELECT c.record_id, coalesce(c.school_code, c.school_code_raw) AS school_code, c.id_number, c.id_number_raw,
            c.name, c.birth_date,
@@ -23,12 +23,16 @@ WITH candidate AS (
       AND  c.name <> ''
       AND  c.id_type IN ('1', '6', '7', '8', '9', 'A') AND c.id_number IS NOT NULL
 ),
+duplicate_key AS (
+    -- The keys alone first (hashable aggregates only: min <> max where count(DISTINCT …) would sort the round), then
+    -- the rows of the few duplicate groups: carrying every row's values through the grouping of the round cost more.
+    SELECT name, birth_date, phone FROM candidate GROUP BY name, birth_date, phone HAVING min(id_number) <> max(id_number)
+),
 duplicate AS (
-    SELECT array_agg(record_id) AS record_ids, array_agg(school_code) AS schools, array_agg(id_number_raw) AS raws
-    FROM   candidate
-    GROUP  BY name, birth_date, phone
-    -- Two or more distinct values, as min <> max: hashable, where count(DISTINCT …) makes the aggregate sort the round.
-    HAVING min(id_number) <> max(id_number)
+    SELECT array_agg(c.record_id) AS record_ids, array_agg(c.school_code) AS schools, array_agg(c.id_number_raw) AS raws
+    FROM   candidate c
+    JOIN   duplicate_key k ON k.name = c.name AND k.birth_date = c.birth_date AND k.phone = c.phone
+    GROUP  BY c.name, c.birth_date, c.phone
 )
 SELECT u.record_id, NULL::text AS school_code, 'id_number' AS field, u.value,
        (SELECT 'also at ' || string_agg(DISTINCT coalesce(o.code, '?') || coalesce(' ' || (SELECT min(btrim(s.school_name_raw, E' \t\r\n\u3000\u00a0')) FROM registry.school s WHERE s.round_id = @round_id AND s.school_code = o.code), ''), '; ')
