@@ -194,12 +194,9 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         };
     }
 
-    /// <summary>A district's folder: its code and name, without characters that break on Windows.</summary>
-    private static string SafeFolder(string code, string name)
-    {
-        var text = string.IsNullOrEmpty(code) ? "no-district" : $"{code}_{name}";
-        return string.Concat(text.Select(c => Path.GetInvalidFileNameChars().Contains(c) || "<>:\"/\\|?*".Contains(c) || char.IsControl(c) ? '-' : c));
-    }
+    /// <summary>A district's folder: its code and name, made safe as a file name as the workbooks' names are.</summary>
+    private static string SafeFolder(string code, string name) =>
+        string.IsNullOrEmpty(code) ? "no-district" : WorkbookWriter.FileNamePart($"{code}_{name}", 80);
 
     private static async Task WriteManifestAsync(string path, IReadOnlyList<IssuedFile> files, CancellationToken cancellationToken)
     {

@@ -107,7 +107,7 @@ public static class SdqEnvironment
 
     /// <summary>
     /// The worksheet signing key: SDQ_SIGNING_KEY or Worksheets:SigningKey (base64, at least 32 bytes). With the embedded
-    /// database and neither given, the program makes one on first use and keeps it beside the database (mode 600), as it
+    /// database and neither given, the program makes one on first use and keeps it in the database folder (mode 600), as it
     /// does the database password. A configured database needs a configured key: every worker must sign alike.
     /// </summary>
     public static Jobs.SigningKey SigningKey(string? dataDirectory)
@@ -132,30 +132,9 @@ public static class SdqEnvironment
                 "A configured database needs a configured worksheet signing key: set SDQ_SIGNING_KEY (or Worksheets:SigningKey) to 32 random bytes, base64, the same for every worker.");
         }
 
-        var folder = Path.GetDirectoryName(Path.GetFullPath(Embedded(dataDirectory).Status().DataDirectory))!;
-        var path = Path.Combine(folder, "signing-key");
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(folder);
-            var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllText(temporary, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            try
-            {
-                File.Move(temporary, path, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another process made it first: use theirs.
-                File.Delete(temporary);
-            }
-        }
-
-        return Jobs.SigningKey.From(Convert.FromBase64String(File.ReadAllText(path).Trim()));
+        var key = Embedded(dataDirectory).LoadOrCreateSecret("signing-key",
+            () => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+        return Jobs.SigningKey.From(Convert.FromBase64String(key));
     }
 
     /// <summary>Who is acting, as recorded in the audit log: the operating-system account running the CLI.</summary>

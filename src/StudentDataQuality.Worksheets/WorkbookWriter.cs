@@ -40,8 +40,14 @@ public static class WorkbookWriter
         return name.Length == 0 ? $"{round}_{school}_v{issue}.xlsx" : $"{round}_{school}_{name}_v{issue}.xlsx";
     }
 
-    private static string FileNamePart(string text, int maxLength)
+    /// <summary>
+    /// Text made safe as (part of) a file or folder name on every system: the characters Windows refuses and control
+    /// characters replaced by '-', surrounding spaces and dots removed, cut to <paramref name="maxLength"/> between
+    /// characters.
+    /// </summary>
+    public static string FileNamePart(string text, int maxLength)
     {
+        ArgumentNullException.ThrowIfNull(text);
         var builder = new StringBuilder(text.Length);
         foreach (var c in text.Normalize(NormalizationForm.FormC))
         {

@@ -441,6 +441,39 @@ public sealed class EmbeddedPostgres
         File.Move(temporary, SettingsPath, overwrite: true);
     }
 
+    /// <summary>
+    /// A secret the embedded deployment keeps beside its database (e.g. the worksheet signing key): read when it is
+    /// there, else made by <paramref name="create"/> and written readable by the owner only from the first byte. Two
+    /// processes making it at once agree on the first one written.
+    /// </summary>
+    public string LoadOrCreateSecret(string name, Func<string> create)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(create);
+        if (name.IndexOfAny(['/', '\\']) >= 0 || name.StartsWith('.'))
+        {
+            throw new ArgumentException($"'{name}' is not a plain file name.", nameof(name));
+        }
+
+        var path = Path.Combine(Root, name);
+        if (!File.Exists(path))
+        {
+            CreatePrivateRoot();
+            var temporary = $"{path}.{Guid.NewGuid():N}.new";
+            WritePrivateFile(temporary, create());
+            try
+            {
+                File.Move(temporary, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                File.Delete(temporary);
+            }
+        }
+
+        return File.ReadAllText(path).Trim();
+    }
+
     private static void WritePrivateFile(string path, string content)
     {
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };

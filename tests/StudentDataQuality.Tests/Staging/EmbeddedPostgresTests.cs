@@ -48,6 +48,26 @@ public sealed class EmbeddedPostgresTests : IDisposable
     }
 
     [Fact]
+    public void ASecret_IsMadeOnce_ReadableByTheOwnerOnly()
+    {
+        var cluster = new EmbeddedPostgres(new EmbeddedPostgresOptions { DataDirectory = Path.Combine(_folder, "secrets") });
+        var made = 0;
+
+        var first = cluster.LoadOrCreateSecret("signing-key", () => $"secret-{++made}");
+        var second = cluster.LoadOrCreateSecret("signing-key", () => $"secret-{++made}");
+
+        Assert.Equal("secret-1", first);
+        Assert.Equal(first, second);
+        Assert.Equal(1, made);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_folder, "secrets", "signing-key")));
+        }
+
+        Assert.Throws<ArgumentException>(() => cluster.LoadOrCreateSecret("../elsewhere", () => "x"));
+    }
+
+    [Fact]
     public void Start_WithoutServerPrograms_SaysHowToGetThem()
     {
         var empty = Path.Combine(_folder, "no-bin");
