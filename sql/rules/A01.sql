@@ -6,8 +6,8 @@
 -- title.zh: 开办中的学校本轮没有学生数据
 -- fix.en: Submit the school's student registrations for this round; if the school has closed or merged, have the school master updated.
 -- fix.zh: 请报送本校本轮的学籍数据；如学校已撤销或合并，请更新学校名录。
--- version: 1
--- partners: round
+-- version: 2
+-- partners: school_code
 -- A school-level finding: record_id NULL, school_code the school's code, value the code as the master writes it.
 -- A school's rows are the round's rows whose normalised school code is the school's.
 WITH open_school AS (

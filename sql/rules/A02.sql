@@ -6,10 +6,12 @@
 -- title.zh: 学校在籍学生数与上一轮相比变化超过20%
 -- fix.en: Check that every student of the school is in this round's data and that no student is registered twice; if the change is real (for example a large graduating class), confirm the finding.
 -- fix.zh: 请核实本校学生是否全部报送、有无重复注册；如人数变化属实（例如毕业生较多），请确认此提示。
--- version: 1
--- partners: round
+-- version: 2
+-- partners: school_code
 -- Open schools of this round's master with rows in the previous round: |current − previous| > 20% of previous
--- (in whole numbers: 5 × |difference| > previous). detail gives both counts.
+-- (in whole numbers: 5 × |difference| > previous). detail gives both counts. The previous round's rows are read from
+-- checked_source (current records of both rounds; in a re-check, those of the schools re-checked), so that a re-check
+-- counts its schools alone.
 WITH open_school AS (
     SELECT s.school_code, min(s.school_code_raw) AS school_code_raw
     FROM   registry.school s
@@ -20,7 +22,7 @@ now_count AS (
     SELECT c.school_code, count(*) AS n FROM checked_record c WHERE c.round_id = @round_id GROUP BY c.school_code
 ),
 previous_count AS (
-    SELECT p.school_code, count(*) AS n FROM registry.current_record p WHERE p.round_id = @previous_round_id GROUP BY p.school_code
+    SELECT p.school_code, count(*) AS n FROM checked_source p WHERE p.round_id = @previous_round_id GROUP BY p.school_code
 )
 SELECT NULL::bigint AS record_id, s.school_code, 'school_code' AS field, s.school_code_raw AS value,
        'previous round ' || p.n || ' students, now ' || coalesce(c.n, 0) AS detail, NULL::text AS severity

@@ -6,8 +6,8 @@
 -- title.zh: 学校无身份证件的学生超过2%
 -- fix.en: Help the families of students without an ID to obtain one (household registration) and fill in the ID numbers; confirm the finding for students who cannot have one yet.
 -- fix.zh: 请协助无身份证件学生的家庭办理户籍登记和身份证件，并补填证件号；确实暂时无法办理的，请确认此提示。
--- version: 1
--- partners: round
+-- version: 2
+-- partners: school_code
 -- Open schools with rows in this round whose id_type Z rows are more than 2% of them (in whole numbers:
 -- 50 × Z rows > rows). detail gives both counts.
 WITH open_school AS (

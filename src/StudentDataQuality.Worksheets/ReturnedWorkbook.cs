@@ -19,6 +19,9 @@ public sealed record ReturnedWorkbook
     /// <summary>The Excel row of the header row (1 unless rows were inserted above it).</summary>
     public required int HeaderRow { get; init; }
 
+    /// <summary>Where each recorded column (by marker) is in the returned file: its column number, after any moves and inserts.</summary>
+    public required IReadOnlyDictionary<string, int> ColumnNumbers { get; init; }
+
     /// <summary>The returned rows whose key <c>_meta</c> records, in file order.</summary>
     public required IReadOnlyList<ReturnedRow> Rows { get; init; }
 
@@ -132,6 +135,18 @@ public enum ReturnProblemCode
 
     /// <summary>An issued row not found in the returned file.</summary>
     DeletedRow,
+
+    /// <summary>A locked cell (student number, grade, class, name as registered) differs from what was issued.</summary>
+    LockedCellChanged,
+
+    /// <summary>Confirmed or remove registration was chosen, and values were changed too.</summary>
+    MixedAction,
+
+    /// <summary>The row's registration was removed by an earlier return.</summary>
+    AlreadyRemoved,
+
+    /// <summary>A changed value holds a character PostgreSQL text cannot keep (NUL).</summary>
+    Unstorable,
 }
 
 /// <summary>

@@ -203,8 +203,8 @@ public static partial class ReturnedWorkbookReader
             ? Escape().Replace(text, m => ((char)int.Parse(m.Groups[1].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToString())
             : text;
 
-    /// <summary>Trimmed, full-width digits folded, null when nothing is left.</summary>
-    internal static string? Normalise(string? text)
+    /// <summary>Trimmed, full-width digits folded, null when nothing is left: how every returned cell is read, so how an issued value compares with it.</summary>
+    public static string? Normalise(string? text)
     {
         if (text is null)
         {
@@ -542,6 +542,7 @@ public static partial class ReturnedWorkbookReader
                 Meta = meta,
                 ProblemsSheet = sheetName,
                 HeaderRow = headerRow,
+                ColumnNumbers = at,
                 Rows = rows,
                 NotImported = notImported,
             };

@@ -31,6 +31,21 @@ public enum WorksheetRejection
 
     /// <summary>Two columns of the header row carry the same recorded header.</summary>
     DuplicateColumn,
+
+    /// <summary>The worksheet id of <c>_meta</c> was never issued by this server.</summary>
+    UnknownWorksheet,
+
+    /// <summary><c>_meta</c> disagrees with the issued worksheet, or a row signature does not verify with the server's key.</summary>
+    BadSignature,
+
+    /// <summary>The worksheet is another school's than the uploading account's.</summary>
+    OtherSchool,
+
+    /// <summary>The worksheet's round is closed.</summary>
+    RoundClosed,
+
+    /// <summary>A newer issue of the school's worksheet exists.</summary>
+    StaleIssue,
 }
 
 /// <summary>

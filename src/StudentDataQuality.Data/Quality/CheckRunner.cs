@@ -137,11 +137,12 @@ public sealed class CheckRunner
         // The run's scratch objects live in the session; a caller may run more than one check in a transaction.
         await Execute(connection, """
             DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_source;
-            DROP TABLE IF EXISTS pg_temp.failed_field, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.check_scope;
+            DROP TABLE IF EXISTS pg_temp.failed_field, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.check_scope, pg_temp.scope_school;
             CREATE TEMP TABLE failed_field (record_id bigint NOT NULL, field text NOT NULL) ON COMMIT DROP;
             CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text) ON COMMIT DROP;
             CREATE TEMP TABLE recheck_record (record_id bigint PRIMARY KEY) ON COMMIT DROP;
             CREATE TEMP TABLE check_scope (record_id bigint PRIMARY KEY) ON COMMIT DROP;
+            CREATE TEMP TABLE scope_school (school_code text PRIMARY KEY) ON COMMIT DROP;
             """, cancellationToken);
         // The rules read checked_record, over checked_source: the round as it is, or in a re-check, for each rule, the
         // records of its scope (see ScopeAsync).
@@ -157,6 +158,17 @@ public sealed class CheckRunner
             }
 
             await import.CompleteAsync(cancellationToken);
+        }
+
+        if (!whole)
+        {
+            // A school-level finding (no record) is in a re-check's scope when its school is that of some version of a
+            // re-checked record: the schools whose counts the changes can move.
+            await Execute(connection, """
+                INSERT INTO scope_school (school_code)
+                SELECT DISTINCT r.school_code FROM registry.record r
+                WHERE  r.round_id = @round AND r.record_id IN (SELECT s.record_id FROM recheck_record s) AND r.school_code IS NOT NULL
+                """, cancellationToken, ("round", round.RoundId));
         }
 
         var counts = new Dictionary<string, long>();
@@ -388,7 +400,11 @@ public sealed class CheckRunner
         await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
         if (!wholeRound)
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM rule_result q WHERE q.record_id NOT IN (SELECT s.record_id FROM check_scope s)"));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+                DELETE FROM rule_result q
+                WHERE  CASE WHEN q.record_id IS NULL THEN q.school_code IS NULL OR q.school_code NOT IN (SELECT c.school_code FROM scope_school c)
+                            ELSE q.record_id NOT IN (SELECT s.record_id FROM check_scope s) END
+                """));
         }
 
         // The findings, each with its fingerprint (the same problem in another run or round) and the round it was first
@@ -421,7 +437,7 @@ public sealed class CheckRunner
                              THEN 'superseded' ELSE 'resolved' END,
                    closed_run_id = @run_id
             WHERE  o.round_id = @round_id AND o.rule_id = @rule_id AND o.status IN ('open', 'confirmed') AND o.run_id <> @run_id
-              {(wholeRound ? "" : "AND o.record_id IN (SELECT s.record_id FROM check_scope s)")}
+              {(wholeRound ? "" : "AND (o.record_id IN (SELECT s.record_id FROM check_scope s) OR (o.record_id IS NULL AND o.school_code IN (SELECT c.school_code FROM scope_school c)))")}
             """);
         AddRuleParameters(close.Parameters, rule, round, previous, schoolYearStart, runId);
         batch.BatchCommands.Add(close);

@@ -1,0 +1,147 @@
+using Npgsql;
+using NpgsqlTypes;
+using StudentDataQuality.Identifiers;
+using StudentDataQuality.Records;
+
+namespace StudentDataQuality.Data.Staging;
+
+/// <summary>A record's current version as stored: its number, every field's raw text, and whether the registration is removed.</summary>
+public sealed record CurrentVersion(long RecordId, int Version, IReadOnlyDictionary<string, string?> RawValues, string?[]? ExtraRaw, bool Removed);
+
+/// <summary>The next version of a record: every field's raw text (the current one's with the corrections applied).</summary>
+public sealed record NextVersion(long RecordId, int Version, IReadOnlyDictionary<string, string?> RawValues, string?[]? ExtraRaw, long ReturnId,
+    bool Removed);
+
+/// <summary>
+/// Reads the current versions of records and writes their next versions (DATA.md, record lifecycle): raw rows are never
+/// changed; a correction adds version n + 1, parsed exactly as staging parses a row, and makes it the current one
+/// (is_current and record_head, which the views and the checks read).
+/// </summary>
+public static class RecordVersions
+{
+    private static readonly IReadOnlyList<RegistryField> Fields = Layouts.Student.Fields;
+
+    /// <summary>The current versions (removed registrations included) of some records of a round.</summary>
+    public static async Task<Dictionary<long, CurrentVersion>> CurrentAsync(NpgsqlConnection connection, int roundId, IReadOnlyCollection<long> recordIds,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var columns = string.Join(", ", Fields.Select(f => "r." + f.Name + "_raw"));
+        await using var command = new NpgsqlCommand($"""
+            SELECT r.record_id, r.version, r.extra_raw, r.registration_removed, {columns}
+            FROM   registry.record r
+            WHERE  r.round_id = @round AND r.record_id = ANY(@ids) AND r.is_current
+            """, connection);
+        command.Parameters.AddWithValue("round", roundId);
+        command.Parameters.AddWithValue("ids", recordIds.ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var current = new Dictionary<long, CurrentVersion>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+            for (var i = 0; i < Fields.Count; i++)
+            {
+                values[Fields[i].Name] = reader.IsDBNull(4 + i) ? null : reader.GetString(4 + i);
+            }
+
+            var id = reader.GetInt64(0);
+            current[id] = new CurrentVersion(id, reader.GetInt32(1), values,
+                reader.IsDBNull(2) ? null : reader.GetFieldValue<string?[]>(2), reader.GetBoolean(3));
+        }
+
+        return current;
+    }
+
+    /// <summary>
+    /// Writes the next versions in the caller's transaction and makes them current. Each value is parsed as staging
+    /// parses it (typed column, normalised flag, what a resident ID says about itself); the raw text is always kept.
+    /// </summary>
+    public static async Task WriteAsync(NpgsqlConnection connection, int roundId, IReadOnlyList<NextVersion> versions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(versions);
+        if (versions.Count == 0)
+        {
+            return;
+        }
+
+        await using (var flip = new NpgsqlCommand("""
+            UPDATE registry.record_version SET is_current = false WHERE round_id = @round AND record_id = ANY(@ids) AND is_current;
+            INSERT INTO registry.record_head (round_id, record_id, current_version)
+            SELECT @round, u.id, u.version FROM unnest(@ids, @versions) AS u (id, version)
+            ON CONFLICT (round_id, record_id) DO UPDATE SET current_version = excluded.current_version;
+            """, connection))
+        {
+            flip.Parameters.AddWithValue("round", roundId);
+            flip.Parameters.AddWithValue("ids", versions.Select(v => v.RecordId).ToArray());
+            flip.Parameters.AddWithValue("versions", versions.Select(v => v.Version).ToArray());
+            await flip.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var columns = string.Join(", ", Fields.SelectMany(f => f.HasTypedColumn ? new[] { f.Name + "_raw", f.Name } : [f.Name + "_raw"]));
+        await using var import = await connection.BeginBinaryImportAsync($"""
+            COPY registry.record_version (round_id, record_id, version, {columns}, extra_raw, normalised, id_number_check_ok, id_number_birth,
+                                          guardian_id_check_ok, guardian_id_birth, is_current, return_id, registration_removed)
+            FROM STDIN (FORMAT BINARY)
+            """, cancellationToken);
+        foreach (var version in versions)
+        {
+            await import.StartRowAsync(cancellationToken);
+            await import.WriteAsync(roundId, NpgsqlDbType.Integer, cancellationToken);
+            await import.WriteAsync(version.RecordId, NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(version.Version, NpgsqlDbType.Integer, cancellationToken);
+            var normalised = new List<string>();
+            string? id = null;
+            string? guardianId = null;
+            foreach (var field in Fields)
+            {
+                var raw = version.RawValues.GetValueOrDefault(field.Name);
+                await WriteNullable(import, raw, NpgsqlDbType.Text, cancellationToken);
+                if (!field.HasTypedColumn)
+                {
+                    continue;
+                }
+
+                var typed = FieldParser.Parse(field, raw);
+                if (field.Name == "id_number")
+                {
+                    id = typed as string;
+                }
+                else if (field.Name == "guardian_id_number")
+                {
+                    guardianId = typed as string;
+                }
+
+                await WriteNullable(import, typed, field.TypedType switch
+                {
+                    TypedColumnType.SmallInt => NpgsqlDbType.Smallint,
+                    TypedColumnType.Date => NpgsqlDbType.Date,
+                    TypedColumnType.Boolean => NpgsqlDbType.Boolean,
+                    _ => NpgsqlDbType.Text,
+                }, cancellationToken);
+                if (FieldParser.IsNormalised(field, raw))
+                {
+                    normalised.Add(field.Name);
+                }
+            }
+
+            await WriteNullable(import, version.ExtraRaw, NpgsqlDbType.Array | NpgsqlDbType.Text, cancellationToken);
+            await WriteNullable(import, normalised.Count == 0 ? null : normalised.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text, cancellationToken);
+            foreach (var number in new[] { id, guardianId })
+            {
+                var (checkOk, birth) = ResidentId.Facts(number);
+                await WriteNullable(import, checkOk, NpgsqlDbType.Boolean, cancellationToken);
+                await WriteNullable(import, birth, NpgsqlDbType.Date, cancellationToken);
+            }
+
+            await import.WriteAsync(true, NpgsqlDbType.Boolean, cancellationToken);
+            await import.WriteAsync(version.ReturnId, NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(version.Removed, NpgsqlDbType.Boolean, cancellationToken);
+        }
+
+        await import.CompleteAsync(cancellationToken);
+    }
+
+    private static Task WriteNullable(NpgsqlBinaryImporter import, object? value, NpgsqlDbType type, CancellationToken cancellationToken) =>
+        value is null ? import.WriteNullAsync(cancellationToken) : import.WriteAsync(value, type, cancellationToken);
+}
