@@ -81,7 +81,15 @@ public sealed record ReceiptRow(
     ReceiptOutcome Outcome,
     IReadOnlyList<ReceiptChange> Changes,
     IReadOnlyList<string> Reasons,
-    IReadOnlyList<ReceiptProblem> StillFailing);
+    IReadOnlyList<ReceiptProblem> StillFailing)
+{
+    /// <summary>
+    /// The kind of each reason, in the order of <see cref="Reasons"/> (for example the resource key <c>ReturnFormula</c>):
+    /// the receipt counts repeated reasons by it. Optional: where a code is missing, the reason's text with its numbers
+    /// taken out stands for its kind.
+    /// </summary>
+    public IReadOnlyList<string> ReasonCodes { get; init; } = [];
+}
 
 /// <summary>One correction as applied: the field, the column's header in the returned file, the value before and after.</summary>
 public sealed record ReceiptChange(string Field, string ColumnHeader, string? OldValue, string? NewValue);
