@@ -633,12 +633,19 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
                 _ => (ReceiptOutcome.Unchanged, Array.Empty<ReceiptChange>(), d.Note is null ? [] : new[] { d.Note }, Array.Empty<ReceiptProblem>()),
             };
             rows.Add(new ReceiptRow(d.Row.ExcelRow, d.Row.RowKey, identity.GetValueOrDefault("student_no"), identity.GetValueOrDefault("name"), outcome,
-                changes, reasons, failing));
+                changes, reasons, failing)
+            {
+                ReasonCodes = d.Kind == DecisionKind.Reject ? d.Problems.Select(p => "Return" + p.Code).ToArray()
+                    : d.Note is null ? [] : ["ReturnCorrectedNothingChanged"],
+            });
         }
 
         foreach (var problem in workbook.NotImported)
         {
-            rows.Add(new ReceiptRow(problem.ExcelRow, problem.RowKey, null, null, ReceiptOutcome.NotImported, [], [problem.Message(language)], []));
+            rows.Add(new ReceiptRow(problem.ExcelRow, problem.RowKey, null, null, ReceiptOutcome.NotImported, [], [problem.Message(language)], [])
+            {
+                ReasonCodes = ["Return" + problem.Code],
+            });
         }
 
         return new Receipt
