@@ -34,6 +34,24 @@ app.Configure(config =>
     config.AddCommand<WorksheetsCommand>("worksheets")
         .WithDescription("Write each school's problem worksheet (.xlsx) of a round, a folder per district, with a manifest.")
         .WithExample("worksheets", "--round", "2026-autumn", "--out", "./worksheets");
+    config.AddCommand<IngestCommand>("ingest")
+        .WithDescription("Take returned worksheets back (a file or a folder): corrections applied and re-checked, a receipt per file.")
+        .WithExample("ingest", "./returns", "--as", "school-2301000001");
+    config.AddCommand<ReviewCommand>("review")
+        .WithDescription("List the schools' explanations waiting for review, or accept or refuse one.")
+        .WithExample("review", "--accept", "12");
+    config.AddCommand<LineageCommand>("lineage")
+        .WithDescription("Show where every value of a student's records came from and what became of it (--prov-json for W3C PROV-JSON).")
+        .WithExample("lineage", "G230102201503041234", "--prov-json", "lineage.json");
+    config.AddCommand<ChangesCommand>("changes")
+        .WithDescription("Write a round's accepted corrections and removals for the upstream registry (its import layout).")
+        .WithExample("changes", "--round", "2026-autumn", "--out", "changes.csv");
+    config.AddBranch("user", user =>
+    {
+        user.SetDescription("Accounts: who acts for which school or district.");
+        user.AddCommand<UserAddCommand>("add").WithDescription("Add an account (--role data-team|district|school|manager).");
+        user.AddCommand<UserListCommand>("list").WithDescription("List the accounts.");
+    });
     config.AddCommand<ExtractCommand>("extract")
         .WithDescription("Stage registry exports (CSV/XLSX files or folders, or a source-database query) into a round.")
         .WithExample("extract", "--round", "2026-autumn", "--round-date", "2026-10-15", "./province/export");

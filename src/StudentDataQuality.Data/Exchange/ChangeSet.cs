@@ -1,0 +1,106 @@
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+using StudentDataQuality.Records;
+
+namespace StudentDataQuality.Data.Exchange;
+
+/// <summary>What a change set file holds.</summary>
+public sealed record ChangeSetResult(string Path, int Corrected, int Removed, string Sha256);
+
+/// <summary>
+/// The round's accepted changes for the upstream registry: one line per record that a return changed (corrected or
+/// registration removed), in the registry's import layout (its Chinese headers, every field as the record now reads),
+/// then the kind of change, the changed fields, and the provenance id of the version (the PROV entity
+/// <c>sdq:record/&lt;id&gt;/v&lt;n&gt;</c>, which <c>sdq lineage --prov-json</c> explains). CSV, UTF-8 with BOM, CRLF:
+/// what the registry's import reads. Writing it is an export of minors' data, and is audited with the file's sha256.
+/// </summary>
+public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
+{
+    public const string KindHeader = "变更类型";
+    public const string FieldsHeader = "变更字段";
+    public const string ProvenanceHeader = "溯源编号";
+    public const string ChangedByHeader = "修改人";
+    public const string ChangedAtHeader = "修改时间";
+    public const string CorrectedKind = "变更";
+    public const string RemovedKind = "删除";
+
+    private static readonly IReadOnlyList<RegistryField> Fields = Layouts.Student.Fields;
+
+    public async Task<ChangeSetResult> WriteAsync(string roundCode, string path, Account actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        if (actor.Role != AccountRole.DataTeam)
+        {
+            throw new UserErrorException($"Only the data team exports change sets; '{actor.Name}' is not of the data team.");
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var roundId = await new NpgsqlCommand("SELECT round_id FROM registry.round WHERE code = @code", connection)
+            { Parameters = { new NpgsqlParameter("code", roundCode) } }.ExecuteScalarAsync(cancellationToken) as int?
+            ?? throw new UserErrorException($"Round {roundCode} does not exist. 'sdq check --round' and 'sdq worksheets' name the rounds there are.");
+        var columns = string.Join(", ", Fields.Select(f => "r." + f.Name + "_raw"));
+        await using var command = new NpgsqlCommand($"""
+            SELECT r.record_id, r.version, r.registration_removed,
+                   ARRAY(SELECT DISTINCT c.field FROM exchange.correction c WHERE c.round_id = r.round_id AND c.record_id = r.record_id AND c.kind = 'value'),
+                   t.received_by, t.received_at, {columns}
+            FROM   registry.record r
+            JOIN   exchange.worksheet_return t ON t.return_id = r.return_id
+            WHERE  r.round_id = @round AND r.is_current AND r.version > 1
+            ORDER  BY r.school_code, r.student_no, r.record_id
+            """, connection);
+        command.Parameters.AddWithValue("round", roundId);
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        Directory.CreateDirectory(directory);
+        var temporary = path + ".partial";
+        int corrected = 0, removed = 0;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        await using (var file = new StreamWriter(temporary, false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: true)) { NewLine = "\r\n" })
+        {
+            await WriteLineAsync(file, Fields.Select(f => f.Header).Concat([KindHeader, FieldsHeader, ProvenanceHeader, ChangedByHeader, ChangedAtHeader]));
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var isRemoved = reader.GetBoolean(2);
+                _ = isRemoved ? removed++ : corrected++;
+                var changed = reader.GetFieldValue<string[]>(3).Select(name => Fields.First(f => f.Name == name).Header);
+                var values = Fields.Select((_, i) => reader.IsDBNull(6 + i) ? "" : reader.GetString(6 + i));
+                await WriteLineAsync(file, values.Concat([
+                    isRemoved ? RemovedKind : CorrectedKind, string.Join("；", changed),
+                    $"sdq:record/{reader.GetInt64(0)}/v{reader.GetInt32(1)}", reader.GetString(4),
+                    reader.GetFieldValue<DateTimeOffset>(5).ToString("yyyy-MM-dd HH:mm:ss zzz", System.Globalization.CultureInfo.InvariantCulture)]));
+            }
+        }
+
+        File.Move(temporary, path, overwrite: true);
+        var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(path, cancellationToken)));
+        await using var audit = new NpgsqlCommand("""
+            INSERT INTO audit.event (actor, action, round_id, object, details)
+            VALUES (@actor, 'changes.export', @round, @file, jsonb_build_object('sha256', @sha, 'corrected', @corrected, 'removed', @removed))
+            """, connection);
+        audit.Parameters.AddWithValue("actor", actor.Name);
+        audit.Parameters.AddWithValue("round", roundId);
+        audit.Parameters.AddWithValue("file", System.IO.Path.GetFileName(path));
+        audit.Parameters.AddWithValue("sha", sha256);
+        audit.Parameters.AddWithValue("corrected", corrected);
+        audit.Parameters.AddWithValue("removed", removed);
+        await audit.ExecuteNonQueryAsync(cancellationToken);
+        return new ChangeSetResult(path, corrected, removed, sha256);
+    }
+
+    private static async Task WriteLineAsync(StreamWriter file, IEnumerable<string> values)
+    {
+        var first = true;
+        foreach (var value in values)
+        {
+            if (!first)
+            {
+                await file.WriteAsync(',');
+            }
+
+            first = false;
+            await file.WriteAsync(value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"");
+        }
+
+        await file.WriteLineAsync();
+    }
+}
