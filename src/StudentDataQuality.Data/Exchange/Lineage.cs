@@ -21,7 +21,8 @@ public sealed record LineageCorrection(long CorrectionId, long ReturnId, string 
 
 /// <summary>A finding on some version of the record, with the check run that made it (full round or re-check) and its status now.</summary>
 public sealed record LineageFinding(long FindingId, string RuleId, int RuleVersion, string Severity, string Field, string? Value, string Status,
-    int RecordVersion, long RunId, string RunScope, string RunActor, DateTimeOffset RunAt, long? ClosedRunId);
+    int RecordVersion, long RunId, string RunScope, string RunActor, DateTimeOffset RunAt, long? ClosedRunId, string? ClosedRunScope = null,
+    DateTimeOffset? ClosedRunAt = null);
 
 /// <summary>A worksheet that showed the record: the issue, its file, who issued it, and who downloaded it when.</summary>
 public sealed record LineageWorksheet(Guid WorksheetId, int IssueNumber, string FileName, string Sha256, DateTimeOffset IssuedAt, string IssuedBy,
@@ -126,8 +127,8 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
             """);
         Add("""
             SELECT f.finding_id, f.rule_id, f.rule_version, f.severity, f.field, f.value, f.status, f.record_version, f.run_id, c.scope, c.actor, c.started_at,
-                   f.closed_run_id
-            FROM   quality.finding f JOIN quality.check_run c ON c.run_id = f.run_id
+                   f.closed_run_id, d.scope, d.started_at
+            FROM   quality.finding f JOIN quality.check_run c ON c.run_id = f.run_id LEFT JOIN quality.check_run d ON d.run_id = f.closed_run_id
             WHERE  f.round_id = @round AND f.record_id = @id ORDER BY f.finding_id
             """);
         Add("""
@@ -165,7 +166,7 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
         {
             findings.Add(new LineageFinding(reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), reader.GetString(4), Text(reader, 5),
                 reader.GetString(6), reader.GetInt32(7), reader.GetInt64(8), reader.GetString(9), reader.GetString(10), reader.GetFieldValue<DateTimeOffset>(11),
-                reader.IsDBNull(12) ? null : reader.GetInt64(12)));
+                reader.IsDBNull(12) ? null : reader.GetInt64(12), Text(reader, 13), reader.IsDBNull(14) ? null : reader.GetFieldValue<DateTimeOffset>(14)));
         }
 
         await reader.NextResultAsync(cancellationToken);

@@ -130,7 +130,9 @@ public static class ProvJson
             d.Relation("wasAssociatedWith", ("prov:activity", check), ("prov:agent", pipeline));
             if (finding.ClosedRunId is { } closed)
             {
-                d.Relation("wasInvalidatedBy", ("prov:entity", id), ("prov:activity", $"sdq:check/{closed}"));
+                var closing = d.Activity($"sdq:check/{closed}", finding.ClosedRunScope == "full" ? "sdq:Check" : "sdq:Recheck", finding.ClosedRunAt);
+                d.Relation("wasInvalidatedBy", ("prov:entity", id), ("prov:activity", closing));
+                d.Relation("wasAssociatedWith", ("prov:activity", closing), ("prov:agent", pipeline));
             }
         }
     }

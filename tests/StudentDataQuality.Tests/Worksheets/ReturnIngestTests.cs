@@ -180,6 +180,97 @@ public sealed class ReturnIngestTests(DatabaseFixture db) : IClassFixture<Databa
             "SELECT concat_ws('|', kind, reason) FROM exchange.correction WHERE record_id = @id", ("id", rows[1].RecordId)));
     }
 
+    [Fact]
+    public async Task TheDataTeamsReview_ConfirmsTheExplainedFindings_OrLeavesThemOpen()
+    {
+        var scenario = await IngestScenario.CreateAsync(db.DataSource, _temp.Path, "in-review");
+        var (file, rows) = await CheckCharacterRowsAsync(scenario);
+        Assert.True(rows.Count >= 2, "the scenario needs a school with two F03 rows");
+        var returned = Edit(scenario.Issued(file), (e, layout) =>
+        {
+            foreach (var (row, text) in new[] { (rows[0], "与户口本一致"), (rows[1], "无误") })
+            {
+                e.Type(Row(layout, row.RowKey), Column(layout, "action"), ActionLabel(WorksheetAction.Confirmed));
+                e.Type(Row(layout, row.RowKey), Column(layout, "explanation"), text);
+            }
+        });
+        await scenario.IngestAsync(file, returned);
+        var review = new ExplanationReview(scenario.DataSource);
+        var pending = await review.PendingAsync(scenario.Round, file.SchoolCode);
+        Assert.Equal(2, pending.Count);
+        Assert.All(pending, p => Assert.Equal(["F03"], p.RuleIds));
+        var accepted = pending.Single(p => p.Text == "与户口本一致");
+        var refused = pending.Single(p => p.Text == "无误");
+
+        await Assert.ThrowsAsync<UserErrorException>(() => review.DecideAsync(refused.ExplanationId, false, null, Account.Operator("data-team")));
+        await Assert.ThrowsAsync<UserErrorException>(() => review.DecideAsync(accepted.ExplanationId, true, null, IngestScenario.AccountOf(file.SchoolCode)));
+        Assert.Equal(1, await review.DecideAsync(accepted.ExplanationId, true, null, Account.Operator("data-team")));
+        Assert.Equal(0, await review.DecideAsync(refused.ExplanationId, false, "请提供户口本复印件", Account.Operator("data-team")));
+
+        Assert.Empty(await scenario.OpenFindingsAsync(rows[0].RecordId));
+        Assert.Equal("confirmed", await scenario.ScalarAsync<string>(
+            "SELECT status FROM quality.finding WHERE record_id = @id AND rule_id = 'F03' ORDER BY finding_id DESC LIMIT 1", ("id", rows[0].RecordId)));
+        Assert.Equal([("F03", "id_number")], await scenario.OpenFindingsAsync(rows[1].RecordId));
+        Assert.Empty(await review.PendingAsync(scenario.Round, file.SchoolCode));
+        await Assert.ThrowsAsync<UserErrorException>(() => review.DecideAsync(accepted.ExplanationId, false, "again", Account.Operator("data-team")));
+        Assert.Equal(2L, await scenario.ScalarAsync<long>(
+            "SELECT count(*) FROM audit.event e JOIN registry.round r USING (round_id) WHERE r.code = @round AND e.action LIKE 'explanation.%'",
+            ("round", scenario.Round)));
+        // A confirmed finding stays confirmed through a later check while its value is the same.
+        await new StudentDataQuality.Data.Quality.CheckRunner(scenario.DataSource).RunAsync(scenario.Round, "test");
+        Assert.Empty(await scenario.OpenFindingsAsync(rows[0].RecordId));
+    }
+
+    [Fact]
+    public async Task Lineage_TracesEveryChangedValue_FromTheExtractRowToTheReCheck_AndTheChangeSetCarriesItsId()
+    {
+        var scenario = await IngestScenario.CreateAsync(db.DataSource, _temp.Path, "in-lineage");
+        var (file, rows) = await CheckCharacterRowsAsync(scenario);
+        var row = rows[0];
+        var returned = Edit(scenario.Issued(file), (e, layout) => e.Type(Row(layout, row.RowKey), Column(layout, "field.id_number"), row.Fixed));
+        var result = await scenario.IngestAsync(file, returned);
+        var studentNo = await scenario.ScalarAsync<string>("SELECT student_no FROM registry.current_record WHERE record_id = @id", ("id", row.RecordId));
+
+        var lineage = Assert.Single(await new LineageReader(scenario.DataSource).ReadAsync(studentNo, scenario.Round, Account.Operator("data-team")));
+
+        Assert.Equal([1, 2], lineage.Versions.Select(v => v.Version));
+        var source = lineage.Versions[0].Source!;
+        Assert.Equal(await scenario.ScalarAsync<string>("SELECT s.sha256 FROM staging.source_file s JOIN registry.record_version v USING (file_id) WHERE v.record_id = @id",
+            ("id", row.RecordId)), source.Sha256);
+        Assert.Equal(result.Receipt.ReturnId, lineage.Versions[1].ReturnId);
+        var correction = Assert.Single(lineage.Corrections);
+        var layout = IngestScenario.Read(returned);
+        Assert.Equal(("id_number", lineage.Versions[0].Values["id_number"], row.Fixed, OpenXmlWorkbook.Reference(Row(layout, row.RowKey), Column(layout, "field.id_number"))),
+            (correction.Field, correction.OldValue, correction.NewValue, correction.Cell));
+        Assert.Equal(row.Fixed, lineage.Versions[1].Values["id_number"]);
+        var returnedFile = Assert.Single(lineage.Returns);
+        Assert.Equal((IngestScenario.SchoolAccount(file.SchoolCode), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(returned))),
+            (returnedFile.ReceivedBy, returnedFile.Sha256));
+        Assert.Equal(file.Sha256, Assert.Single(lineage.Worksheets).Sha256);
+        var f03 = lineage.Findings.Where(f => f.RuleId == "F03").ToList();
+        Assert.Contains(f03, f => f.RecordVersion == 1 && f.RunScope == "full" && f.Status == "resolved" && f.ClosedRunId == result.CheckRunId);
+
+        var prov = ProvJson.Build([lineage]);
+        var revision = prov["wasDerivedFrom"]!.AsObject().Select(p => p.Value!.AsObject())
+            .Single(r => (string?)r["prov:generatedEntity"] == $"sdq:value/{row.RecordId}/v2/id_number" && r.ContainsKey("sdq:cell"));
+        Assert.Equal($"sdq:return/{result.Receipt.ReturnId}", (string?)revision["prov:usedEntity"]);
+        Assert.NotNull(prov["entity"]![$"sdq:file/{source.Sha256}"]);
+        Assert.NotNull(prov["activity"]![$"sdq:check/{result.CheckRunId}"]);
+        Assert.NotNull(prov["agent"]![$"sdq:account/{IngestScenario.SchoolAccount(file.SchoolCode)}"]);
+        // A school sees only its own students' lineage.
+        Assert.Empty(await new LineageReader(scenario.DataSource).ReadAsync(studentNo, scenario.Round,
+            IngestScenario.AccountOf(scenario.Files.First(f => f.SchoolCode != file.SchoolCode).SchoolCode)));
+
+        var path = Path.Combine(_temp.Path, "changes.csv");
+        var changes = await new ChangeSetWriter(scenario.DataSource).WriteAsync(scenario.Round, path, Account.Operator("data-team"));
+        Assert.Equal((1, 0), (changes.Corrected, changes.Removed));
+        var lines = File.ReadAllLines(path);
+        Assert.StartsWith("全国学籍号", lines[0].TrimStart('\uFEFF'), StringComparison.Ordinal);
+        Assert.Contains(row.Fixed, lines[1], StringComparison.Ordinal);
+        Assert.EndsWith($"变更,身份证件号,sdq:record/{row.RecordId}/v2,{IngestScenario.SchoolAccount(file.SchoolCode)}", lines[1][..lines[1].LastIndexOf(',')],
+            StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("return")]
     [InlineData("versions")]
