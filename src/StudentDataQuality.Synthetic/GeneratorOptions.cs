@@ -41,12 +41,17 @@ public sealed record GeneratorOptions
 }
 
 /// <summary>Where the generated files are, and what they hold.</summary>
+/// <param name="RegistrarAnswersPath">
+/// registrar_answers.csv: what a registrar who knows the truth answers in the worksheet for each ground-truth finding
+/// (<see cref="RegistrarAnswers.Load"/>; docs/synthetic-province.md).
+/// </param>
 /// <param name="DefectsByRule">Ground-truth findings per rule id (lines of ground_truth.csv), in catalogue order.</param>
 public sealed record GenerationResult(
     string ExportDirectory,
     string SchoolMasterPath,
     IReadOnlyList<string> StudentExportPaths,
     string GroundTruthPath,
+    string RegistrarAnswersPath,
     string? PreviousExportDirectory,
     DateOnly? PreviousRoundDate,
     int Students,

@@ -53,6 +53,9 @@ public static class ProvinceGenerator
 
 internal sealed record GroundTruthLine(string StudentNo, string SchoolCode, string Rule, string Field);
 
+/// <summary>One line of registrar_answers.csv (<see cref="RegistrarAnswers"/> reads them back).</summary>
+internal sealed record AnswerLine(string SchoolCode, string StudentNo, string Rule, string Field, string Action, string Value);
+
 internal sealed partial class ProvinceRun
 {
     private const int MinimumPerRule = 3;
@@ -106,6 +109,7 @@ internal sealed partial class ProvinceRun
         var header = Layouts.Student.Fields.Select(f => f.Header).ToArray();
         string? previousDirectory = null;
         var groundTruthPath = Path.Combine(root, "ground_truth.csv");
+        var answersPath = Path.Combine(root, RegistrarAnswers.FileName);
         var written = 0L;
         try
         {
@@ -140,11 +144,13 @@ internal sealed partial class ProvinceRun
 
             using var truth = new StreamWriter(groundTruthPath, false, new UTF8Encoding(false)) { NewLine = "\r\n" };
             truth.WriteLine("student_no,school_code,rule_id,field");
+            using var answers = new CsvExportWriter(answersPath, CsvExportWriter.EncodingFor(ExportEncoding.Utf8));
+            answers.WriteRow(RegistrarAnswers.Header.Split(','));
             var remaining = _schools.Count(s => s.HasStudents);
             foreach (var school in _schools)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var (rows, previousRows, lines) = GenerateSchool(school, remaining);
+                var (rows, previousRows, lines, answerLines) = GenerateSchool(school, remaining);
                 if (school.HasStudents)
                 {
                     remaining--;
@@ -173,6 +179,11 @@ internal sealed partial class ProvinceRun
                     _findings[line.Rule]++;
                 }
 
+                foreach (var a in answerLines)
+                {
+                    answers.WriteRow([a.SchoolCode, a.StudentNo, a.Rule, a.Field, a.Action, a.Value]);
+                }
+
                 written += rows.Count;
                 if (rows.Count > 0)
                 {
@@ -190,7 +201,7 @@ internal sealed partial class ProvinceRun
         var defects = ProvinceGenerator.RuleIds
             .Where(r => _options.Previous || !(r[0] == 'T' || r == "A02"))
             .ToDictionary(r => r, r => _findings[r], StringComparer.Ordinal);
-        var result = new GenerationResult(export, schoolMaster, studentPaths, groundTruthPath, previousDirectory,
+        var result = new GenerationResult(export, schoolMaster, studentPaths, groundTruthPath, answersPath, previousDirectory,
             _options.Previous ? _previousRound : null, checked((int)written), _schools.Count, defects);
         WriteManifest(Path.Combine(root, "province.json"), result);
         return result;

@@ -8,20 +8,28 @@ internal sealed partial class ProvinceRun
     private static readonly string[] InertRequiredFields =
         ["class_name", "address", "birthplace", "household_region", "study_mode", "guardian_name", "guardian_relation", "guardian_phone", "ethnicity"];
 
+    // The registrar's answers (registrar_answers.csv): the action words of RegistrarAnswers.
+    private const string Correct = RegistrarAnswers.CorrectWord;
+    private const string Confirm = RegistrarAnswers.ConfirmWord;
+    private const string Remove = RegistrarAnswers.RemoveWord;
+
     // Per-school state while one school is generated.
     private Random _rng = new(0);
     private SchoolPlan _school = null!;
     private StudentFactory _factory = null!;
     private List<StudentRow> _rows = [];
     private List<GroundTruthLine> _extra = [];
+    private List<AnswerLine> _extraAnswers = [];
 
-    private (List<StudentRow> Rows, List<StudentRow> Previous, List<GroundTruthLine> Lines) GenerateSchool(SchoolPlan school, int remaining)
+    private (List<StudentRow> Rows, List<StudentRow> Previous, List<GroundTruthLine> Lines, List<AnswerLine> Answers) GenerateSchool(
+        SchoolPlan school, int remaining)
     {
         _school = school;
         _rng = new Random(SeedMix.Combine(_options.Seed, school.Index));
         _factory = new StudentFactory(_rng, school, _reference, _ids);
         _rows = [];
         _extra = [];
+        _extraAnswers = [];
         var previousRows = new List<StudentRow>();
         if (school.HasStudents)
         {
@@ -49,6 +57,16 @@ internal sealed partial class ProvinceRun
         }
 
         lines.AddRange(_extra);
+        var answers = new List<AnswerLine>();
+        foreach (var row in _rows)
+        {
+            foreach (var a in row.Answers ?? [])
+            {
+                answers.Add(new AnswerLine(row[Col.SchoolCode], row[Col.StudentNo], a.Rule, a.Field, a.Action, a.Value));
+            }
+        }
+
+        answers.AddRange(_extraAnswers);
         if (school.IsOpen)
         {
             var current = _rows.Count(r => r[Col.SchoolCode] == school.Code);
@@ -69,7 +87,7 @@ internal sealed partial class ProvinceRun
             }
         }
 
-        return (_rows, previousRows, lines);
+        return (_rows, previousRows, lines, answers);
     }
 
     private void BuildRoster(SchoolPlan school)
@@ -290,8 +308,16 @@ internal sealed partial class ProvinceRun
             return false;
         }
 
+        var clean = slot[column];
         slot[column] = value;
         slot.AddFinding(rule, field);
+        // A damaged school code (F09, X01) names no school whose registrar could answer, and the worksheet does not
+        // let a school correct its own code: no answer.
+        if (rule is not ("F09" or "X01"))
+        {
+            slot.AddAnswer(rule, field, Correct, clean);
+        }
+
         return true;
     }
 
@@ -300,8 +326,11 @@ internal sealed partial class ProvinceRun
     private bool InjectS01(StudentRow slot)
     {
         var field = InertRequiredFields[_rng.Next(InertRequiredFields.Length)];
-        slot[Records.Layouts.Student.IndexOf(field)] = Pick("", "", "", " ", "\u3000");
+        var column = Records.Layouts.Student.IndexOf(field);
+        var clean = slot[column];
+        slot[column] = Pick("", "", "", " ", "\u3000");
         slot.AddFinding("S01", field);
+        slot.AddAnswer("S01", field, Correct, clean);
         return true;
     }
 
@@ -352,6 +381,14 @@ internal sealed partial class ProvinceRun
         partner.Involved = true;
         slot.AddFinding(rule, field);
         partner.AddFinding(rule, field);
+        // The slot is the injected extra registration. For S03 both rows show the same number, so one "remove" line
+        // stands for both findings (remove one of the two); for X04 the partner keeps its registration.
+        slot.AddAnswer(rule, field, Remove);
+        if (rule != "S03")
+        {
+            partner.AddAnswer(rule, field, Confirm);
+        }
+
         return true;
     }
 
@@ -361,6 +398,7 @@ internal sealed partial class ProvinceRun
         _factory.SetResidentId(slot, _ids.Allocate(retired, slot.Birth, slot.Gender), temporary: false);
         slot[Col.IdNumber] = slot.ResidentId!;
         slot.AddFinding("F05", "id_number");
+        slot.AddAnswer("F05", "id_number", Confirm);
         return true;
     }
 
@@ -377,8 +415,11 @@ internal sealed partial class ProvinceRun
             6 => ("birthplace", "239999"),
             _ => ("ethnicity", "火星族"),
         };
-        slot[Records.Layouts.Student.IndexOf(field)] = value;
+        var column = Records.Layouts.Student.IndexOf(field);
+        var clean = slot[column];
+        slot[column] = value;
         slot.AddFinding("F08", field);
+        slot.AddAnswer("F08", field, Correct, clean);
         return true;
     }
 
@@ -436,6 +477,8 @@ internal sealed partial class ProvinceRun
 
         ReplacePerson(slot, person);
         slot.AddFinding("C04", "birth_date");
+        // A real person whose age is unusual for the grade (started late, skipped a year): a fact the school explains.
+        slot.AddAnswer("C04", "birth_date", Confirm);
         return true;
     }
 
@@ -460,9 +503,21 @@ internal sealed partial class ProvinceRun
 
     private bool InjectC07(StudentRow slot)
     {
+        var (migrant, leftBehind) = (slot[Col.MigrantChild], slot[Col.LeftBehind]);
         slot[Col.MigrantChild] = "1";
         slot[Col.LeftBehind] = Pick("1", "2");
         slot.AddFinding("C07", "left_behind");
+        // Only what the injection changed is corrected (the clean row never has both set, so at least one of them).
+        if (leftBehind != slot[Col.LeftBehind])
+        {
+            slot.AddAnswer("C07", "left_behind", Correct, leftBehind);
+        }
+
+        if (migrant != slot[Col.MigrantChild])
+        {
+            slot.AddAnswer("C07", "migrant_child", Correct, migrant);
+        }
+
         return true;
     }
 
@@ -476,10 +531,14 @@ internal sealed partial class ProvinceRun
             slot[Col.HmtStatus] = "4";
             slot[Col.StudentNo] = _factory.TemporaryNumber('J', slot.Birth);
             slot.ResidentId = null;
+            slot.AddAnswer("C08", "id_type", Confirm);
         }
         else
         {
+            // The damaged value is the status, not the ID type the finding names: the answer corrects the status.
+            var clean = slot[Col.HmtStatus];
             slot[Col.HmtStatus] = Pick("1", "2", "3");
+            slot.AddAnswer("C08", "hmt_status", Correct, clean);
         }
 
         slot.AddFinding("C08", "id_type");
@@ -488,6 +547,8 @@ internal sealed partial class ProvinceRun
 
     private bool InjectC09(StudentRow slot)
     {
+        // The clean guardian ID may be empty (it is optional): the answer then clears the cell.
+        slot.AddAnswer("C09", "guardian_id_number", Correct, slot[Col.GuardianId]);
         if (_rng.Next(2) == 0)
         {
             slot[Col.GuardianId] = slot.ResidentId!;
@@ -507,6 +568,8 @@ internal sealed partial class ProvinceRun
     {
         MakeWithoutId(slot);
         slot.AddFinding(rule, "id_type");
+        // A student without an ID is a fact of the registry (the number is a J number now): confirmed, with proof.
+        slot.AddAnswer(rule, "id_type", Confirm);
         return true;
     }
 
@@ -547,6 +610,8 @@ internal sealed partial class ProvinceRun
 
         ReplacePerson(slot, person);
         slot.AddFinding("X02", "grade");
+        // The school does not teach the grade: the student is not at this school.
+        slot.AddAnswer("X02", "grade", Remove);
         return true;
     }
 
@@ -571,6 +636,8 @@ internal sealed partial class ProvinceRun
         other.Involved = true;
         slot.AddFinding("X03", "id_number");
         _extra.Add(new GroundTruthLine(other[Col.StudentNo], other[Col.SchoolCode], "X03", "id_number"));
+        slot.AddAnswer("X03", "id_number", Remove);
+        _extraAnswers.Add(new AnswerLine(other[Col.SchoolCode], other[Col.StudentNo], "X03", "id_number", Confirm, ""));
         return true;
     }
 
@@ -592,6 +659,11 @@ internal sealed partial class ProvinceRun
         slot.AddFinding("C10", "id_type");
         second.AddFinding("X05", "name");
         second.AddFinding("C10", "id_type");
+        // The second row is the injected extra registration of the same child; the first stays, without an ID.
+        slot.AddAnswer("X05", "name", Confirm);
+        slot.AddAnswer("C10", "id_type", Confirm);
+        second.AddAnswer("X05", "name", Remove);
+        second.AddAnswer("C10", "id_type", Remove);
         return true;
     }
 
@@ -614,6 +686,8 @@ internal sealed partial class ProvinceRun
         partner.Involved = true;
         slot.AddFinding("X06", "id_number");
         partner.AddFinding("X06", "id_number");
+        slot.AddAnswer("X06", "id_number", Remove);
+        partner.AddAnswer("X06", "id_number", Confirm);
         return true;
     }
 
@@ -629,6 +703,7 @@ internal sealed partial class ProvinceRun
         var before = slot.Previous;
         ReplacePerson(slot, person);
         _extra.Add(new GroundTruthLine(before[Col.StudentNo], before[Col.SchoolCode], "T01", "student_no"));
+        _extraAnswers.Add(new AnswerLine(before[Col.SchoolCode], before[Col.StudentNo], "T01", "student_no", Confirm, ""));
         return true;
     }
 
@@ -645,14 +720,17 @@ internal sealed partial class ProvinceRun
                 var shift = 1 + _rng.Next(20);
                 before[Col.BirthDate] = SchoolCalendar.FormatDate(slot.Birth.AddDays(_rng.Next(2) == 0 ? shift : -shift));
                 slot.AddFinding("T02", "birth_date");
+                slot.AddAnswer("T02", "birth_date", Confirm);
                 break;
             case 1:
                 before[Col.Gender] = slot.Gender == 1 ? "2" : "1";
                 slot.AddFinding("T02", "gender");
+                slot.AddAnswer("T02", "gender", Confirm);
                 break;
             default:
                 before[Col.IdNumber] = _ids.Allocate(slot.ResidentId![..6], slot.Birth, slot.Gender);
                 slot.AddFinding("T02", "id_number");
+                slot.AddAnswer("T02", "id_number", Confirm);
                 break;
         }
 
@@ -670,6 +748,7 @@ internal sealed partial class ProvinceRun
         before[Col.Grade] = Num(before.Grade);
         before[Col.EntryMonth] = SchoolCalendar.EntryMonth(_previousSchoolYear, before.Grade);
         slot.AddFinding("T03", "grade");
+        slot.AddAnswer("T03", "grade", Confirm);
         return true;
     }
 

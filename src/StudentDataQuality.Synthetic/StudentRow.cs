@@ -68,6 +68,12 @@ internal sealed class StudentRow
     /// <summary>Findings the quality rules must give this row: (rule id, field).</summary>
     public List<(string Rule, string Field)>? Findings { get; private set; }
 
+    /// <summary>
+    /// What a registrar who knows the truth answers for this row's findings (registrar_answers.csv): the action word,
+    /// the field it is about, and for <c>correct</c> the clean value.
+    /// </summary>
+    public List<RowAnswer>? Answers { get; private set; }
+
     public string this[int column]
     {
         get => Values[column];
@@ -75,6 +81,9 @@ internal sealed class StudentRow
     }
 
     public void AddFinding(string rule, string field) => (Findings ??= []).Add((rule, field));
+
+    public void AddAnswer(string rule, string field, string action, string value = "") =>
+        (Answers ??= []).Add(new RowAnswer(rule, field, action, value));
 
     public StudentRow Clone() => new((string[])Values.Clone())
     {
@@ -96,3 +105,6 @@ internal sealed class StudentRow
         ResidentId = other.ResidentId;
     }
 }
+
+/// <summary>One answer of a row, before the row's final student number and school code are known.</summary>
+internal sealed record RowAnswer(string Rule, string Field, string Action, string Value);
