@@ -385,12 +385,15 @@ internal sealed record Province(
 
     public string PreviousStudents => Path.Combine(PreviousFolder, "students.csv");
 
+    public string RegistrarAnswers => Path.Combine(Path.GetDirectoryName(ExportFolder)!, "registrar_answers.csv");
+
     /// <summary>Generates the province unless the same one is there already (the generator is deterministic).</summary>
     public static Province Ensure(string work, int students, int schools)
     {
         var folder = Path.Combine(work, $"checks-{students}-{schools}");
         var manifest = Path.Combine(folder, "province.json");
-        if (!File.Exists(manifest))
+        // A province generated before the generator wrote its registrar answers is generated again (the same files, and the answers).
+        if (!File.Exists(manifest) || !File.Exists(Path.Combine(folder, "registrar_answers.csv")))
         {
             var watch = Stopwatch.StartNew();
             // Written last by the generator: a province without it is incomplete and is generated again.

@@ -21,10 +21,15 @@ using StudentDataQuality.Bench;
 //       Worksheets (issue: per-school problem worksheets): the same province (default 3,000,000 students, 5,000
 //       schools) staged and checked once into its own database, then every school's workbook written by the issuer.
 //       Reports the total, the median per workbook, and peak memory after one district and after all schools.
+//   dotnet run -c Release --project bench/StudentDataQuality.Bench -- ingest [--students N] [--schools M] [--files F] [--work DIR]
+//       Ingest (issue: ingest corrected worksheets): the same province and database; a fresh issue of every worksheet,
+//       simulated registrars' returns, then every return ingested one after another as `sdq ingest` does. Reports the
+//       total, the median and 95th percentile per file, the rows by outcome, and peak memory. --files takes the first F.
 return args switch
 {
     ["checks", .. var rest] => await ChecksBenchmark.RunAsync(rest),
     ["worksheets", .. var rest] => await WorksheetsBenchmark.RunAsync(rest),
+    ["ingest", .. var rest] => await IngestBenchmark.RunAsync(rest),
     ["staging", .. var rest] => await Staging(rest),
     [] => await Staging(args),
     [var first, ..] when first.Length > 0 && char.IsAsciiDigit(first[0]) => await Staging(args),

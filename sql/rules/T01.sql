@@ -6,19 +6,20 @@
 -- title.zh: 上一轮在册的学生本轮缺失
 -- fix.en: The student with this student number was registered at your school last round and is not in this round. If the student left, transferred or dropped out, record that through the transfer procedure; if the student is still at your school, add the student again with the same student number.
 -- fix.zh: 该学籍号的学生上一轮在本校注册，本轮缺失。如学生已转出、退学或离校，请按学籍异动程序办理；如学生仍在本校就读，请以原学籍号补报。
--- version: 2
+-- version: 3
 -- partners: school_code, student_no
 -- A previous-round row of a school that is open in this round's master, whose grade is not that school's top grade
 -- (graduates leave), with no current row of the same school code and student number (both normalised and of valid
 -- form, F09 and F01, in both rounds). The finding points at the previous round's record (record_id unique across
 -- rounds), so it carries that student's school and number; value is the student number as written, detail the
--- grade and class it had. The previous round is read from registry.current_record, so its stage 1 checks
--- (S02: control characters, length) are repeated here for the key fields.
+-- grade and class it had. The previous round is read from checked_source (the current records of both rounds; in a
+-- re-check, those sharing a changed record's school and student number), so its stage 1 checks (S02: control
+-- characters, length) are repeated here for the key fields.
 -- The two rounds are matched by a hash anti-join (the runner plans rule queries with nested loops off).
 WITH previous AS (
     SELECT p.record_id, p.school_code, p.student_no, p.student_no_raw,
            CASE WHEN char_length(p.grade_raw) <= 10 AND p.grade_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' THEN p.grade END AS grade, p.class_name
-    FROM   registry.current_record p
+    FROM   checked_source p
     WHERE  p.round_id = @previous_round_id
       AND  octet_length(p.school_code) = 10 AND p.school_code ~ '^[0-9]+$' AND substr(p.school_code, 3, 2) = @province
       AND  octet_length(p.student_no) = 19 AND p.student_no ~ '^[GLJ][0-9A-Z]+$'

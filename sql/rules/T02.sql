@@ -6,12 +6,14 @@
 -- title.zh: 出生日期、性别或身份证件号与上一轮不一致
 -- fix.en: These never change for a student. Check the value against the household register or ID card; correct it if it is wrong now, or confirm the finding if the previous round's value was the wrong one (the previous value is in the details).
 -- fix.zh: 学生的出生日期、性别和身份证件号不会变化。请对照户口簿或身份证核实：如本轮填写有误请更正；如上一轮的信息有误，请确认此提示（上一轮的值见详情）。
--- version: 2
+-- version: 3
+-- partners: school_code, student_no
 -- Current rows are matched with the previous round's row of the same school code and student number (normalised,
 -- F09 and F01 in both rounds; of several previous rows the first). One finding per field whose value is present
 -- and valid in both rounds and differs: birth date (F06, each against its own round date), gender (F08), ID
 -- number (a resident ID as in X03 or another type of the form F02 asks). The previous round is read from
--- registry.current_record, so stage 1 (S02) is repeated for the values it compares.
+-- checked_source (the current records of both rounds; in a re-check, those sharing a changed record's school and
+-- student number), so stage 1 (S02) is repeated for the values it compares.
 -- The two rounds are matched by a hash join (the runner plans rule queries with nested loops off).
 WITH previous_date AS (
     SELECT r.round_date FROM registry.round r WHERE r.round_id = @previous_round_id
@@ -27,7 +29,7 @@ previous AS (
                  AND CASE p.id_type WHEN '1' THEN p.id_number_check_ok AND p.id_number_birth IS NOT NULL
                                     ELSE quality.id_valid(p.id_type, p.id_number) END
                 THEN p.id_number END AS id_number
-    FROM   registry.current_record p
+    FROM   checked_source p
     CROSS  JOIN previous_date d
     WHERE  p.round_id = @previous_round_id
       AND  octet_length(p.school_code) = 10 AND p.school_code ~ '^[0-9]+$' AND substr(p.school_code, 3, 2) = @province

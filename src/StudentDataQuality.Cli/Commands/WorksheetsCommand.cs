@@ -83,7 +83,8 @@ public sealed class WorksheetsCommand : AsyncCommand<WorksheetsSettings>
         return 0;
     }
 
-    public static async Task RunAsync(NpgsqlDataSource dataSource, WorksheetRequest request, string? dataDirectory, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<IssuedFile>> RunAsync(NpgsqlDataSource dataSource, WorksheetRequest request, string? dataDirectory,
+        CancellationToken cancellationToken)
     {
         var issuer = new WorksheetIssuer(dataSource, SdqEnvironment.SigningKey(dataDirectory), SdqEnvironment.LoggerFactory.CreateLogger<WorksheetIssuer>());
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -95,5 +96,7 @@ public sealed class WorksheetsCommand : AsyncCommand<WorksheetsSettings>
         {
             AnsiConsole.MarkupLine("No school has open problems in this selection (was the round checked? `sdq check --round …`).");
         }
+
+        return files;
     }
 }

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using StudentDataQuality.Data.Embedded;
+using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Migrations;
+using StudentDataQuality.Data.Quality;
+using StudentDataQuality.Data.Staging;
+using StudentDataQuality.Jobs;
+using StudentDataQuality.Synthetic;
+
+namespace StudentDataQuality.Bench;
+
+/// <summary>
+/// Ingest (issue: ingest corrected worksheets): the province of the worksheets benchmark (staged and checked once into
+/// its database), a fresh issue of every school's worksheet, simulated registrars' returns (most fix everything, some
+/// half, some make new mistakes, some send nothing), then every return ingested as its school's account, one file after
+/// another as `sdq ingest` does: validation, corrections, new versions, re-check, receipt, in one transaction per file.
+/// Reports the total, the median and 95th percentile per file, rows applied, and the bench process's peak working set.
+/// </summary>
+internal static class IngestBenchmark
+{
+    private const string Database = "sdq_bench_worksheets";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var students = 3_000_000;
+        var schools = 5_000;
+        var limit = int.MaxValue;
+        var work = Path.Combine(Path.GetTempPath(), "sdq-bench");
+        for (var i = 0; i < args.Length - 1; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--students": students = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--schools": schools = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--files": limit = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--work": work = args[i + 1]; break;
+                default: Console.Error.WriteLine($"Unknown option {args[i]}. Options: --students N --schools M --files F --work DIR"); return 2;
+            }
+        }
+
+        work = Path.GetFullPath(work);
+        Console.WriteLine($"Ingest: {students:N0} students, {schools:N0} schools, {Environment.ProcessorCount} cores; work folder {work}");
+        var province = Province.Ensure(work, students, schools);
+        var cluster = new EmbeddedPostgres(new EmbeddedPostgresOptions { DataDirectory = Path.Combine(work, "db"), Database = Database });
+        await using var dataSource = NpgsqlDataSource.Create(cluster.Start());
+        await new Migrator().MigrateAsync(dataSource);
+        var round = $"bench-{students}";
+        var watch = Stopwatch.StartNew();
+        if (await RoundStore.FindAsync(dataSource, round) is null)
+        {
+            var extract = new ExtractService(dataSource);
+            await extract.ExtractFilesAsync(new ExtractRequest(round + "-previous", "bench") { RoundDate = province.PreviousRoundDate }, [province.PreviousFolder]);
+            await extract.ExtractFilesAsync(new ExtractRequest(round, "bench") { RoundDate = province.RoundDate, PreviousRoundCode = round + "-previous" },
+                [province.ExportFolder]);
+            await new CheckRunner(dataSource).RunAsync(round, "bench");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"staged and checked in {watch.Elapsed.TotalSeconds:F1} s"));
+        }
+
+        var key = SigningKey.From(new byte[32]);
+        var issued = Path.Combine(work, $"ingest-issued-{students}");
+        if (Directory.Exists(issued))
+        {
+            Directory.Delete(issued, recursive: true);
+        }
+
+        watch.Restart();
+        var files = await new WorksheetIssuer(dataSource, key).IssueAsync(new WorksheetRequest(round, issued, "bench"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"issued {files.Count:N0} worksheets in {watch.Elapsed.TotalSeconds:F1} s"));
+
+        watch.Restart();
+        var answers = RegistrarAnswers.Load(province.RegistrarAnswers);
+        var returns = new List<(IssuedFile File, byte[] Bytes, int Edits)>();
+        foreach (var file in files.Take(limit))
+        {
+            var style = RegistrarSimulator.StyleFor(file.SchoolCode, 1, (0.55, 0.2, 0.1, 0.15));
+            if (style == RegistrarStyle.Leaves)
+            {
+                continue;
+            }
+
+            var simulated = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(Path.Combine(issued, file.RelativePath)),
+                answers.GetValueOrDefault(file.SchoolCode) ?? [], style, 1);
+            returns.Add((file, simulated.Workbook, simulated.Answers.Count));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"simulated {returns.Count:N0} returns ({returns.Sum(r => r.Edits):N0} rows answered) in {watch.Elapsed.TotalSeconds:F1} s"));
+
+        var accounts = new AccountStore(dataSource);
+        foreach (var file in returns.Select(r => r.File))
+        {
+            await accounts.AddAsync(new Account("school-" + file.SchoolCode, AccountRole.School, file.SchoolCode), "bench");
+        }
+
+        var ingest = new ReturnIngest(dataSource, key);
+        var perFile = new List<long>();
+        var rows = new Dictionary<string, int>();
+        watch.Restart();
+        foreach (var (file, bytes, _) in returns)
+        {
+            var one = Stopwatch.StartNew();
+            var result = await ingest.IngestAsync(new MemoryStream(bytes), Path.GetFileName(file.RelativePath),
+                new Account("school-" + file.SchoolCode, AccountRole.School, file.SchoolCode));
+            perFile.Add(one.ElapsedMilliseconds);
+            foreach (var row in result.Receipt.Rows)
+            {
+                rows[row.Outcome.ToString()] = rows.GetValueOrDefault(row.Outcome.ToString()) + 1;
+            }
+
+            if (perFile.Count % 250 == 0)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {perFile.Count:N0} files in {watch.Elapsed.TotalSeconds:F1} s"));
+            }
+        }
+
+        var seconds = watch.Elapsed.TotalSeconds;
+        var sorted = perFile.Order().ToArray();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+
+            ingested {returns.Count:N0} returns in {seconds:F1} s ({returns.Count / seconds:F1} files/s)
+            rows: {string.Join(", ", rows.OrderBy(r => r.Key).Select(r => $"{r.Key} {r.Value:N0}"))}
+            per file: median {sorted[sorted.Length / 2]} ms, 95th percentile {sorted[(int)(sorted.Length * 0.95)]} ms, slowest {sorted[^1]} ms
+            peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1_048_576:N0} MB
+            """));
+        return 0;
+    }
+}
