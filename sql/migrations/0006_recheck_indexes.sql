@@ -21,3 +21,23 @@ $$;
 SELECT registry.index_round_partitions(r.round_id)
 FROM   registry.round r
 WHERE  to_regclass(format('registry.record_version_r%s_key', r.round_id)) IS NOT NULL;
+
+-- A re-check closes the earlier findings of the records in its scope, whatever their status (open or confirmed): by
+-- record, through this index, rather than reading the round's findings once per rule.
+CREATE OR REPLACE FUNCTION registry.ensure_round_partitions(p_round_id integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE IF NOT EXISTS registry.record_version_r%s PARTITION OF registry.record_version FOR VALUES IN (%s)',
+                   p_round_id, p_round_id);
+    EXECUTE format('CREATE TABLE IF NOT EXISTS quality.finding_r%s PARTITION OF quality.finding FOR VALUES IN (%s)',
+                   p_round_id, p_round_id);
+    EXECUTE format('CREATE INDEX IF NOT EXISTS finding_r%s_record ON quality.finding_r%s (record_id) WHERE status = ''open''',
+                   p_round_id, p_round_id);
+    EXECUTE format('CREATE INDEX IF NOT EXISTS finding_r%s_fingerprint ON quality.finding_r%s (fingerprint)',
+                   p_round_id, p_round_id);
+    EXECUTE format('CREATE INDEX IF NOT EXISTS finding_r%s_record_rule ON quality.finding_r%s (record_id, rule_id)',
+                   p_round_id, p_round_id);
+END;
+$$;
+
+SELECT registry.ensure_round_partitions(round_id) FROM registry.round;

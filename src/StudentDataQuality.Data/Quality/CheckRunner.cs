@@ -137,11 +137,12 @@ public sealed class CheckRunner
         // The run's scratch objects live in the session; a caller may run more than one check in a transaction.
         await Execute(connection, """
             DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_source;
-            DROP TABLE IF EXISTS pg_temp.failed_field, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.check_scope, pg_temp.scope_school;
+            DROP TABLE IF EXISTS pg_temp.failed_field, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.rule_scope, pg_temp.scope_school,
+                                 pg_temp.scope_record;
             CREATE TEMP TABLE failed_field (record_id bigint NOT NULL, field text NOT NULL) ON COMMIT DROP;
             CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text) ON COMMIT DROP;
             CREATE TEMP TABLE recheck_record (record_id bigint PRIMARY KEY) ON COMMIT DROP;
-            CREATE TEMP TABLE check_scope (record_id bigint PRIMARY KEY) ON COMMIT DROP;
+            CREATE TEMP TABLE rule_scope (partner_set integer NOT NULL, record_id bigint NOT NULL, PRIMARY KEY (partner_set, record_id)) ON COMMIT DROP;
             CREATE TEMP TABLE scope_school (school_code text PRIMARY KEY) ON COMMIT DROP;
             """, cancellationToken);
         // The rules read checked_record, over checked_source: the round as it is, or in a re-check, for each rule, the
@@ -171,6 +172,7 @@ public sealed class CheckRunner
                 """, cancellationToken, ("round", round.RoundId));
         }
 
+        var partnerSets = whole ? null : await ScopeAsync(connection, rules, round, cancellationToken);
         var counts = new Dictionary<string, long>();
         var stageMs = new Dictionary<int, long>();
         var schoolYearStart = new DateOnly(round.SchoolYear, 9, 1);
@@ -182,22 +184,29 @@ public sealed class CheckRunner
             // nearly all of the record: materialising whole records cost more than the scans it saved (measured on a
             // million records: stage 1, 56 of 66 columns, 19 s as one query against 10–14 s rule by rule; stage 2, 50
             // columns, 19 s against 27–34 s). A re-check reads each rule's own scope.
+            // A re-check reads the few records of its scope, whatever their columns: its stages always run as one query.
             var used = UsedColumns(columns, stage.ToList());
-            var fused = whole && stage.Count() > 1 && used.Count * 5 <= columns.Count * 4
+            var fused = stage.Count() > 1 && (whole ? used.Count * 5 <= columns.Count * 4 : !stage.Any(r => r.NeedsWholeRound))
                 ? await QueryStageAsync(connection, stage.ToList(), used, round, previous, schoolYearStart, runId, cancellationToken)
                 : null;
             foreach (var rule in stage)
             {
                 var ruleWatch = Stopwatch.StartNew();
-                if (!whole)
+                if (!whole && rule.NeedsWholeRound)
                 {
-                    await ScopeAsync(connection, rule, round, cancellationToken);
+                    await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
                 }
 
                 var failing = fused is not null
                     ? fused[rule.Id]
                     : await QueryRuleAsync(connection, rule, round, previous, schoolYearStart, runId, nestedLoops: !whole, cancellationToken);
-                counts[rule.Id] = await StoreFindingsAsync(connection, rule, failing, round, previous, schoolYearStart, runId, whole || rule.NeedsWholeRound,
+                if (!whole && rule.NeedsWholeRound)
+                {
+                    await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource, cancellationToken);
+                }
+
+                var scope = whole || rule.NeedsWholeRound ? null : $"(SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {partnerSets![PartnerKey(rule)]})";
+                counts[rule.Id] = await StoreFindingsAsync(connection, rule, failing, round, previous, schoolYearStart, runId, scope,
                     cancellationToken);
                 _logger.LogDebug("Rule {RuleId}: {FindingCount} findings in {ElapsedMs} ms", rule.Id, counts[rule.Id], ruleWatch.ElapsedMilliseconds);
             }
@@ -207,10 +216,11 @@ public sealed class CheckRunner
             var invalidating = stage.Where(r => r.Invalidates).Select(r => r.Id).ToArray();
             if (invalidating.Length > 0)
             {
-                await Execute(connection, """
+                await Execute(connection, $"""
                     INSERT INTO failed_field (record_id, field)
                     SELECT record_id, field FROM quality.finding
                     WHERE  round_id = @round AND status IN ('open', 'confirmed') AND rule_id = ANY(@rules) AND record_id IS NOT NULL
+                    {(whole ? "" : "AND record_id IN (SELECT r.record_id FROM scope_record r)")}
                     """, cancellationToken, ("round", round.RoundId), ("rules", invalidating));
                 await Execute(connection, "ANALYZE failed_field", cancellationToken);
             }
@@ -235,44 +245,60 @@ public sealed class CheckRunner
 
     private const string WholeRoundSource = "SELECT * FROM registry.current_record";
 
-    /// <summary>
-    /// Sets the scope of one rule of a re-check: the re-checked records; or the records of the round and of the previous
-    /// round sharing the rule's partner fields with a re-checked record, in any of its versions (a record that left a
-    /// duplicate group leaves partners whose finding must go); or the whole round.
-    /// </summary>
-    private static async Task ScopeAsync(NpgsqlConnection connection, Rule rule, Round round, CancellationToken cancellationToken)
-    {
-        await Execute(connection, "TRUNCATE check_scope", cancellationToken);
-        if (rule.NeedsWholeRound)
-        {
-            await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
-            return;
-        }
+    private const string ScopeSource = "SELECT * FROM scope_record";
 
-        if (rule.PartnerFields.Count == 0)
-        {
-            await Execute(connection, "INSERT INTO check_scope SELECT record_id FROM recheck_record", cancellationToken);
-        }
-        else
+    /// <summary>The stage of school-level rules, whose findings have a school and no record.</summary>
+    private const int SchoolStage = 6;
+
+    private static string PartnerKey(Rule rule) => string.Join(",", rule.PartnerFields);
+
+    /// <summary>
+    /// Sets the scopes of a re-check, once for all its rules: for each set of partner fields the rules name, the
+    /// re-checked records and the records of the round and of the previous round sharing those fields with a re-checked
+    /// record, in any of its versions (a record that left a duplicate group leaves partners whose finding must go); the
+    /// partners are found by the indexes of migration 0006. The current versions of all those records are copied once
+    /// into scope_record, which every rule then reads as checked_source: each rule judges its own scope correctly over
+    /// this superset, because every group it forms lies within the records sharing its partner fields, and only its own
+    /// scope's findings are kept. Returns the number of each partner set in rule_scope.
+    /// </summary>
+    private static async Task<Dictionary<string, int>> ScopeAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules, Round round,
+        CancellationToken cancellationToken)
+    {
+        var sets = rules.Where(r => !r.NeedsWholeRound).Select(PartnerKey).Distinct().Select((key, i) => (key, i)).ToDictionary(x => x.key, x => x.i);
+        await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
+        foreach (var (key, number) in sets)
         {
             // The partner fields are column names checked against the record layout when the catalogue was read.
-            var key = string.Join(", ", rule.PartnerFields.Select(f => "r." + f));
-            await Execute(connection, $"""
-                INSERT INTO check_scope (record_id)
-                SELECT r.record_id FROM registry.current_record r
-                WHERE  r.round_id IN (@round, @previous)
-                  AND  ({key}) IN (SELECT {key} FROM registry.record r
-                                   WHERE r.round_id = @round AND r.record_id IN (SELECT record_id FROM recheck_record))
-                UNION
-                SELECT record_id FROM recheck_record
-                """, cancellationToken, ("round", round.RoundId), ("previous", round.PreviousRoundId ?? -1));
+            var columns = key.Length == 0 ? "" : string.Join(", ", key.Split(',').Select(f => "r." + f));
+            var command = new NpgsqlBatchCommand(key.Length == 0
+                ? $"INSERT INTO rule_scope (partner_set, record_id) SELECT {number}, record_id FROM recheck_record"
+                : $"""
+                    INSERT INTO rule_scope (partner_set, record_id)
+                    SELECT {number}, r.record_id FROM registry.current_record r
+                    WHERE  r.round_id IN (@round, @previous)
+                      AND  ({columns}) IN (SELECT {columns} FROM registry.record r
+                                           WHERE r.round_id = @round AND r.record_id IN (SELECT record_id FROM recheck_record))
+                    UNION
+                    SELECT {number}, record_id FROM recheck_record
+                    """);
+            command.Parameters.AddWithValue("round", round.RoundId);
+            command.Parameters.AddWithValue("previous", round.PreviousRoundId ?? -1);
+            batch.BatchCommands.Add(command);
         }
 
-        await Execute(connection, "ANALYZE check_scope", cancellationToken);
-        await Execute(connection, """
-            CREATE OR REPLACE TEMP VIEW checked_source AS
-            SELECT r.* FROM registry.current_record r WHERE r.record_id IN (SELECT s.record_id FROM check_scope s)
-            """, cancellationToken);
+        var copy = new NpgsqlBatchCommand("""
+            CREATE TEMP TABLE scope_record ON COMMIT DROP AS
+            SELECT r.* FROM registry.current_record r
+            WHERE  r.round_id IN (@round, @previous) AND r.record_id IN (SELECT DISTINCT s.record_id FROM rule_scope s)
+            """);
+        copy.Parameters.AddWithValue("round", round.RoundId);
+        copy.Parameters.AddWithValue("previous", round.PreviousRoundId ?? -1);
+        batch.BatchCommands.Add(copy);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("ANALYZE scope_record"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("ANALYZE rule_scope"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        return sets;
     }
 
     private static async Task<List<Failing>> QueryRuleAsync(NpgsqlConnection connection, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
@@ -373,11 +399,13 @@ public sealed class CheckRunner
             Text(reader, first + 4), Text(reader, first + 5));
 
     /// <summary>
-    /// Writes a rule's findings and closes its earlier ones (in a re-check: within the rule's scope, check_scope).
+    /// Writes a rule's findings and closes its earlier ones (in a re-check: within the rule's scope, the query
+    /// <paramref name="scope"/> of record ids, and for school-level rules the schools of scope_school).
     /// </summary>
     private static async Task<long> StoreFindingsAsync(NpgsqlConnection connection, Rule rule, List<Failing> failing, Round round, int? previous,
-        DateOnly schoolYearStart, long runId, bool wholeRound, CancellationToken cancellationToken)
+        DateOnly schoolYearStart, long runId, string? scope, CancellationToken cancellationToken)
     {
+        var wholeRound = scope is null;
         await Execute(connection, "SET LOCAL enable_nestloop = on", cancellationToken);
         await using (var import = await connection.BeginBinaryImportAsync(
             "COPY rule_result (record_id, school_code, field, value, detail, severity) FROM STDIN (FORMAT BINARY)", cancellationToken))
@@ -400,10 +428,10 @@ public sealed class CheckRunner
         await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
         if (!wholeRound)
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
                 DELETE FROM rule_result q
                 WHERE  CASE WHEN q.record_id IS NULL THEN q.school_code IS NULL OR q.school_code NOT IN (SELECT c.school_code FROM scope_school c)
-                            ELSE q.record_id NOT IN (SELECT s.record_id FROM check_scope s) END
+                            ELSE q.record_id NOT IN {scope} END
                 """));
         }
 
@@ -437,7 +465,9 @@ public sealed class CheckRunner
                              THEN 'superseded' ELSE 'resolved' END,
                    closed_run_id = @run_id
             WHERE  o.round_id = @round_id AND o.rule_id = @rule_id AND o.status IN ('open', 'confirmed') AND o.run_id <> @run_id
-              {(wholeRound ? "" : "AND (o.record_id IN (SELECT s.record_id FROM check_scope s) OR (o.record_id IS NULL AND o.school_code IN (SELECT c.school_code FROM scope_school c)))")}
+              {(wholeRound ? "" : rule.Stage == SchoolStage
+                  ? $"AND (o.record_id IN {scope} OR (o.record_id IS NULL AND o.school_code IN (SELECT c.school_code FROM scope_school c)))"
+                  : $"AND o.record_id IN {scope}")}
             """);
         AddRuleParameters(close.Parameters, rule, round, previous, schoolYearStart, runId);
         batch.BatchCommands.Add(close);
