@@ -37,12 +37,35 @@ public sealed class CheckRunner
     /// <summary>Writes the catalogue into quality.rule (and each new rule text into quality.rule_version).</summary>
     public static async Task SyncCatalogAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules, CancellationToken cancellationToken)
     {
+        // What the database knows: each rule's current version and the sha256 of each kept text. A re-check (one per
+        // returned file) finds them all in place and writes nothing.
+        var known = new Dictionary<(string, int), string>();
+        var entries = new Dictionary<string, string>(StringComparer.Ordinal);
+        await using (var read = new NpgsqlCommand("""
+            SELECT v.rule_id, v.version, v.sha256,
+                   (SELECT concat_ws(E'\x1f', r.version, r.stage, r.severity, array_to_string(r.fields, ','), r.title_en, r.title_zh, r.fix_en, r.fix_zh)
+                    FROM quality.rule r WHERE r.rule_id = v.rule_id)
+            FROM   quality.rule_version v
+            """, connection))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                known[(reader.GetString(0), reader.GetInt32(1))] = reader.GetString(2);
+                entries[reader.GetString(0)] = reader.IsDBNull(3) ? "" : reader.GetString(3);
+            }
+        }
+
         foreach (var rule in rules)
         {
-            await using var known = new NpgsqlCommand("SELECT sha256 FROM quality.rule_version WHERE rule_id = @id AND version = @v", connection);
-            known.Parameters.AddWithValue("id", rule.Id);
-            known.Parameters.AddWithValue("v", rule.Version);
-            var sha = await known.ExecuteScalarAsync(cancellationToken) as string;
+            var sha = known.GetValueOrDefault((rule.Id, rule.Version));
+            var entry = string.Join('\u001f', rule.Version, rule.Stage, rule.Severity, string.Join(',', rule.Fields), rule.TitleEn, rule.TitleZh, rule.FixEn,
+                rule.FixZh);
+            if (sha == rule.Sha256 && entries.GetValueOrDefault(rule.Id) == entry)
+            {
+                continue;
+            }
+
             if (sha is not null && sha != rule.Sha256)
             {
                 throw new InvalidOperationException(
@@ -138,9 +161,11 @@ public sealed class CheckRunner
         await Execute(connection, """
             DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_source;
             DROP TABLE IF EXISTS pg_temp.failed_field, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.rule_scope, pg_temp.scope_school,
-                                 pg_temp.scope_record;
+                                 pg_temp.scope_record, pg_temp.stage_rule;
             CREATE TEMP TABLE failed_field (record_id bigint NOT NULL, field text NOT NULL) ON COMMIT DROP;
-            CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text) ON COMMIT DROP;
+            CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text, rule_id text) ON COMMIT DROP;
+            CREATE TEMP TABLE stage_rule (rule_id text PRIMARY KEY, rule_version integer NOT NULL, severity text NOT NULL, partner_set integer NOT NULL,
+                                          school_level boolean NOT NULL) ON COMMIT DROP;
             CREATE TEMP TABLE recheck_record (record_id bigint PRIMARY KEY) ON COMMIT DROP;
             CREATE TEMP TABLE rule_scope (partner_set integer NOT NULL, record_id bigint NOT NULL, PRIMARY KEY (partner_set, record_id)) ON COMMIT DROP;
             CREATE TEMP TABLE scope_school (school_code text PRIMARY KEY) ON COMMIT DROP;
@@ -189,26 +214,38 @@ public sealed class CheckRunner
             var fused = stage.Count() > 1 && (whole ? used.Count * 5 <= columns.Count * 4 : !stage.Any(r => r.NeedsWholeRound))
                 ? await QueryStageAsync(connection, stage.ToList(), used, round, previous, schoolYearStart, runId, cancellationToken)
                 : null;
-            foreach (var rule in stage)
+            if (!whole && fused is not null)
             {
-                var ruleWatch = Stopwatch.StartNew();
-                if (!whole && rule.NeedsWholeRound)
+                // A re-check stores the whole stage's findings at once: a few statements instead of a few per rule.
+                foreach (var (ruleId, count) in await StoreStageFindingsAsync(connection, stage.ToList(), fused, partnerSets!, round, previous, runId,
+                             cancellationToken))
                 {
-                    await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
+                    counts[ruleId] = count;
                 }
-
-                var failing = fused is not null
-                    ? fused[rule.Id]
-                    : await QueryRuleAsync(connection, rule, round, previous, schoolYearStart, runId, nestedLoops: !whole, cancellationToken);
-                if (!whole && rule.NeedsWholeRound)
+            }
+            else
+            {
+                foreach (var rule in stage)
                 {
-                    await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource, cancellationToken);
-                }
+                    var ruleWatch = Stopwatch.StartNew();
+                    if (!whole && rule.NeedsWholeRound)
+                    {
+                        await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
+                    }
 
-                var scope = whole || rule.NeedsWholeRound ? null : $"(SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {partnerSets![PartnerKey(rule)]})";
-                counts[rule.Id] = await StoreFindingsAsync(connection, rule, failing, round, previous, schoolYearStart, runId, scope,
-                    cancellationToken);
-                _logger.LogDebug("Rule {RuleId}: {FindingCount} findings in {ElapsedMs} ms", rule.Id, counts[rule.Id], ruleWatch.ElapsedMilliseconds);
+                    var failing = fused is not null
+                        ? fused[rule.Id]
+                        : await QueryRuleAsync(connection, rule, round, previous, schoolYearStart, runId, nestedLoops: !whole, cancellationToken);
+                    if (!whole && rule.NeedsWholeRound)
+                    {
+                        await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource, cancellationToken);
+                    }
+
+                    var scope = whole || rule.NeedsWholeRound ? null : $"(SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {partnerSets![PartnerKey(rule)]})";
+                    counts[rule.Id] = await StoreFindingsAsync(connection, rule, failing, round, previous, schoolYearStart, runId, scope,
+                        cancellationToken);
+                    _logger.LogDebug("Rule {RuleId}: {FindingCount} findings in {ElapsedMs} ms", rule.Id, counts[rule.Id], ruleWatch.ElapsedMilliseconds);
+                }
             }
 
             // The values that failed an invalidating rule of this stage are hidden from the later stages: the round's
@@ -397,6 +434,124 @@ public sealed class CheckRunner
     private static Failing Read(NpgsqlDataReader reader, int first) =>
         new(reader.IsDBNull(first) ? null : reader.GetInt64(first), Text(reader, first + 1), Text(reader, first + 2), Text(reader, first + 3),
             Text(reader, first + 4), Text(reader, first + 5));
+
+    /// <summary>
+    /// A re-check's findings of a whole stage, stored as <see cref="StoreFindingsAsync"/> stores one rule's: each rule's
+    /// results kept within its own scope, written with their fingerprints, and the rules' earlier findings in their
+    /// scopes closed (superseded or resolved). Returns the count per rule.
+    /// </summary>
+    private static async Task<Dictionary<string, long>> StoreStageFindingsAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules,
+        Dictionary<string, List<Failing>> failing, Dictionary<string, int> partnerSets, Round round, int? previous, long runId,
+        CancellationToken cancellationToken)
+    {
+        await Execute(connection, "SET LOCAL enable_nestloop = on", cancellationToken);
+        await using (var import = await connection.BeginBinaryImportAsync(
+            "COPY rule_result (record_id, school_code, field, value, detail, severity, rule_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            foreach (var rule in rules)
+            {
+                foreach (var row in failing[rule.Id])
+                {
+                    await import.StartRowAsync(cancellationToken);
+                    await import.WriteAsync(row.RecordId, NpgsqlDbType.Bigint, cancellationToken);
+                    await import.WriteAsync(row.SchoolCode, NpgsqlDbType.Text, cancellationToken);
+                    await import.WriteAsync(row.Field, NpgsqlDbType.Text, cancellationToken);
+                    await import.WriteAsync(row.Value, NpgsqlDbType.Text, cancellationToken);
+                    await import.WriteAsync(row.Detail, NpgsqlDbType.Text, cancellationToken);
+                    await import.WriteAsync(row.Severity, NpgsqlDbType.Text, cancellationToken);
+                    await import.WriteAsync(rule.Id, NpgsqlDbType.Text, cancellationToken);
+                }
+            }
+
+            await import.CompleteAsync(cancellationToken);
+        }
+
+        var counts = rules.ToDictionary(r => r.Id, _ => 0L);
+        await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
+        void Add(string sql)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            command.Parameters.AddWithValue("round_id", round.RoundId);
+            command.Parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)previous ?? DBNull.Value });
+            command.Parameters.AddWithValue("run_id", runId);
+            command.Parameters.AddWithValue("ids", rules.Select(r => r.Id).ToArray());
+            command.Parameters.AddWithValue("versions", rules.Select(r => r.Version).ToArray());
+            command.Parameters.AddWithValue("severities", rules.Select(r => r.Severity).ToArray());
+            command.Parameters.AddWithValue("sets", rules.Select(r => partnerSets[PartnerKey(r)]).ToArray());
+            command.Parameters.AddWithValue("school_level", rules.Select(r => r.Stage == SchoolStage).ToArray());
+            batch.BatchCommands.Add(command);
+        }
+
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("TRUNCATE stage_rule"));
+        Add("""
+            INSERT INTO stage_rule (rule_id, rule_version, severity, partner_set, school_level)
+            SELECT * FROM unnest(@ids::text[], @versions::integer[], @severities::text[], @sets::integer[], @school_level::boolean[])
+            """);
+        // Each rule's results within its own scope (a rule with partners also reports on them).
+        Add("""
+            DELETE FROM rule_result q USING stage_rule r
+            WHERE  q.rule_id = r.rule_id
+              AND  CASE WHEN q.record_id IS NULL THEN q.school_code IS NULL OR q.school_code NOT IN (SELECT c.school_code FROM scope_school c)
+                        ELSE NOT EXISTS (SELECT 1 FROM rule_scope s WHERE s.partner_set = r.partner_set AND s.record_id = q.record_id) END
+            """);
+        Add("""
+            WITH inserted AS (
+                INSERT INTO quality.finding (round_id, run_id, rule_id, rule_version, severity, record_id, record_version, school_code,
+                                             student_no, field, value, detail, fingerprint, first_seen_round_id, status)
+                SELECT @round_id, @run_id, q.rule_id, r.rule_version, coalesce(q.severity, r.severity), q.record_id, c.version,
+                       coalesce(c.school_code, q.school_code), c.student_no, q.field, q.value, q.detail, fp.fingerprint,
+                       coalesce((SELECT min(p.first_seen_round_id) FROM quality.finding p
+                                 WHERE p.round_id IN (@round_id, @previous_round_id) AND p.fingerprint = fp.fingerprint), @round_id),
+                       CASE WHEN EXISTS (SELECT 1 FROM quality.finding o
+                                         WHERE  o.round_id = @round_id AND o.fingerprint = fp.fingerprint AND o.status = 'confirmed'
+                                           AND  o.record_id IS NOT DISTINCT FROM q.record_id AND o.value IS NOT DISTINCT FROM q.value)
+                            THEN 'confirmed' ELSE 'open' END
+                FROM   rule_result q
+                JOIN   stage_rule r ON r.rule_id = q.rule_id
+                LEFT   JOIN registry.current_record c ON c.round_id IN (@round_id, @previous_round_id) AND c.record_id = q.record_id
+                CROSS  JOIN LATERAL (SELECT concat_ws('|', q.rule_id, coalesce(c.school_code, q.school_code), c.student_no, q.field) AS fingerprint) fp
+                RETURNING rule_id)
+            SELECT rule_id, count(*) FROM inserted GROUP BY rule_id
+            """);
+        // The rules' earlier findings in their scopes are closed: superseded where this run found the same problem again,
+        // resolved where it is gone. Found by record (the index of migration 0006), and for school-level rules by school.
+        const string Closed = """
+            SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
+                                              WHERE  n.round_id = o.round_id AND n.run_id = @run_id AND n.fingerprint = o.fingerprint
+                                                AND  n.record_id IS NOT DISTINCT FROM o.record_id)
+                             THEN 'superseded' ELSE 'resolved' END,
+                   closed_run_id = @run_id
+            """;
+        Add($"""
+            UPDATE quality.finding o
+            {Closed}
+            FROM   stage_rule r JOIN rule_scope s ON s.partner_set = r.partner_set
+            WHERE  o.round_id = @round_id AND o.record_id = s.record_id AND o.rule_id = r.rule_id
+              AND  o.status IN ('open', 'confirmed') AND o.run_id <> @run_id
+            """);
+        Add($"""
+            UPDATE quality.finding o
+            {Closed}
+            FROM   stage_rule r
+            WHERE  r.school_level AND o.round_id = @round_id AND o.record_id IS NULL AND o.rule_id = r.rule_id
+              AND  o.school_code IN (SELECT c.school_code FROM scope_school c)
+              AND  o.status IN ('open', 'confirmed') AND o.run_id <> @run_id
+            """);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("TRUNCATE rule_result"));
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            do
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    counts[reader.GetString(0)] = reader.GetInt64(1);
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken));
+        }
+
+        return counts;
+    }
 
     /// <summary>
     /// Writes a rule's findings and closes its earlier ones (in a re-check: within the rule's scope, the query
