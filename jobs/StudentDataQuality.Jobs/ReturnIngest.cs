@@ -81,8 +81,10 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
 
         var rows = workbook.Rows.Select(r => (Row: r, Issued: snapshot[r.RowKey])).ToList();
         var recordIds = rows.Select(r => r.Issued.RecordId).Distinct().ToArray();
-        var current = await RecordVersions.CurrentAsync(connection, worksheet.RoundId, recordIds, cancellationToken);
-        var identity = await IssuedIdentityAsync(connection, worksheet.RoundId, rows.Select(r => (r.Issued.RecordId, r.Issued.RecordVersion)), cancellationToken);
+        // A row may show a previous-round record (a student of last round absent now): it is read, never changed.
+        int[] rounds = worksheet.PreviousRoundId is { } previous ? [worksheet.RoundId, previous] : [worksheet.RoundId];
+        var current = await RecordVersions.CurrentAsync(connection, rounds, recordIds, cancellationToken);
+        var identity = await IssuedIdentityAsync(connection, rounds, rows.Select(r => (r.Issued.RecordId, r.Issued.RecordVersion)), cancellationToken);
         var before = await EarlierReturnsAsync(connection, worksheet.WorksheetId, cancellationToken);
         var headers = meta.Columns.ToDictionary(c => c.Marker, c => c.Header, StringComparer.Ordinal);
         var decisions = rows.Select(r => Decide(workbook, r.Row, r.Issued, current[r.Issued.RecordId], identity[(r.Issued.RecordId, r.Issued.RecordVersion)],
@@ -277,6 +279,11 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         }
 
         var language = workbook.Meta.Language;
+        if (current.RoundId != workbook.Meta.RoundId && (changes.Count > 0 || row.Action == WorksheetAction.RemoveRegistration))
+        {
+            return new Decision(row, issued, current, DecisionKind.Reject, [], [Problem(workbook, row, ReturnProblemCode.PreviousRound, null, null, null)], null);
+        }
+
         if (changes.Count > 0)
         {
             // Changed values with no action chosen are corrections: the registrar fixed the red cells and forgot the dropdown.
@@ -383,16 +390,16 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
     }
 
     /// <summary>The locked columns as issued: the raw student number, grade, class and name of the version the worksheet showed.</summary>
-    private static async Task<Dictionary<(long, int), IReadOnlyDictionary<string, string?>>> IssuedIdentityAsync(NpgsqlConnection connection, int roundId,
+    private static async Task<Dictionary<(long, int), IReadOnlyDictionary<string, string?>>> IssuedIdentityAsync(NpgsqlConnection connection, int[] roundIds,
         IEnumerable<(long RecordId, int Version)> versions, CancellationToken cancellationToken)
     {
         var list = versions.Distinct().ToArray();
         await using var command = new NpgsqlCommand("""
             SELECT r.record_id, r.version, r.student_no_raw, r.grade_raw, r.class_name_raw, r.name_raw
             FROM   unnest(@ids, @versions) AS k (record_id, version)
-            JOIN   registry.record r ON r.round_id = @round AND r.record_id = k.record_id AND r.version = k.version
+            JOIN   registry.record r ON r.round_id = ANY(@rounds) AND r.record_id = k.record_id AND r.version = k.version
             """, connection);
-        command.Parameters.AddWithValue("round", roundId);
+        command.Parameters.AddWithValue("rounds", roundIds);
         command.Parameters.AddWithValue("ids", list.Select(v => v.RecordId).ToArray());
         command.Parameters.AddWithValue("versions", list.Select(v => v.Version).ToArray());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

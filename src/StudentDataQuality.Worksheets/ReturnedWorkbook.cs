@@ -147,6 +147,9 @@ public enum ReturnProblemCode
 
     /// <summary>A changed value holds a character PostgreSQL text cannot keep (NUL).</summary>
     Unstorable,
+
+    /// <summary>The row is a previous-round student absent now: it can be explained (confirmed), not corrected or removed.</summary>
+    PreviousRound,
 }
 
 /// <summary>

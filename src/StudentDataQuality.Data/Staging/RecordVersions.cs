@@ -6,7 +6,7 @@ using StudentDataQuality.Records;
 namespace StudentDataQuality.Data.Staging;
 
 /// <summary>A record's current version as stored: its number, every field's raw text, and whether the registration is removed.</summary>
-public sealed record CurrentVersion(long RecordId, int Version, IReadOnlyDictionary<string, string?> RawValues, string?[]? ExtraRaw, bool Removed);
+public sealed record CurrentVersion(int RoundId, long RecordId, int Version, IReadOnlyDictionary<string, string?> RawValues, string?[]? ExtraRaw, bool Removed);
 
 /// <summary>The next version of a record: every field's raw text (the current one's with the corrections applied).</summary>
 public sealed record NextVersion(long RecordId, int Version, IReadOnlyDictionary<string, string?> RawValues, string?[]? ExtraRaw, long ReturnId,
@@ -21,18 +21,18 @@ public static class RecordVersions
 {
     private static readonly IReadOnlyList<RegistryField> Fields = Layouts.Student.Fields;
 
-    /// <summary>The current versions (removed registrations included) of some records of a round.</summary>
-    public static async Task<Dictionary<long, CurrentVersion>> CurrentAsync(NpgsqlConnection connection, int roundId, IReadOnlyCollection<long> recordIds,
+    /// <summary>The current versions (removed registrations included) of some records of the given rounds (record ids are unique across rounds).</summary>
+    public static async Task<Dictionary<long, CurrentVersion>> CurrentAsync(NpgsqlConnection connection, IReadOnlyCollection<int> roundIds, IReadOnlyCollection<long> recordIds,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var columns = string.Join(", ", Fields.Select(f => "r." + f.Name + "_raw"));
         await using var command = new NpgsqlCommand($"""
-            SELECT r.record_id, r.version, r.extra_raw, r.registration_removed, {columns}
+            SELECT r.record_id, r.version, r.extra_raw, r.registration_removed, r.round_id, {columns}
             FROM   registry.record r
-            WHERE  r.round_id = @round AND r.record_id = ANY(@ids) AND r.is_current
+            WHERE  r.round_id = ANY(@rounds) AND r.record_id = ANY(@ids) AND r.is_current
             """, connection);
-        command.Parameters.AddWithValue("round", roundId);
+        command.Parameters.AddWithValue("rounds", roundIds.ToArray());
         command.Parameters.AddWithValue("ids", recordIds.ToArray());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var current = new Dictionary<long, CurrentVersion>();
@@ -41,11 +41,11 @@ public static class RecordVersions
             var values = new Dictionary<string, string?>(StringComparer.Ordinal);
             for (var i = 0; i < Fields.Count; i++)
             {
-                values[Fields[i].Name] = reader.IsDBNull(4 + i) ? null : reader.GetString(4 + i);
+                values[Fields[i].Name] = reader.IsDBNull(5 + i) ? null : reader.GetString(5 + i);
             }
 
             var id = reader.GetInt64(0);
-            current[id] = new CurrentVersion(id, reader.GetInt32(1), values,
+            current[id] = new CurrentVersion(reader.GetInt32(4), id, reader.GetInt32(1), values,
                 reader.IsDBNull(2) ? null : reader.GetFieldValue<string?[]>(2), reader.GetBoolean(3));
         }
 
