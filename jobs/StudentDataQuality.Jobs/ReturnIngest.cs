@@ -41,7 +41,18 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(uploader);
-        var bytes = await ReadBoundedAsync(file, fileName, cancellationToken);
+        byte[] bytes;
+        try
+        {
+            bytes = await ReadBoundedAsync(file, fileName, cancellationToken);
+        }
+        catch (WorksheetRejectedException e)
+        {
+            // Refused before the whole upload was read: there is no sha256 and no size to keep, but the refusal is audited all the same.
+            await AuditRefusalAsync(uploader, fileName, e, null, null, cancellationToken);
+            throw;
+        }
+
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
         try
         {
@@ -49,11 +60,16 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         }
         catch (WorksheetRejectedException e)
         {
-            await AuditAsync(uploader.Name, "worksheet.return.refused", null, null, fileName,
-                new { code = e.Code.ToString(), sha256, bytes = bytes.Length, message = e.MessageIn(WorksheetLanguage.English) }, cancellationToken);
+            await AuditRefusalAsync(uploader, fileName, e, sha256, bytes.Length, cancellationToken);
             throw;
         }
     }
+
+    private Task AuditRefusalAsync(Account uploader, string fileName, WorksheetRejectedException refusal, string? sha256, int? bytes,
+        CancellationToken cancellationToken) =>
+        AuditAsync(uploader.Name, "worksheet.return.refused", null, null, fileName,
+            new { code = refusal.Code.ToString(), sha256, bytes, message = refusal.MessageIn(WorksheetLanguage.English) },
+            cancellationToken);
 
     private async Task<IngestResult> IngestAsync(byte[] bytes, string sha256, string fileName, Account uploader, CancellationToken cancellationToken)
     {
@@ -140,7 +156,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
             if (buffer.Length + read > _limits.MaxBytes)
             {
                 throw new WorksheetRejectedException(WorksheetRejection.TooLarge, fileName,
-                    detail: string.Create(CultureInfo.InvariantCulture, $"more than {_limits.MaxBytes / 1048576.0:0.##} MB"));
+                    detail: string.Create(CultureInfo.InvariantCulture, $"> {_limits.MaxBytes / 1048576.0:0.##} MB"));
             }
 
             buffer.Write(chunk, 0, read);
