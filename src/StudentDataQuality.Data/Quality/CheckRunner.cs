@@ -253,12 +253,22 @@ public sealed class CheckRunner
             var invalidating = stage.Where(r => r.Invalidates).Select(r => r.Id).ToArray();
             if (invalidating.Length > 0)
             {
-                await Execute(connection, $"""
-                    INSERT INTO failed_field (record_id, field)
-                    SELECT record_id, field FROM quality.finding
-                    WHERE  round_id = @round AND status IN ('open', 'confirmed') AND rule_id = ANY(@rules) AND record_id IS NOT NULL
-                    {(whole ? "" : "AND record_id IN (SELECT r.record_id FROM scope_record r)")}
-                    """, cancellationToken, ("round", round.RoundId), ("rules", invalidating));
+                // A re-check looks up its scope's records one by one (by the record index of migration 0006): the planner,
+                // asked for the round's findings filtered by the scope, read them all (80 ms a stage on 200,000 records).
+                await Execute(connection, whole
+                    ? """
+                      INSERT INTO failed_field (record_id, field)
+                      SELECT record_id, field FROM quality.finding
+                      WHERE  round_id = @round AND status IN ('open', 'confirmed') AND rule_id = ANY(@rules) AND record_id IS NOT NULL
+                      """
+                    : """
+                      INSERT INTO failed_field (record_id, field)
+                      SELECT f.record_id, f.field
+                      FROM   (SELECT DISTINCT record_id FROM scope_record) r
+                      CROSS  JOIN LATERAL (SELECT f.record_id, f.field FROM quality.finding f
+                                           WHERE  f.round_id = @round AND f.record_id = r.record_id AND f.rule_id = ANY(@rules)
+                                             AND  f.status IN ('open', 'confirmed') OFFSET 0) f
+                      """, cancellationToken, ("round", round.RoundId), ("rules", invalidating));
                 await Execute(connection, "ANALYZE failed_field", cancellationToken);
             }
 
@@ -331,7 +341,6 @@ public sealed class CheckRunner
         copy.Parameters.AddWithValue("round", round.RoundId);
         copy.Parameters.AddWithValue("previous", round.PreviousRoundId ?? -1);
         batch.BatchCommands.Add(copy);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("ANALYZE scope_record"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("ANALYZE rule_scope"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource));
         await batch.ExecuteNonQueryAsync(cancellationToken);
