@@ -173,8 +173,6 @@ internal sealed class ReceiptBuilder
     private static readonly (XLColor Fill, XLColor Font) Neutral = (XLColor.FromArgb(0xFF, 0xEB, 0x9C), XLColor.FromArgb(0x9C, 0x57, 0x00));
     private static readonly (XLColor Fill, XLColor Font) Bad = (XLColor.FromArgb(0xFF, 0xC7, 0xCE), XLColor.FromArgb(0x9C, 0x00, 0x06));
     private static readonly (XLColor Fill, XLColor Font) Grey = (XLColor.FromArgb(0xD9, 0xD9, 0xD9), XLColor.FromArgb(0x00, 0x00, 0x00));
-    private static readonly XLColor HeaderFill = XLColor.FromArgb(0xDD, 0xEB, 0xF7);
-    private static readonly XLColor BorderColor = XLColor.FromArgb(0xBF, 0xBF, 0xBF);
 
     private const string TextFormat = "@";
     private const double LineHeight = 15;
@@ -305,7 +303,7 @@ internal sealed class ReceiptBuilder
                 SetDisplay(sheet.Cell(row, i + 1), headers[i]);
             }
 
-            StyleHeader(sheet.Range(row, 1, row, headers.Length));
+            WorkbookBuilder.StyleHeader(sheet.Range(row, 1, row, headers.Length));
             row++;
         }
 
@@ -403,7 +401,7 @@ internal sealed class ReceiptBuilder
         used.Alignment.Vertical = XLAlignmentVerticalValues.Top;
         sheet.Range(3, 2, row, 2).Style.Alignment.WrapText = true;
         sheet.Range(3, 4, row, 4).Style.Alignment.WrapText = true;
-        FitToPageWidth(sheet);
+        WorkbookBuilder.FitToPageWidth(sheet);
         sheet.Protect().AllowElement(XLSheetProtectionElements.FormatColumns).AllowElement(XLSheetProtectionElements.FormatRows);
     }
 
@@ -434,7 +432,7 @@ internal sealed class ReceiptBuilder
             SetDisplay(outcome, row.Outcome.Label(_language));
             Colour(outcome, row.Outcome);
             var changes = string.Join('\n', row.Changes.Select(ChangeLine));
-            var reasons = string.Join('\n', row.Reasons.Select(NormaliseLineBreaks));
+            var reasons = string.Join('\n', row.Reasons.Select(WorkbookBuilder.NormaliseLineBreaks));
             var failing = string.Join('\n', row.StillFailing.Select(ProblemLine));
             SetDisplay(sheet.Cell(excelRow, 6), changes);
             SetDisplay(sheet.Cell(excelRow, 7), reasons);
@@ -508,14 +506,14 @@ internal sealed class ReceiptBuilder
             SetDisplay(sheet.Cell(1, i + 1), columns[i].Header);
         }
 
-        StyleHeader(sheet.Range(1, 1, 1, columns.Length));
+        WorkbookBuilder.StyleHeader(sheet.Range(1, 1, 1, columns.Length));
     }
 
     private static void FinishTable(IXLWorksheet sheet, int columnCount, int rowCount, int frozenColumns)
     {
         sheet.SheetView.Freeze(1, frozenColumns);
         sheet.Range(1, 1, Math.Max(1 + rowCount, 1), columnCount).SetAutoFilter();
-        FitToPageWidth(sheet);
+        WorkbookBuilder.FitToPageWidth(sheet);
         sheet.PageSetup.SetRowsToRepeatAtTop(1, 1);
         // Convenience, not security: filtering works on the protected sheet; nothing here is for editing.
         sheet.Protect()
@@ -581,7 +579,7 @@ internal sealed class ReceiptBuilder
         }
 
         var written = _sentinel is { } sentinel ? text.Replace('\r', sentinel) : text;
-        Put(cell, Clip(written), WorkbookBuilder.NeedsQuotePrefix(text));
+        Put(cell, WorkbookBuilder.Clip(written), WorkbookBuilder.NeedsQuotePrefix(text));
     }
 
     /// <summary>A text for people: line breaks as LF, clipped to what a cell holds.</summary>
@@ -592,7 +590,7 @@ internal sealed class ReceiptBuilder
             return;
         }
 
-        var written = Clip(NormaliseLineBreaks(text));
+        var written = WorkbookBuilder.Clip(WorkbookBuilder.NormaliseLineBreaks(text));
         Put(cell, written, WorkbookBuilder.NeedsQuotePrefix(written));
     }
 
@@ -608,35 +606,9 @@ internal sealed class ReceiptBuilder
         }
     }
 
-    private static string NormaliseLineBreaks(string text) =>
-        text.Contains('\r', StringComparison.Ordinal) ? text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n') : text;
-
-    private static string Clip(string text) => text.Length <= WorkbookWriter.MaxCellText ? text : text[..WorkbookWriter.MaxCellText];
-
-    private static void FitToPageWidth(IXLWorksheet sheet)
-    {
-        sheet.PageSetup.PageOrientation = XLPageOrientation.Landscape;
-        sheet.PageSetup.PaperSize = XLPaperSize.A4Paper;
-        sheet.PageSetup.FitToPages(1, 0);
-    }
-
-    private static void StyleHeader(IXLRange range)
-    {
-        var style = range.Style;
-        style.NumberFormat.Format = TextFormat;
-        style.Font.Bold = true;
-        style.Fill.BackgroundColor = HeaderFill;
-        style.Alignment.WrapText = true;
-        style.Alignment.Vertical = XLAlignmentVerticalValues.Center;
-        style.Border.OutsideBorder = XLBorderStyleValues.Thin;
-        style.Border.InsideBorder = XLBorderStyleValues.Thin;
-        style.Border.OutsideBorderColor = BorderColor;
-        style.Border.InsideBorderColor = BorderColor;
-    }
-
     private static double Height(string text, int width)
     {
-        var lines = NormaliseLineBreaks(text).Split('\n').Sum(l => Math.Max(1, (DisplayWidth(l) + width - 3) / (width - 2)));
+        var lines = WorkbookBuilder.NormaliseLineBreaks(text).Split('\n').Sum(l => Math.Max(1, (DisplayWidth(l) + width - 3) / (width - 2)));
         return Math.Min(409, (lines * LineHeight) + 3);
     }
 

@@ -497,20 +497,20 @@ internal sealed class WorkbookBuilder
     internal static bool NeedsQuotePrefix(string text) =>
         text.Length > 0 && text[0] is '=' or '+' or '-' or '@' or '\t' or '\r' or '\n' or '＝' or '＋' or '－' or '＠';
 
-    private static string NormaliseLineBreaks(string text) =>
+    internal static string NormaliseLineBreaks(string text) =>
         text.Contains('\r', StringComparison.Ordinal) ? text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n') : text;
 
-    private static string Clip(string text) => text.Length <= WorkbookWriter.MaxCellText ? text : text[..WorkbookWriter.MaxCellText];
+    internal static string Clip(string text) => text.Length <= WorkbookWriter.MaxCellText ? text : text[..WorkbookWriter.MaxCellText];
 
     /// <summary>Registrars print: landscape, as many pages down as needed but one page wide.</summary>
-    private static void FitToPageWidth(IXLWorksheet sheet)
+    internal static void FitToPageWidth(IXLWorksheet sheet)
     {
         sheet.PageSetup.PageOrientation = XLPageOrientation.Landscape;
         sheet.PageSetup.PaperSize = XLPaperSize.A4Paper;
         sheet.PageSetup.FitToPages(1, 0);
     }
 
-    private static void StyleHeader(IXLRange range)
+    internal static void StyleHeader(IXLRange range)
     {
         var style = range.Style;
         style.NumberFormat.Format = TextFormat;
