@@ -14,7 +14,7 @@ namespace StudentDataQuality.Cli.Commands;
 public sealed class IngestSettings : SdqSettings
 {
     [CommandArgument(0, "<PATH>")]
-    [Description("A returned worksheet (.xlsx), or a folder of them (every file in it and below is tried).")]
+    [Description("A returned worksheet (.xlsx), or a folder of them (every .xlsx, .xlsm and .xls in it and below is tried; other files are left alone).")]
     public string Path { get; init; } = "";
 
     [CommandOption("--as <ACCOUNT>")]
@@ -33,7 +33,8 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
     {
         var files = Directory.Exists(settings.Path)
             ? Directory.EnumerateFiles(settings.Path, "*", SearchOption.AllDirectories)
-                .Where(f => !System.IO.Path.GetFileName(f).StartsWith('.') && !System.IO.Path.GetFileName(f).StartsWith("~$", StringComparison.Ordinal))
+                .Where(f => !System.IO.Path.GetFileName(f).StartsWith('.') && !System.IO.Path.GetFileName(f).StartsWith("~$", StringComparison.Ordinal)
+                            && System.IO.Path.GetExtension(f).ToLowerInvariant() is ".xlsx" or ".xlsm" or ".xls")
                 .Order(StringComparer.Ordinal).ToList()
             : File.Exists(settings.Path)
                 ? [settings.Path]
