@@ -1,0 +1,109 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
+using Hangfire.States;
+using Hangfire.Storage;
+using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Identifiers;
+using StudentDataQuality.Jobs;
+using StudentDataQuality.Tests.Infrastructure;
+using StudentDataQuality.Tests.Worksheets;
+using StudentDataQuality.Worksheets;
+
+namespace StudentDataQuality.Tests.Jobs;
+
+/// <summary>The ingest job run by a real Hangfire server on the real database: a returned file taken once, however often the job runs.</summary>
+public sealed class IngestJobTests(DatabaseFixture db) : IClassFixture<DatabaseFixture>, IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task IngestJob_TakesAReturnOnce_WritesItsReceipt_AndAnswersARefusalWithoutRetrying()
+    {
+        var scenario = await IngestScenario.CreateAsync(db.DataSource, _temp.Path, "job-in");
+        var (file, rowKey, fixedId) = await CheckCharacterRowAsync(scenario);
+        var layout = IngestScenario.Read(scenario.Issued(file));
+        using var edits = new RegistrarEdits(scenario.Issued(file), layout.Meta.Language);
+        edits.Type(layout.Rows.Single(r => r.RowKey == rowKey).ExcelRow, layout.ColumnNumbers["field.id_number"], fixedId);
+        var inbox = Path.Combine(_temp.Path, "inbox");
+        Directory.CreateDirectory(inbox);
+        var path = Path.Combine(inbox, Path.GetFileName(file.RelativePath));
+        await File.WriteAllBytesAsync(path, edits.Save());
+        var other = scenario.Files.First(f => f.SchoolCode != file.SchoolCode).SchoolCode;
+
+        var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", QueuePollInterval = TimeSpan.FromMilliseconds(200) };
+        var storage = new PostgreSqlStorage(new NpgsqlConnectionFactory(db.ConnectionString, options), options);
+        var job = new IngestJob(scenario.Ingest(), new AccountStore(db.DataSource));
+        using var server = new BackgroundJobServer(
+            new BackgroundJobServerOptions { Queues = ["ingest"], WorkerCount = 1, Activator = new Activator(job) }, storage);
+        var client = new BackgroundJobClient(storage);
+
+        var firstId = client.Enqueue<IngestJob>(j => j.RunAsync(path, IngestScenario.SchoolAccount(file.SchoolCode), CancellationToken.None));
+        var first = await SucceededAsync(storage, firstId);
+        var again = await SucceededAsync(storage, client.Enqueue<IngestJob>(j => j.RunAsync(path, IngestScenario.SchoolAccount(file.SchoolCode), CancellationToken.None)));
+        var refused = await SucceededAsync(storage, client.Enqueue<IngestJob>(j => j.RunAsync(path, IngestScenario.SchoolAccount(other), CancellationToken.None)));
+
+        Assert.StartsWith("\"return ", first, StringComparison.Ordinal);
+        Assert.StartsWith("\"already taken as return ", again, StringComparison.Ordinal);
+        Assert.StartsWith("\"refused (OtherSchool)", refused, StringComparison.Ordinal);
+        Assert.Equal(1L, await scenario.ScalarAsync<long>(
+            "SELECT count(*) FROM exchange.worksheet_return t JOIN registry.round r USING (round_id) WHERE r.code = @round", ("round", scenario.Round)));
+        Assert.Equal(fixedId, await scenario.ScalarAsync<string>("SELECT id_number FROM registry.current_record WHERE record_id = @id",
+            ("id", long.Parse(rowKey, System.Globalization.CultureInfo.InvariantCulture))));
+        var receipt = Assert.Single(Directory.GetFiles(Path.Combine(inbox, "receipts"), "*.xlsx"));
+        Assert.Contains("回执", Path.GetFileName(receipt), StringComparison.Ordinal);
+        Assert.Equal("ingest", storage.GetMonitoringApi().JobDetails(firstId).History.Last().Data["Queue"]);
+    }
+
+    private static async Task<(IssuedFile File, string RowKey, string Fixed)> CheckCharacterRowAsync(IngestScenario scenario)
+    {
+        await using var command = scenario.DataSource.CreateCommand("""
+            SELECT w.school_code, wr.row_key, f.value
+            FROM   quality.finding f
+            JOIN   registry.round r ON r.round_id = f.round_id
+            JOIN   exchange.worksheet_row wr ON wr.round_id = f.round_id AND wr.record_id = f.record_id
+            JOIN   exchange.worksheet w ON w.worksheet_id = wr.worksheet_id
+            WHERE  r.code = @round AND f.rule_id = 'F03' AND f.status = 'open'
+            ORDER  BY f.finding_id LIMIT 1
+            """);
+        command.Parameters.AddWithValue("round", scenario.Round);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync(), "the scenario needs an F03 row");
+        var value = reader.GetString(2);
+        return (scenario.Files.Single(f => f.SchoolCode == reader.GetString(0)), reader.GetString(1),
+            value[..17] + ResidentId.ComputeCheckCharacter(value.AsSpan(0, 17)));
+    }
+
+    /// <summary>Waits for the job to succeed and returns its result as Hangfire keeps it (JSON).</summary>
+    private static async Task<string> SucceededAsync(JobStorage storage, string jobId)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            using var connection = storage.GetConnection();
+            var state = connection.GetStateData(jobId);
+            if (state?.Name == SucceededState.StateName)
+            {
+                return state.Data["Result"];
+            }
+
+            if (state?.Name == FailedState.StateName)
+            {
+                Assert.Fail($"The job failed: {state.Reason} {string.Join(" ", state.Data.Values)}");
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"Job {jobId} did not succeed within 90 s.");
+        return "";
+    }
+
+    private sealed class Activator(IngestJob job) : JobActivator
+    {
+        public override object ActivateJob(Type jobType) =>
+            jobType == typeof(IngestJob) ? job : throw new InvalidOperationException($"No job {jobType.Name} here.");
+    }
+}
