@@ -41,6 +41,15 @@ public sealed record WorksheetRequest(string RoundCode, string OutputDirectory, 
     public string Contact { get; init; } = "";
     /// <summary>Workbooks written at once; default the machine's cores.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Skip a school whose newest worksheet shows exactly its open findings now (a job run twice issues once). Off for
+    /// the command line, where asking again means issuing again.
+    /// </summary>
+    public bool OnlyChanged { get; init; }
+
+    /// <summary>Write manifest.csv (off for a job issuing one school into a folder that other jobs share).</summary>
+    public bool Manifest { get; init; } = true;
 }
 
 /// <summary>One line of the manifest: a school's workbook (and how long it took to make and keep).</summary>
@@ -78,6 +87,14 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
             {
                 await foreach (var school in channel.Reader.ReadAllAsync(failed.Token))
                 {
+                    // Two jobs for one school at once (a retry beside a slow first run) take turns, so the second finds the
+                    // first's worksheet and issues nothing.
+                    await using var turn = request.OnlyChanged ? await _store.LockSchoolAsync(round.RoundId, school.SchoolCode, failed.Token) : null;
+                    if (request.OnlyChanged && await _store.IsUpToDateAsync(round.RoundId, school.SchoolCode, failed.Token))
+                    {
+                        continue;
+                    }
+
                     var file = await IssueSchoolAsync(round, school, request, deadline, failed.Token);
                     lock (issued)
                     {
@@ -110,7 +127,10 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
 
         await Task.WhenAll(workers);
         issued.Sort((a, b) => string.CompareOrdinal(a.SchoolCode, b.SchoolCode));
-        await WriteManifestAsync(Path.Combine(request.OutputDirectory, "manifest.csv"), issued, cancellationToken);
+        if (request.Manifest)
+        {
+            await WriteManifestAsync(Path.Combine(request.OutputDirectory, "manifest.csv"), issued, cancellationToken);
+        }
         _logger.LogInformation("Issued {WorkbookCount} worksheets of round {RoundId}", issued.Count, round.RoundId);
         return issued;
     }

@@ -88,6 +88,63 @@ public sealed class WorksheetStore(NpgsqlDataSource dataSource)
         }
     }
 
+    /// <summary>
+    /// Holds the school's worksheet turn in this round (a session advisory lock on a connection of its own) until the
+    /// returned handle is disposed.
+    /// </summary>
+    public async Task<IAsyncDisposable> LockSchoolAsync(int roundId, string schoolCode, CancellationToken cancellationToken = default)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock(hashtext('sdq.worksheet:' || @round || ':' || @school))", connection))
+        {
+            command.Parameters.AddWithValue("round", roundId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            command.Parameters.AddWithValue("school", schoolCode);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return new SchoolTurn(connection, roundId, schoolCode);
+    }
+
+    /// <summary>Releases the lock explicitly: a pooled connection keeps its session (and its locks) until reused.</summary>
+    private sealed class SchoolTurn(NpgsqlConnection connection, int roundId, string schoolCode) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(hashtext('sdq.worksheet:' || @round || ':' || @school))", connection);
+                command.Parameters.AddWithValue("round", roundId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                command.Parameters.AddWithValue("school", schoolCode);
+                await command.ExecuteNonQueryAsync();
+            }
+            finally
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Whether the school's newest worksheet of the round shows exactly the school's open record findings now.</summary>
+    public async Task<bool> IsUpToDateAsync(int roundId, string schoolCode, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            WITH latest AS (
+                SELECT worksheet_id FROM exchange.worksheet WHERE round_id = @round AND school_code = @school ORDER BY issue_no DESC LIMIT 1),
+            issued AS (
+                SELECT DISTINCT f AS finding_id FROM exchange.worksheet_row r, unnest(r.finding_ids) f
+                WHERE  r.worksheet_id = (SELECT worksheet_id FROM latest)),
+            open AS (
+                SELECT finding_id FROM quality.finding
+                WHERE  round_id = @round AND school_code = @school AND status = 'open' AND record_id IS NOT NULL)
+            SELECT EXISTS (SELECT 1 FROM latest)
+               AND NOT EXISTS (SELECT finding_id FROM issued EXCEPT SELECT finding_id FROM open)
+               AND NOT EXISTS (SELECT finding_id FROM open EXCEPT SELECT finding_id FROM issued)
+            """);
+        command.Parameters.AddWithValue("round", roundId);
+        command.Parameters.AddWithValue("school", schoolCode);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     /// <summary>The issue number the school's next worksheet of the round gets: one more than the last.</summary>
     public async Task<int> NextIssueNumberAsync(int roundId, string schoolCode, CancellationToken cancellationToken = default)
     {
