@@ -45,6 +45,26 @@ internal static partial class CarriageReturns
     }
 
     /// <summary>Rewrites the escaped sentinel as an escaped CR in the shared strings of a saved package.</summary>
+    /// <summary>
+    /// Saves a workbook written with <paramref name="sentinel"/> in place of carriage returns (none: as it is), putting
+    /// the carriage returns back as <c>_x000D_</c>. Formulas are never evaluated on the server.
+    /// </summary>
+    public static void Save(ClosedXML.Excel.XLWorkbook workbook, Stream output, char? sentinel)
+    {
+        var options = new ClosedXML.Excel.SaveOptions { EvaluateFormulasBeforeSaving = false, GenerateCalculationChain = false, ValidatePackage = false };
+        if (sentinel is not { } character)
+        {
+            workbook.SaveAs(output, options);
+            return;
+        }
+
+        using var buffer = new MemoryStream();
+        workbook.SaveAs(buffer, options);
+        Restore(buffer, character);
+        buffer.Position = 0;
+        buffer.CopyTo(output);
+    }
+
     public static void Restore(Stream package, char sentinel)
     {
         using var zip = new ZipArchive(package, ZipArchiveMode.Update, leaveOpen: true);

@@ -199,18 +199,7 @@ internal sealed class ReceiptBuilder
     {
         using var workbook = new XLWorkbook();
         Build(workbook);
-        var options = new SaveOptions { EvaluateFormulasBeforeSaving = false, GenerateCalculationChain = false, ValidatePackage = false };
-        if (_sentinel is not { } sentinel)
-        {
-            workbook.SaveAs(output, options);
-            return;
-        }
-
-        using var buffer = new MemoryStream();
-        workbook.SaveAs(buffer, options);
-        CarriageReturns.Restore(buffer, sentinel);
-        buffer.Position = 0;
-        buffer.CopyTo(output);
+        CarriageReturns.Save(workbook, output, _sentinel);
     }
 
     /// <summary>The texts written exactly as received: identities, values, the file's name and the uploader.</summary>

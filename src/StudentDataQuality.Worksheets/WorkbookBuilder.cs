@@ -45,18 +45,7 @@ internal sealed class WorkbookBuilder
     {
         using var workbook = new XLWorkbook();
         Build(workbook);
-        var options = new SaveOptions { EvaluateFormulasBeforeSaving = false, GenerateCalculationChain = false, ValidatePackage = false };
-        if (_sentinel is not { } sentinel)
-        {
-            workbook.SaveAs(output, options);
-            return;
-        }
-
-        using var buffer = new MemoryStream();
-        workbook.SaveAs(buffer, options);
-        CarriageReturns.Restore(buffer, sentinel);
-        buffer.Position = 0;
-        buffer.CopyTo(output);
+        CarriageReturns.Save(workbook, output, _sentinel);
     }
 
     private void Build(XLWorkbook workbook)

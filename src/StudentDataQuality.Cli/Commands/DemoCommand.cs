@@ -84,16 +84,13 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         var ingest = new ReturnIngest(dataSource, SdqEnvironment.SigningKey(settings.DataDirectory));
         var receipts = Path.Combine(settings.Output, "receipts");
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var totals = new IngestCommand.Summary(0, 0, 0, 0, 0, 0, 0, 0);
+        var totals = IngestCommand.Summary.None;
         await Progress.RunAsync("Ingesting returns", simulated.Count, async progress =>
         {
             foreach (var (school, path) in simulated)
             {
-                var summary = await IngestCommand.RunAsync(ingest, [path], new Account("school-" + school, AccountRole.School, school), receipts, quiet: true,
+                totals += await IngestCommand.RunAsync(ingest, [path], new Account("school-" + school, AccountRole.School, school), receipts, quiet: true,
                     cancellationToken);
-                totals = new IngestCommand.Summary(totals.Files + summary.Files, totals.Refused + summary.Refused, totals.Repeated + summary.Repeated,
-                    totals.Applied + summary.Applied, totals.StillFailing + summary.StillFailing, totals.AwaitingReview + summary.AwaitingReview,
-                    totals.Removed + summary.Removed, totals.Rejected + summary.Rejected);
                 progress.Report(totals.Files);
             }
 

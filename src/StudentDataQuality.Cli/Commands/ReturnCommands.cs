@@ -50,7 +50,13 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
     }
 
     /// <summary>What a batch of returns came to.</summary>
-    public sealed record Summary(int Files, int Refused, int Repeated, int Applied, int StillFailing, int AwaitingReview, int Removed, int Rejected);
+    public sealed record Summary(int Files, int Refused, int Repeated, int Applied, int StillFailing, int AwaitingReview, int Removed, int Rejected)
+    {
+        public static Summary None { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
+
+        public static Summary operator +(Summary a, Summary b) => new(a.Files + b.Files, a.Refused + b.Refused, a.Repeated + b.Repeated,
+            a.Applied + b.Applied, a.StillFailing + b.StillFailing, a.AwaitingReview + b.AwaitingReview, a.Removed + b.Removed, a.Rejected + b.Rejected);
+    }
 
     public static async Task<Summary> RunAsync(ReturnIngest ingest, IReadOnlyList<string> files, Account account, string receipts, bool quiet,
         CancellationToken cancellationToken)

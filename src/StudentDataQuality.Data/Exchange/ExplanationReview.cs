@@ -89,11 +89,11 @@ public sealed class ExplanationReview(NpgsqlDataSource dataSource)
                 WHERE  @accept AND f.round_id = d.round_id AND f.record_id = d.record_id AND f.status = 'open' AND f.fingerprint = ANY(d.fingerprints)
                 RETURNING f.finding_id),
             audited AS (
+                -- A data-modifying WITH runs to completion whether or not the main query reads it.
                 INSERT INTO audit.event (actor, action, round_id, school_code, object, details)
                 SELECT @by, CASE WHEN @accept THEN 'explanation.accept' ELSE 'explanation.refuse' END, @round, @school, @id::text,
-                       jsonb_build_object('note', @note, 'findings_confirmed', (SELECT count(*) FROM confirmed))
-                RETURNING 1)
-            SELECT (SELECT count(*) FROM confirmed)::int + 0 * (SELECT count(*) FROM audited)::int
+                       jsonb_build_object('note', @note, 'findings_confirmed', (SELECT count(*) FROM confirmed)))
+            SELECT count(*)::int FROM confirmed
             """, connection);
         decide.Parameters.AddWithValue("id", explanationId);
         decide.Parameters.AddWithValue("status", accept ? "accepted" : "refused");

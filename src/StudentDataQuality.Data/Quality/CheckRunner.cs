@@ -454,6 +454,27 @@ public sealed class CheckRunner
         new(reader.IsDBNull(first) ? null : reader.GetInt64(first), Text(reader, first + 1), Text(reader, first + 2), Text(reader, first + 3),
             Text(reader, first + 4), Text(reader, first + 5));
 
+    /// <summary>Rules' failing records into the scratch table rule_result (the rule's id where several rules share it).</summary>
+    private static async Task CopyResultsAsync(NpgsqlConnection connection, IEnumerable<(Failing Row, string? RuleId)> results,
+        CancellationToken cancellationToken)
+    {
+        await using var import = await connection.BeginBinaryImportAsync(
+            "COPY rule_result (record_id, school_code, field, value, detail, severity, rule_id) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        foreach (var (row, ruleId) in results)
+        {
+            await import.StartRowAsync(cancellationToken);
+            await import.WriteAsync(row.RecordId, NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(row.SchoolCode, NpgsqlDbType.Text, cancellationToken);
+            await import.WriteAsync(row.Field, NpgsqlDbType.Text, cancellationToken);
+            await import.WriteAsync(row.Value, NpgsqlDbType.Text, cancellationToken);
+            await import.WriteAsync(row.Detail, NpgsqlDbType.Text, cancellationToken);
+            await import.WriteAsync(row.Severity, NpgsqlDbType.Text, cancellationToken);
+            await import.WriteAsync(ruleId, NpgsqlDbType.Text, cancellationToken);
+        }
+
+        await import.CompleteAsync(cancellationToken);
+    }
+
     /// <summary>
     /// A re-check's findings of a whole stage, stored as <see cref="StoreFindingsAsync"/> stores one rule's: each rule's
     /// results kept within its own scope, written with their fingerprints, and the rules' earlier findings in their
@@ -464,26 +485,7 @@ public sealed class CheckRunner
         CancellationToken cancellationToken)
     {
         await Execute(connection, "SET LOCAL enable_nestloop = on", cancellationToken);
-        await using (var import = await connection.BeginBinaryImportAsync(
-            "COPY rule_result (record_id, school_code, field, value, detail, severity, rule_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
-        {
-            foreach (var rule in rules)
-            {
-                foreach (var row in failing[rule.Id])
-                {
-                    await import.StartRowAsync(cancellationToken);
-                    await import.WriteAsync(row.RecordId, NpgsqlDbType.Bigint, cancellationToken);
-                    await import.WriteAsync(row.SchoolCode, NpgsqlDbType.Text, cancellationToken);
-                    await import.WriteAsync(row.Field, NpgsqlDbType.Text, cancellationToken);
-                    await import.WriteAsync(row.Value, NpgsqlDbType.Text, cancellationToken);
-                    await import.WriteAsync(row.Detail, NpgsqlDbType.Text, cancellationToken);
-                    await import.WriteAsync(row.Severity, NpgsqlDbType.Text, cancellationToken);
-                    await import.WriteAsync(rule.Id, NpgsqlDbType.Text, cancellationToken);
-                }
-            }
-
-            await import.CompleteAsync(cancellationToken);
-        }
+        await CopyResultsAsync(connection, rules.SelectMany(rule => failing[rule.Id].Select(row => (row, (string?)rule.Id))), cancellationToken);
 
         var counts = rules.ToDictionary(r => r.Id, _ => 0L);
         await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
@@ -587,22 +589,7 @@ public sealed class CheckRunner
     {
         var wholeRound = scope is null;
         await Execute(connection, "SET LOCAL enable_nestloop = on", cancellationToken);
-        await using (var import = await connection.BeginBinaryImportAsync(
-            "COPY rule_result (record_id, school_code, field, value, detail, severity) FROM STDIN (FORMAT BINARY)", cancellationToken))
-        {
-            foreach (var row in failing)
-            {
-                await import.StartRowAsync(cancellationToken);
-                await import.WriteAsync(row.RecordId, NpgsqlDbType.Bigint, cancellationToken);
-                await import.WriteAsync(row.SchoolCode, NpgsqlDbType.Text, cancellationToken);
-                await import.WriteAsync(row.Field, NpgsqlDbType.Text, cancellationToken);
-                await import.WriteAsync(row.Value, NpgsqlDbType.Text, cancellationToken);
-                await import.WriteAsync(row.Detail, NpgsqlDbType.Text, cancellationToken);
-                await import.WriteAsync(row.Severity, NpgsqlDbType.Text, cancellationToken);
-            }
-
-            await import.CompleteAsync(cancellationToken);
-        }
+        await CopyResultsAsync(connection, failing.Select(row => (row, (string?)null)), cancellationToken);
 
         // A re-check keeps only what falls in the rule's scope (a rule with partners also reports on them).
         await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };

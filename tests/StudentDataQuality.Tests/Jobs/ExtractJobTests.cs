@@ -19,8 +19,7 @@ public sealed class ExtractJobTests(DatabaseFixture db) : IClassFixture<Database
     [Fact]
     public async Task ExtractJob_RunByAHangfireServer_StagesTheExport_AndRunningItAgainChangesNothing()
     {
-        var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", QueuePollInterval = TimeSpan.FromMilliseconds(200) };
-        var storage = new PostgreSqlStorage(new NpgsqlConnectionFactory(db.ConnectionString, options), options);
+        var storage = HangfireJobs.Storage(db.ConnectionString);
         var folder = Path.Combine(_temp.Path, "export");
         SampleExport.WriteCsv(folder, "students.csv", [SampleExport.ChineseHeaders(), SampleExport.Student(), SampleExport.Student(("name", "李四"))]);
         var round = "job" + Guid.NewGuid().ToString("N")[..8];
@@ -37,9 +36,9 @@ public sealed class ExtractJobTests(DatabaseFixture db) : IClassFixture<Database
         var client = new BackgroundJobClient(storage);
 
         var first = client.Enqueue<ExtractJob>(job => job.RunAsync(round, new[] { folder }, CancellationToken.None));
-        await WaitForSucceededAsync(storage, first);
+        await HangfireJobs.SucceededAsync(storage, first);
         var second = client.Enqueue<ExtractJob>(job => job.RunAsync(round, new[] { folder }, CancellationToken.None));
-        await WaitForSucceededAsync(storage, second);
+        await HangfireJobs.SucceededAsync(storage, second);
 
         Assert.Equal("extract", storage.GetMonitoringApi().JobDetails(first).History.Last().Data["Queue"]);
         Assert.Equal(2L, await db.ScalarAsync<long>(
@@ -48,28 +47,6 @@ public sealed class ExtractJobTests(DatabaseFixture db) : IClassFixture<Database
             "SELECT count(*) FROM staging.source_file f JOIN registry.round r USING (round_id) WHERE r.code = @c", ("c", round)));
         Assert.Equal(1L, await db.ScalarAsync<long>(
             "SELECT count(*) FROM audit.event e JOIN registry.round r USING (round_id) WHERE r.code = @c AND e.actor = 'job:extract'", ("c", round)));
-    }
-
-    private static async Task WaitForSucceededAsync(JobStorage storage, string jobId)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            var state = storage.GetConnection().GetStateData(jobId);
-            if (state?.Name == SucceededState.StateName)
-            {
-                return;
-            }
-
-            if (state?.Name == FailedState.StateName)
-            {
-                Assert.Fail($"The job failed: {state.Reason} {string.Join(" ", state.Data.Values)}");
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Job {jobId} did not succeed within 60 s.");
     }
 
     /// <summary>Builds the job with its service, as a host's container would.</summary>

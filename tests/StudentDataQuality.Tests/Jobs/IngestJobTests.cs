@@ -33,17 +33,16 @@ public sealed class IngestJobTests(DatabaseFixture db) : IClassFixture<DatabaseF
         await File.WriteAllBytesAsync(path, edits.Save());
         var other = scenario.Files.First(f => f.SchoolCode != file.SchoolCode).SchoolCode;
 
-        var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", QueuePollInterval = TimeSpan.FromMilliseconds(200) };
-        var storage = new PostgreSqlStorage(new NpgsqlConnectionFactory(db.ConnectionString, options), options);
+        var storage = HangfireJobs.Storage(db.ConnectionString);
         var job = new IngestJob(scenario.Ingest(), new AccountStore(db.DataSource));
         using var server = new BackgroundJobServer(
             new BackgroundJobServerOptions { Queues = ["ingest"], WorkerCount = 1, Activator = new Activator(job) }, storage);
         var client = new BackgroundJobClient(storage);
 
         var firstId = client.Enqueue<IngestJob>(j => j.RunAsync(path, IngestScenario.SchoolAccount(file.SchoolCode), CancellationToken.None));
-        var first = await SucceededAsync(storage, firstId);
-        var again = await SucceededAsync(storage, client.Enqueue<IngestJob>(j => j.RunAsync(path, IngestScenario.SchoolAccount(file.SchoolCode), CancellationToken.None)));
-        var refused = await SucceededAsync(storage, client.Enqueue<IngestJob>(j => j.RunAsync(path, IngestScenario.SchoolAccount(other), CancellationToken.None)));
+        var first = await HangfireJobs.SucceededAsync(storage, firstId);
+        var again = await HangfireJobs.SucceededAsync(storage, client.Enqueue<IngestJob>(j => j.RunAsync(path, IngestScenario.SchoolAccount(file.SchoolCode), CancellationToken.None)));
+        var refused = await HangfireJobs.SucceededAsync(storage, client.Enqueue<IngestJob>(j => j.RunAsync(path, IngestScenario.SchoolAccount(other), CancellationToken.None)));
 
         Assert.StartsWith("\"return ", first, StringComparison.Ordinal);
         Assert.StartsWith("\"already taken as return ", again, StringComparison.Ordinal);
@@ -74,31 +73,6 @@ public sealed class IngestJobTests(DatabaseFixture db) : IClassFixture<DatabaseF
         var value = reader.GetString(2);
         return (scenario.Files.Single(f => f.SchoolCode == reader.GetString(0)), reader.GetString(1),
             value[..17] + ResidentId.ComputeCheckCharacter(value.AsSpan(0, 17)));
-    }
-
-    /// <summary>Waits for the job to succeed and returns its result as Hangfire keeps it (JSON).</summary>
-    private static async Task<string> SucceededAsync(JobStorage storage, string jobId)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (DateTime.UtcNow < deadline)
-        {
-            using var connection = storage.GetConnection();
-            var state = connection.GetStateData(jobId);
-            if (state?.Name == SucceededState.StateName)
-            {
-                return state.Data["Result"];
-            }
-
-            if (state?.Name == FailedState.StateName)
-            {
-                Assert.Fail($"The job failed: {state.Reason} {string.Join(" ", state.Data.Values)}");
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Job {jobId} did not succeed within 90 s.");
-        return "";
     }
 
     private sealed class Activator(IngestJob job) : JobActivator

@@ -37,8 +37,7 @@ public sealed class RoundJobsTests(DatabaseFixture db) : IClassFixture<DatabaseF
             await create.ExecuteNonQueryAsync();
         }
 
-        var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", QueuePollInterval = TimeSpan.FromMilliseconds(200) };
-        var storage = new PostgreSqlStorage(new NpgsqlConnectionFactory(db.ConnectionString, options), options);
+        var storage = HangfireJobs.Storage(db.ConnectionString);
         var activator = new Activator(new ExtractJob(new ExtractService(db.DataSource)), new CheckJob(new CheckRunner(db.DataSource)),
             new WorksheetJob(new WorksheetIssuer(db.DataSource, IngestScenario.Key)));
         using var server = new BackgroundJobServer(
@@ -48,7 +47,7 @@ public sealed class RoundJobsTests(DatabaseFixture db) : IClassFixture<DatabaseF
 
         var extract = client.Enqueue<ExtractJob>(j => j.RunAsync(Round, new[] { province.ExportDirectory }, CancellationToken.None));
         var check = client.ContinueJobWith<CheckJob>(extract, j => j.RunAsync(Round, CancellationToken.None));
-        await SucceededAsync(storage, check);
+        await HangfireJobs.SucceededAsync(storage, check);
         var schools = await SchoolsWithOpenProblemsAsync(Round);
         Assert.True(schools.Count >= 10, $"only {schools.Count} schools have problems");
 
@@ -57,7 +56,7 @@ public sealed class RoundJobsTests(DatabaseFixture db) : IClassFixture<DatabaseF
         var results = new List<string>();
         foreach (var job in jobs)
         {
-            results.Add(await SucceededAsync(storage, job));
+            results.Add(await HangfireJobs.SucceededAsync(storage, job));
         }
 
         Assert.Equal(schools.Count, results.Count(r => r.Contains("issued", StringComparison.Ordinal) && !r.Contains("nothing", StringComparison.Ordinal)));
@@ -86,30 +85,6 @@ public sealed class RoundJobsTests(DatabaseFixture db) : IClassFixture<DatabaseF
         }
 
         return schools;
-    }
-
-    private static async Task<string> SucceededAsync(JobStorage storage, string jobId)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (DateTime.UtcNow < deadline)
-        {
-            using var connection = storage.GetConnection();
-            var state = connection.GetStateData(jobId);
-            if (state?.Name == SucceededState.StateName)
-            {
-                return state.Data["Result"];
-            }
-
-            if (state?.Name == FailedState.StateName)
-            {
-                Assert.Fail($"The job failed: {state.Reason} {string.Join(" ", state.Data.Values)}");
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Job {jobId} did not succeed within 120 s.");
-        return "";
     }
 
     private sealed class Activator(ExtractJob extract, CheckJob check, WorksheetJob worksheets) : JobActivator
