@@ -4,6 +4,9 @@ using StudentDataQuality.Worksheets;
 
 namespace StudentDataQuality.Jobs;
 
+/// <summary>What became of one returned file: taken (or taken before: the same bytes), or refused with a reason.</summary>
+public sealed record IngestOutcome(bool Refused, string Text, string? ReceiptPath);
+
 /// <summary>
 /// The ingest of one returned file as a Hangfire job: takes the file's path and the uploading account's name (never the
 /// bytes), calls the same service as `sdq ingest`, and writes the receipt into a <c>receipts</c> folder beside the file.
@@ -17,16 +20,27 @@ public sealed class IngestJob(ReturnIngest ingest, AccountStore accounts)
     public const string PipelineAccount = "job:ingest";
 
     [Queue("ingest")]
-    [AutomaticRetry(Attempts = 3)]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
     public async Task<string> RunAsync(string path, string? account, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var receipts = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "receipts");
+        return (await IngestFileAsync(path, account, receipts, cancellationToken)).Text;
+    }
+
+    /// <summary>Ingests one file as the account (null: the pipeline) and writes its receipt into <paramref name="receipts"/>.</summary>
+    public async Task<IngestOutcome> IngestFileAsync(string path, string? account, string receipts, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var uploader = account is null ? Account.Operator(PipelineAccount) : await accounts.GetAsync(account, cancellationToken);
         try
         {
-            await using var stream = File.OpenRead(path);
-            var result = await ingest.IngestAsync(stream, Path.GetFileName(path), uploader, cancellationToken);
-            var receipts = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "receipts");
+            IngestResult result;
+            await using (var stream = File.OpenRead(path))
+            {
+                result = await ingest.IngestAsync(stream, Path.GetFileName(path), uploader, cancellationToken);
+            }
+
             Directory.CreateDirectory(receipts);
             var receiptPath = Path.Combine(receipts, ReceiptWriter.FileName(result.Receipt));
             var partial = receiptPath + ".partial";
@@ -36,13 +50,13 @@ public sealed class IngestJob(ReturnIngest ingest, AccountStore accounts)
             }
 
             File.Move(partial, receiptPath, overwrite: true);
-            return result.AlreadyIngested
+            return new IngestOutcome(false, result.AlreadyIngested
                 ? $"already taken as return {result.Receipt.ReturnId}; receipt {receiptPath}"
-                : $"return {result.Receipt.ReturnId}; receipt {receiptPath}";
+                : $"return {result.Receipt.ReturnId}; receipt {receiptPath}", receiptPath);
         }
         catch (WorksheetRejectedException refusal)
         {
-            return $"refused ({refusal.Code}): {refusal.MessageIn(WorksheetLanguage.English)}";
+            return new IngestOutcome(true, $"refused ({refusal.Code}): {refusal.MessageIn(WorksheetLanguage.English)}", null);
         }
     }
 }

@@ -52,6 +52,25 @@ app.Configure(config =>
         user.AddCommand<UserAddCommand>("add").WithDescription("Add an account (--role data-team|district|school|manager).");
         user.AddCommand<UserListCommand>("list").WithDescription("List the accounts.");
     });
+    config.AddBranch("round", round =>
+    {
+        round.SetDescription("Rounds run by the jobs: extract, check, worksheets, returns, close.");
+        round.AddCommand<RoundStartCommand>("start").WithDescription("Start a round now and follow it until every school's worksheet is issued.")
+            .WithExample("round", "start", "2026-autumn", "--source", "./export", "--previous-round", "2026-spring");
+        round.AddCommand<RoundStatusCommand>("status").WithDescription("List the rounds run by the jobs, or show one.");
+        round.AddCommand<RoundResumeCommand>("resume").WithDescription("Enqueue a round's jobs again (stages done are skipped).");
+        round.AddCommand<RoundCloseCommand>("close").WithDescription("Close a round now (no more returns) and take its quality snapshot.");
+    });
+    config.AddBranch("schedule", schedule =>
+    {
+        schedule.SetDescription("Recurring rounds (per semester by default), run by the workers.");
+        schedule.AddCommand<ScheduleAddCommand>("add").WithDescription("Add or change a recurring round.")
+            .WithExample("schedule", "add", "semester", "--source", "/srv/registry/export");
+        schedule.AddCommand<ScheduleListCommand>("list").WithDescription("List the recurring rounds and their next start.");
+        schedule.AddCommand<ScheduleRemoveCommand>("remove").WithDescription("Remove a recurring round.");
+    });
+    config.AddCommand<WorkerCommand>("worker")
+        .WithDescription("Run the jobs (a Hangfire server on the database) until stopped; as many workers as you like, on any machines.");
     config.AddCommand<ExtractCommand>("extract")
         .WithDescription("Stage registry exports (CSV/XLSX files or folders, or a source-database query) into a round.")
         .WithExample("extract", "--round", "2026-autumn", "--round-date", "2026-10-15", "./province/export");

@@ -70,6 +70,15 @@ public static class SdqEnvironment
         return builder.ConnectionString;
     }
 
+    /// <summary>
+    /// The folder the program keeps its files in when not told otherwise (worksheets of rounds run by the jobs, reports):
+    /// SDQ_DATA_DIR, or the folder that holds the embedded database's default folder.
+    /// </summary>
+    public static string DataRoot() =>
+        Environment.GetEnvironmentVariable("SDQ_DATA_DIR") is { Length: > 0 } fromEnvironment
+            ? Path.GetFullPath(fromEnvironment)
+            : Path.GetDirectoryName(EmbeddedPostgresOptions.DefaultDataDirectory())!;
+
     public static EmbeddedPostgres Embedded(string? dataDirectory)
     {
         var directory = dataDirectory is { Length: > 0 } ? dataDirectory

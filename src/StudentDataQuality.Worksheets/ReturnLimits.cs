@@ -25,4 +25,15 @@ public sealed record ReturnLimits
     public int MaxEntries { get; init; } = 2_000;
 
     public static ReturnLimits Default { get; } = new();
+
+    /// <summary>
+    /// Whether a file found in a folder of returns is one to take: a workbook by its extension (.xlsx, and .xlsm and .xls so
+    /// that they are refused with a reason), not hidden, not an office lock file (~$…). Anything else is left alone.
+    /// </summary>
+    public static bool IsReturnCandidate(string path)
+    {
+        var name = Path.GetFileName(path);
+        return !name.StartsWith('.') && !name.StartsWith("~$", StringComparison.Ordinal)
+            && Path.GetExtension(name).ToLowerInvariant() is ".xlsx" or ".xlsm" or ".xls";
+    }
 }

@@ -33,8 +33,7 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
     {
         var files = Directory.Exists(settings.Path)
             ? Directory.EnumerateFiles(settings.Path, "*", SearchOption.AllDirectories)
-                .Where(f => !System.IO.Path.GetFileName(f).StartsWith('.') && !System.IO.Path.GetFileName(f).StartsWith("~$", StringComparison.Ordinal)
-                            && System.IO.Path.GetExtension(f).ToLowerInvariant() is ".xlsx" or ".xlsm" or ".xls")
+                .Where(ReturnLimits.IsReturnCandidate)
                 .Order(StringComparer.Ordinal).ToList()
             : File.Exists(settings.Path)
                 ? [settings.Path]

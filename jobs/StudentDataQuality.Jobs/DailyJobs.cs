@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Text;
+using Hangfire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StudentDataQuality.Data.Rounds;
+
+namespace StudentDataQuality.Jobs;
+
+/// <summary>
+/// The jobs that run once a day: the reminder (schools past their deadline, written as a report and to the log), and
+/// the upkeep of open rounds (a live quality snapshot of each, and closing those whose closing day has come). Both can
+/// run twice a day with the same end state: the report of a day is rewritten, its audit entry written once, a day's
+/// live snapshot replaced, a closed round left closed.
+/// </summary>
+public sealed class DailyJobs(RoundRuns runs, JobSettings settings, IBackgroundJobClient jobs, ILogger<DailyJobs>? logger = null)
+{
+    public const string Actor = "job:daily";
+    private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
+
+    /// <summary>Writes reminders_YYYY-MM-DD.csv (UTF-8 with BOM, for Excel) into the reports folder and logs each late school.</summary>
+    [Queue("checks")]
+    [AutomaticRetry(Attempts = 3)]
+    public async Task<string> RemindAsync(CancellationToken cancellationToken)
+    {
+        var today = DateOnly.FromDateTime(DateTime.Today);
+        var late = await runs.LateSchoolsAsync(today, cancellationToken);
+        Directory.CreateDirectory(settings.Reports);
+        var path = Path.Combine(settings.Reports, $"reminders_{today:yyyy-MM-dd}.csv");
+        var text = new StringBuilder("轮次 round,学校标识码 school_code,学校名称 school_name,区县 district,版次 issue,截止日期 deadline,逾期天数 days_late,未解决错误 open_errors,未解决警告 open_warnings\n");
+        foreach (var school in late)
+        {
+            text.AppendLine(string.Join(',', new object?[]
+            {
+                school.RoundCode, school.SchoolCode, school.SchoolName, school.DistrictCode, school.IssueNumber,
+                school.Deadline.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), school.DaysLate, school.OpenErrors, school.OpenWarnings,
+            }.Select(v => Csv(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""))));
+            _logger.LogWarning("School {SchoolCode} of round {RoundCode} is {DaysLate} days past its worksheet deadline with {OpenErrors} errors open",
+                school.SchoolCode, school.RoundCode, school.DaysLate, school.OpenErrors);
+        }
+
+        await File.WriteAllTextAsync(path + ".partial", text.ToString(), new UTF8Encoding(true), cancellationToken);
+        File.Move(path + ".partial", path, overwrite: true);
+        await runs.AuditRemindersAsync(today, late.Count, Path.GetFileName(path), Actor, cancellationToken);
+        return $"{late.Count} schools past their deadline; {path}";
+    }
+
+    /// <summary>Closes the open rounds whose closing day has come, and takes a live snapshot of every other issued round.</summary>
+    [Queue("checks")]
+    [AutomaticRetry(Attempts = 3)]
+    public async Task<string> UpkeepAsync(CancellationToken cancellationToken)
+    {
+        var today = DateOnly.FromDateTime(DateTime.Today);
+        var closing = 0;
+        var snapshots = 0;
+        foreach (var run in (await runs.ListAsync(limit: 1000, cancellationToken)).Where(r => r.Stage == RoundStage.Issued))
+        {
+            if (run.ClosesOn <= today)
+            {
+                jobs.Enqueue<RoundJobs>(j => j.CloseAsync(run.RoundCode, Actor, CancellationToken.None));
+                closing++;
+            }
+            else
+            {
+                jobs.Enqueue<RoundJobs>(j => j.SnapshotAsync(run.RoundCode, CancellationToken.None));
+                snapshots++;
+            }
+        }
+
+        return $"{closing} rounds closing, {snapshots} live snapshots";
+    }
+
+    private static string Csv(string value)
+    {
+        var text = value.Length > 0 && "=+-@\t\r".Contains(value[0], StringComparison.Ordinal) ? "'" + value : value;
+        return text != value || text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
+    }
+}

@@ -1,0 +1,35 @@
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Quality;
+using StudentDataQuality.Data.Rounds;
+using StudentDataQuality.Data.Staging;
+
+namespace StudentDataQuality.Jobs;
+
+/// <summary>The services the jobs call and the jobs themselves, for a host's container (the worker, the demo, the tests).</summary>
+public static class JobServices
+{
+    public static IServiceCollection AddStudentDataQualityJobs(this IServiceCollection services, NpgsqlDataSource dataSource, SigningKey key,
+        JobSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddSingleton(dataSource);
+        services.AddSingleton(key);
+        services.AddSingleton(settings);
+        services.AddSingleton<ExtractService>();
+        services.AddSingleton<CheckRunner>();
+        services.AddSingleton<WorksheetIssuer>();
+        services.AddSingleton<ReturnIngest>();
+        services.AddSingleton<AccountStore>();
+        services.AddSingleton<RoundRuns>();
+        services.AddSingleton<RoundLauncher>();
+        services.AddTransient<RoundJobs>();
+        services.AddTransient<IngestJob>();
+        services.AddTransient<InboxJob>();
+        services.AddTransient<DailyJobs>();
+        services.AddTransient<ScheduledRoundJob>();
+        services.AddTransient<ExtractJob>();
+        return services;
+    }
+}

@@ -1,0 +1,17 @@
+namespace StudentDataQuality.Jobs;
+
+/// <summary>What the jobs of one worker need to know beyond the database: its name, its folders, how to batch.</summary>
+public sealed record JobSettings
+{
+    /// <summary>This worker as the data records it (which worker issued which worksheet): host and process id by default.</summary>
+    public string WorkerName { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <summary>Schools per worksheet job of the fan-out: fewer jobs for the queue, still spread over every worker.</summary>
+    public int WorksheetBatch { get; init; } = 10;
+
+    /// <summary>The folder watched for returned worksheets (null: no watching).</summary>
+    public string? Inbox { get; init; }
+
+    /// <summary>Where the daily reminders are written.</summary>
+    public required string Reports { get; init; }
+}

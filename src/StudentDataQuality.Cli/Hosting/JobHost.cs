@@ -1,0 +1,73 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Serilog;
+using StudentDataQuality.Jobs;
+
+namespace StudentDataQuality.Cli.Hosting;
+
+/// <summary>
+/// The jobs' side of a host: Hangfire's storage on the project's database (schema <c>hangfire</c>), the worker's settings
+/// from configuration (section Worker), and the container the jobs are activated from. The worker, `sdq round`,
+/// `sdq schedule` and the demo all build it here, so that a job enqueued by one is understood by the others.
+/// </summary>
+public static class JobHost
+{
+    /// <summary>Hangfire's storage on the data source's pool. A fetched job that no live worker holds comes back after InvisibilityTimeout.</summary>
+    public static PostgreSqlStorage Storage(NpgsqlDataSource dataSource, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = new PostgreSqlStorageOptions
+        {
+            SchemaName = "hangfire",
+            PrepareSchemaIfNecessary = true,
+            QueuePollInterval = configuration.GetValue("Worker:QueuePollInterval", TimeSpan.FromSeconds(1)),
+            InvisibilityTimeout = configuration.GetValue("Worker:InvisibilityTimeout", TimeSpan.FromMinutes(5)),
+            UseSlidingInvisibilityTimeout = true,
+        };
+        return new PostgreSqlStorage(new DataSourceConnectionFactory(dataSource), options);
+    }
+
+    /// <summary>The worker's settings: Worker:Inbox, Worker:Reports (default: a reports folder beside the data), Worker:WorksheetBatch.</summary>
+    public static JobSettings Settings(IConfiguration configuration, string? inbox = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var configuredInbox = inbox ?? (configuration["Worker:Inbox"] is { Length: > 0 } fromSettings ? fromSettings : null);
+        return new JobSettings
+        {
+            Inbox = configuredInbox is null ? null : Path.GetFullPath(configuredInbox),
+            Reports = Path.GetFullPath(configuration["Worker:Reports"] is { Length: > 0 } reports ? reports : Path.Combine(SdqEnvironment.DataRoot(), "reports")),
+            WorksheetBatch = configuration.GetValue("Worker:WorksheetBatch", 10),
+        };
+    }
+
+    /// <summary>The container of the jobs and their services, with a client that enqueues into <paramref name="storage"/>.</summary>
+    public static IServiceCollection AddJobs(this IServiceCollection services, NpgsqlDataSource dataSource, SigningKey key, JobSettings settings,
+        JobStorage storage)
+    {
+        services.AddLogging(logging => logging.AddSerilog(Log.Logger, dispose: false));
+        services.AddStudentDataQualityJobs(dataSource, key, settings);
+        services.AddHangfire(configuration => configuration.UseStorage(storage));
+        return services;
+    }
+
+    /// <summary>A Hangfire server in this process, for the queues of every kind (the demo and `sdq round start --run-here`).</summary>
+    public static BackgroundJobServer InProcessServer(IServiceProvider services, JobStorage storage, int workers) =>
+        new(new BackgroundJobServerOptions
+        {
+            WorkerCount = workers, Queues = Queues, ServerName = $"{Environment.MachineName}:{Environment.ProcessId}:in-process",
+            Activator = new Hangfire.AspNetCore.AspNetCoreJobActivator(services.GetRequiredService<Microsoft.Extensions.DependencyInjection.IServiceScopeFactory>()),
+        }, storage);
+
+    /// <summary>Every queue the jobs use, most urgent first (a worker takes from the first queue that has a job).</summary>
+    public static readonly string[] Queues = ["extract", "checks", "ingest", "worksheets", "default"];
+
+    /// <summary>Hangfire opens its connections from the project's data source (one pool, one password source).</summary>
+    private sealed class DataSourceConnectionFactory(NpgsqlDataSource dataSource) : IConnectionFactory
+    {
+        public NpgsqlConnection GetOrCreateConnection() => dataSource.CreateConnection();
+    }
+}
