@@ -161,7 +161,16 @@ public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunne
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _logger.LogError(e, "Stage {Stage} of round {RoundId} failed; it will be retried", RoundRuns.StageText(stage), run.RoundId);
-            await runs.RecordProblemAsync(run.RoundId, $"{RoundRuns.StageText(stage)}: {e.Message}", CancellationToken.None);
+            try
+            {
+                await runs.RecordProblemAsync(run.RoundId, $"{RoundRuns.StageText(stage)}: {e.Message}", CancellationToken.None);
+            }
+            catch (Npgsql.NpgsqlException noted)
+            {
+                // The database is what failed; the job's own failure is what matters, and Hangfire keeps it.
+                _logger.LogWarning(noted, "Could not note the failure on round {RoundId}", run.RoundId);
+            }
+
             throw;
         }
     }

@@ -33,15 +33,21 @@ public sealed class CheckCommand : AsyncCommand<CheckSettings>
         var runner = new CheckRunner(dataSource, SdqEnvironment.LoggerFactory.CreateLogger<CheckRunner>());
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = await runner.RunAsync(round, SdqEnvironment.Actor, cancellationToken: cancellationToken);
-        var summary = await CheckReport.SummariseAsync(dataSource, result.Round.RoundId, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated(
+            $"Checked round [bold]{round}[/] with {result.FindingsByRule.Count} rules in {watch.Elapsed.TotalSeconds:F1} s (check run #{result.RunId}).");
+        await PrintAsync(dataSource, result.Round.RoundId, cancellationToken);
+    }
+
+    /// <summary>What a round's checks found, as they stand: by severity, rule and district.</summary>
+    public static async Task PrintAsync(NpgsqlDataSource dataSource, int roundId, CancellationToken cancellationToken)
+    {
+        var summary = await CheckReport.SummariseAsync(dataSource, roundId, cancellationToken);
         if (!summary.HasSchoolMaster)
         {
             AnsiConsole.MarkupLine("[yellow]Warning:[/] this round has no school master, so the rules that need it (X01, X02, T01, A01–A03) found nothing. " +
                 "Extract the school master file (学校标识码, 学校名称, 所在区县代码, 最低年级, 最高年级, 是否开办) into the round and check again.");
         }
 
-        AnsiConsole.MarkupLineInterpolated(
-            $"Checked round [bold]{round}[/] with {result.FindingsByRule.Count} rules in {watch.Elapsed.TotalSeconds:F1} s (check run #{result.RunId}).");
         foreach (var (severity, findings, records) in summary.BySeverity)
         {
             AnsiConsole.MarkupLine((severity == "error" ? "  [red]errors[/]" : "  [yellow]warnings[/]") + $": {findings:N0} findings on {records:N0} records");

@@ -1,9 +1,11 @@
 using System.ComponentModel;
+using Hangfire;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Npgsql;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Data.Staging;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Synthetic;
@@ -55,63 +57,120 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
             await Output.ExtractAsync(dataSource, previous, cancellationToken);
         }
 
-        AnsiConsole.MarkupLineInterpolated($"[bold]4. Extract round {settings.Round}[/]");
-        var current = await Progress.RunAsync("Staging rows", options.Students, progress => service.ExtractFilesAsync(
-            new ExtractRequest(settings.Round, SdqEnvironment.Actor) { RoundDate = options.RoundDate, PreviousRoundCode = previousCode },
-            [province.ExportDirectory], progress, cancellationToken));
-        await Output.ExtractAsync(dataSource, current, cancellationToken);
-
-        AnsiConsole.MarkupLineInterpolated($"[bold]5. Check round {settings.Round}[/]");
-        await CheckCommand.RunAsync(dataSource, settings.Round, cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"[bold]6. Write each school's problem worksheet[/]");
+        AnsiConsole.MarkupLineInterpolated($"[bold]4. Round {settings.Round} through the jobs: extract, check, a worksheet per school[/]");
+        await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
+        using var server = jobs.StartServer();
         var worksheets = Path.Combine(settings.Output, "worksheets");
-        if (Directory.Exists(worksheets))
+        RoundRun run;
+        try
         {
-            Directory.Delete(worksheets, recursive: true);
+            run = await jobs.Launcher.StartAsync(new RoundStart(settings.Round, options.RoundDate, [province.ExportDirectory], worksheets)
+            {
+                PreviousRoundCode = previousCode, Contact = "区县教育局学籍管理员 0451-12345678",
+            }, SdqEnvironment.Actor, cancellationToken);
+        }
+        catch (RoundAlreadyStartedException)
+        {
+            // The demo run before: its jobs find their stages done, and the fan-out issues what is not issued yet.
+            run = await jobs.Launcher.ResumeAsync(settings.Round, cancellationToken);
         }
 
-        var files = await WorksheetsCommand.RunAsync(dataSource, new WorksheetRequest(settings.Round, worksheets, SdqEnvironment.Actor)
+        if (run.Stage == RoundStage.Closed)
         {
-            Deadline = options.RoundDate.AddDays(21), Contact = "区县教育局学籍管理员 0451-12345678",
-        }, settings.DataDirectory, cancellationToken);
+            AnsiConsole.MarkupLineInterpolated($"Round {settings.Round} is closed already. Run the demo with another --round, or a fresh --data-dir.");
+            return 0;
+        }
 
-        AnsiConsole.MarkupLine("[bold]7. The schools return their worksheets (simulated registrars)[/]");
-        var returns = Path.Combine(settings.Output, "returns");
-        var simulated = await SimulateReturnsAsync(dataSource, province, worksheets, returns, files, options.Seed, cancellationToken);
-
-        AnsiConsole.MarkupLine("[bold]8. Take the returns back[/]");
-        var before = await OpenCountsAsync(dataSource, settings.Round, cancellationToken);
-        var ingest = new ReturnIngest(dataSource, SdqEnvironment.SigningKey(settings.DataDirectory));
-        var receipts = Path.Combine(settings.Output, "receipts");
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var totals = IngestCommand.Summary.None;
-        await Progress.RunAsync("Ingesting returns", simulated.Count, async progress =>
-        {
-            foreach (var (school, path) in simulated)
-            {
-                totals += await IngestCommand.RunAsync(ingest, [path], new Account("school-" + school, AccountRole.School, school), receipts, quiet: true,
-                    cancellationToken);
-                progress.Report(totals.Files);
-            }
+        run = await RoundProgress.FollowAsync(jobs, settings.Round, RoundStage.Issued, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated($"   issued in {watch.Elapsed.TotalSeconds:N1} s: {run.SchoolsTotal ?? 0} schools' worksheets in {Path.GetFullPath(worksheets)}");
+        await CheckCommand.PrintAsync(dataSource, run.RoundId, cancellationToken);
 
-            return totals;
-        });
+        AnsiConsole.MarkupLine("[bold]5. The schools return their worksheets (simulated registrars)[/]");
+        var returns = Path.Combine(settings.Output, "returns");
+        var files = await IssuedFilesAsync(dataSource, run, cancellationToken);
+        var simulated = await SimulateReturnsAsync(dataSource, province, returns, files, options.Seed, cancellationToken);
+
+        AnsiConsole.MarkupLine("[bold]6. Take the returns back: an ingest job per file, as the school's account[/]");
+        var before = await OpenCountsAsync(dataSource, settings.Round, cancellationToken);
+        watch.Restart();
+        var ingests = simulated.Select(r => jobs.Client.Enqueue<IngestJob>(j => j.RunAsync(r.Path, "school-" + r.School, CancellationToken.None))).ToList();
+        var results = await Progress.RunAsync("Ingesting returns", ingests.Count, progress => jobs.ResultsAsync(ingests, progress, cancellationToken));
+        var totals = await ReturnTotalsAsync(dataSource, run.RoundId, cancellationToken);
         var after = await OpenCountsAsync(dataSource, settings.Round, cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
-            $"   {totals.Files} returns taken in {watch.Elapsed.TotalSeconds:N1} s ({totals.Refused} refused): {totals.Applied} students' records corrected ({totals.StillFailing} still failing), {totals.AwaitingReview} explanations waiting for review (sdq review), {totals.Removed} registrations removed.");
+            $"   {results.Count} returns taken in {watch.Elapsed.TotalSeconds:N1} s ({results.Count(r => r.Contains("refused", StringComparison.Ordinal))} refused): {totals.Applied} students' records corrected ({totals.StillFailing} still failing), {totals.AwaitingReview} explanations waiting for review (sdq review), {totals.Removed} registrations removed.");
         AnsiConsole.MarkupLineInterpolated(
-            $"   Open problems: {before.Errors:N0} errors and {before.Warnings:N0} warnings before the returns, {after.Errors:N0} errors and {after.Warnings:N0} warnings now. Receipts are in {Path.GetFullPath(receipts)}.");
+            $"   Open problems: {before.Errors:N0} errors and {before.Warnings:N0} warnings before the returns, {after.Errors:N0} errors and {after.Warnings:N0} warnings now. Receipts are beside the returns, in receipts folders.");
+
+        AnsiConsole.MarkupLine("[bold]7. A quality snapshot of the round, as managers will read it[/]");
+        var snapshot = jobs.Client.Enqueue<RoundJobs>(j => j.SnapshotAsync(settings.Round, CancellationToken.None));
+        await jobs.ResultsAsync([snapshot], null, cancellationToken);
+        await PrintSnapshotAsync(dataSource, run.RoundId, cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
-            $"[green]Done.[/] Round {settings.Round} is staged, checked, issued and partly returned. Worksheets: {Path.GetFullPath(worksheets)}; the generator's ground truth: {province.GroundTruthPath}. Try `sdq review`, `sdq lineage <student number>`, `sdq changes --round {settings.Round} --out changes.csv`; `sdq db url` prints the database's address for psql.");
+            $"[green]Done.[/] Round {settings.Round} is staged, checked, issued and partly returned; it stays open for more returns (`sdq round close {settings.Round}` closes it). The generator's ground truth: {province.GroundTruthPath}. Try `sdq round status`, `sdq review`, `sdq lineage <student number>`, `sdq changes --round {settings.Round} --out changes.csv`; `sdq worker` runs the jobs of scheduled rounds; `sdq db url` prints the database's address for psql.");
         return 0;
+    }
+
+    /// <summary>The newest worksheet of each school of the round, and where its file is.</summary>
+    private static async Task<List<(string School, string Path)>> IssuedFilesAsync(NpgsqlDataSource dataSource, RoundRun run, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT DISTINCT ON (school_code) school_code, file_name FROM exchange.worksheet
+            WHERE  round_id = @round ORDER BY school_code, issue_no DESC
+            """);
+        command.Parameters.AddWithValue("round", run.RoundId);
+        var byName = Directory.EnumerateFiles(run.OutputDirectory, "*.xlsx", SearchOption.AllDirectories).ToDictionary(f => Path.GetFileName(f), f => f);
+        var files = new List<(string, string)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (byName.TryGetValue(reader.GetString(1), out var path))
+            {
+                files.Add((reader.GetString(0), path));
+            }
+        }
+
+        return files;
+    }
+
+    private static async Task<(long Applied, long StillFailing, long AwaitingReview, long Removed)> ReturnTotalsAsync(NpgsqlDataSource dataSource, int roundId,
+        CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT coalesce(sum((counts->>'AppliedClean')::int), 0) + coalesce(sum((counts->>'AppliedStillFailing')::int), 0),
+                   coalesce(sum((counts->>'AppliedStillFailing')::int), 0), coalesce(sum((counts->>'AwaitingReview')::int), 0),
+                   coalesce(sum((counts->>'Removed')::int), 0)
+            FROM   exchange.worksheet_return WHERE round_id = @round
+            """);
+        command.Parameters.AddWithValue("round", roundId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+    }
+
+    private static async Task PrintSnapshotAsync(NpgsqlDataSource dataSource, int roundId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT count(*), sum(students), sum(open_errors), sum(open_warnings), count(*) FILTER (WHERE first_issued_at IS NOT NULL),
+                   count(*) FILTER (WHERE returns > 0), sum(students_without_id), sum(cross_school_duplicates)
+            FROM   reporting.snapshot_school
+            WHERE  snapshot_id = (SELECT max(snapshot_id) FROM reporting.quality_snapshot WHERE round_id = @round)
+            """);
+        command.Parameters.AddWithValue("round", roundId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var students = reader.GetInt64(1);
+        AnsiConsole.MarkupLineInterpolated(
+            $"   {reader.GetInt64(0):N0} schools, {students:N0} students: {reader.GetInt64(2):N0} open errors ({(students == 0 ? 0 : reader.GetInt64(2) * 1000.0 / students):N1} per 1,000 students), {reader.GetInt64(3):N0} open warnings; worksheets issued to {reader.GetInt64(4):N0} schools, returned by {reader.GetInt64(5):N0}; {reader.GetInt64(6):N0} students without an ID number, {reader.GetInt64(7):N0} open cross-school duplicates.");
     }
 
     /// <summary>
     /// Each school with a worksheet gets an account, and a registrar who answers it from the generator's registrar
     /// answers: most fix everything, some half, some nothing (no return), some fix and make new mistakes.
     /// </summary>
-    private static async Task<List<(string School, string Path)>> SimulateReturnsAsync(NpgsqlDataSource dataSource, GenerationResult province, string worksheets,
-        string returns, IReadOnlyList<IssuedFile> files, int seed, CancellationToken cancellationToken)
+    private static async Task<List<(string School, string Path)>> SimulateReturnsAsync(NpgsqlDataSource dataSource, GenerationResult province,
+        string returns, IReadOnlyList<(string School, string Path)> files, int seed, CancellationToken cancellationToken)
     {
         if (Directory.Exists(returns))
         {
@@ -124,20 +183,19 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         var styles = new Dictionary<RegistrarStyle, int>();
         foreach (var file in files)
         {
-            await accounts.AddAsync(new Account("school-" + file.SchoolCode, AccountRole.School, file.SchoolCode), SdqEnvironment.Actor, cancellationToken);
-            var style = RegistrarSimulator.StyleFor(file.SchoolCode, seed, (0.55, 0.2, 0.1, 0.15));
+            await accounts.AddAsync(new Account("school-" + file.School, AccountRole.School, file.School), SdqEnvironment.Actor, cancellationToken);
+            var style = RegistrarSimulator.StyleFor(file.School, seed, (0.55, 0.2, 0.1, 0.15));
             styles[style] = styles.GetValueOrDefault(style) + 1;
             if (style == RegistrarStyle.Leaves)
             {
                 continue;
             }
 
-            var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(Path.Combine(worksheets, file.RelativePath), cancellationToken),
-                answers.GetValueOrDefault(file.SchoolCode) ?? [], style, seed);
-            var path = Path.Combine(returns, file.RelativePath);
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(file.Path, cancellationToken), answers.GetValueOrDefault(file.School) ?? [], style, seed);
+            var path = Path.Combine(returns, Path.GetFileName(file.Path));
+            Directory.CreateDirectory(returns);
             await File.WriteAllBytesAsync(path, edited.Workbook, cancellationToken);
-            simulated.Add((file.SchoolCode, path));
+            simulated.Add((file.School, path));
         }
 
         AnsiConsole.MarkupLineInterpolated(

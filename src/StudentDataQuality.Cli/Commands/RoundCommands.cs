@@ -182,6 +182,48 @@ public sealed class JobsContext : IAsyncDisposable
     /// <summary>A Hangfire server in this process taking every queue, as many workers as cores.</summary>
     public BackgroundJobServer StartServer() => JobHost.InProcessServer(Services, Storage, Math.Max(2, Environment.ProcessorCount));
 
+    /// <summary>
+    /// Waits for the jobs to succeed and returns their results in order. A job that failed for good (its retries spent) is
+    /// an error naming it; one waiting for a retry is waited for.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ResultsAsync(IReadOnlyList<string> jobIds, IProgress<long>? done, CancellationToken cancellationToken)
+    {
+        var results = new string?[jobIds.Count];
+        var finished = 0;
+        while (finished < jobIds.Count)
+        {
+            using (var connection = Storage.GetConnection())
+            {
+                for (var i = 0; i < jobIds.Count; i++)
+                {
+                    if (results[i] is not null)
+                    {
+                        continue;
+                    }
+
+                    var state = connection.GetStateData(jobIds[i]);
+                    if (state?.Name == Hangfire.States.SucceededState.StateName)
+                    {
+                        results[i] = state.Data.TryGetValue("Result", out var result) ? System.Text.Json.JsonSerializer.Deserialize<string>(result) ?? "" : "";
+                        finished++;
+                    }
+                    else if (state?.Name == Hangfire.States.FailedState.StateName)
+                    {
+                        throw new InvalidOperationException($"Job {jobIds[i]} failed: {state.Reason} {(state.Data.TryGetValue("ExceptionMessage", out var message) ? message : "")}");
+                    }
+                }
+            }
+
+            done?.Report(finished);
+            if (finished < jobIds.Count)
+            {
+                await Task.Delay(300, cancellationToken);
+            }
+        }
+
+        return results!;
+    }
+
     /// <summary>Hangfire servers that reported in the last minute.</summary>
     public Task<int> WorkersAliveAsync() => Task.FromResult(Storage.GetMonitoringApi().Servers()
         .Count(s => s.Heartbeat is { } beat && DateTime.UtcNow - beat < TimeSpan.FromMinutes(1)));
