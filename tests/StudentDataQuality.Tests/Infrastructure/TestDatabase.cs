@@ -185,4 +185,15 @@ public sealed class DatabaseFixture : IAsyncLifetime
 
         return (T)(await command.ExecuteScalarAsync())!;
     }
+
+    public async Task<int> ExecuteAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return await command.ExecuteNonQueryAsync();
+    }
 }
