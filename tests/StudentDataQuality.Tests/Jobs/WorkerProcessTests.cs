@@ -1,0 +1,283 @@
+using Hangfire;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using StudentDataQuality.Data.Embedded;
+using StudentDataQuality.Data.Migrations;
+using StudentDataQuality.Data.Rounds;
+using StudentDataQuality.Jobs;
+using StudentDataQuality.Synthetic;
+using StudentDataQuality.Tests.Infrastructure;
+
+namespace StudentDataQuality.Tests.Jobs;
+
+/// <summary>
+/// Rounds run by separate `sdq worker` processes on one database, as a deployment runs them: several workers split the
+/// work and do nothing twice; a worker killed with SIGKILL in the middle of the worksheet fan-out or of an ingest, and
+/// PostgreSQL restarted in the middle of a round, still end in exactly the expected data once the jobs are retried.
+/// Everything is asserted on the data, never on the logs.
+/// </summary>
+public sealed class WorkerProcessTests(DatabaseFixture db) : IClassFixture<DatabaseFixture>, IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>One job at a time per worker, one school per worksheet job: many small jobs for the workers to share.</summary>
+    private static readonly Dictionary<string, string> OneAtATime = new() { ["Worker:WorkerCount"] = "1", ["Worker:WorksheetBatch"] = "1" };
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task SeveralWorkers_SplitARound_AndDoNothingTwice(int count)
+    {
+        var code = $"split-{count}";
+        var storage = HangfireJobs.Storage(db.ConnectionString);
+        var workers = Enumerable.Range(0, count).Select(_ => WorkerProcess.Start(db.ConnectionString, _temp.Path, OneAtATime)).ToList();
+        try
+        {
+            foreach (var worker in workers)
+            {
+                await worker.RegisteredAsync(storage);
+            }
+
+            var run = await StartRoundAsync(db.DataSource, storage, code, seed: count);
+            run = await HangfireJobs.StageAsync(new RoundRuns(db.DataSource), code, RoundStage.Issued);
+            await AssertIssuedOnceAsync(db.DataSource, run);
+            var byWorker = await WorkersAsync(db.DataSource, run.RoundId);
+            Assert.Equal(workers.Select(w => w.WorkerName).Order(), byWorker.Keys.Order());
+            Assert.Equal(run.SchoolsTotal, byWorker.Values.Sum());
+        }
+        finally
+        {
+            foreach (var worker in workers)
+            {
+                Assert.Equal(0, await worker.StopAsync());
+                worker.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AWorkerKilledInTheWorksheetFanOut_TheNextWorkerFinishesTheRound_EachSchoolIssuedOnce()
+    {
+        const string Code = "killed-fan-out";
+        var storage = HangfireJobs.Storage(db.ConnectionString);
+        using var first = WorkerProcess.Start(db.ConnectionString, _temp.Path, OneAtATime);
+        await first.RegisteredAsync(storage);
+        var run = await StartRoundAsync(db.DataSource, storage, Code, seed: 5);
+        var runs = new RoundRuns(db.DataSource);
+        await HangfireJobs.EventuallyAsync(async () => (await runs.GetAsync(Code))!.SchoolsDone >= 3, "three schools issued by the first worker");
+        first.Kill();
+        var doneAtKill = (await runs.GetAsync(Code))!.SchoolsDone;
+        Assert.True(doneAtKill < run.SchoolsTotal || run.SchoolsTotal is null, "the kill came before the end of the fan-out");
+
+        using var second = WorkerProcess.Start(db.ConnectionString, _temp.Path, OneAtATime);
+        run = await HangfireJobs.StageAsync(runs, Code, RoundStage.Issued);
+        await AssertIssuedOnceAsync(db.DataSource, run);
+        var byWorker = await WorkersAsync(db.DataSource, run.RoundId);
+        Assert.True(byWorker.GetValueOrDefault(first.WorkerName) >= 3, "the first worker's schools stay done");
+        Assert.True(byWorker.GetValueOrDefault(second.WorkerName) >= 1, "the second worker finished the round");
+    }
+
+    [Fact]
+    public async Task AWorkerKilledInTheMiddleOfIngests_EveryReturnIsTakenExactlyOnce()
+    {
+        const string Code = "killed-ingest";
+        var storage = HangfireJobs.Storage(db.ConnectionString);
+        using var first = WorkerProcess.Start(db.ConnectionString, _temp.Path, OneAtATime);
+        await first.RegisteredAsync(storage);
+        var run = await StartRoundAsync(db.DataSource, storage, Code, seed: 6);
+        run = await HangfireJobs.StageAsync(new RoundRuns(db.DataSource), Code, RoundStage.Issued);
+
+        var returns = await ReturnsAsync(run);
+        var client = new BackgroundJobClient(storage);
+        var jobs = returns.Select(path => client.Enqueue<IngestJob>(j => j.RunAsync(path, null, CancellationToken.None))).ToList();
+        await HangfireJobs.EventuallyAsync(async () => await CountAsync(db.DataSource, "SELECT count(*) FROM exchange.worksheet_return WHERE round_id = @r", run.RoundId) >= 3,
+            "three returns taken by the first worker");
+        first.Kill();
+        Assert.True(await CountAsync(db.DataSource, "SELECT count(*) FROM exchange.worksheet_return WHERE round_id = @r", run.RoundId) < returns.Count,
+            "the kill came before the last return");
+
+        using var second = WorkerProcess.Start(db.ConnectionString, _temp.Path, OneAtATime);
+        foreach (var job in jobs)
+        {
+            Assert.DoesNotContain("refused", await HangfireJobs.SucceededAsync(storage, job, 180), StringComparison.Ordinal);
+        }
+
+        await AssertReturnsTakenOnceAsync(db.DataSource, run.RoundId, returns.Count);
+    }
+
+    [Fact]
+    public async Task PostgreSqlRestartedInTheMiddleOfARound_TheRoundCompletesWithTheExpectedData()
+    {
+        const string Code = "restarted";
+        var cluster = new EmbeddedPostgres(new EmbeddedPostgresOptions { DataDirectory = Path.Combine(_temp.Path, "cluster"), Database = "restart", Disposable = true });
+        var connectionString = cluster.Start();
+        try
+        {
+            await using var dataSource = NpgsqlDataSource.Create(connectionString);
+            await new Migrator().MigrateAsync(dataSource);
+            var storage = HangfireJobs.Storage(connectionString);
+            using var worker = WorkerProcess.Start(connectionString, _temp.Path, OneAtATime);
+            await worker.RegisteredAsync(storage);
+            var run = await StartRoundAsync(dataSource, storage, Code, seed: 7);
+            var runs = new RoundRuns(dataSource);
+            await HangfireJobs.EventuallyAsync(async () => (await runs.GetAsync(Code))!.SchoolsDone >= 3, "three schools issued before the restart");
+
+            var atStop = (await runs.GetAsync(Code))!;
+            cluster.Stop();
+            Assert.True(atStop.SchoolsDone < atStop.SchoolsTotal, $"the restart came before the end of the fan-out ({atStop.SchoolsDone}/{atStop.SchoolsTotal})");
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            cluster.Start();
+            dataSource.Clear(); // the test's own pooled connections died with the server; the worker finds out by itself
+
+            run = await HangfireJobs.StageAsync(runs, Code, RoundStage.Issued, 300);
+            await AssertIssuedOnceAsync(dataSource, run);
+            Assert.Equal(0, await worker.StopAsync());
+        }
+        finally
+        {
+            cluster.Stop();
+        }
+    }
+
+    [Fact]
+    public async Task TheJobsDashboard_IsServedToLocalRequests_AndRefusedToOthers()
+    {
+        var storage = HangfireJobs.Storage(db.ConnectionString);
+        var port = FreePort();
+        using var worker = WorkerProcess.Start(db.ConnectionString, _temp.Path, OneAtATime, "--dashboard", $"http://127.0.0.1:{port}");
+        await worker.RegisteredAsync(storage);
+        using var http = new HttpClient();
+        var page = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/hangfire/recurring"));
+        Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("StudentDataQuality jobs", html, StringComparison.Ordinal);
+        Assert.Contains("reminders", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("Password", html, StringComparison.OrdinalIgnoreCase);
+
+        // The same filter the worker installs, asked about a request from another machine.
+        await using var requestServices = new ServiceCollection().BuildServiceProvider();
+        var remote = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = requestServices };
+        remote.Connection.RemoteIpAddress = System.Net.IPAddress.Parse("203.0.113.5");
+        remote.Connection.LocalIpAddress = System.Net.IPAddress.Parse("192.0.2.10");
+        var options = StudentDataQuality.Cli.Commands.Dashboard.Options();
+        Assert.All(options.Authorization, filter => Assert.False(filter.Authorize(new Hangfire.Dashboard.AspNetCoreDashboardContext(storage, options, remote))));
+        var local = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = requestServices };
+        local.Connection.RemoteIpAddress = System.Net.IPAddress.Loopback;
+        local.Connection.LocalIpAddress = System.Net.IPAddress.Loopback;
+        Assert.All(options.Authorization, filter => Assert.True(filter.Authorize(new Hangfire.Dashboard.AspNetCoreDashboardContext(storage, options, local))));
+        Assert.Equal(0, await worker.StopAsync());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>A province of 40 schools, extracted, checked and issued through the workers: starts the round (client only).</summary>
+    private async Task<RoundRun> StartRoundAsync(NpgsqlDataSource dataSource, JobStorage storage, string code, int seed)
+    {
+        var province = ProvinceGenerator.Generate(new GeneratorOptions
+        {
+            Students = 4_000, Schools = 40, Seed = seed, DefectRate = 0.05, OutputDirectory = Path.Combine(_temp.Path, code, "province"),
+        });
+        await using var services = HangfireJobs.Services(dataSource, storage, new JobSettings { Reports = Path.Combine(_temp.Path, code, "reports") });
+        return await services.GetRequiredService<RoundLauncher>().StartAsync(
+            new RoundStart(code, new DateOnly(2026, 10, 15), [province.ExportDirectory], Path.Combine(_temp.Path, code, "worksheets")), "test");
+    }
+
+    /// <summary>Every school with open problems issued exactly once: one worksheet, one file, one audit entry, one check, one extract per file.</summary>
+    private static async Task AssertIssuedOnceAsync(NpgsqlDataSource dataSource, RoundRun run)
+    {
+        var schools = await CountAsync(dataSource, """
+            SELECT count(DISTINCT school_code) FROM quality.finding
+            WHERE round_id = @r AND status = 'open' AND record_id IS NOT NULL AND school_code IS NOT NULL
+            """, run.RoundId);
+        Assert.True(schools >= 20, $"only {schools} schools have problems");
+        Assert.Equal(schools, run.SchoolsTotal);
+        Assert.Equal(schools, run.SchoolsDone);
+        Assert.Equal(schools, await CountAsync(dataSource, "SELECT count(*) FROM exchange.worksheet WHERE round_id = @r", run.RoundId));
+        Assert.Equal(schools, await CountAsync(dataSource, "SELECT count(DISTINCT school_code) FROM exchange.worksheet WHERE round_id = @r AND issue_no = 1", run.RoundId));
+        Assert.Equal(schools, await CountAsync(dataSource, "SELECT count(*) FROM audit.event WHERE action = 'worksheet.issue' AND round_id = @r", run.RoundId));
+        Assert.Equal(1, await CountAsync(dataSource, "SELECT count(*) FROM quality.check_run WHERE round_id = @r AND scope = 'full'", run.RoundId));
+        Assert.Equal(await CountAsync(dataSource, "SELECT count(DISTINCT sha256) FROM staging.source_file WHERE round_id = @r", run.RoundId),
+            await CountAsync(dataSource, "SELECT count(*) FROM staging.source_file WHERE round_id = @r", run.RoundId));
+        var files = Directory.GetFiles(run.OutputDirectory, "*.xlsx", SearchOption.AllDirectories);
+        Assert.Equal(schools, files.Length);
+        Assert.Empty(Directory.GetFiles(run.OutputDirectory, "*.partial", SearchOption.AllDirectories));
+        await using var command = dataSource.CreateCommand("SELECT file_name, sha256 FROM exchange.worksheet WHERE round_id = @r");
+        command.Parameters.AddWithValue("r", run.RoundId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var byName = files.ToDictionary(f => Path.GetFileName(f), f => f);
+        while (await reader.ReadAsync())
+        {
+            var bytes = await File.ReadAllBytesAsync(byName[reader.GetString(0)]);
+            Assert.Equal(reader.GetString(1), Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant());
+        }
+    }
+
+    /// <summary>Each return once, with one audit entry, its corrections and versions once (no record versioned twice by one return).</summary>
+    private static async Task AssertReturnsTakenOnceAsync(NpgsqlDataSource dataSource, int roundId, int files)
+    {
+        Assert.Equal(files, await CountAsync(dataSource, "SELECT count(*) FROM exchange.worksheet_return WHERE round_id = @r", roundId));
+        Assert.Equal(files, await CountAsync(dataSource, "SELECT count(*) FROM audit.event WHERE action = 'worksheet.return' AND round_id = @r", roundId));
+        Assert.Equal(0, await CountAsync(dataSource, """
+            SELECT count(*) FROM (SELECT record_id, return_id FROM registry.record_version
+                                  WHERE round_id = @r AND return_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) twice
+            """, roundId));
+        Assert.Equal(0, await CountAsync(dataSource, """
+            SELECT count(*) FROM exchange.worksheet_return t
+            WHERE  t.round_id = @r
+              AND  (SELECT count(*) FROM exchange.correction c WHERE c.return_id = t.return_id AND c.kind = 'value')
+                   <> (SELECT count(*) FROM jsonb_array_elements(t.receipt->'Rows') row, jsonb_array_elements(row->'Changes') change)
+            """, roundId));
+        Assert.True(await CountAsync(dataSource, "SELECT count(*) FROM exchange.correction WHERE round_id = @r", roundId) > files, "the returns corrected values");
+    }
+
+    /// <summary>A diligent registrar's answer to every issued worksheet of the round, written beside them.</summary>
+    private async Task<List<string>> ReturnsAsync(RoundRun run)
+    {
+        var province = Path.Combine(_temp.Path, run.RoundCode, "province");
+        var answers = RegistrarAnswers.Load(Path.Combine(province, "registrar_answers.csv"));
+        var folder = Directory.CreateDirectory(Path.Combine(_temp.Path, run.RoundCode, "returns")).FullName;
+        var paths = new List<string>();
+        await using var command = db.DataSource.CreateCommand("SELECT school_code, file_name FROM exchange.worksheet WHERE round_id = @r ORDER BY 1");
+        command.Parameters.AddWithValue("r", run.RoundId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var issued = Directory.GetFiles(run.OutputDirectory, "*.xlsx", SearchOption.AllDirectories).ToDictionary(f => Path.GetFileName(f), f => f);
+        while (await reader.ReadAsync())
+        {
+            var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(issued[reader.GetString(1)]), answers.GetValueOrDefault(reader.GetString(0)) ?? [],
+                RegistrarStyle.Diligent, 6);
+            var path = Path.Combine(folder, reader.GetString(1));
+            await File.WriteAllBytesAsync(path, edited.Workbook);
+            paths.Add(path);
+        }
+
+        return paths;
+    }
+
+    private static async Task<Dictionary<string, int>> WorkersAsync(NpgsqlDataSource dataSource, int roundId)
+    {
+        await using var command = dataSource.CreateCommand("SELECT worker, count(*)::int FROM registry.round_school_task WHERE round_id = @r GROUP BY 1");
+        command.Parameters.AddWithValue("r", roundId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var counts = new Dictionary<string, int>();
+        while (await reader.ReadAsync())
+        {
+            counts[reader.GetString(0)] = reader.GetInt32(1);
+        }
+
+        return counts;
+    }
+
+    private static async Task<int> CountAsync(NpgsqlDataSource dataSource, string sql, int roundId)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        command.Parameters.AddWithValue("r", roundId);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
