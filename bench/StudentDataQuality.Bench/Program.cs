@@ -25,11 +25,16 @@ using StudentDataQuality.Bench;
 //       Ingest (issue: ingest corrected worksheets): the same province and database; a fresh issue of every worksheet,
 //       simulated registrars' returns, then every return ingested one after another as `sdq ingest` does. Reports the
 //       total, the median and 95th percentile per file, the rows by outcome, and peak memory. --files takes the first F.
+//   dotnet run -c Release --project bench/StudentDataQuality.Bench -- round [--students N] [--schools M] [--workers 1,2] [--work DIR]
+//       A whole round through the workers (issue: Hangfire jobs and the worker): per worker count, a fresh database with
+//       the previous round staged, that many `sdq worker` processes, and the round started as `sdq round start` does;
+//       seconds per stage (extract, check, worksheets until issued), worksheets issued, schools per worker.
 return args switch
 {
     ["checks", .. var rest] => await ChecksBenchmark.RunAsync(rest),
     ["worksheets", .. var rest] => await WorksheetsBenchmark.RunAsync(rest),
     ["ingest", .. var rest] => await IngestBenchmark.RunAsync(rest),
+    ["round", .. var rest] => await RoundBenchmark.RunAsync(rest),
     ["staging", .. var rest] => await Staging(rest),
     [] => await Staging(args),
     [var first, ..] when first.Length > 0 && char.IsAsciiDigit(first[0]) => await Staging(args),
@@ -49,6 +54,8 @@ static int Usage()
           StudentDataQuality.Bench staging [rows] [workdir]
           StudentDataQuality.Bench checks [--students N] [--schools M] [--runs R] [--work DIR] [--python PATH] [--keep-db]
           StudentDataQuality.Bench worksheets [--students N] [--schools M] [--work DIR]
+          StudentDataQuality.Bench ingest [--students N] [--schools M] [--files F] [--work DIR]
+          StudentDataQuality.Bench round [--students N] [--schools M] [--workers 1,2] [--work DIR]
         See bench/README.md.
         """);
     return 2;

@@ -161,7 +161,15 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         // Written whole, then renamed into place: a process killed mid-write leaves a .partial file, never a truncated workbook
         // under the worksheet's name (its retry issues the same file name again, since nothing was saved).
         await File.WriteAllBytesAsync(path + ".partial", bytes, cancellationToken);
-        File.Move(path + ".partial", path, overwrite: true);
+        try
+        {
+            File.Move(path + ".partial", path, overwrite: true);
+        }
+        catch (IOException)
+        {
+            File.Delete(path + ".partial");
+            throw;
+        }
         var sha = Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
         var errors = document.Rows.Sum(r => r.Problems.Count(p => p.Severity == ProblemSeverity.Error));
         var warnings = document.Rows.Sum(r => r.Problems.Count(p => p.Severity == ProblemSeverity.Warning));

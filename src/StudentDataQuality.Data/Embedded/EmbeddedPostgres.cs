@@ -401,7 +401,11 @@ public sealed class EmbeddedPostgres
     {
         try
         {
+            // Bound as PostgreSQL binds (SO_REUSEADDR): the closed connections of a server just stopped linger in TIME_WAIT on
+            // its port, which must not count as taken, or a quick restart would move the server to another port under the
+            // feet of the processes that use it.
             using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             listener.Start();
             return true;
         }

@@ -117,8 +117,9 @@ public sealed class WorksheetIssuerTests(DatabaseFixture db) : IClassFixture<Dat
 
         var issuing = issuer.IssueAsync(new WorksheetRequest("ws-fail", blocked, "test") { Workers = 2 });
 
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => issuing.WaitAsync(TimeSpan.FromMinutes(2)));
+        await Assert.ThrowsAnyAsync<IOException>(() => issuing.WaitAsync(TimeSpan.FromMinutes(2)));
         Assert.False(File.Exists(Path.Combine(blocked, "manifest.csv")));
+        Assert.Empty(Directory.GetFiles(blocked, "*.partial", SearchOption.AllDirectories));
     }
 
     private async Task StageAndCheckAsync(string code)
