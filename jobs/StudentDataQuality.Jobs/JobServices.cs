@@ -11,11 +11,16 @@ namespace StudentDataQuality.Jobs;
 public static class JobServices
 {
     public static IServiceCollection AddStudentDataQualityJobs(this IServiceCollection services, NpgsqlDataSource dataSource, SigningKey key,
+        JobSettings settings) => services.AddStudentDataQualityJobs(dataSource, () => key, settings);
+
+    /// <summary>With the signing key read when first needed (a command that only enqueues never needs it).</summary>
+    public static IServiceCollection AddStudentDataQualityJobs(this IServiceCollection services, NpgsqlDataSource dataSource, Func<SigningKey> key,
         JobSettings settings)
     {
         ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(key);
         services.AddSingleton(dataSource);
-        services.AddSingleton(key);
+        services.AddSingleton(_ => key());
         services.AddSingleton(settings);
         services.AddSingleton<ExtractService>();
         services.AddSingleton<CheckRunner>();

@@ -63,11 +63,11 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         TimeZoneOf(schedule);
     }
 
-    private static TimeZoneInfo TimeZoneOf(RoundSchedule schedule)
+    public static TimeZoneInfo TimeZoneOf(RoundSchedule schedule)
     {
         try
         {
-            return TimeZoneInfo.FindSystemTimeZoneById(schedule.TimeZone);
+            return schedule.TimeZone == DefaultTimeZone ? ChinaTime() : TimeZoneInfo.FindSystemTimeZoneById(schedule.TimeZone);
         }
         catch (TimeZoneNotFoundException)
         {
@@ -100,7 +100,7 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
             }
         }
 
-        var china = TimeZoneInfo.FindSystemTimeZoneById(DefaultTimeZone);
+        var china = ChinaTime();
         recurring.AddOrUpdate<DailyJobs>("reminders", j => j.RemindAsync(CancellationToken.None), "0 8 * * *", new RecurringJobOptions { TimeZone = china });
         recurring.AddOrUpdate<DailyJobs>("round-upkeep", j => j.UpkeepAsync(CancellationToken.None), "30 1 * * *", new RecurringJobOptions { TimeZone = china });
         if (inbox is null)
@@ -111,6 +111,26 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         {
             recurring.AddOrUpdate<InboxJob>("inbox", j => j.Scan(), Cron.Minutely());
         }
+    }
+
+    /// <summary>China Standard Time: the system's Asia/Shanghai, or UTC+8 where the machine has no time-zone data (a slim container).</summary>
+    public static TimeZoneInfo ChinaTime()
+    {
+        try
+        {
+            return TimeZoneInfo.FindSystemTimeZoneById(DefaultTimeZone);
+        }
+        catch (TimeZoneNotFoundException)
+        {
+            return TimeZoneInfo.CreateCustomTimeZone(DefaultTimeZone, TimeSpan.FromHours(8), "China Standard Time", "China Standard Time");
+        }
+    }
+
+    /// <summary>The day it is now in a schedule's time zone (a round fired at 02:00 in Beijing is that day's, whatever the server's clock).</summary>
+    public static DateOnly TodayIn(string timeZone)
+    {
+        var zone = timeZone == DefaultTimeZone ? ChinaTime() : TimeZoneInfo.FindSystemTimeZoneById(timeZone);
+        return DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.UtcNow, zone));
     }
 
     /// <summary>The recurring job of one round schedule.</summary>
@@ -126,7 +146,8 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         }
         catch (ArgumentException e) when (e.ParamName is "cronExpression" || e.Message.Contains("CRON", StringComparison.OrdinalIgnoreCase))
         {
-            throw new UserErrorException($"'{schedule.Cron}' is not a cron expression this scheduler takes ({e.Message}). Per semester, for example: \"{SemesterCron}\".");
+            throw new UserErrorException(
+                $"'{schedule.Cron}' is not a cron expression (five fields: minute hour day-of-month month day-of-week). Per semester, for example: \"{SemesterCron}\".", e);
         }
     }
 
@@ -152,7 +173,7 @@ public sealed class ScheduledRoundJob(RoundRuns runs, RoundLauncher launcher)
             return $"schedule {scheduleName} was removed; nothing started";
         }
 
-        var today = DateOnly.FromDateTime(DateTime.Today);
+        var today = RoundLauncher.TodayIn(schedule.TimeZone);
         var code = RoundLauncher.ScheduledRoundCode(scheduleName, today);
         if (await runs.GetAsync(code, cancellationToken) is not null)
         {

@@ -174,7 +174,7 @@ public sealed class JobsContext : IAsyncDisposable
         var dataSource = await SdqEnvironment.OpenDatabaseAsync(dataDirectory, cancellationToken);
         var storage = JobHost.Storage(dataSource, SdqEnvironment.Configuration);
         var services = new ServiceCollection()
-            .AddJobs(dataSource, SdqEnvironment.SigningKey(dataDirectory), JobHost.Settings(SdqEnvironment.Configuration), storage)
+            .AddJobs(dataSource, () => SdqEnvironment.SigningKey(dataDirectory), JobHost.Settings(SdqEnvironment.Configuration), storage)
             .BuildServiceProvider();
         return new JobsContext(dataSource, storage, services);
     }

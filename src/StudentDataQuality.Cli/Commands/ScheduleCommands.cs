@@ -69,15 +69,19 @@ public sealed class ScheduleAddCommand : AsyncCommand<ScheduleAddSettings>
         await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
         RoundLauncher.Register(new RecurringJobManager(jobs.Storage), schedule);
         await jobs.Runs.SaveScheduleAsync(schedule, SdqEnvironment.Actor, cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"Schedule [bold]{schedule.Name}[/] saved: rounds start at '{schedule.Cron}' ({schedule.TimeZone}); next {Next(jobs.Storage, schedule.Name)}.");
+        AnsiConsole.MarkupLineInterpolated($"Schedule [bold]{schedule.Name}[/] saved: rounds start at '{schedule.Cron}' ({schedule.TimeZone}); next {Next(jobs.Storage, schedule)}.");
         return 0;
     }
 
-    internal static string Next(JobStorage storage, string name)
+    /// <summary>The schedule's next start, in its own time zone.</summary>
+    internal static string Next(JobStorage storage, RoundSchedule schedule)
     {
         using var connection = storage.GetConnection();
-        var job = connection.GetRecurringJobs().FirstOrDefault(j => j.Id == RoundLauncher.SchedulePrefix + name);
-        return job?.NextExecution is { } next ? next.ToLocalTime().ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture) : "-";
+        var job = connection.GetRecurringJobs().FirstOrDefault(j => j.Id == RoundLauncher.SchedulePrefix + schedule.Name);
+        return job?.NextExecution is { } next
+            ? TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(next, DateTimeKind.Utc), RoundLauncher.TimeZoneOf(schedule))
+                .ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture)
+            : "-";
     }
 }
 
@@ -90,7 +94,7 @@ public sealed class ScheduleListCommand : AsyncCommand<SdqSettings>
         var table = new Table().AddColumns("Name", "Cron", "Time zone", "Next start", "Sources", "Deadline days", "Worksheets");
         foreach (var schedule in await jobs.Runs.SchedulesAsync(cancellationToken))
         {
-            table.AddRow(Markup.Escape(schedule.Name), Markup.Escape(schedule.Cron), schedule.TimeZone, ScheduleAddCommand.Next(jobs.Storage, schedule.Name),
+            table.AddRow(Markup.Escape(schedule.Name), Markup.Escape(schedule.Cron), schedule.TimeZone, ScheduleAddCommand.Next(jobs.Storage, schedule),
                 Markup.Escape(string.Join("; ", schedule.Sources)), schedule.DeadlineDays.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 Markup.Escape(schedule.OutputDirectory));
         }

@@ -57,7 +57,7 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
 
         void Configure(IServiceCollection services)
         {
-            services.AddJobs(dataSource, key, jobSettings, storage);
+            services.AddJobs(dataSource, () => key, jobSettings, storage);
             services.Configure<HostOptions>(o => o.ShutdownTimeout = grace + TimeSpan.FromSeconds(15));
             services.AddHangfireServer(o =>
             {

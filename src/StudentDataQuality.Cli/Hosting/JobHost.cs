@@ -45,7 +45,7 @@ public static class JobHost
     }
 
     /// <summary>The container of the jobs and their services, with a client that enqueues into <paramref name="storage"/>.</summary>
-    public static IServiceCollection AddJobs(this IServiceCollection services, NpgsqlDataSource dataSource, SigningKey key, JobSettings settings,
+    public static IServiceCollection AddJobs(this IServiceCollection services, NpgsqlDataSource dataSource, Func<SigningKey> key, JobSettings settings,
         JobStorage storage)
     {
         services.AddLogging(logging => logging.AddSerilog(Log.Logger, dispose: false));
@@ -62,7 +62,10 @@ public static class JobHost
             Activator = new Hangfire.AspNetCore.AspNetCoreJobActivator(services.GetRequiredService<Microsoft.Extensions.DependencyInjection.IServiceScopeFactory>()),
         }, storage);
 
-    /// <summary>Every queue the jobs use, most urgent first (a worker takes from the first queue that has a job).</summary>
+    /// <summary>
+    /// Every queue the jobs use. The PostgreSQL storage hands out jobs by queue name (checks, default, extract, ingest,
+    /// worksheets), so a returned file never waits behind a fan-out of thousands of worksheet jobs.
+    /// </summary>
     public static readonly string[] Queues = ["extract", "checks", "ingest", "worksheets", "default"];
 
     /// <summary>Hangfire opens its connections from the project's data source (one pool, one password source).</summary>

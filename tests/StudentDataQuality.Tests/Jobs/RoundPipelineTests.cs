@@ -51,7 +51,7 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
 
         recurring.Trigger("round-schedule:autumn");
         recurring.Trigger("round-schedule:autumn");
-        var code = RoundLauncher.ScheduledRoundCode("autumn", DateOnly.FromDateTime(DateTime.Today));
+        var code = RoundLauncher.ScheduledRoundCode("autumn", RoundLauncher.TodayIn(RoundLauncher.DefaultTimeZone));
         var run = await HangfireJobs.StageAsync(runs, code, RoundStage.Issued);
 
         // Issued: one worksheet per school with open problems, each issued once, the join done once.
@@ -167,7 +167,7 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
         var recurring = new RecurringJobManager(HangfireJobs.Storage(db.ConnectionString));
         var bad = new RoundSchedule("s1", "every semester", RoundLauncher.DefaultTimeZone, ["/tmp"], "/tmp", 21, 7, "zh", "");
         var cron = Assert.Throws<UserErrorException>(() => RoundLauncher.Register(recurring, bad));
-        Assert.Contains("every semester", cron.Message, StringComparison.Ordinal);
+        Assert.Contains("'every semester' is not a cron expression", cron.Message, StringComparison.Ordinal);
         Assert.Contains(RoundLauncher.SemesterCron, cron.Message, StringComparison.Ordinal);
         var zone = Assert.Throws<UserErrorException>(() => RoundLauncher.Register(recurring, bad with { Cron = "0 2 * * *", TimeZone = "Mars/Olympus" }));
         Assert.Contains("Mars/Olympus", zone.Message, StringComparison.Ordinal);
