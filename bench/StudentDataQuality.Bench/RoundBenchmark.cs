@@ -64,13 +64,13 @@ internal static class RoundBenchmark
         var text = new StringBuilder();
         text.AppendLine(Invariant, $"Seconds, {students:N0} students, {Environment.ProcessorCount} cores (each worker runs as many jobs at once as there are cores)");
         text.AppendLine(Invariant, $"{"",-28}{string.Concat(runs.Select(r => $"{r.Workers + " worker(s)",14}"))}");
-        void Row(string label, Func<RoundRun, double> value) =>
-            text.AppendLine(Invariant, $"{label,-28}{string.Concat(runs.Select(r => $"{value(r),14:F1}"))}");
+        void Row(string label, Func<RoundRun, double> value, string format = "F1") =>
+            text.AppendLine(Invariant, $"{label,-28}{string.Concat(runs.Select(r => value(r).ToString(format, Invariant).PadLeft(14)))}");
         Row("extract", r => r.Extract);
         Row("check", r => r.Check);
         Row("worksheets (fan-out, join)", r => r.Worksheets);
         Row("whole round", r => r.Total);
-        Row("ratio to the first run", r => r.Total / runs[0].Total);
+        Row("ratio to the first run", r => r.Total / runs[0].Total, "F2");
         text.AppendLine(Invariant, $"{"worksheets issued",-28}{string.Concat(runs.Select(r => $"{r.Issued,14:N0}"))}");
         Console.WriteLine();
         Console.Write(text);
@@ -166,6 +166,7 @@ internal static class RoundBenchmark
         info.Environment["SDQ_DB"] = connectionString;
         info.Environment["SDQ_SIGNING_KEY"] = key;
         info.Environment["SDQ_DATA_DIR"] = folder;
+        info.Environment["SDQ__Serilog__MinimumLevel__Default"] = "Warning";
         return Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
     }
 

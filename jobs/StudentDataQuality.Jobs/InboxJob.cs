@@ -52,7 +52,7 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
     }
 
     [Queue("ingest")]
-    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
     public async Task<string> TakeAsync(string queuedPath, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(queuedPath);

@@ -20,7 +20,7 @@ public sealed class IngestJob(ReturnIngest ingest, AccountStore accounts)
     public const string PipelineAccount = "job:ingest";
 
     [Queue("ingest")]
-    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
     public async Task<string> RunAsync(string path, string? account, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

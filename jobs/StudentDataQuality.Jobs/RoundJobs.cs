@@ -14,6 +14,9 @@ namespace StudentDataQuality.Jobs;
 /// the round's code, reads what it needs from the round's run, and calls the same service as the command line. A job
 /// whose stage is past does nothing; a job run twice, or killed and retried, ends in the same state: stages move by
 /// conditional updates, extracts are idempotent per file, and a school whose worksheet is up to date is not issued again.
+/// A failure is retried (five times, from 10 s to 15 min apart), except a mistake in the input (a source file the extract
+/// refuses): retrying cannot mend it, so the job fails at once, the reason is on the round, and `sdq round resume`
+/// carries on once the data team has fixed it.
 /// </summary>
 public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunner checks, WorksheetIssuer issuer, IBackgroundJobClient jobs,
     JobSettings settings, ILogger<RoundJobs>? logger = null)
@@ -32,7 +35,7 @@ public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunne
     }
 
     [Queue("extract")]
-    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
     public Task<string> ExtractAsync(string roundCode, CancellationToken cancellationToken) =>
         StageAsync(roundCode, RoundStage.Extracting, async run =>
         {
@@ -42,7 +45,7 @@ public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunne
         }, cancellationToken);
 
     [Queue("checks")]
-    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
     public Task<string> CheckAsync(string roundCode, CancellationToken cancellationToken) =>
         StageAsync(roundCode, RoundStage.Checking, async run =>
         {
@@ -57,7 +60,7 @@ public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunne
     /// again (a retry after a crash mid-way), it enqueues the schools still not done; a school enqueued twice is issued once.
     /// </summary>
     [Queue("worksheets")]
-    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
     public Task<string> FanOutAsync(string roundCode, CancellationToken cancellationToken) =>
         StageAsync(roundCode, RoundStage.Issuing, async run =>
         {
@@ -77,7 +80,7 @@ public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunne
 
     /// <summary>Issues the worksheets of a batch of schools, each once, and marks each done; the last school of the round joins.</summary>
     [Queue("worksheets")]
-    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
     public Task<string> WorksheetsAsync(string roundCode, string[] schoolCodes, CancellationToken cancellationToken) =>
         StageAsync(roundCode, RoundStage.Issuing, async run =>
         {
@@ -108,7 +111,7 @@ public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunne
 
     /// <summary>Closes the round (no more returns) and takes its closing quality snapshot. Closing twice closes once.</summary>
     [Queue("checks")]
-    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
     public async Task<string> CloseAsync(string roundCode, string actor, CancellationToken cancellationToken)
     {
         var round = await runs.RoundAsync(roundCode, cancellationToken) ?? throw new InvalidOperationException($"Round {roundCode} does not exist.");

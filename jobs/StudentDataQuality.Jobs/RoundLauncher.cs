@@ -164,7 +164,7 @@ public sealed class ScheduledRoundJob(RoundRuns runs, RoundLauncher launcher)
     public const string Actor = "job:schedule";
 
     [Queue("extract")]
-    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900])]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
     public async Task<string> RunAsync(string scheduleName, CancellationToken cancellationToken)
     {
         var schedule = (await runs.SchedulesAsync(cancellationToken)).FirstOrDefault(s => s.Name == scheduleName);

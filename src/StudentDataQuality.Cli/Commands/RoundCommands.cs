@@ -224,6 +224,13 @@ public sealed class JobsContext : IAsyncDisposable
         return results!;
     }
 
+    /// <summary>Whether no job is waiting, scheduled for a retry, or running: a round that is not done then waits for the data team.</summary>
+    public bool NothingQueued()
+    {
+        var statistics = Storage.GetMonitoringApi().GetStatistics();
+        return statistics.Enqueued + statistics.Scheduled + statistics.Processing == 0;
+    }
+
     /// <summary>Hangfire servers that reported in the last minute.</summary>
     public Task<int> WorkersAliveAsync() => Task.FromResult(Storage.GetMonitoringApi().Servers()
         .Count(s => s.Heartbeat is { } beat && DateTime.UtcNow - beat < TimeSpan.FromMinutes(1)));
@@ -259,7 +266,7 @@ public static class RoundProgress
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             var last = (RoundStage?)null;
-            while (run.Stage < until)
+            while (run.Stage < until && !GaveUp(jobs, run))
             {
                 if (run.Stage != last)
                 {
@@ -271,7 +278,7 @@ public static class RoundProgress
             }
 
             AnsiConsole.WriteLine($"   {DateTime.Now:HH:mm:ss} {RoundRuns.StageText(run.Stage)}: {run.SchoolsDone} of {run.SchoolsTotal ?? 0} schools' worksheets done");
-            return run;
+            return Stopped(run, until);
         }
 
         await AnsiConsole.Progress()
@@ -308,7 +315,7 @@ public static class RoundProgress
                             $"{RoundRuns.StageText(run.Stage)}: retrying ({Markup.Escape(problem.Length > 60 ? problem[..60] + "…" : problem)})";
                     }
 
-                    if (run.Stage >= until)
+                    if (run.Stage >= until || GaveUp(jobs, run))
                     {
                         break;
                     }
@@ -316,6 +323,20 @@ public static class RoundProgress
                     run = await PollAsync();
                 }
             });
+        return Stopped(run, until);
+    }
+
+    /// <summary>A stage failed and nothing is left to run (no retry scheduled): following longer would wait forever.</summary>
+    private static bool GaveUp(JobsContext jobs, RoundRun run) => run.Problem is not null && jobs.NothingQueued();
+
+    private static RoundRun Stopped(RoundRun run, RoundStage until)
+    {
+        if (run.Stage < until && run.Problem is { } problem)
+        {
+            AnsiConsole.MarkupLineInterpolated(
+                $"[red]Round {run.RoundCode} stopped while {RoundRuns.StageText(run.Stage)}:[/] {problem} Fix it, then `sdq round resume {run.RoundCode}`.");
+        }
+
         return run;
     }
 }

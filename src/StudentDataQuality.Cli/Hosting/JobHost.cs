@@ -3,6 +3,7 @@ using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Serilog;
 using StudentDataQuality.Jobs;
@@ -48,7 +49,8 @@ public static class JobHost
     public static IServiceCollection AddJobs(this IServiceCollection services, NpgsqlDataSource dataSource, Func<SigningKey> key, JobSettings settings,
         JobStorage storage)
     {
-        services.AddLogging(logging => logging.AddSerilog(Log.Logger, dispose: false));
+        // Serilog only (configured from appsettings by the program): a host's default console logger would print everything twice.
+        services.AddLogging(logging => logging.ClearProviders().AddSerilog(Log.Logger, dispose: false));
         services.AddStudentDataQualityJobs(dataSource, key, settings);
         services.AddHangfire(configuration => configuration.UseStorage(storage));
         return services;

@@ -191,6 +191,54 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
             new RoundStart("twice", new DateOnly(2026, 10, 15), [_temp.Path], _temp.Path), "test"));
         Assert.Contains("sdq round status twice", second.Message, StringComparison.Ordinal);
         Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event e JOIN registry.round r USING (round_id) WHERE e.action = 'round.start' AND r.code = 'twice'"));
+
+        // No server runs here: the round's enqueued extract is taken away, so that no other test's server runs it.
+        var client = services.GetRequiredService<IBackgroundJobClient>();
+        foreach (var job in storage.GetMonitoringApi().EnqueuedJobs("extract", 0, 100).Where(j => j.Value.Job?.Args.FirstOrDefault() as string == "twice"))
+        {
+            client.Delete(job.Key);
+        }
+    }
+
+    [Fact]
+    public async Task ASourceTheExtractRefuses_StopsTheRoundWithoutRetries_AndResumeCarriesOnOnceItIsFixed()
+    {
+        var source = Directory.CreateDirectory(Path.Combine(_temp.Path, "bad-source")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(source, "students.csv"), "这不是学籍导出,随便\n1,2\n");
+        var storage = HangfireJobs.Storage(db.ConnectionString);
+        await using var services = HangfireJobs.Services(db.DataSource, storage, new JobSettings { Reports = _temp.Path });
+        using var server = HangfireJobs.Server(services, storage);
+        var runs = services.GetRequiredService<RoundRuns>();
+        await services.GetRequiredService<RoundLauncher>().StartAsync(
+            new RoundStart("bad-source", new DateOnly(2026, 10, 15), [source], Path.Combine(_temp.Path, "bad-source-worksheets")), "test");
+
+        await HangfireJobs.EventuallyAsync(async () => (await runs.GetAsync("bad-source"))!.Problem is not null, "the extract's refusal noted on the round");
+        var stopped = (await runs.GetAsync("bad-source"))!;
+        Assert.Equal(RoundStage.Extracting, stopped.Stage);
+        Assert.Contains("students.csv", stopped.Problem, StringComparison.Ordinal);
+        var monitoring = storage.GetMonitoringApi();
+        static bool OfThisRound(Hangfire.Common.Job? job) => job?.Args.FirstOrDefault() as string == "bad-source";
+        await HangfireJobs.EventuallyAsync(() => Task.FromResult(monitoring.FailedJobs(0, 100).Count(j => OfThisRound(j.Value.Job)) == 1),
+            "the extract job failed");
+        Assert.DoesNotContain(monitoring.ScheduledJobs(0, 100), j => OfThisRound(j.Value.Job));
+        var failed = monitoring.FailedJobs(0, 100).Single(j => OfThisRound(j.Value.Job)).Key;
+        Assert.DoesNotContain(monitoring.JobDetails(failed).History, h => h.StateName == Hangfire.States.ScheduledState.StateName);
+
+        // The data team puts the right export there and resumes: the round goes on to issued.
+        File.Delete(Path.Combine(source, "students.csv"));
+        var province = ProvinceGenerator.Generate(new GeneratorOptions
+        {
+            Students = 500, Schools = 5, Seed = 3, DefectRate = 0.05, OutputDirectory = Path.Combine(_temp.Path, "fixed"),
+        });
+        foreach (var file in Directory.GetFiles(province.ExportDirectory))
+        {
+            File.Copy(file, Path.Combine(source, Path.GetFileName(file)));
+        }
+
+        await services.GetRequiredService<RoundLauncher>().ResumeAsync("bad-source");
+        var run = await HangfireJobs.StageAsync(runs, "bad-source", RoundStage.Issued);
+        Assert.Null(run.Problem);
+        Assert.True(run.SchoolsTotal > 0);
     }
 
     private async Task<string[]> SchoolsAsync(int roundId)
