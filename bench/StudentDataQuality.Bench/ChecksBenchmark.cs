@@ -188,13 +188,15 @@ internal static class ChecksBenchmark
         return result;
     }
 
-    private static void DropDatabase(string connectionString)
+    private static void DropDatabase(string connectionString) => DropDatabase(connectionString, Database);
+
+    /// <summary>Drops a bench database (its name one of the benchmarks' constants, never input), sessions and all.</summary>
+    internal static void DropDatabase(string connectionString, string database)
     {
         var admin = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false }.ConnectionString;
         using var connection = new NpgsqlConnection(admin);
         connection.Open();
-        // The name is this program's constant, never input.
-        using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Database} WITH (FORCE)", connection) { CommandTimeout = 0 };
+        using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", connection) { CommandTimeout = 0 };
         drop.ExecuteNonQuery();
     }
 

@@ -86,7 +86,7 @@ internal static class RoundBenchmark
 
         Directory.CreateDirectory(folder);
         var connectionString = cluster.Start();
-        DropDatabase(connectionString);
+        ChecksBenchmark.DropDatabase(connectionString, Database);
         connectionString = cluster.Start();
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await new Migrator().MigrateAsync(dataSource);
@@ -168,16 +168,6 @@ internal static class RoundBenchmark
         info.Environment["SDQ_DATA_DIR"] = folder;
         info.Environment["SDQ__Serilog__MinimumLevel__Default"] = "Warning";
         return Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
-    }
-
-    private static void DropDatabase(string connectionString)
-    {
-        var admin = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false }.ConnectionString;
-        using var connection = new NpgsqlConnection(admin);
-        connection.Open();
-        // The name is this program's constant, never input.
-        using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Database} WITH (FORCE)", connection) { CommandTimeout = 0 };
-        drop.ExecuteNonQuery();
     }
 
     /// <summary>The sdq program built in Release beside this benchmark (the project reference builds it).</summary>

@@ -34,7 +34,7 @@ public sealed class DailyJobs(RoundRuns runs, JobSettings settings, IBackgroundJ
             {
                 school.RoundCode, school.SchoolCode, school.SchoolName, school.DistrictCode, school.IssueNumber,
                 school.Deadline.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), school.DaysLate, school.OpenErrors, school.OpenWarnings,
-            }.Select(v => Csv(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""))));
+            }.Select(v => WorksheetIssuer.Csv(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""))));
             _logger.LogWarning("School {SchoolCode} of round {RoundCode} is {DaysLate} days past its worksheet deadline with {OpenErrors} errors open",
                 school.SchoolCode, school.RoundCode, school.DaysLate, school.OpenErrors);
         }
@@ -68,11 +68,5 @@ public sealed class DailyJobs(RoundRuns runs, JobSettings settings, IBackgroundJ
         }
 
         return $"{closing} rounds closing, {snapshots} live snapshots";
-    }
-
-    private static string Csv(string value)
-    {
-        var text = value.Length > 0 && "=+-@\t\r".Contains(value[0], StringComparison.Ordinal) ? "'" + value : value;
-        return text != value || text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
     }
 }
