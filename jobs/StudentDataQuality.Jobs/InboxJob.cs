@@ -12,8 +12,9 @@ namespace StudentDataQuality.Jobs;
 /// it; the ingest job takes it as the pipeline (the worksheet's own signature says whose it is), writes the receipt into
 /// <c>receipts/</c>, and moves the file to <c>taken/</c>, or to <c>refused/</c> with a note saying why. A scan run twice
 /// finds nothing new; an ingest job run twice finds its file taken already (and the same bytes give the earlier receipt).
+/// The scan's job carries the folder, so any worker can run it: the folder must be one they all reach (a share).
 /// </summary>
-public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSettings settings, ILogger<InboxJob>? logger = null)
+public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, ILogger<InboxJob>? logger = null)
 {
     /// <summary>A file is taken once it has not changed for this long (a copy still being written is left for the next scan).</summary>
     public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(5);
@@ -23,9 +24,9 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
     [Queue("ingest")]
     [DisableConcurrentExecution(timeoutInSeconds: 60)]
     [AutomaticRetry(Attempts = 0)]
-    public string Scan()
+    public string Scan(string inbox)
     {
-        var inbox = settings.Inbox ?? throw new InvalidOperationException("No inbox folder is configured (Worker:Inbox).");
+        ArgumentException.ThrowIfNullOrEmpty(inbox);
         var queued = Directory.CreateDirectory(Path.Combine(inbox, "queued")).FullName;
         var taken = 0;
         foreach (var file in Directory.EnumerateFiles(inbox).Where(ReturnLimits.IsReturnCandidate).Order(StringComparer.Ordinal).ToList())

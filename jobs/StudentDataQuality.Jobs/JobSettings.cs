@@ -9,7 +9,7 @@ public sealed record JobSettings
     /// <summary>Schools per worksheet job of the fan-out: fewer jobs for the queue, still spread over every worker.</summary>
     public int WorksheetBatch { get; init; } = 10;
 
-    /// <summary>The folder watched for returned worksheets (null: no watching).</summary>
+    /// <summary>The folder watched for returned worksheets (null: this worker sets no watch).</summary>
     public string? Inbox { get; init; }
 
     /// <summary>Where the daily reminders are written.</summary>

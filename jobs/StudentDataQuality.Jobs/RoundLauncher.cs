@@ -77,7 +77,7 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
 
     /// <summary>
     /// Makes the jobs' schedule what the database says: a recurring job per round schedule (and none for a removed one),
-    /// the daily reminder and upkeep, and the inbox scan when an inbox is configured.
+    /// the daily reminder and upkeep, and the scan of this worker's inbox when it has one.
     /// </summary>
     public static async Task SyncScheduleAsync(RoundRuns runs, IRecurringJobManager recurring, JobStorage storage, string? inbox,
         CancellationToken cancellationToken = default)
@@ -103,13 +103,10 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         var china = ChinaTime();
         recurring.AddOrUpdate<DailyJobs>("reminders", j => j.RemindAsync(CancellationToken.None), "0 8 * * *", new RecurringJobOptions { TimeZone = china });
         recurring.AddOrUpdate<DailyJobs>("round-upkeep", j => j.UpkeepAsync(CancellationToken.None), "30 1 * * *", new RecurringJobOptions { TimeZone = china });
-        if (inbox is null)
+        // A worker without an inbox leaves the scan alone: another worker may have set it (stop it in the dashboard).
+        if (inbox is not null)
         {
-            recurring.RemoveIfExists("inbox");
-        }
-        else
-        {
-            recurring.AddOrUpdate<InboxJob>("inbox", j => j.Scan(), Cron.Minutely());
+            recurring.AddOrUpdate<InboxJob>("inbox", j => j.Scan(inbox), Cron.Minutely());
         }
     }
 
