@@ -51,6 +51,8 @@ app.Configure(config =>
         user.SetDescription("Accounts: who acts for which school or district.");
         user.AddCommand<UserAddCommand>("add").WithDescription("Add an account (--role data-team|district|school|manager).");
         user.AddCommand<UserListCommand>("list").WithDescription("List the accounts.");
+        user.AddCommand<UserResetCommand>("reset").WithDescription("Give an account a one-time password (opens a locked or sealed account).");
+        user.AddCommand<UserSealCommand>("seal").WithDescription("Seal an account: no sign-in until it is reset.");
     });
     config.AddBranch("round", round =>
     {
@@ -69,6 +71,8 @@ app.Configure(config =>
         schedule.AddCommand<ScheduleListCommand>("list").WithDescription("List the recurring rounds and their next start.");
         schedule.AddCommand<ScheduleRemoveCommand>("remove").WithDescription("Remove a recurring round.");
     });
+    config.AddCommand<WebCommand>("web")
+        .WithDescription("Run the web portal (sign-in; the jobs dashboard for the data team) until stopped.");
     config.AddCommand<WorkerCommand>("worker")
         .WithDescription("Run the jobs (a Hangfire server on the database) until stopped; as many workers as you like, on any machines.");
     config.AddCommand<ExtractCommand>("extract")

@@ -33,7 +33,7 @@ public sealed record Account(string Name, AccountRole Role, string? SchoolCode =
         _ => false,
     };
 
-    internal static string RoleText(AccountRole role) => role switch
+    public static string RoleText(AccountRole role) => role switch
     {
         AccountRole.DataTeam => "data_team",
         AccountRole.District => "district",
@@ -41,7 +41,7 @@ public sealed record Account(string Name, AccountRole Role, string? SchoolCode =
         _ => "manager",
     };
 
-    internal static AccountRole ParseRole(string text) => text switch
+    public static AccountRole ParseRole(string text) => text switch
     {
         "data_team" => AccountRole.DataTeam,
         "district" => AccountRole.District,

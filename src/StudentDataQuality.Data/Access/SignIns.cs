@@ -1,0 +1,186 @@
+using System.Text.Json;
+using Npgsql;
+using StudentDataQuality.Data.Exchange;
+
+namespace StudentDataQuality.Data.Access;
+
+/// <summary>How a sign-in attempt ended.</summary>
+public enum SignInOutcome
+{
+    SignedIn,
+    /// <summary>Signed in with a one-time password: a new password must be chosen before anything else.</summary>
+    MustChangePassword,
+    /// <summary>Unknown account, no password yet, or the wrong password: the same answer for all three.</summary>
+    WrongPassword,
+    Locked,
+    Sealed,
+}
+
+public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null, DateTimeOffset? LockedUntil = null);
+
+/// <summary>The rules of signing in (defaults: 5 failures lock for 15 minutes; 180 days unused seal the account).</summary>
+public sealed record SignInPolicy
+{
+    public int MaxFailures { get; init; } = 5;
+    public TimeSpan LockoutTime { get; init; } = TimeSpan.FromMinutes(15);
+    public TimeSpan SealAfterUnused { get; init; } = TimeSpan.FromDays(180);
+    public static SignInPolicy Default { get; } = new();
+}
+
+/// <summary>
+/// Signing in and passwords, with the rules in one place and every attempt in the audit log. The password hash is checked
+/// by the caller's function (the web framework's hasher): this class never sees a password. The account's row is locked
+/// for the attempt, so that parallel attempts count every failure.
+/// </summary>
+public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = null)
+{
+    private readonly SignInPolicy _policy = policy ?? SignInPolicy.Default;
+
+    /// <summary>
+    /// One attempt: the account's password checked under the lockout and sealing rules, and audited. With
+    /// <paramref name="confirmingPassword"/>, the attempt is a signed-in account confirming its current password (to choose
+    /// a new one): the same rules, but a success is audited as <c>password.confirm</c>, not as a sign-in.
+    /// </summary>
+    public async Task<SignInResult> SignInAsync(string accountName, Func<string, bool> passwordMatches, string from, bool confirmingPassword = false,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(passwordMatches);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        Account? account = null;
+        string? hash = null;
+        bool mustChange = false, sealedNow = false;
+        int failures = 0;
+        DateTimeOffset? lockedUntil = null;
+        await using (var read = new NpgsqlCommand("""
+            SELECT account, role, school_code, district_code, password_hash, must_change_password, failed_sign_ins, locked_until,
+                   sealed_at IS NOT NULL OR coalesce(last_sign_in_at, password_set_at, created_at) < now() - @seal
+            FROM   access.account WHERE account = @name FOR UPDATE
+            """, connection, transaction))
+        {
+            read.Parameters.AddWithValue("name", accountName ?? "");
+            read.Parameters.AddWithValue("seal", _policy.SealAfterUnused);
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                account = new Account(reader.GetString(0), Account.ParseRole(reader.GetString(1)), reader.IsDBNull(2) ? null : reader.GetString(2),
+                    reader.IsDBNull(3) ? null : reader.GetString(3));
+                hash = reader.IsDBNull(4) ? null : reader.GetString(4);
+                mustChange = reader.GetBoolean(5);
+                failures = reader.GetInt32(6);
+                lockedUntil = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7);
+                sealedNow = reader.GetBoolean(8);
+            }
+        }
+
+        SignInResult result;
+        if (account is null || hash is null)
+        {
+            result = new SignInResult(SignInOutcome.WrongPassword);
+            await AuditAsync(connection, accountName ?? "", "sign-in.failed", account?.SchoolCode, new { from, reason = account is null ? "unknown account" : "no password set" }, cancellationToken);
+        }
+        else if (sealedNow)
+        {
+            result = new SignInResult(SignInOutcome.Sealed, account);
+            await Execute(connection, "UPDATE access.account SET sealed_at = coalesce(sealed_at, now()) WHERE account = @name", account.Name, cancellationToken);
+            await AuditAsync(connection, account.Name, "sign-in.sealed", account.SchoolCode, new { from }, cancellationToken);
+        }
+        else if (lockedUntil is { } lockedTill && lockedTill > DateTimeOffset.UtcNow)
+        {
+            result = new SignInResult(SignInOutcome.Locked, account, lockedTill);
+            await AuditAsync(connection, account.Name, "sign-in.locked", account.SchoolCode, new { from, locked_until = lockedTill }, cancellationToken);
+        }
+        else if (!passwordMatches(hash))
+        {
+            var locks = failures + 1 >= _policy.MaxFailures;
+            var until = DateTimeOffset.UtcNow + _policy.LockoutTime;
+            await using (var fail = new NpgsqlCommand("""
+                UPDATE access.account SET failed_sign_ins = CASE WHEN @locks THEN 0 ELSE failed_sign_ins + 1 END,
+                                          locked_until = CASE WHEN @locks THEN @until ELSE locked_until END
+                WHERE  account = @name
+                """, connection))
+            {
+                fail.Parameters.AddWithValue("locks", locks);
+                fail.Parameters.AddWithValue("until", until);
+                fail.Parameters.AddWithValue("name", account.Name);
+                await fail.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            result = locks ? new SignInResult(SignInOutcome.Locked, account, until) : new SignInResult(SignInOutcome.WrongPassword);
+            await AuditAsync(connection, account.Name, "sign-in.failed", account.SchoolCode,
+                new { from, reason = "wrong password", failures = failures + 1, locked = locks }, cancellationToken);
+        }
+        else
+        {
+            await Execute(connection, "UPDATE access.account SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = now() WHERE account = @name",
+                account.Name, cancellationToken);
+            result = new SignInResult(mustChange ? SignInOutcome.MustChangePassword : SignInOutcome.SignedIn, account);
+            await AuditAsync(connection, account.Name, confirmingPassword ? "password.confirm" : "sign-in", account.SchoolCode,
+                new { from, must_change_password = mustChange }, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    /// <summary>
+    /// Sets an account's password hash: a one-time password from the data team (must be changed at first sign-in, and opens
+    /// a locked or sealed account), or the account's own new password.
+    /// </summary>
+    public async Task SetPasswordAsync(string accountName, string passwordHash, bool oneTime, string actor, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            WITH changed AS (
+                UPDATE access.account SET password_hash = @hash, must_change_password = @one_time, password_set_at = now(), failed_sign_ins = 0,
+                                          locked_until = NULL, sealed_at = CASE WHEN @one_time THEN NULL ELSE sealed_at END
+                WHERE  account = @name RETURNING account, school_code)
+            INSERT INTO audit.event (actor, action, school_code, object, details)
+            SELECT @actor, CASE WHEN @one_time THEN 'account.password.reset' ELSE 'account.password.change' END, school_code, account, '{}'
+            FROM   changed
+            """, connection);
+        command.Parameters.AddWithValue("hash", passwordHash);
+        command.Parameters.AddWithValue("one_time", oneTime);
+        command.Parameters.AddWithValue("name", accountName);
+        command.Parameters.AddWithValue("actor", actor);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        {
+            throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
+        }
+    }
+
+    /// <summary>Seals an account: it cannot sign in until the data team gives it a new one-time password.</summary>
+    public async Task SealAsync(string accountName, string actor, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            WITH sealed AS (UPDATE access.account SET sealed_at = coalesce(sealed_at, now()) WHERE account = @name RETURNING account, school_code)
+            INSERT INTO audit.event (actor, action, school_code, object, details) SELECT @actor, 'account.seal', school_code, account, '{}' FROM sealed
+            """, connection);
+        command.Parameters.AddWithValue("name", accountName);
+        command.Parameters.AddWithValue("actor", actor);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        {
+            throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
+        }
+    }
+
+    private static async Task Execute(NpgsqlConnection connection, string sql, string name, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("name", name);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task AuditAsync(NpgsqlConnection connection, string actor, string action, string? school, object details, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO audit.event (actor, action, school_code, object, details) VALUES (@actor, @action, @school, @actor, @details::jsonb)
+            """, connection);
+        command.Parameters.AddWithValue("actor", actor.Length > 64 ? actor[..64] : actor);
+        command.Parameters.AddWithValue("action", action);
+        command.Parameters.AddWithValue("school", (object?)school ?? DBNull.Value);
+        command.Parameters.AddWithValue("details", JsonSerializer.Serialize(details));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,288 @@
+using System.Globalization;
+using System.Security.Claims;
+using Hangfire;
+using Hangfire.Dashboard;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using StudentDataQuality.Data.Access;
+using StudentDataQuality.Data.Exchange;
+
+namespace StudentDataQuality.Web;
+
+/// <summary>What the portal is started with: its database, the jobs' storage (for the dashboard), where it listens.</summary>
+public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobStorage, string Urls)
+{
+    public SignInPolicy SignInPolicy { get; init; } = SignInPolicy.Default;
+    public ILoggerProvider? Logging { get; init; }
+}
+
+/// <summary>
+/// The web portal (`sdq web`): sign-in with cookie authentication (lockout after repeated failures, a new password at
+/// first sign-in, sealed accounts refused), antiforgery on every form, security headers on every answer, and the jobs
+/// dashboard for the data team only. Every sign-in attempt and every refusal is in the audit log.
+/// </summary>
+public static class Portal
+{
+    public const string DashboardPath = "/jobs";
+    private const string MustChangeClaim = "sdq:must_change_password";
+    private const string SchoolClaim = "sdq:school";
+    private const string DistrictClaim = "sdq:district";
+
+    public static WebApplication Build(PortalSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(settings.Urls);
+        builder.Logging.ClearProviders();
+        if (settings.Logging is not null)
+        {
+            builder.Logging.AddProvider(settings.Logging);
+        }
+
+        builder.Services.AddSingleton(settings.DataSource);
+        builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy));
+        builder.Services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "sdq.antiforgery";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        });
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o =>
+        {
+            o.Cookie.Name = "sdq.session";
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.LoginPath = "/login";
+            o.AccessDeniedPath = "/denied";
+            o.ExpireTimeSpan = TimeSpan.FromHours(8);
+            o.SlidingExpiration = true;
+        });
+        builder.Services.AddAuthorization();
+        builder.Services.AddHangfire(c => c.UseStorage(settings.JobStorage));
+
+        var app = builder.Build();
+        app.Use(SecurityHeaders);
+        app.UseAuthentication();
+        app.Use(NewPasswordFirst);
+        app.UseAuthorization();
+        app.UseHangfireDashboard(DashboardPath, new DashboardOptions
+        {
+            Authorization = [new DataTeamOnly(settings.DataSource)],
+            DisplayStorageConnectionString = false,
+            DashboardTitle = "StudentDataQuality jobs",
+            AppPath = "/",
+        });
+
+        app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) => Page(LoginPage(antiforgery.GetAndStoreTokens(context), null)));
+        app.MapPost("/login", SignInAsync);
+        app.MapGet("/password", (HttpContext context, IAntiforgery antiforgery) => Page(PasswordPage(antiforgery.GetAndStoreTokens(context), null)))
+            .RequireAuthorization();
+        app.MapPost("/password", ChangePasswordAsync).RequireAuthorization();
+        app.MapPost("/logout", async (HttpContext context, IAntiforgery antiforgery) =>
+        {
+            if (!await antiforgery.IsRequestValidAsync(context))
+            {
+                return Results.BadRequest();
+            }
+
+            await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+            return Results.Redirect("/login");
+        });
+        app.MapGet("/denied", () => Results.Content(Html.Page("无权访问 Not allowed",
+            "<h1>无权访问 Not allowed</h1><p>您的账号无权查看此页面。Your account may not see this page.</p><p><a href=\"/\">返回 Back</a></p>"),
+            "text/html; charset=utf-8", statusCode: StatusCodes.Status403Forbidden));
+        app.MapGet("/", (HttpContext context, IAntiforgery antiforgery) => Page(HomePage(context.User, antiforgery.GetAndStoreTokens(context))))
+            .RequireAuthorization();
+        return app;
+    }
+
+    private static IResult Page(string html) => Results.Content(html, "text/html; charset=utf-8");
+
+    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns)
+    {
+        if (!await antiforgery.IsRequestValidAsync(context))
+        {
+            return Results.BadRequest("The form expired or did not come from this site; reload the sign-in page.");
+        }
+
+        var form = await context.Request.ReadFormAsync();
+        var name = form["account"].ToString().Trim();
+        var password = form["password"].ToString();
+        var result = await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, password), context.Connection.RemoteIpAddress?.ToString() ?? "");
+        string? error = result.Outcome switch
+        {
+            SignInOutcome.WrongPassword => "账号或密码不正确。The account or password is wrong.",
+            SignInOutcome.Locked => string.Create(CultureInfo.InvariantCulture,
+                $"多次登录失败，账号已锁定至 {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm}（北京时间）。After repeated failures the account is locked until {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm} (Beijing time); try again then, or ask the data team."),
+            SignInOutcome.Sealed => "账号超过 180 天未使用，已封存；请联系数据管理员获取新的一次性密码。The account was unused for 180 days and is sealed; ask the data team for a new one-time password.",
+            _ => null,
+        };
+        if (error is not null)
+        {
+            return Results.Content(LoginPage(antiforgery.GetAndStoreTokens(context), error), "text/html; charset=utf-8",
+                statusCode: StatusCodes.Status401Unauthorized);
+        }
+
+        var account = result.Account!;
+        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
+            Principal(account, mustChange: result.Outcome == SignInOutcome.MustChangePassword));
+        return Results.Redirect(result.Outcome == SignInOutcome.MustChangePassword ? "/password" : "/");
+    }
+
+    private static async Task<IResult> ChangePasswordAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns)
+    {
+        if (!await antiforgery.IsRequestValidAsync(context))
+        {
+            return Results.BadRequest("The form expired or did not come from this site; reload the page.");
+        }
+
+        var form = await context.Request.ReadFormAsync();
+        var name = context.User.Identity!.Name!;
+        var current = form["current"].ToString();
+        var chosen = form["new"].ToString();
+        // The new password is judged first; the current one is then confirmed under the sign-in rules (failures count
+        // towards the lockout, so this form cannot be used to guess passwords).
+        var problem = Passwords.Problem(name, current, chosen, form["confirm"].ToString());
+        var check = problem is null
+            ? await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, current), context.Connection.RemoteIpAddress?.ToString() ?? "",
+                confirmingPassword: true)
+            : null;
+        if (check is not null && check.Outcome is not (SignInOutcome.SignedIn or SignInOutcome.MustChangePassword))
+        {
+            problem = "原密码不正确。The current password is wrong.";
+        }
+
+        if (problem is not null || check is null)
+        {
+            return Results.Content(PasswordPage(antiforgery.GetAndStoreTokens(context), problem), "text/html; charset=utf-8",
+                statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        await signIns.SetPasswordAsync(name, Passwords.Hash(name, chosen), oneTime: false, actor: name);
+        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, Principal(check.Account!, mustChange: false));
+        return Results.Redirect("/");
+    }
+
+    private static ClaimsPrincipal Principal(Account account, bool mustChange)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.Name, account.Name), new(ClaimTypes.Role, Account.RoleText(account.Role)) };
+        if (account.SchoolCode is { } school)
+        {
+            claims.Add(new Claim(SchoolClaim, school));
+        }
+
+        if (account.DistrictCode is { } district)
+        {
+            claims.Add(new Claim(DistrictClaim, district));
+        }
+
+        if (mustChange)
+        {
+            claims.Add(new Claim(MustChangeClaim, "true"));
+        }
+
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme));
+    }
+
+    /// <summary>Signed in with a one-time password: nothing but the new password (and signing out) until it is chosen.</summary>
+    private static Task NewPasswordFirst(HttpContext context, Func<Task> next)
+    {
+        if (context.User.HasClaim(c => c.Type == MustChangeClaim) && context.Request.Path != "/password" && context.Request.Path != "/logout")
+        {
+            context.Response.Redirect("/password");
+            return Task.CompletedTask;
+        }
+
+        return next();
+    }
+
+    private static Task SecurityHeaders(HttpContext context, Func<Task> next)
+    {
+        var headers = context.Response.Headers;
+        headers["X-Content-Type-Options"] = "nosniff";
+        headers["X-Frame-Options"] = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";
+        headers["Cross-Origin-Opener-Policy"] = "same-origin";
+        // The dashboard needs its own inline scripts and styles; the portal's pages need inline styles only.
+        headers["Content-Security-Policy"] = context.Request.Path.StartsWithSegments(DashboardPath)
+            ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+            : "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
+        headers.CacheControl = "no-store";
+        return next();
+    }
+
+    private static string LoginPage(AntiforgeryTokenSet tokens, string? error) => Html.Page("登录 Sign in", $"""
+        <h1>学籍数据质量 · 登录<br><small>StudentDataQuality · Sign in</small></h1>
+        {Html.Error(error)}
+        <form class="stacked" method="post" action="/login">
+        {Html.Token(tokens)}
+        <label for="account">账号 Account</label>
+        <input type="text" id="account" name="account" autocomplete="username" required>
+        <label for="password">密码 Password</label>
+        <input type="password" id="password" name="password" autocomplete="current-password" required>
+        <button type="submit">登录 Sign in</button>
+        </form>
+        """);
+
+    private static string PasswordPage(AntiforgeryTokenSet tokens, string? error) => Html.Page("设置新密码 New password", $"""
+        <h1>设置新密码 Choose a new password</h1>
+        <p>请设置只有您知道的新密码（至少 {Passwords.MinimumLength} 个字符）。Choose a password only you know (at least {Passwords.MinimumLength} characters).</p>
+        {Html.Error(error)}
+        <form class="stacked" method="post" action="/password">
+        {Html.Token(tokens)}
+        <label for="current">原密码 Current password</label>
+        <input type="password" id="current" name="current" autocomplete="current-password" required>
+        <label for="new">新密码 New password</label>
+        <input type="password" id="new" name="new" autocomplete="new-password" required minlength="{Passwords.MinimumLength}">
+        <label for="confirm">再次输入新密码 New password again</label>
+        <input type="password" id="confirm" name="confirm" autocomplete="new-password" required minlength="{Passwords.MinimumLength}">
+        <button type="submit">保存 Save</button>
+        </form>
+        """);
+
+    private static string HomePage(ClaimsPrincipal user, AntiforgeryTokenSet tokens)
+    {
+        var role = user.FindFirstValue(ClaimTypes.Role);
+        var scope = user.FindFirstValue(SchoolClaim) is { } school ? $"学校 school {school}"
+            : user.FindFirstValue(DistrictClaim) is { } district ? $"区县 district {district}"
+            : role == "manager" ? "汇总数据 aggregates only" : "全省 the whole province";
+        var dashboard = role == "data_team" ? $"""<p><a href="{DashboardPath}">作业面板 Jobs dashboard</a></p>""" : "";
+        return Html.Page("首页 Home", $"""
+            <header><span>{Html.E(user.Identity?.Name)} · {Html.E(role)} · {Html.E(scope)}</span>
+            <form method="post" action="/logout">{Html.Token(tokens)}<button type="submit">退出 Sign out</button></form></header>
+            {dashboard}
+            """);
+    }
+
+    /// <summary>The jobs dashboard answers the data team only (signed in, new password chosen); every refusal is audited.</summary>
+    private sealed class DataTeamOnly(NpgsqlDataSource dataSource) : IDashboardAuthorizationFilter
+    {
+        public bool Authorize(DashboardContext context)
+        {
+            var http = context.GetHttpContext();
+            var user = http.User;
+            if (user.Identity?.IsAuthenticated == true && user.IsInRole("data_team") && !user.HasClaim(c => c.Type == MustChangeClaim))
+            {
+                return true;
+            }
+
+            using var command = dataSource.CreateCommand("""
+                INSERT INTO audit.event (actor, action, object, details) VALUES (@actor, 'dashboard.refused', @path, jsonb_build_object('from', @from))
+                """);
+            command.Parameters.AddWithValue("actor", user.Identity?.Name ?? "anonymous");
+            command.Parameters.AddWithValue("path", http.Request.Path.ToString());
+            command.Parameters.AddWithValue("from", http.Connection.RemoteIpAddress?.ToString() ?? "");
+            command.ExecuteNonQuery();
+            return false;
+        }
+    }
+}

@@ -1,0 +1,184 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using StudentDataQuality.Data.Access;
+using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Tests.Infrastructure;
+using StudentDataQuality.Web;
+
+namespace StudentDataQuality.Tests.Web;
+
+/// <summary>
+/// The portal's sign-in on a real Kestrel and the real database, spoken to as a browser does (cookies, forms with their
+/// antiforgery token, no redirects followed): one-time passwords, lockout, sealed accounts, the jobs dashboard for the
+/// data team only, forms without a token refused, security headers. Every attempt and refusal is asserted in the audit log.
+/// </summary>
+public sealed partial class SignInTests(DatabaseFixture db) : IClassFixture<DatabaseFixture>, IAsyncLifetime
+{
+    private WebApplication _app = null!;
+    private Uri _base = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = Portal.Build(new PortalSettings(db.DataSource, HangfireJobs.Storage(db.ConnectionString), "http://127.0.0.1:0")
+        {
+            SignInPolicy = new SignInPolicy { MaxFailures = 3, LockoutTime = TimeSpan.FromMinutes(10) },
+        });
+        await _app.StartAsync();
+        _base = new Uri(_app.Urls.First());
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task AOneTimePassword_LeadsOnlyToChoosingANewOne_ThenTheNewOneSignsIn()
+    {
+        var password = await AccountAsync("school-a1", AccountRole.School, school: "2301000001");
+        using var browser = Browser();
+        var signIn = await SignInAsync(browser, "school-a1", password);
+        Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
+        Assert.Equal("/password", signIn.Headers.Location!.OriginalString);
+        Assert.Equal("/password", (await browser.GetAsync(new Uri(_base, "/"))).Headers.Location!.OriginalString);
+
+        var tooShort = await PostAsync(browser, "/password", "/password", new() { ["current"] = password, ["new"] = "short1", ["confirm"] = "short1" });
+        Assert.Equal(HttpStatusCode.BadRequest, tooShort.StatusCode);
+        Assert.Contains("at least 10 characters", await tooShort.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var changed = await PostAsync(browser, "/password", "/password",
+            new() { ["current"] = password, ["new"] = "a-new-secret-42", ["confirm"] = "a-new-secret-42" });
+        Assert.Equal("/", changed.Headers.Location!.OriginalString);
+        var home = await browser.GetAsync(new Uri(_base, "/"));
+        Assert.Equal(HttpStatusCode.OK, home.StatusCode);
+        Assert.Contains("school-a1", await home.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var later = Browser();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SignInAsync(later, "school-a1", password)).StatusCode);
+        Assert.Equal("/", (await SignInAsync(later, "school-a1", "a-new-secret-42")).Headers.Location!.OriginalString);
+        Assert.Equal(1L, await AuditAsync("school-a1", "account.password.change"));
+        Assert.Equal(2L, await AuditAsync("school-a1", "sign-in"));
+        Assert.Equal(1L, await AuditAsync("school-a1", "password.confirm"));
+        Assert.Equal(1L, await AuditAsync("school-a1", "sign-in.failed"));
+        Assert.False(await db.ScalarAsync<bool>("SELECT must_change_password FROM access.account WHERE account = 'school-a1'"));
+        Assert.DoesNotContain("a-new-secret-42", await db.ScalarAsync<string>("SELECT password_hash FROM access.account WHERE account = 'school-a1'"),
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RepeatedFailures_LockTheAccount_EvenAgainstTheRightPassword_UntilTheDataTeamResetsIt()
+    {
+        var password = await AccountAsync("school-a2", AccountRole.School, school: "2301000002");
+        using var browser = Browser();
+        var first = await SignInAsync(browser, "school-a2", "wrong-1");
+        Assert.Equal(HttpStatusCode.Unauthorized, first.StatusCode);
+        Assert.Contains("The account or password is wrong", await first.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await SignInAsync(browser, "school-a2", "wrong-2");
+        var third = await SignInAsync(browser, "school-a2", "wrong-3");
+        Assert.Contains("locked until", await third.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var right = await SignInAsync(browser, "school-a2", password);
+        Assert.Equal(HttpStatusCode.Unauthorized, right.StatusCode);
+        Assert.Contains("locked until", await right.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(3L, await AuditAsync("school-a2", "sign-in.failed"));
+        Assert.Equal(1L, await AuditAsync("school-a2", "sign-in.locked"));
+
+        var reset = await AccountAsync("school-a2", AccountRole.School, school: "2301000002");
+        Assert.Equal("/password", (await SignInAsync(browser, "school-a2", reset)).Headers.Location!.OriginalString);
+    }
+
+    [Fact]
+    public async Task AnAccountUnusedFor180Days_IsSealed_AndAnUnknownAccountGetsTheWrongPasswordAnswer()
+    {
+        var password = await AccountAsync("district-a3", AccountRole.District, district: "230102");
+        await db.ExecuteAsync("UPDATE access.account SET password_set_at = now() - interval '181 days', created_at = now() - interval '400 days' WHERE account = 'district-a3'");
+        using var browser = Browser();
+        var sealedAnswer = await SignInAsync(browser, "district-a3", password);
+        Assert.Equal(HttpStatusCode.Unauthorized, sealedAnswer.StatusCode);
+        Assert.Contains("sealed", await sealedAnswer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.True(await db.ScalarAsync<bool>("SELECT sealed_at IS NOT NULL FROM access.account WHERE account = 'district-a3'"));
+        Assert.Equal(1L, await AuditAsync("district-a3", "sign-in.sealed"));
+
+        var unknown = await SignInAsync(browser, "nobody-here", "whatever-1234");
+        Assert.Contains("The account or password is wrong", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(1L, await AuditAsync("nobody-here", "sign-in.failed"));
+    }
+
+    [Fact]
+    public async Task TheJobsDashboard_AnswersTheDataTeamOnly_AndEveryRefusalIsAudited()
+    {
+        using var anonymous = Browser();
+        Assert.NotEqual(HttpStatusCode.OK, (await anonymous.GetAsync(new Uri(_base, Portal.DashboardPath))).StatusCode);
+        foreach (var (name, role, school, district) in new[]
+                 {
+                     ("manager-a4", AccountRole.Manager, (string?)null, (string?)null), ("school-a4", AccountRole.School, "2301000004", null),
+                     ("district-a4", AccountRole.District, null, "230104"),
+                 })
+        {
+            using var browser = await SignedInAsync(name, role, school, district);
+            Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync(new Uri(_base, Portal.DashboardPath + "/recurring"))).StatusCode);
+            Assert.Equal(1L, await AuditAsync(name, "dashboard.refused"));
+        }
+
+        using var team = await SignedInAsync("team-a4", AccountRole.DataTeam, null, null);
+        var dashboard = await team.GetAsync(new Uri(_base, Portal.DashboardPath + "/recurring"));
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Contains("StudentDataQuality jobs", await dashboard.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(1L, await AuditAsync("anonymous", "dashboard.refused"));
+    }
+
+    [Fact]
+    public async Task AFormWithoutItsToken_IsRefused_AndEveryPageCarriesTheSecurityHeaders()
+    {
+        var password = await AccountAsync("school-a5", AccountRole.School, school: "2301000005");
+        using var browser = Browser();
+        var forged = await browser.PostAsync(new Uri(_base, "/login"),
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["account"] = "school-a5", ["password"] = password }));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Equal(0L, await AuditAsync("school-a5", "sign-in"));
+
+        var page = await browser.GetAsync(new Uri(_base, "/login"));
+        Assert.Equal("nosniff", page.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("DENY", page.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Contains("frame-ancestors 'none'", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        var signedIn = await SignInAsync(browser, "school-a5", password);
+        var session = signedIn.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("sdq.session=", StringComparison.Ordinal));
+        Assert.Contains("httponly", session, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", session, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Adds the account (if new) and gives it a one-time password, as `sdq user add` and `sdq user reset` do.</summary>
+    private async Task<string> AccountAsync(string name, AccountRole role, string? school = null, string? district = null)
+    {
+        await new AccountStore(db.DataSource).AddAsync(new Account(name, role, school, district), "test");
+        var password = Passwords.OneTime();
+        await new SignIns(db.DataSource).SetPasswordAsync(name, Passwords.Hash(name, password), oneTime: true, "test");
+        return password;
+    }
+
+    private async Task<HttpClient> SignedInAsync(string name, AccountRole role, string? school, string? district)
+    {
+        var password = await AccountAsync(name, role, school, district);
+        var browser = Browser();
+        await SignInAsync(browser, name, password);
+        await PostAsync(browser, "/password", "/password", new() { ["current"] = password, ["new"] = "chosen-" + password, ["confirm"] = "chosen-" + password });
+        return browser;
+    }
+
+    private HttpClient Browser() => new(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = _base };
+
+    private Task<HttpResponseMessage> SignInAsync(HttpClient browser, string account, string password) =>
+        PostAsync(browser, "/login", "/login", new() { ["account"] = account, ["password"] = password });
+
+    /// <summary>Opens the form's page (for its antiforgery token and cookie) and posts the form as a browser would.</summary>
+    private async Task<HttpResponseMessage> PostAsync(HttpClient browser, string page, string action, Dictionary<string, string> fields)
+    {
+        var html = await browser.GetStringAsync(new Uri(_base, page));
+        var token = TokenField().Match(html);
+        Assert.True(token.Success, $"no antiforgery token on {page}");
+        fields[token.Groups[1].Value] = WebUtility.HtmlDecode(token.Groups[2].Value);
+        return await browser.PostAsync(new Uri(_base, action), new FormUrlEncodedContent(fields));
+    }
+
+    private Task<long> AuditAsync(string actor, string action) =>
+        db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE actor = @a AND action = @x", ("a", actor), ("x", action));
+
+    [GeneratedRegex("""<input type="hidden" name="([^"]+)" value="([^"]+)">""")]
+    private static partial Regex TokenField();
+}
