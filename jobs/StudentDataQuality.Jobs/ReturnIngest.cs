@@ -27,7 +27,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
 {
     private static readonly string[] IdentityFields = ["student_no", "grade", "class_name", "name"];
 
-    internal static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
+    internal static JsonSerializerOptions Json => Receipt.JsonOptions;
 
     private readonly ReturnLimits _limits = limits ?? ReturnLimits.Default;
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;

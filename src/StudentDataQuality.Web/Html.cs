@@ -6,7 +6,8 @@ namespace StudentDataQuality.Web;
 /// <summary>The portal's pages as HTML: one layout, every value encoded, every form with its antiforgery token.</summary>
 internal static class Html
 {
-    private static readonly HtmlEncoder Encoder = HtmlEncoder.Default;
+    // Every script as itself (the default encoder would write Chinese as numeric references); markup characters are still encoded.
+    private static readonly HtmlEncoder Encoder = HtmlEncoder.Create(System.Text.Unicode.UnicodeRanges.All);
 
     public static string E(string? text) => Encoder.Encode(text ?? "");
 
@@ -22,6 +23,7 @@ internal static class Html
         form.stacked label { display: block; margin: .6rem 0 .2rem; }
         form.stacked input[type=text], form.stacked input[type=password] { width: 100%; max-width: 24rem; padding: .4rem; box-sizing: border-box; }
         button { margin-top: .8rem; padding: .4rem 1.2rem; }
+        table { border-collapse: collapse; width: 100%; } td, th { border: 1px solid #ccc; padding: .3rem; text-align: left; vertical-align: top; }
         .error { color: #a40000; }
         header { display: flex; justify-content: space-between; align-items: center; border-bottom: 1px solid #ccc; margin-bottom: 1rem; }
         </style>
@@ -34,6 +36,9 @@ internal static class Html
 
     public static string Token(AntiforgeryTokenSet tokens) =>
         $"""<input type="hidden" name="{E(tokens.FormFieldName)}" value="{E(tokens.RequestToken)}">""";
+
+    public static Microsoft.AspNetCore.Http.IResult Content(string html, int status = 200) =>
+        Microsoft.AspNetCore.Http.Results.Content(html, "text/html; charset=utf-8", System.Text.Encoding.UTF8, status);
 
     public static string Error(string? message) => message is null ? "" : $"""<p class="error" role="alert">{E(message)}</p>""";
 }

@@ -13,11 +13,13 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Jobs;
+using StudentDataQuality.Worksheets;
 
 namespace StudentDataQuality.Web;
 
 /// <summary>What the portal is started with: its database, the jobs' storage (for the dashboard), where it listens.</summary>
-public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobStorage, string Urls)
+public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobStorage, SigningKey Key, string Urls)
 {
     public SignInPolicy SignInPolicy { get; init; } = SignInPolicy.Default;
     public ILoggerProvider? Logging { get; init; }
@@ -32,8 +34,8 @@ public static class Portal
 {
     public const string DashboardPath = "/jobs";
     private const string MustChangeClaim = "sdq:must_change_password";
-    private const string SchoolClaim = "sdq:school";
-    private const string DistrictClaim = "sdq:district";
+    internal const string SchoolClaim = "sdq:school";
+    internal const string DistrictClaim = "sdq:district";
 
     public static WebApplication Build(PortalSettings settings)
     {
@@ -48,6 +50,11 @@ public static class Portal
 
         builder.Services.AddSingleton(settings.DataSource);
         builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy));
+        builder.Services.AddSingleton(new SchoolDesk(settings.DataSource));
+        builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));
+        // A returned worksheet is refused above ReturnLimits.MaxBytes by the ingest, with its reason; the request may be a little larger.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = ReturnLimits.Default.MaxBytes + 1024 * 1024);
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = ReturnLimits.Default.MaxBytes + 1024 * 1024);
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "sdq.antiforgery";
@@ -101,6 +108,7 @@ public static class Portal
             "text/html; charset=utf-8", statusCode: StatusCodes.Status403Forbidden));
         app.MapGet("/", (HttpContext context, IAntiforgery antiforgery) => Page(HomePage(context.User, antiforgery.GetAndStoreTokens(context))))
             .RequireAuthorization();
+        SchoolPages.Map(app);
         return app;
     }
 
@@ -255,11 +263,17 @@ public static class Portal
         var scope = user.FindFirstValue(SchoolClaim) is { } school ? $"学校 school {school}"
             : user.FindFirstValue(DistrictClaim) is { } district ? $"区县 district {district}"
             : role == "manager" ? "汇总数据 aggregates only" : "全省 the whole province";
-        var dashboard = role == "data_team" ? $"""<p><a href="{DashboardPath}">作业面板 Jobs dashboard</a></p>""" : "";
+        var links = role switch
+        {
+            "data_team" => $"""<p><a href="{DashboardPath}">作业面板 Jobs dashboard</a></p><p><a href="/school">学校 Schools (/school?code=…)</a></p>""",
+            "school" => """<p><a href="/school">本校问题清单 Our worksheet</a></p>""",
+            "district" => """<p><a href="/school">辖区学校 Our schools (/school?code=…)</a></p>""",
+            _ => "",
+        };
         return Html.Page("首页 Home", $"""
             <header><span>{Html.E(user.Identity?.Name)} · {Html.E(role)} · {Html.E(scope)}</span>
             <form method="post" action="/logout">{Html.Token(tokens)}<button type="submit">退出 Sign out</button></form></header>
-            {dashboard}
+            {links}
             """);
     }
 

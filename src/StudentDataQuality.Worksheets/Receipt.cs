@@ -8,6 +8,12 @@ namespace StudentDataQuality.Worksheets;
 /// </summary>
 public sealed record Receipt
 {
+    /// <summary>How a receipt is kept as JSON (with the return, and read back for the portal): outcomes and severities by name.</summary>
+    public static System.Text.Json.JsonSerializerOptions JsonOptions { get; } = new()
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
     /// <summary>The return's number on the server: what the school quotes when it asks about this upload.</summary>
     public required long ReturnId { get; init; }
 

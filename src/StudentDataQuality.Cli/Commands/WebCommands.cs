@@ -24,7 +24,8 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
     {
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
         var urls = settings.Urls ?? (SdqEnvironment.Configuration["Web:Urls"] is { Length: > 0 } configured ? configured : "http://127.0.0.1:5080");
-        await using var app = Portal.Build(new PortalSettings(dataSource, JobHost.Storage(dataSource, SdqEnvironment.Configuration), urls)
+        await using var app = Portal.Build(new PortalSettings(dataSource, JobHost.Storage(dataSource, SdqEnvironment.Configuration),
+            SdqEnvironment.SigningKey(settings.DataDirectory), urls)
         {
             Logging = new SerilogLoggerProvider(Log.Logger),
         });

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
@@ -13,14 +12,14 @@ namespace StudentDataQuality.Tests.Web;
 /// antiforgery token, no redirects followed): one-time passwords, lockout, sealed accounts, the jobs dashboard for the
 /// data team only, forms without a token refused, security headers. Every attempt and refusal is asserted in the audit log.
 /// </summary>
-public sealed partial class SignInTests(DatabaseFixture db) : IClassFixture<DatabaseFixture>, IAsyncLifetime
+public sealed class SignInTests(DatabaseFixture db) : IClassFixture<DatabaseFixture>, IAsyncLifetime
 {
     private WebApplication _app = null!;
     private Uri _base = null!;
 
     public async Task InitializeAsync()
     {
-        _app = Portal.Build(new PortalSettings(db.DataSource, HangfireJobs.Storage(db.ConnectionString), "http://127.0.0.1:0")
+        _app = Portal.Build(new PortalSettings(db.DataSource, HangfireJobs.Storage(db.ConnectionString), Worksheets.IngestScenario.Key, "http://127.0.0.1:0")
         {
             SignInPolicy = new SignInPolicy { MaxFailures = 3, LockoutTime = TimeSpan.FromMinutes(10) },
         });
@@ -38,7 +37,7 @@ public sealed partial class SignInTests(DatabaseFixture db) : IClassFixture<Data
         var signIn = await SignInAsync(browser, "school-a1", password);
         Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
         Assert.Equal("/password", signIn.Headers.Location!.OriginalString);
-        Assert.Equal("/password", (await browser.GetAsync(new Uri(_base, "/"))).Headers.Location!.OriginalString);
+        Assert.Equal("/password", (await browser.GetAsync("/")).Headers.Location!.OriginalString);
 
         var tooShort = await PostAsync(browser, "/password", "/password", new() { ["current"] = password, ["new"] = "short1", ["confirm"] = "short1" });
         Assert.Equal(HttpStatusCode.BadRequest, tooShort.StatusCode);
@@ -46,7 +45,7 @@ public sealed partial class SignInTests(DatabaseFixture db) : IClassFixture<Data
         var changed = await PostAsync(browser, "/password", "/password",
             new() { ["current"] = password, ["new"] = "a-new-secret-42", ["confirm"] = "a-new-secret-42" });
         Assert.Equal("/", changed.Headers.Location!.OriginalString);
-        var home = await browser.GetAsync(new Uri(_base, "/"));
+        var home = await browser.GetAsync("/");
         Assert.Equal(HttpStatusCode.OK, home.StatusCode);
         Assert.Contains("school-a1", await home.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
@@ -104,7 +103,7 @@ public sealed partial class SignInTests(DatabaseFixture db) : IClassFixture<Data
     public async Task TheJobsDashboard_AnswersTheDataTeamOnly_AndEveryRefusalIsAudited()
     {
         using var anonymous = Browser();
-        Assert.NotEqual(HttpStatusCode.OK, (await anonymous.GetAsync(new Uri(_base, Portal.DashboardPath))).StatusCode);
+        Assert.NotEqual(HttpStatusCode.OK, (await anonymous.GetAsync(Portal.DashboardPath)).StatusCode);
         foreach (var (name, role, school, district) in new[]
                  {
                      ("manager-a4", AccountRole.Manager, (string?)null, (string?)null), ("school-a4", AccountRole.School, "2301000004", null),
@@ -112,12 +111,12 @@ public sealed partial class SignInTests(DatabaseFixture db) : IClassFixture<Data
                  })
         {
             using var browser = await SignedInAsync(name, role, school, district);
-            Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync(new Uri(_base, Portal.DashboardPath + "/recurring"))).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync(Portal.DashboardPath + "/recurring")).StatusCode);
             Assert.Equal(1L, await AuditAsync(name, "dashboard.refused"));
         }
 
         using var team = await SignedInAsync("team-a4", AccountRole.DataTeam, null, null);
-        var dashboard = await team.GetAsync(new Uri(_base, Portal.DashboardPath + "/recurring"));
+        var dashboard = await team.GetAsync(Portal.DashboardPath + "/recurring");
         Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
         Assert.Contains("StudentDataQuality jobs", await dashboard.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(1L, await AuditAsync("anonymous", "dashboard.refused"));
@@ -128,12 +127,12 @@ public sealed partial class SignInTests(DatabaseFixture db) : IClassFixture<Data
     {
         var password = await AccountAsync("school-a5", AccountRole.School, school: "2301000005");
         using var browser = Browser();
-        var forged = await browser.PostAsync(new Uri(_base, "/login"),
+        var forged = await browser.Http.PostAsync(new Uri(_base, "/login"),
             new FormUrlEncodedContent(new Dictionary<string, string> { ["account"] = "school-a5", ["password"] = password }));
         Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
         Assert.Equal(0L, await AuditAsync("school-a5", "sign-in"));
 
-        var page = await browser.GetAsync(new Uri(_base, "/login"));
+        var page = await browser.GetAsync("/login");
         Assert.Equal("nosniff", page.Headers.GetValues("X-Content-Type-Options").Single());
         Assert.Equal("DENY", page.Headers.GetValues("X-Frame-Options").Single());
         Assert.Contains("frame-ancestors 'none'", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
@@ -143,42 +142,23 @@ public sealed partial class SignInTests(DatabaseFixture db) : IClassFixture<Data
         Assert.Contains("samesite=strict", session, StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>Adds the account (if new) and gives it a one-time password, as `sdq user add` and `sdq user reset` do.</summary>
-    private async Task<string> AccountAsync(string name, AccountRole role, string? school = null, string? district = null)
-    {
-        await new AccountStore(db.DataSource).AddAsync(new Account(name, role, school, district), "test");
-        var password = Passwords.OneTime();
-        await new SignIns(db.DataSource).SetPasswordAsync(name, Passwords.Hash(name, password), oneTime: true, "test");
-        return password;
-    }
+    private Task<string> AccountAsync(string name, AccountRole role, string? school = null, string? district = null) =>
+        PortalBrowser.AccountAsync(db.DataSource, name, role, school, district);
 
-    private async Task<HttpClient> SignedInAsync(string name, AccountRole role, string? school, string? district)
+    private async Task<PortalBrowser> SignedInAsync(string name, AccountRole role, string? school, string? district)
     {
-        var password = await AccountAsync(name, role, school, district);
         var browser = Browser();
-        await SignInAsync(browser, name, password);
-        await PostAsync(browser, "/password", "/password", new() { ["current"] = password, ["new"] = "chosen-" + password, ["confirm"] = "chosen-" + password });
+        await browser.SignInFirstTimeAsync(name, await AccountAsync(name, role, school, district));
         return browser;
     }
 
-    private HttpClient Browser() => new(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = _base };
+    private PortalBrowser Browser() => new(_base);
 
-    private Task<HttpResponseMessage> SignInAsync(HttpClient browser, string account, string password) =>
-        PostAsync(browser, "/login", "/login", new() { ["account"] = account, ["password"] = password });
+    private static Task<HttpResponseMessage> SignInAsync(PortalBrowser browser, string account, string password) => browser.SignInAsync(account, password);
 
-    /// <summary>Opens the form's page (for its antiforgery token and cookie) and posts the form as a browser would.</summary>
-    private async Task<HttpResponseMessage> PostAsync(HttpClient browser, string page, string action, Dictionary<string, string> fields)
-    {
-        var html = await browser.GetStringAsync(new Uri(_base, page));
-        var token = TokenField().Match(html);
-        Assert.True(token.Success, $"no antiforgery token on {page}");
-        fields[token.Groups[1].Value] = WebUtility.HtmlDecode(token.Groups[2].Value);
-        return await browser.PostAsync(new Uri(_base, action), new FormUrlEncodedContent(fields));
-    }
+    private static Task<HttpResponseMessage> PostAsync(PortalBrowser browser, string page, string action, Dictionary<string, string> fields) =>
+        browser.PostAsync(page, action, fields);
 
     private Task<long> AuditAsync(string actor, string action) =>
         db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE actor = @a AND action = @x", ("a", actor), ("x", action));
-
-    [GeneratedRegex("""<input type="hidden" name="([^"]+)" value="([^"]+)">""")]
-    private static partial Regex TokenField();
 }

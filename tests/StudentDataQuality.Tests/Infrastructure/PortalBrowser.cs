@@ -1,0 +1,69 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using StudentDataQuality.Data.Access;
+using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Web;
+
+namespace StudentDataQuality.Tests.Infrastructure;
+
+/// <summary>
+/// Speaks to the portal as a browser does: cookies kept, redirects not followed (so that each answer can be asserted),
+/// forms posted with the antiforgery token of the page they are on.
+/// </summary>
+public sealed partial class PortalBrowser(Uri site) : IDisposable
+{
+    public HttpClient Http { get; } = new(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = site };
+
+    public void Dispose() => Http.Dispose();
+
+    public Task<HttpResponseMessage> GetAsync(string path) => Http.GetAsync(new Uri(Http.BaseAddress!, path));
+
+    public Task<HttpResponseMessage> SignInAsync(string account, string password) =>
+        PostAsync("/login", "/login", new() { ["account"] = account, ["password"] = password });
+
+    /// <summary>Signs in with a one-time password and chooses a new one, as a first sign-in does.</summary>
+    public async Task SignInFirstTimeAsync(string account, string oneTimePassword)
+    {
+        await SignInAsync(account, oneTimePassword);
+        var chosen = "chosen-" + oneTimePassword;
+        var changed = await PostAsync("/password", "/password", new() { ["current"] = oneTimePassword, ["new"] = chosen, ["confirm"] = chosen });
+        Assert.Equal("/", changed.Headers.Location?.OriginalString);
+    }
+
+    /// <summary>Opens the form's page (for its antiforgery token and cookie) and posts the form.</summary>
+    public async Task<HttpResponseMessage> PostAsync(string page, string action, Dictionary<string, string> fields)
+    {
+        fields[TokenName] = await TokenAsync(page);
+        return await Http.PostAsync(new Uri(Http.BaseAddress!, action), new FormUrlEncodedContent(fields));
+    }
+
+    /// <summary>Uploads a file with the form of a page, as a file input does.</summary>
+    public async Task<HttpResponseMessage> UploadAsync(string page, string action, string fileName, byte[] bytes)
+    {
+        using var form = new MultipartFormDataContent { { new StringContent(await TokenAsync(page)), TokenName }, { new ByteArrayContent(bytes), "file", fileName } };
+        return await Http.PostAsync(new Uri(Http.BaseAddress!, action), form);
+    }
+
+    private string TokenName { get; set; } = "__RequestVerificationToken";
+
+    private async Task<string> TokenAsync(string page)
+    {
+        var html = await Http.GetStringAsync(new Uri(Http.BaseAddress!, page));
+        var token = TokenField().Match(html);
+        Assert.True(token.Success, $"no antiforgery token on {page}");
+        TokenName = token.Groups[1].Value;
+        return WebUtility.HtmlDecode(token.Groups[2].Value);
+    }
+
+    /// <summary>Adds the account (if new) and gives it a one-time password, as `sdq user add` and `sdq user reset` do.</summary>
+    public static async Task<string> AccountAsync(Npgsql.NpgsqlDataSource dataSource, string name, AccountRole role, string? school = null, string? district = null)
+    {
+        await new AccountStore(dataSource).AddAsync(new Account(name, role, school, district), "test");
+        var password = Passwords.OneTime();
+        await new SignIns(dataSource).SetPasswordAsync(name, Passwords.Hash(name, password), oneTime: true, "test");
+        return password;
+    }
+
+    [GeneratedRegex("""<input type="hidden" name="([^"]+)" value="([^"]+)">""")]
+    private static partial Regex TokenField();
+}

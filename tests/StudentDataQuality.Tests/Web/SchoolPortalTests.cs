@@ -1,0 +1,158 @@
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Rounds;
+using StudentDataQuality.Jobs;
+using StudentDataQuality.Synthetic;
+using StudentDataQuality.Tests.Infrastructure;
+using StudentDataQuality.Tests.Worksheets;
+using StudentDataQuality.Web;
+using StudentDataQuality.Worksheets;
+
+namespace StudentDataQuality.Tests.Web;
+
+/// <summary>
+/// A school in the portal, on a round run by the jobs: it sees its worksheet, downloads it (audited), uploads the corrected
+/// file and reads the receipt; another school guessing the ids of that worksheet and receipt gets "not found", audited;
+/// a manager gets no school page; a file that is no worksheet is refused with its reason and changes nothing.
+/// </summary>
+public sealed class SchoolPortalTests(SchoolPortalTests.RoundAndPortal fixture) : IClassFixture<SchoolPortalTests.RoundAndPortal>
+{
+    private readonly DatabaseFixture db = fixture.Database;
+    private Uri _base => fixture.Site;
+    private GenerationResult _province => fixture.Province;
+    private RoundRun _run => fixture.Run;
+
+    /// <summary>One database, one round run by the jobs to issued, and the portal on it, for the tests of this class.</summary>
+    public sealed class RoundAndPortal : IAsyncLifetime
+    {
+        private readonly TempFolder _temp = new();
+        private WebApplication _app = null!;
+
+        public DatabaseFixture Database { get; } = new();
+        public Uri Site { get; private set; } = null!;
+        public GenerationResult Province { get; private set; } = null!;
+        public RoundRun Run { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            await Database.InitializeAsync();
+            Province = ProvinceGenerator.Generate(new GeneratorOptions
+            {
+                Students = 1_500, Schools = 12, Seed = 31, DefectRate = 0.05, OutputDirectory = Path.Combine(_temp.Path, "province"),
+            });
+            var storage = HangfireJobs.Storage(Database.ConnectionString);
+            await using (var services = HangfireJobs.Services(Database.DataSource, storage, new JobSettings { Reports = _temp.Path }))
+            using (HangfireJobs.Server(services, storage))
+            {
+                await services.GetRequiredService<RoundLauncher>().StartAsync(
+                    new RoundStart("portal", new DateOnly(2026, 10, 15), [Province.ExportDirectory], Path.Combine(_temp.Path, "worksheets")), "test");
+                Run = await HangfireJobs.StageAsync(services.GetRequiredService<RoundRuns>(), "portal", RoundStage.Issued);
+            }
+
+            _app = Portal.Build(new PortalSettings(Database.DataSource, storage, IngestScenario.Key, "http://127.0.0.1:0"));
+            await _app.StartAsync();
+            Site = new Uri(_app.Urls.First());
+        }
+
+        public async Task DisposeAsync()
+        {
+            await _app.DisposeAsync();
+            await Database.DisposeAsync();
+            _temp.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task ASchool_DownloadsItsWorksheet_UploadsTheCorrectedFile_AndReadsTheReceipt_WhileOthersCannot()
+    {
+        var (mine, other) = await TwoSchoolsAsync();
+        using var school = new PortalBrowser(_base);
+        await school.SignInFirstTimeAsync("school-" + mine, await PortalBrowser.AccountAsync(db.DataSource, "school-" + mine, AccountRole.School, mine));
+
+        var page = await (await school.GetAsync("/school")).Content.ReadAsStringAsync();
+        var worksheetId = await db.ScalarAsync<Guid>("SELECT worksheet_id FROM exchange.worksheet WHERE round_id = @r AND school_code = @s",
+            ("r", _run.RoundId), ("s", mine));
+        Assert.Contains($"/school/worksheets/{worksheetId}", page, StringComparison.Ordinal);
+
+        var download = await school.GetAsync($"/school/worksheets/{worksheetId}");
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        var bytes = await download.Content.ReadAsByteArrayAsync();
+        Assert.Equal(await db.ScalarAsync<string>("SELECT sha256 FROM exchange.worksheet WHERE worksheet_id = @w", ("w", worksheetId)),
+            Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
+        Assert.Equal(1L, await db.ScalarAsync<long>(
+            "SELECT count(*) FROM audit.event WHERE action = 'worksheet.download' AND actor = @a AND object = @w", ("a", "school-" + mine), ("w", worksheetId.ToString())));
+
+        var answers = RegistrarAnswers.Load(_province.RegistrarAnswersPath);
+        var edited = RegistrarSimulator.Edit(bytes, answers.GetValueOrDefault(mine) ?? [], RegistrarStyle.Diligent, 31);
+        var upload = await school.UploadAsync("/school", "/school/returns", "returned.xlsx", edited.Workbook);
+        Assert.Equal(HttpStatusCode.Redirect, upload.StatusCode);
+        var receiptPath = upload.Headers.Location!.OriginalString;
+        var returnId = await db.ScalarAsync<long>("SELECT return_id FROM exchange.worksheet_return WHERE worksheet_id = @w", ("w", worksheetId));
+        Assert.Equal($"/school/returns/{returnId}", receiptPath);
+        Assert.Equal("school-" + mine, await db.ScalarAsync<string>("SELECT received_by FROM exchange.worksheet_return WHERE return_id = @id", ("id", returnId)));
+        var receipt = await (await school.GetAsync(receiptPath)).Content.ReadAsStringAsync();
+        Assert.Contains($"#{returnId}", receipt, StringComparison.Ordinal);
+        foreach (var outcome in (await db.ScalarAsync<string>(
+                     "SELECT string_agg(DISTINCT r->>'Outcome', ',') FROM exchange.worksheet_return t, jsonb_array_elements(t.receipt->'Rows') r WHERE t.return_id = @id",
+                     ("id", returnId))).Split(','))
+        {
+            Assert.Contains(Enum.Parse<StudentDataQuality.Worksheets.ReceiptOutcome>(outcome).Label(StudentDataQuality.Worksheets.WorksheetLanguage.Chinese),
+                receipt, StringComparison.Ordinal);
+        }
+        var receiptFile = await school.GetAsync(receiptPath + "/receipt.xlsx");
+        Assert.Equal(HttpStatusCode.OK, receiptFile.StatusCode);
+        Assert.Equal("PK"u8.ToArray(), (await receiptFile.Content.ReadAsByteArrayAsync())[..2]);
+        Assert.Contains($"/school/returns/{returnId}", await (await school.GetAsync("/school")).Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // Another school, guessing: the worksheet and the receipt are "not found", and each refusal is audited.
+        using var intruder = new PortalBrowser(_base);
+        await intruder.SignInFirstTimeAsync("school-" + other, await PortalBrowser.AccountAsync(db.DataSource, "school-" + other, AccountRole.School, other));
+        Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync($"/school/worksheets/{worksheetId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync(receiptPath)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync(receiptPath + "/receipt.xlsx")).StatusCode);
+        Assert.DoesNotContain(mine, await (await intruder.GetAsync("/school?code=" + mine)).Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(3L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", "school-" + other)));
+
+        // A manager reads aggregates only: no school page, no worksheet.
+        using var manager = new PortalBrowser(_base);
+        await manager.SignInFirstTimeAsync("manager-p", await PortalBrowser.AccountAsync(db.DataSource, "manager-p", AccountRole.Manager));
+        Assert.Equal("/denied", (await manager.GetAsync("/school?code=" + mine)).Headers.Location?.OriginalString);
+        Assert.Equal(HttpStatusCode.NotFound, (await manager.GetAsync($"/school/worksheets/{worksheetId}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task AFileThatIsNoWorksheet_IsRefusedWithItsReason_AndChangesNothing()
+    {
+        var (mine, _) = await TwoSchoolsAsync();
+        using var school = new PortalBrowser(_base);
+        await school.SignInFirstTimeAsync("school-r" + mine[^3..], await PortalBrowser.AccountAsync(db.DataSource, "school-r" + mine[^3..], AccountRole.School, mine));
+        var before = await db.StateCountsAsync();
+        var refused = await school.UploadAsync("/school", "/school/returns", "students.csv", "学籍号,姓名\n1,2\n"u8.ToArray());
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var page = await refused.Content.ReadAsStringAsync();
+        Assert.Contains("students.csv", page, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed", page, StringComparison.Ordinal);
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE file_name = 'students.csv'"));
+        Assert.Equal(1L, await db.ScalarAsync<long>(
+            "SELECT count(*) FROM audit.event WHERE action = 'worksheet.return.refused' AND actor = @a", ("a", "school-r" + mine[^3..])));
+        Assert.NotEqual(before, await db.StateCountsAsync()); // the refusal's audit entry, and nothing else:
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.correction c JOIN exchange.worksheet_return t USING (return_id) WHERE t.file_name = 'students.csv'"));
+    }
+
+    private async Task<(string Mine, string Other)> TwoSchoolsAsync()
+    {
+        await using var command = db.DataSource.CreateCommand("SELECT school_code FROM exchange.worksheet WHERE round_id = @r ORDER BY school_code LIMIT 2");
+        command.Parameters.AddWithValue("r", _run.RoundId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var schools = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            schools.Add(reader.GetString(0));
+        }
+
+        return (schools[0], schools[1]);
+    }
+}
