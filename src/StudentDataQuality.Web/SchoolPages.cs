@@ -28,6 +28,82 @@ internal static class SchoolPages
         school.MapPost("/returns", UploadAsync);
         school.MapGet("/returns/{id:long}", ReceiptAsync);
         school.MapGet("/returns/{id:long}/receipt.xlsx", ReceiptFileAsync);
+        school.MapPost("/certify", CertifyAsync);
+        var district = app.MapGroup("/district").RequireAuthorization();
+        district.MapGet("/", DistrictAsync);
+        district.MapPost("/approve", ApproveAsync);
+    }
+
+    private static async Task<IResult> CertifyAsync(HttpContext context, IAntiforgery antiforgery, SchoolDesk desk)
+    {
+        if (!await antiforgery.IsRequestValidAsync(context))
+        {
+            return Results.BadRequest("The form expired or did not come from this site; reload the page.");
+        }
+
+        try
+        {
+            await desk.CertifyAsync(AccountOf(context.User), context.RequestAborted);
+            return Results.Redirect("/school");
+        }
+        catch (UserErrorException e)
+        {
+            return Html.Content(Html.Page("确认 Sign-off", $"<h1>还不能确认 Not yet</h1>{Html.Error(e.Message)}<p><a href=\"/school\">返回 Back</a></p>"),
+                StatusCodes.Status400BadRequest);
+        }
+    }
+
+    private static async Task<IResult> DistrictAsync(HttpContext context, IAntiforgery antiforgery, SchoolDesk desk, string? code)
+    {
+        var account = AccountOf(context.User);
+        if (account.Role is not (AccountRole.District or AccountRole.DataTeam))
+        {
+            return Results.Redirect("/denied");
+        }
+
+        var districtCode = account.Role == AccountRole.District ? account.DistrictCode! : code;
+        if (string.IsNullOrEmpty(districtCode))
+        {
+            return Html.Content(Html.Page("区县 District", "<h1>区县 District</h1><p>请指定区县代码：/district?code=… Give the district's code: /district?code=…</p>"));
+        }
+
+        var schools = await desk.DistrictAsync(account, districtCode, context.RequestAborted);
+        var tokens = antiforgery.GetAndStoreTokens(context);
+        var body = new StringBuilder();
+        body.Append(CultureInfo.InvariantCulture, $"""
+            <h1>区县 District {Html.E(districtCode)}</h1>
+            <table><tr><th>学校 School</th><th>版次 Issue</th><th>截止 Due</th><th>已下载 Downloaded</th><th>上传 Returns</th><th>未解决 Open (errors / warnings)</th><th>确认 Certified</th><th>审核 Approved</th></tr>
+            """);
+        foreach (var s in schools)
+        {
+            var approve = s.CertifiedAt is not null && s.ApprovedAt is null
+                ? $"""<form method="post" action="/district/approve">{Html.Token(tokens)}<input type="hidden" name="school" value="{Html.E(s.SchoolCode)}"><input type="hidden" name="district" value="{Html.E(districtCode)}"><button type="submit">审核通过 Approve</button></form>"""
+                : s.ApprovedAt is { } approved ? approved.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "";
+            body.Append(CultureInfo.InvariantCulture,
+                $"<tr{(s.Late ? " class=\"error\"" : "")}><td><a href=\"/school?code={Html.E(s.SchoolCode)}\">{Html.E(s.SchoolCode)}</a> {Html.E(s.SchoolName)}{(s.Late ? " · 逾期 late" : "")}</td><td>{s.IssueNumber}</td><td>{s.Deadline:yyyy-MM-dd}</td><td>{(s.Downloaded ? "是 yes" : "否 no")}</td><td>{s.Returns}</td><td>{s.OpenErrors} / {s.OpenWarnings}</td><td>{s.CertifiedAt?.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}</td><td>{approve}</td></tr>");
+        }
+
+        body.Append("</table><p><a href=\"/\">首页 Home</a></p>");
+        return Html.Content(Html.Page("区县 District", body.ToString()));
+    }
+
+    private static async Task<IResult> ApproveAsync(HttpContext context, IAntiforgery antiforgery, SchoolDesk desk)
+    {
+        if (!await antiforgery.IsRequestValidAsync(context))
+        {
+            return Results.BadRequest("The form expired or did not come from this site; reload the page.");
+        }
+
+        var account = AccountOf(context.User);
+        if (account.Role is not (AccountRole.District or AccountRole.DataTeam))
+        {
+            return Results.Redirect("/denied");
+        }
+
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        return await desk.ApproveAsync(account, form["school"].ToString(), From(context), context.RequestAborted)
+            ? Results.Redirect(account.Role == AccountRole.District ? "/district" : "/district?code=" + Uri.EscapeDataString(form["district"].ToString()))
+            : NotFound();
     }
 
     public static Account AccountOf(ClaimsPrincipal user) => new(user.Identity!.Name!, Account.ParseRole(user.FindFirstValue(ClaimTypes.Role)!),
@@ -80,6 +156,15 @@ internal static class SchoolPages
         else
         {
             body.Append("<p>本轮核查已结束，不再接收上传。This round is closed; no more returns are taken.</p>");
+        }
+
+        if (status.RoundOpen && account.Role == AccountRole.School)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"""
+                <h2>确认 Sign-off</h2>
+                <p>所有错误已更正、所有警告已更正或说明后，请确认本校数据。Once every error is fixed and every warning fixed or explained, certify your school's data.</p>
+                <form method="post" action="/school/certify">{Html.Token(antiforgery.GetAndStoreTokens(context))}<button type="submit">确认本校数据 Certify</button></form>
+                """);
         }
 
         body.Append("<h2>上传记录 Returns</h2><table><tr><th>回执 Receipt</th><th>文件 File</th><th>时间 When</th><th>上传人 By</th></tr>");

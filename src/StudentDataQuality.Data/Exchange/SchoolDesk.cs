@@ -7,6 +7,10 @@ namespace StudentDataQuality.Data.Exchange;
 public sealed record SchoolStatus(string SchoolCode, string RoundCode, bool RoundOpen, Guid WorksheetId, int IssueNumber, DateOnly? Deadline,
     DateTimeOffset IssuedAt, int IssuedErrors, int IssuedWarnings, int OpenErrors, int OpenWarnings, IReadOnlyList<SchoolReturn> Returns);
 
+/// <summary>A school of a district in a round, as the district's page lists it.</summary>
+public sealed record DistrictSchool(string SchoolCode, string SchoolName, int? IssueNumber, DateOnly? Deadline, bool Downloaded, int Returns,
+    int OpenErrors, int OpenWarnings, DateTimeOffset? CertifiedAt, DateTimeOffset? ApprovedAt, bool Late);
+
 /// <summary>One return of the school in the round: who sent which file when, and the rows by outcome (JSON of the counts).</summary>
 public sealed record SchoolReturn(long ReturnId, string FileName, DateTimeOffset ReceivedAt, string ReceivedBy, int IssueNumber, string CountsJson);
 
@@ -24,8 +28,9 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
     private const string InScope = """
         (@role = 'data_team'
          OR (@role = 'school' AND {0}.school_code = @school)
-         OR (@role = 'district' AND EXISTS (SELECT 1 FROM registry.school s WHERE s.round_id = {0}.round_id AND s.school_code = {0}.school_code
-                                            AND s.district_code = @district)))
+         OR (@role = 'district' AND EXISTS (SELECT 1 FROM registry.school scope_school
+                                            WHERE scope_school.round_id = {0}.round_id AND scope_school.school_code = {0}.school_code
+                                              AND scope_school.district_code = @district)))
         """;
 
     public async Task<SchoolStatus?> StatusAsync(Account reader, string schoolCode, CancellationToken cancellationToken = default)
@@ -130,6 +135,173 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
         await AuditAsync(connection, reader.Name, "access.refused", null, null, returnId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             new { what = "receipt", from }, cancellationToken);
         return null;
+    }
+
+    /// <summary>What stands between a school and its sign-off in its newest open round: open errors, and open warnings no explanation covers.</summary>
+    private const string Blocking = """
+        SELECT count(*) FILTER (WHERE f.severity = 'error')::int,
+               count(*) FILTER (WHERE f.severity = 'warning' AND NOT EXISTS (
+                   SELECT 1 FROM exchange.explanation x
+                   WHERE  x.round_id = f.round_id AND x.record_id = f.record_id AND x.status IN ('pending', 'accepted')
+                     AND  f.fingerprint = ANY (x.fingerprints)))::int,
+               count(*) FILTER (WHERE f.severity = 'warning')::int
+        FROM   quality.finding f
+        WHERE  f.round_id = @round AND f.school_code = @school AND f.status = 'open'
+        """;
+
+    /// <summary>
+    /// The school certifies its data for its newest open round: refused (with what is left) while an error is open or a
+    /// warning is neither fixed nor explained. Certifying twice keeps the first. Audited.
+    /// </summary>
+    public async Task<DateTimeOffset> CertifyAsync(Account school, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(school);
+        if (school.Role != AccountRole.School || school.SchoolCode is null)
+        {
+            throw new UserErrorException("Only a school's own account certifies its data.");
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var round = new NpgsqlCommand("""
+            SELECT w.round_id FROM exchange.worksheet w JOIN registry.round r USING (round_id)
+            WHERE  w.school_code = @school AND r.status = 'open' ORDER BY r.round_date DESC, w.round_id DESC LIMIT 1
+            """, connection, transaction);
+        round.Parameters.AddWithValue("school", school.SchoolCode);
+        var roundId = await round.ExecuteScalarAsync(cancellationToken) as int?
+            ?? throw new UserErrorException("There is no open round with a worksheet of your school to certify.");
+        await using (var lockSchool = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('sdq.worksheet:' || @round || ':' || @school))", connection, transaction))
+        {
+            lockSchool.Parameters.AddWithValue("round", roundId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            lockSchool.Parameters.AddWithValue("school", school.SchoolCode);
+            await lockSchool.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        int errors, unexplained, warnings;
+        await using (var blocking = new NpgsqlCommand(Blocking, connection, transaction))
+        {
+            blocking.Parameters.AddWithValue("round", roundId);
+            blocking.Parameters.AddWithValue("school", school.SchoolCode);
+            await using var row = await blocking.ExecuteReaderAsync(cancellationToken);
+            await row.ReadAsync(cancellationToken);
+            (errors, unexplained, warnings) = (row.GetInt32(0), row.GetInt32(1), row.GetInt32(2));
+        }
+
+        if (errors > 0 || unexplained > 0)
+        {
+            throw new UserErrorException(
+                $"还不能确认：{errors} 个错误未解决，{unexplained} 个警告既未更正也未说明。Not yet: {errors} errors are open and {unexplained} warnings are neither fixed nor explained. Fix or explain them in the worksheet and upload it again.");
+        }
+
+        await using var certify = new NpgsqlCommand("""
+            WITH added AS (
+                INSERT INTO exchange.sign_off (round_id, school_code, certified_by, warnings_explained) VALUES (@round, @school, @by, @explained)
+                ON CONFLICT DO NOTHING RETURNING certified_at)
+            , audit AS (
+                INSERT INTO audit.event (actor, action, round_id, school_code, object, details)
+                SELECT @by, 'school.certify', @round, @school, @school, jsonb_build_object('warnings_explained', @explained) FROM added)
+            SELECT certified_at FROM added
+            UNION ALL SELECT certified_at FROM exchange.sign_off WHERE round_id = @round AND school_code = @school
+            LIMIT 1
+            """, connection, transaction);
+        certify.Parameters.AddWithValue("round", roundId);
+        certify.Parameters.AddWithValue("school", school.SchoolCode);
+        certify.Parameters.AddWithValue("by", school.Name);
+        certify.Parameters.AddWithValue("explained", warnings);
+        DateTimeOffset at;
+        await using (var row = await certify.ExecuteReaderAsync(cancellationToken))
+        {
+            await row.ReadAsync(cancellationToken);
+            at = row.GetFieldValue<DateTimeOffset>(0);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return at;
+    }
+
+    /// <summary>
+    /// The district office (or the data team) approves a certified school of its newest open round. A school out of the
+    /// account's scope, or not certified, is refused (out of scope audited as such). Approving twice keeps the first.
+    /// </summary>
+    public async Task<bool> ApproveAsync(Account approver, string schoolCode, string from, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(approver);
+        if (approver.Role is not (AccountRole.District or AccountRole.DataTeam))
+        {
+            throw new UserErrorException("Only a district office or the data team approves a school's sign-off.");
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var approve = new NpgsqlCommand($"""
+            WITH target AS (
+                SELECT so.round_id, so.school_code FROM exchange.sign_off so JOIN registry.round r USING (round_id)
+                WHERE  so.school_code = @code AND r.status = 'open' AND {string.Format(System.Globalization.CultureInfo.InvariantCulture, InScope, "so")}
+                ORDER  BY r.round_date DESC LIMIT 1)
+            , approved AS (
+                UPDATE exchange.sign_off so SET approved_by = @by, approved_at = now()
+                FROM   target t WHERE so.round_id = t.round_id AND so.school_code = t.school_code AND so.approved_at IS NULL
+                RETURNING so.round_id, so.school_code)
+            , audit AS (
+                INSERT INTO audit.event (actor, action, round_id, school_code, object, details)
+                SELECT @by, 'school.approve', round_id, school_code, school_code, jsonb_build_object('from', @from) FROM approved)
+            SELECT (SELECT count(*) FROM target)::int
+            """, connection);
+        Bind(approve, approver);
+        approve.Parameters.AddWithValue("code", schoolCode);
+        approve.Parameters.AddWithValue("by", approver.Name);
+        approve.Parameters.AddWithValue("from", from);
+        if ((int)(await approve.ExecuteScalarAsync(cancellationToken))! == 1)
+        {
+            return true;
+        }
+
+        await AuditAsync(connection, approver.Name, "access.refused", null, schoolCode, schoolCode, new { what = "approve", from }, cancellationToken);
+        return false;
+    }
+
+    /// <summary>The schools of a district in the newest open round, late ones first, with where each stands; empty out of scope.</summary>
+    public async Task<IReadOnlyList<DistrictSchool>> DistrictAsync(Account reader, string districtCode, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"""
+            WITH round AS (
+                SELECT r.round_id FROM registry.round r
+                WHERE  r.status = 'open' AND EXISTS (SELECT 1 FROM exchange.worksheet w WHERE w.round_id = r.round_id)
+                ORDER  BY r.round_date DESC, r.round_id DESC LIMIT 1),
+            schools AS (
+                SELECT DISTINCT ON (s.school_code) s.round_id, s.school_code, coalesce(s.school_name_raw, '') AS school_name
+                FROM   registry.school s JOIN round USING (round_id)
+                WHERE  s.district_code = @code AND s.school_code IS NOT NULL
+                ORDER  BY s.school_code, s.row_no)
+            SELECT s.school_code, s.school_name, w.issue_no, w.deadline,
+                   EXISTS (SELECT 1 FROM audit.event e JOIN exchange.worksheet x ON e.object = x.worksheet_id::text
+                           WHERE e.action = 'worksheet.download' AND x.round_id = s.round_id AND x.school_code = s.school_code),
+                   (SELECT count(*)::int FROM exchange.worksheet_return t WHERE t.round_id = s.round_id AND t.school_code = s.school_code),
+                   (SELECT count(*)::int FROM quality.finding f WHERE f.round_id = s.round_id AND f.school_code = s.school_code AND f.status = 'open' AND f.severity = 'error'),
+                   (SELECT count(*)::int FROM quality.finding f WHERE f.round_id = s.round_id AND f.school_code = s.school_code AND f.status = 'open' AND f.severity = 'warning'),
+                   so.certified_at, so.approved_at
+            FROM   schools s
+            LEFT   JOIN LATERAL (SELECT issue_no, deadline FROM exchange.worksheet w WHERE w.round_id = s.round_id AND w.school_code = s.school_code
+                                 ORDER BY issue_no DESC LIMIT 1) w ON true
+            LEFT   JOIN exchange.sign_off so ON so.round_id = s.round_id AND so.school_code = s.school_code
+            WHERE  {string.Format(System.Globalization.CultureInfo.InvariantCulture, InScope, "s")}
+            """, connection);
+        Bind(command, reader);
+        command.Parameters.AddWithValue("code", districtCode);
+        var schools = new List<DistrictSchool>();
+        var today = DateOnly.FromDateTime(DateTime.Today);
+        await using var row = await command.ExecuteReaderAsync(cancellationToken);
+        while (await row.ReadAsync(cancellationToken))
+        {
+            var deadline = row.IsDBNull(3) ? (DateOnly?)null : row.GetFieldValue<DateOnly>(3);
+            var returns = row.GetInt32(5);
+            schools.Add(new DistrictSchool(row.GetString(0), row.GetString(1), row.IsDBNull(2) ? null : row.GetInt32(2), deadline, row.GetBoolean(4),
+                returns, row.GetInt32(6), row.GetInt32(7), row.IsDBNull(8) ? null : row.GetFieldValue<DateTimeOffset>(8),
+                row.IsDBNull(9) ? null : row.GetFieldValue<DateTimeOffset>(9), deadline < today && returns == 0));
+        }
+
+        return schools.OrderByDescending(s => s.Late).ThenBy(s => s.CertifiedAt is null ? 1 : 0).ThenBy(s => s.SchoolCode, StringComparer.Ordinal).ToList();
     }
 
     private static void Bind(NpgsqlCommand command, Account reader)

@@ -142,6 +142,92 @@ public sealed class SchoolPortalTests(SchoolPortalTests.RoundAndPortal fixture) 
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.correction c JOIN exchange.worksheet_return t USING (return_id) WHERE t.file_name = 'students.csv'"));
     }
 
+    [Fact]
+    public async Task ASchoolCertifiesOnlyWhenNothingIsLeft_AndItsDistrictApproves_WhileAnotherDistrictCannot()
+    {
+        // Diligent registrars answer every school but the first two (the other tests' schools).
+        var ingest = new StudentDataQuality.Jobs.ReturnIngest(db.DataSource, IngestScenario.Key);
+        var answers = RegistrarAnswers.Load(_province.RegistrarAnswersPath);
+        var schools = await SchoolsAsync();
+        foreach (var code in schools.Skip(2))
+        {
+            var path = Directory.EnumerateFiles(_run.OutputDirectory, $"*_{code}_*.xlsx", SearchOption.AllDirectories).Single();
+            var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(path), answers.GetValueOrDefault(code) ?? [], RegistrarStyle.Diligent, 31);
+            await ingest.IngestAsync(new MemoryStream(edited.Workbook), Path.GetFileName(path), new Account("school-" + code, AccountRole.School, code));
+        }
+
+        var clean = await FirstAsync(schools.Skip(2), blocking: false);
+        var blocked = await FirstAsync(schools, blocking: true);
+        using var blockedSchool = new PortalBrowser(_base);
+        await blockedSchool.SignInFirstTimeAsync("school-c" + blocked, await PortalBrowser.AccountAsync(db.DataSource, "school-c" + blocked, AccountRole.School, blocked));
+        var notYet = await blockedSchool.PostAsync("/school", "/school/certify", []);
+        Assert.Equal(HttpStatusCode.BadRequest, notYet.StatusCode);
+        Assert.Contains("errors are open", await notYet.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.sign_off WHERE school_code = @s", ("s", blocked)));
+
+        using var school = new PortalBrowser(_base);
+        await school.SignInFirstTimeAsync("school-c" + clean, await PortalBrowser.AccountAsync(db.DataSource, "school-c" + clean, AccountRole.School, clean));
+        var certified = await school.PostAsync("/school", "/school/certify", []);
+        Assert.True(certified.StatusCode == HttpStatusCode.Redirect, $"{certified.StatusCode} {certified.Headers.Location} {await certified.Content.ReadAsStringAsync()}");
+        Assert.Equal("/school", (await school.PostAsync("/school", "/school/certify", [])).Headers.Location?.OriginalString);
+        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'school.certify' AND school_code = @s", ("s", clean)));
+
+        var district = await db.ScalarAsync<string>("SELECT district_code FROM registry.school WHERE round_id = @r AND school_code = @s LIMIT 1",
+            ("r", _run.RoundId), ("s", clean));
+        var otherDistrict = await db.ScalarAsync<string>(
+            "SELECT district_code FROM registry.school WHERE round_id = @r AND district_code <> @d AND district_code IS NOT NULL LIMIT 1", ("r", _run.RoundId), ("d", district));
+        using var stranger = new PortalBrowser(_base);
+        await stranger.SignInFirstTimeAsync("district-x" + otherDistrict,
+            await PortalBrowser.AccountAsync(db.DataSource, "district-x" + otherDistrict, AccountRole.District, district: otherDistrict));
+        Assert.DoesNotContain(clean, await (await stranger.GetAsync("/district?code=" + district)).Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.PostAsync("/", "/district/approve", new() { ["school"] = clean })).StatusCode);
+        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", "district-x" + otherDistrict)));
+
+        using var office = new PortalBrowser(_base);
+        await office.SignInFirstTimeAsync("district-c" + district, await PortalBrowser.AccountAsync(db.DataSource, "district-c" + district, AccountRole.District, district: district));
+        var list = await (await office.GetAsync("/district")).Content.ReadAsStringAsync();
+        Assert.Contains(clean, list, StringComparison.Ordinal);
+        Assert.Contains("/district/approve", list, StringComparison.Ordinal);
+        Assert.Equal("/district", (await office.PostAsync("/district", "/district/approve", new() { ["school"] = clean })).Headers.Location?.OriginalString);
+        Assert.Equal("district-c" + district, await db.ScalarAsync<string>("SELECT approved_by FROM exchange.sign_off WHERE school_code = @s", ("s", clean)));
+        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'school.approve' AND school_code = @s", ("s", clean)));
+    }
+
+    /// <summary>The first school (of these) with, or without, anything that blocks its sign-off.</summary>
+    private async Task<string> FirstAsync(IEnumerable<string> schools, bool blocking)
+    {
+        foreach (var code in schools)
+        {
+            var left = await db.ScalarAsync<long>("""
+                SELECT count(*) FROM quality.finding f
+                WHERE  f.round_id = @r AND f.school_code = @s AND f.status = 'open'
+                  AND  (f.severity = 'error' OR NOT EXISTS (SELECT 1 FROM exchange.explanation x WHERE x.record_id = f.record_id
+                                                            AND x.status IN ('pending', 'accepted') AND f.fingerprint = ANY (x.fingerprints)))
+                """, ("r", _run.RoundId), ("s", code));
+            if ((left > 0) == blocking)
+            {
+                return code;
+            }
+        }
+
+        Assert.Fail($"no school {(blocking ? "with" : "without")} problems left");
+        return "";
+    }
+
+    private async Task<List<string>> SchoolsAsync()
+    {
+        await using var command = db.DataSource.CreateCommand("SELECT school_code FROM exchange.worksheet WHERE round_id = @r ORDER BY school_code");
+        command.Parameters.AddWithValue("r", _run.RoundId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var schools = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            schools.Add(reader.GetString(0));
+        }
+
+        return schools;
+    }
+
     private async Task<(string Mine, string Other)> TwoSchoolsAsync()
     {
         await using var command = db.DataSource.CreateCommand("SELECT school_code FROM exchange.worksheet WHERE round_id = @r ORDER BY school_code LIMIT 2");
