@@ -73,7 +73,14 @@ public static class Portal
             o.SlidingExpiration = true;
         });
         builder.Services.AddAuthorization();
-        builder.Services.AddHangfire(c => c.UseStorage(settings.JobStorage));
+        // The dashboard reads this storage, with no AddHangfire: resolving its global configuration would
+        // point the process-wide Hangfire log provider at this app's logger factory, which dies with the app (and with it
+        // the logging of every other Hangfire server or client in the process, a worker beside the portal or a test).
+        builder.Services.AddSingleton(settings.JobStorage);
+        builder.Services.AddSingleton<IGlobalConfiguration>(GlobalConfiguration.Configuration);
+        builder.Services.AddSingleton(DashboardRoutes.Routes);
+        builder.Services.AddSingleton<IBackgroundJobClient>(new BackgroundJobClient(settings.JobStorage));
+        builder.Services.AddSingleton<IRecurringJobManager>(new RecurringJobManager(settings.JobStorage));
 
         var app = builder.Build();
         app.Use(SecurityHeaders);
@@ -86,7 +93,7 @@ public static class Portal
             DisplayStorageConnectionString = false,
             DashboardTitle = "StudentDataQuality jobs",
             AppPath = "/",
-        });
+        }, settings.JobStorage);
 
         app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) => Page(LoginPage(antiforgery.GetAndStoreTokens(context), null)));
         app.MapPost("/login", SignInAsync);
@@ -224,7 +231,16 @@ public static class Portal
         headers["Content-Security-Policy"] = context.Request.Path.StartsWithSegments(DashboardPath)
             ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
             : "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
-        headers.CacheControl = "no-store";
+        // Nothing personal is cached; set as the answer starts, where antiforgery has not set its own (it would warn at an override).
+        context.Response.OnStarting(() =>
+        {
+            if (!context.Response.Headers.ContainsKey("Cache-Control"))
+            {
+                context.Response.Headers.CacheControl = "no-store";
+            }
+
+            return Task.CompletedTask;
+        });
         return next();
     }
 
