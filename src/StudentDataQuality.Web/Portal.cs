@@ -13,6 +13,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Worksheets;
 
@@ -51,6 +52,8 @@ public static class Portal
         builder.Services.AddSingleton(settings.DataSource);
         builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy));
         builder.Services.AddSingleton(new SchoolDesk(settings.DataSource));
+        builder.Services.AddSingleton(new RoundRuns(settings.DataSource));
+        builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
         builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));
         // A returned worksheet is refused above ReturnLimits.MaxBytes by the ingest, with its reason; the request may be a little larger.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = ReturnLimits.Default.MaxBytes + 1024 * 1024);
@@ -116,6 +119,7 @@ public static class Portal
         app.MapGet("/", (HttpContext context, IAntiforgery antiforgery) => Page(HomePage(context.User, antiforgery.GetAndStoreTokens(context))))
             .RequireAuthorization();
         SchoolPages.Map(app);
+        TeamPages.Map(app);
         return app;
     }
 
@@ -281,7 +285,7 @@ public static class Portal
             : role == "manager" ? "汇总数据 aggregates only" : "全省 the whole province";
         var links = role switch
         {
-            "data_team" => $"""<p><a href="{DashboardPath}">作业面板 Jobs dashboard</a></p><p><a href="/school">学校 Schools (/school?code=…)</a></p>""",
+            "data_team" => $"""<p><a href="/team">数据管理 Data team console</a></p><p><a href="{DashboardPath}">作业面板 Jobs dashboard</a></p><p><a href="/school">学校 Schools (/school?code=…)</a></p>""",
             "school" => """<p><a href="/school">本校问题清单 Our worksheet</a></p>""",
             "district" => """<p><a href="/school">辖区学校 Our schools (/school?code=…)</a></p>""",
             _ => "",

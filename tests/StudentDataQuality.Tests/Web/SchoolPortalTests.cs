@@ -193,6 +193,44 @@ public sealed class SchoolPortalTests(SchoolPortalTests.RoundAndPortal fixture) 
         Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'school.approve' AND school_code = @s", ("s", clean)));
     }
 
+    [Fact]
+    public async Task TheDataTeam_ReviewsAnExplanation_AndSearchesTheAuditLog_WhileASchoolCannotOpenTheConsole()
+    {
+        // A diligent return of the last school brings explanations to review (the same bytes again are taken once).
+        var schools = await SchoolsAsync();
+        var code = schools[^1];
+        var path = Directory.EnumerateFiles(_run.OutputDirectory, $"*_{code}_*.xlsx", SearchOption.AllDirectories).Single();
+        var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(path),
+            RegistrarAnswers.Load(_province.RegistrarAnswersPath).GetValueOrDefault(code) ?? [], RegistrarStyle.Diligent, 31);
+        await new StudentDataQuality.Jobs.ReturnIngest(db.DataSource, IngestScenario.Key)
+            .IngestAsync(new MemoryStream(edited.Workbook), Path.GetFileName(path), new Account("school-" + code, AccountRole.School, code));
+        var pending = await db.ScalarAsync<long>("SELECT min(explanation_id) FROM exchange.explanation WHERE status = 'pending'");
+
+        using var team = new PortalBrowser(_base);
+        await team.SignInFirstTimeAsync("team-console", await PortalBrowser.AccountAsync(db.DataSource, "team-console", AccountRole.DataTeam));
+        var console = await (await team.GetAsync("/team")).Content.ReadAsStringAsync();
+        Assert.Contains("portal", console, StringComparison.Ordinal);
+        Assert.Contains($"/team/explanations/{pending}", console, StringComparison.Ordinal);
+
+        var noNote = await team.PostAsync("/team", $"/team/explanations/{pending}", new() { ["decision"] = "refuse", ["note"] = "" });
+        Assert.Equal(HttpStatusCode.BadRequest, noNote.StatusCode);
+        Assert.Contains("Say why", await noNote.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("pending", await db.ScalarAsync<string>("SELECT status FROM exchange.explanation WHERE explanation_id = @id", ("id", pending)));
+        Assert.Equal("/team", (await team.PostAsync("/team", $"/team/explanations/{pending}", new() { ["decision"] = "accept" })).Headers.Location?.OriginalString);
+        Assert.Equal("accepted", await db.ScalarAsync<string>("SELECT status FROM exchange.explanation WHERE explanation_id = @id", ("id", pending)));
+        Assert.Equal("team-console", await db.ScalarAsync<string>("SELECT reviewed_by FROM exchange.explanation WHERE explanation_id = @id", ("id", pending)));
+
+        var audit = await (await team.GetAsync($"/team/audit?school={code}&action=worksheet.return")).Content.ReadAsStringAsync();
+        Assert.Contains("school-" + code, audit, StringComparison.Ordinal);
+        Assert.DoesNotContain("sign-in", audit, StringComparison.Ordinal);
+
+        using var school = new PortalBrowser(_base);
+        await school.SignInFirstTimeAsync("school-t" + code, await PortalBrowser.AccountAsync(db.DataSource, "school-t" + code, AccountRole.School, code));
+        // The framework's access-denied redirect (an absolute address).
+        Assert.Equal("/denied", (await school.GetAsync("/team")).Headers.Location?.AbsolutePath);
+        Assert.Equal("/denied", (await school.GetAsync("/team/audit")).Headers.Location?.AbsolutePath);
+    }
+
     /// <summary>The first school (of these) with, or without, anything that blocks its sign-off.</summary>
     private async Task<string> FirstAsync(IEnumerable<string> schools, bool blocking)
     {
