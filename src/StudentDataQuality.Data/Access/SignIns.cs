@@ -54,7 +54,7 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         DateTimeOffset? lockedUntil = null;
         await using (var read = new NpgsqlCommand("""
             SELECT account, role, school_code, district_code, password_hash, must_change_password, failed_sign_ins, locked_until,
-                   sealed_at IS NOT NULL OR coalesce(last_sign_in_at, password_set_at, created_at) < now() - @seal
+                   sealed_at IS NOT NULL OR greatest(last_sign_in_at, password_set_at, created_at) < now() - @seal
             FROM   access.account WHERE account = @name FOR UPDATE
             """, connection, transaction))
         {
