@@ -119,7 +119,7 @@ public sealed class RoundStatusCommand : AsyncCommand<RoundCodeSettings>
         }
 
         AnsiConsole.Write(table);
-        AnsiConsole.WriteLine(await jobs.WorkersAliveAsync() is var alive && alive > 0
+        AnsiConsole.WriteLine(jobs.WorkersAlive() is var alive && alive > 0
             ? $"{alive} worker(s) running."
             : "No worker is running: start one with `sdq worker`.");
         return 0;
@@ -232,8 +232,8 @@ public sealed class JobsContext : IAsyncDisposable
     }
 
     /// <summary>Hangfire servers that reported in the last minute.</summary>
-    public Task<int> WorkersAliveAsync() => Task.FromResult(Storage.GetMonitoringApi().Servers()
-        .Count(s => s.Heartbeat is { } beat && DateTime.UtcNow - beat < TimeSpan.FromMinutes(1)));
+    public int WorkersAlive() => Storage.GetMonitoringApi().Servers()
+        .Count(s => s.Heartbeat is { } beat && DateTime.UtcNow - beat < TimeSpan.FromMinutes(1));
 
     public async ValueTask DisposeAsync()
     {
@@ -254,7 +254,7 @@ public static class RoundProgress
         {
             await Task.Delay(500, cancellationToken);
             var latest = await jobs.Runs.GetAsync(roundCode, cancellationToken) ?? run;
-            if (!warned && DateTime.UtcNow - started > TimeSpan.FromSeconds(10) && latest.Stage == RoundStage.Extracting && await jobs.WorkersAliveAsync() == 0)
+            if (!warned && DateTime.UtcNow - started > TimeSpan.FromSeconds(10) && latest.Stage == RoundStage.Extracting && jobs.WorkersAlive() == 0)
             {
                 warned = true;
                 AnsiConsole.MarkupLine("[yellow]No worker is running.[/] Start one with `sdq worker` (or start rounds with --run-here); the round waits for it.");

@@ -77,18 +77,18 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         if (account is null || hash is null)
         {
             result = new SignInResult(SignInOutcome.WrongPassword);
-            await AuditAsync(connection, accountName ?? "", "sign-in.failed", account?.SchoolCode, new { from, reason = account is null ? "unknown account" : "no password set" }, cancellationToken);
+            await AuditLog.WriteAsync(connection, accountName ?? "", "sign-in.failed", null, account?.SchoolCode, accountName ?? "", new { from, reason = account is null ? "unknown account" : "no password set" }, cancellationToken);
         }
         else if (sealedNow)
         {
             result = new SignInResult(SignInOutcome.Sealed, account);
             await Execute(connection, "UPDATE access.account SET sealed_at = coalesce(sealed_at, now()) WHERE account = @name", account.Name, cancellationToken);
-            await AuditAsync(connection, account.Name, "sign-in.sealed", account.SchoolCode, new { from }, cancellationToken);
+            await AuditLog.WriteAsync(connection, account.Name, "sign-in.sealed", null, account.SchoolCode, account.Name, new { from }, cancellationToken);
         }
         else if (lockedUntil is { } lockedTill && lockedTill > DateTimeOffset.UtcNow)
         {
             result = new SignInResult(SignInOutcome.Locked, account, lockedTill);
-            await AuditAsync(connection, account.Name, "sign-in.locked", account.SchoolCode, new { from, locked_until = lockedTill }, cancellationToken);
+            await AuditLog.WriteAsync(connection, account.Name, "sign-in.locked", null, account.SchoolCode, account.Name, new { from, locked_until = lockedTill }, cancellationToken);
         }
         else if (!passwordMatches(hash))
         {
@@ -107,7 +107,7 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
             }
 
             result = locks ? new SignInResult(SignInOutcome.Locked, account, until) : new SignInResult(SignInOutcome.WrongPassword);
-            await AuditAsync(connection, account.Name, "sign-in.failed", account.SchoolCode,
+            await AuditLog.WriteAsync(connection, account.Name, "sign-in.failed", null, account.SchoolCode, account.Name,
                 new { from, reason = "wrong password", failures = failures + 1, locked = locks }, cancellationToken);
         }
         else
@@ -115,7 +115,7 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
             await Execute(connection, "UPDATE access.account SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = now() WHERE account = @name",
                 account.Name, cancellationToken);
             result = new SignInResult(mustChange ? SignInOutcome.MustChangePassword : SignInOutcome.SignedIn, account);
-            await AuditAsync(connection, account.Name, confirmingPassword ? "password.confirm" : "sign-in", account.SchoolCode,
+            await AuditLog.WriteAsync(connection, account.Name, confirmingPassword ? "password.confirm" : "sign-in", null, account.SchoolCode, account.Name,
                 new { from, must_change_password = mustChange }, cancellationToken);
         }
 
@@ -169,18 +169,6 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
     {
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue("name", name);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static async Task AuditAsync(NpgsqlConnection connection, string actor, string action, string? school, object details, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
-            INSERT INTO audit.event (actor, action, school_code, object, details) VALUES (@actor, @action, @school, @actor, @details::jsonb)
-            """, connection);
-        command.Parameters.AddWithValue("actor", actor.Length > 64 ? actor[..64] : actor);
-        command.Parameters.AddWithValue("action", action);
-        command.Parameters.AddWithValue("school", (object?)school ?? DBNull.Value);
-        command.Parameters.AddWithValue("details", JsonSerializer.Serialize(details));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

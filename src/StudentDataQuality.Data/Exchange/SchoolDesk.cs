@@ -108,7 +108,7 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
             }
         }
 
-        await AuditAsync(connection, reader.Name, file is null ? "access.refused" : "worksheet.download", file?.RoundId, file?.SchoolCode,
+        await AuditLog.WriteAsync(connection, reader.Name, file is null ? "access.refused" : "worksheet.download", file?.RoundId, file?.SchoolCode,
             worksheetId.ToString(), file is null ? new { what = "worksheet", from } : new { sha256 = file.Sha256, from }, cancellationToken);
         return file;
     }
@@ -132,7 +132,7 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
             }
         }
 
-        await AuditAsync(connection, reader.Name, "access.refused", null, null, returnId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, null, returnId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             new { what = "receipt", from }, cancellationToken);
         return null;
     }
@@ -255,7 +255,7 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
             return true;
         }
 
-        await AuditAsync(connection, approver.Name, "access.refused", null, schoolCode, schoolCode, new { what = "approve", from }, cancellationToken);
+        await AuditLog.WriteAsync(connection, approver.Name, "access.refused", null, schoolCode, schoolCode, new { what = "approve", from }, cancellationToken);
         return false;
     }
 
@@ -309,20 +309,5 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("role", Account.RoleText(reader.Role));
         command.Parameters.Add(new NpgsqlParameter("school", NpgsqlDbType.Text) { Value = (object?)reader.SchoolCode ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("district", NpgsqlDbType.Text) { Value = (object?)reader.DistrictCode ?? DBNull.Value });
-    }
-
-    private static async Task AuditAsync(NpgsqlConnection connection, string actor, string action, int? roundId, string? school, string obj, object details,
-        CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
-            INSERT INTO audit.event (actor, action, round_id, school_code, object, details) VALUES (@actor, @action, @round, @school, @object, @details::jsonb)
-            """, connection);
-        command.Parameters.AddWithValue("actor", actor);
-        command.Parameters.AddWithValue("action", action);
-        command.Parameters.Add(new NpgsqlParameter("round", NpgsqlDbType.Integer) { Value = (object?)roundId ?? DBNull.Value });
-        command.Parameters.Add(new NpgsqlParameter("school", NpgsqlDbType.Text) { Value = (object?)school ?? DBNull.Value });
-        command.Parameters.AddWithValue("object", obj);
-        command.Parameters.AddWithValue("details", System.Text.Json.JsonSerializer.Serialize(details));
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -101,9 +101,8 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
             }
         }
 
-        await AuditAsync(connection, transaction, actor, "round.start", round.RoundId,
-            $$"""{"sources": {{start.Sources.Count}}, "deadline": "{{deadline:yyyy-MM-dd}}", "schedule": {{System.Text.Json.JsonSerializer.Serialize(start.ScheduleName)}}}""",
-            cancellationToken);
+        await AuditLog.WriteAsync(connection, actor, "round.start", round.RoundId, null, round.Code,
+            new { sources = start.Sources.Count, deadline, schedule = start.ScheduleName }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (await GetAsync(connection, round.Code, cancellationToken))!;
     }
@@ -285,7 +284,7 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
         var changed = await close.ExecuteNonQueryAsync(cancellationToken) > 0;
         if (changed)
         {
-            await AuditAsync(connection, transaction, actor, "round.close", roundId, "{}", cancellationToken);
+            await AuditLog.WriteAsync(connection, actor, "round.close", roundId, null, null, null, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -413,8 +412,8 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
             await save.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await AuditAsync(connection, transaction, actor, "round.schedule.save", null,
-            System.Text.Json.JsonSerializer.Serialize(new { name = schedule.Name, cron = schedule.Cron, time_zone = schedule.TimeZone }), cancellationToken);
+        await AuditLog.WriteAsync(connection, actor, "round.schedule.save", null, null, schedule.Name,
+            new { cron = schedule.Cron, time_zone = schedule.TimeZone }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -427,8 +426,7 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
         var removed = await remove.ExecuteNonQueryAsync(cancellationToken) == 1;
         if (removed)
         {
-            await AuditAsync(connection, transaction, actor, "round.schedule.remove", null, System.Text.Json.JsonSerializer.Serialize(new { name }),
-                cancellationToken);
+            await AuditLog.WriteAsync(connection, actor, "round.schedule.remove", null, null, name, null, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -461,18 +459,5 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
             """);
         command.Parameters.AddWithValue("name", scheduleName);
         return await command.ExecuteScalarAsync(cancellationToken) as string;
-    }
-
-    private static async Task AuditAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string actor, string action, int? roundId,
-        string detailsJson, CancellationToken cancellationToken)
-    {
-        await using var audit = new NpgsqlCommand("""
-            INSERT INTO audit.event (actor, action, round_id, details) VALUES (@actor, @action, @round, @details::jsonb)
-            """, connection, transaction);
-        audit.Parameters.AddWithValue("actor", actor);
-        audit.Parameters.AddWithValue("action", action);
-        audit.Parameters.Add(new NpgsqlParameter("round", NpgsqlDbType.Integer) { Value = (object?)roundId ?? DBNull.Value });
-        audit.Parameters.AddWithValue("details", detailsJson);
-        await audit.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -138,8 +138,10 @@ public sealed class SchoolPortalTests(SchoolPortalTests.RoundAndPortal fixture) 
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE file_name = 'students.csv'"));
         Assert.Equal(1L, await db.ScalarAsync<long>(
             "SELECT count(*) FROM audit.event WHERE action = 'worksheet.return.refused' AND actor = @a", ("a", "school-r" + mine[^3..])));
-        Assert.NotEqual(before, await db.StateCountsAsync()); // the refusal's audit entry, and nothing else:
-        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.correction c JOIN exchange.worksheet_return t USING (return_id) WHERE t.file_name = 'students.csv'"));
+        // Rounds, files, record versions and schools as they were; the audit log one entry longer (the refusal).
+        var counts = before.Split(',');
+        counts[^1] = (long.Parse(counts[^1], System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(string.Join(',', counts), await db.StateCountsAsync());
     }
 
     [Fact]
