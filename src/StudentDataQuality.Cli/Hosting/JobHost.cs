@@ -28,6 +28,10 @@ public static class JobHost
             QueuePollInterval = configuration.GetValue("Worker:QueuePollInterval", TimeSpan.FromSeconds(1)),
             InvisibilityTimeout = configuration.GetValue("Worker:InvisibilityTimeout", TimeSpan.FromMinutes(5)),
             UseSlidingInvisibilityTimeout = true,
+            // A worker killed while it changes a job's state leaves that job's lock row behind; the storage takes such a
+            // row for stale after this long (its default, 10 minutes, would hold the job that long). Locks are held for
+            // milliseconds, the inbox scan's for its scan.
+            DistributedLockTimeout = configuration.GetValue("Worker:DistributedLockTimeout", TimeSpan.FromMinutes(1)),
         };
         return new PostgreSqlStorage(new DataSourceConnectionFactory(dataSource), options);
     }

@@ -22,7 +22,7 @@ public static class HangfireJobs
         var options = new PostgreSqlStorageOptions
         {
             SchemaName = "hangfire", QueuePollInterval = TimeSpan.FromMilliseconds(200),
-            InvisibilityTimeout = TimeSpan.FromSeconds(20), UseSlidingInvisibilityTimeout = true,
+            InvisibilityTimeout = TimeSpan.FromSeconds(20), UseSlidingInvisibilityTimeout = true, DistributedLockTimeout = TimeSpan.FromSeconds(20),
         };
         return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, options), options);
     }

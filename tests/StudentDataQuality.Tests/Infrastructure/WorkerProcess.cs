@@ -49,6 +49,7 @@ public sealed class WorkerProcess : IDisposable
         info.Environment["SDQ_SIGNING_KEY"] = Convert.ToBase64String(Worksheets.IngestScenario.Key.Key);
         info.Environment["SDQ_DATA_DIR"] = dataDirectory;
         info.Environment["SDQ__Worker__InvisibilityTimeout"] = "00:00:15";
+        info.Environment["SDQ__Worker__DistributedLockTimeout"] = "00:00:15";
         info.Environment["SDQ__Worker__QueuePollInterval"] = "00:00:00.2";
         info.Environment["SDQ__Worker__GracePeriod"] = "00:00:05";
         info.Environment["SDQ__Serilog__MinimumLevel__Default"] = "Information";
