@@ -87,6 +87,7 @@ public static class Portal
 
         var app = builder.Build();
         app.Use(SecurityHeaders);
+        app.Use(Html.ChooseLanguage);
         app.UseAuthentication();
         app.Use(NewPasswordFirst);
         app.UseAuthorization();
@@ -98,6 +99,16 @@ public static class Portal
             AppPath = "/",
         }, settings.JobStorage);
 
+        // The reader's language (a preference, kept a year): Simplified Chinese or English, then back to the page.
+        app.MapGet("/lang/{code:regex(^(zh|en)$)}", (HttpContext context, string code, string? back) =>
+        {
+            context.Response.Cookies.Append(Html.LanguageCookie, code, new CookieOptions
+            {
+                HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.FromDays(365), IsEssential = true,
+                Secure = context.Request.IsHttps,
+            });
+            return Results.Redirect(Html.LocalOrHome(back));
+        });
         app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) => Page(LoginPage(antiforgery.GetAndStoreTokens(context), null)));
         app.MapPost("/login", SignInAsync);
         app.MapGet("/password", (HttpContext context, IAntiforgery antiforgery) => Page(PasswordPage(antiforgery.GetAndStoreTokens(context), null)))
