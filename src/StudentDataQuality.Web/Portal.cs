@@ -24,6 +24,12 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
 {
     public SignInPolicy SignInPolicy { get; init; } = SignInPolicy.Default;
     public ILoggerProvider? Logging { get; init; }
+
+    /// <summary>The folder of registry exports the data team may start rounds from (each file or folder directly in it); none: no starting from the web.</summary>
+    public string? Exports { get; init; }
+
+    /// <summary>Where rounds started from the web write their worksheets (a folder per round); every worker must reach it.</summary>
+    public string Worksheets { get; init; } = Path.Combine(Path.GetTempPath(), "sdq-worksheets");
 }
 
 /// <summary>
@@ -49,9 +55,11 @@ public static class Portal
             builder.Logging.AddProvider(settings.Logging);
         }
 
+        builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(settings.DataSource);
         builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy));
         builder.Services.AddSingleton(new SchoolDesk(settings.DataSource));
+        builder.Services.AddSingleton(new LineageReader(settings.DataSource));
         builder.Services.AddSingleton(new RoundRuns(settings.DataSource));
         builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
         builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));
@@ -74,6 +82,12 @@ public static class Portal
             o.AccessDeniedPath = "/denied";
             o.ExpireTimeSpan = TimeSpan.FromHours(8);
             o.SlidingExpiration = true;
+            // A signed-in account sent away from a page of another role: on record, like every refusal.
+            o.Events.OnRedirectToAccessDenied = async redirect =>
+            {
+                await AuditDeniedAsync(redirect.HttpContext);
+                redirect.Response.Redirect(redirect.RedirectUri);
+            };
         });
         builder.Services.AddAuthorization();
         // The dashboard reads this storage, with no AddHangfire: resolving its global configuration would
@@ -84,6 +98,7 @@ public static class Portal
         builder.Services.AddSingleton(DashboardRoutes.Routes);
         builder.Services.AddSingleton<IBackgroundJobClient>(new BackgroundJobClient(settings.JobStorage));
         builder.Services.AddSingleton<IRecurringJobManager>(new RecurringJobManager(settings.JobStorage));
+        builder.Services.AddSingleton(sp => new RoundLauncher(sp.GetRequiredService<RoundRuns>(), sp.GetRequiredService<IBackgroundJobClient>()));
 
         var app = builder.Build();
         app.Use(SecurityHeaders);
@@ -100,8 +115,13 @@ public static class Portal
         }, settings.JobStorage);
 
         // The reader's language (a preference, kept a year): Simplified Chinese or English, then back to the page.
-        app.MapGet("/lang/{code:regex(^(zh|en)$)}", (HttpContext context, string code, string? back) =>
+        app.MapGet("/lang/{code}", (HttpContext context, string code, string? back) =>
         {
+            if (code is not ("zh" or "en"))
+            {
+                return Results.NotFound();
+            }
+
             context.Response.Cookies.Append(Html.LanguageCookie, code, new CookieOptions
             {
                 HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.FromDays(365), IsEssential = true,
@@ -124,9 +144,9 @@ public static class Portal
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             return Results.Redirect("/login");
         });
-        app.MapGet("/denied", () => Results.Content(Html.Page("无权访问 Not allowed",
-            "<h1>无权访问 Not allowed</h1><p>您的账号无权查看此页面。Your account may not see this page.</p><p><a href=\"/\">返回 Back</a></p>"),
-            "text/html; charset=utf-8", statusCode: StatusCodes.Status403Forbidden));
+        app.MapGet("/denied", () => Html.Content(Html.Page(Html.T("无权访问", "Not allowed"),
+            $"<h1>{Html.T("无权访问", "Not allowed")}</h1><p>{Html.T("您的账号无权查看此页面。", "Your account may not see this page.")}</p><p><a href=\"/\">{Html.T("返回", "Back")}</a></p>"),
+            StatusCodes.Status403Forbidden));
         app.MapGet("/", (HttpContext context, IAntiforgery antiforgery) => Page(HomePage(context.User, antiforgery.GetAndStoreTokens(context))))
             .RequireAuthorization();
         SchoolPages.Map(app);
@@ -149,10 +169,12 @@ public static class Portal
         var result = await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, password), context.Connection.RemoteIpAddress?.ToString() ?? "");
         string? error = result.Outcome switch
         {
-            SignInOutcome.WrongPassword => "账号或密码不正确。The account or password is wrong.",
-            SignInOutcome.Locked => string.Create(CultureInfo.InvariantCulture,
-                $"多次登录失败，账号已锁定至 {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm}（北京时间）。After repeated failures the account is locked until {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm} (Beijing time); try again then, or ask the data team."),
-            SignInOutcome.Sealed => "账号超过 180 天未使用，已封存；请联系数据管理员获取新的一次性密码。The account was unused for 180 days and is sealed; ask the data team for a new one-time password.",
+            SignInOutcome.WrongPassword => Html.T("账号或密码不正确。", "The account or password is wrong."),
+            SignInOutcome.Locked => string.Create(CultureInfo.InvariantCulture, $"{Html.T(
+                $"多次登录失败，账号已锁定至 {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm}（北京时间），请届时再试或联系数据管理员。",
+                $"After repeated failures the account is locked until {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm} (Beijing time); try again then, or ask the data team.")}"),
+            SignInOutcome.Sealed => Html.T("账号超过 180 天未使用，已封存；请联系数据管理员获取新的一次性密码。",
+                "The account was unused for 180 days and is sealed; ask the data team for a new one-time password."),
             _ => null,
         };
         if (error is not null)
@@ -187,7 +209,7 @@ public static class Portal
             : null;
         if (check is not null && check.Outcome is not (SignInOutcome.SignedIn or SignInOutcome.MustChangePassword))
         {
-            problem = "原密码不正确。The current password is wrong.";
+            problem = Html.T("原密码不正确。", "The current password is wrong.");
         }
 
         if (problem is not null || check is null)
@@ -259,53 +281,85 @@ public static class Portal
         return next();
     }
 
-    private static string LoginPage(AntiforgeryTokenSet tokens, string? error) => Html.Page("登录 Sign in", $"""
-        <h1>学籍数据质量 · 登录<br><small>StudentDataQuality · Sign in</small></h1>
+    private static string LoginPage(AntiforgeryTokenSet tokens, string? error) => Html.Page(Html.T("登录", "Sign in"), $"""
+        <h1>{Html.T("学籍数据质量 · 登录", "StudentDataQuality · Sign in")}</h1>
         {Html.Error(error)}
         <form class="stacked" method="post" action="/login">
         {Html.Token(tokens)}
-        <label for="account">账号 Account</label>
+        <label for="account">{Html.T("账号", "Account")}</label>
         <input type="text" id="account" name="account" autocomplete="username" required>
-        <label for="password">密码 Password</label>
+        <label for="password">{Html.T("密码", "Password")}</label>
         <input type="password" id="password" name="password" autocomplete="current-password" required>
-        <button type="submit">登录 Sign in</button>
+        <button type="submit">{Html.T("登录", "Sign in")}</button>
         </form>
         """);
 
-    private static string PasswordPage(AntiforgeryTokenSet tokens, string? error) => Html.Page("设置新密码 New password", $"""
-        <h1>设置新密码 Choose a new password</h1>
-        <p>请设置只有您知道的新密码（至少 {Passwords.MinimumLength} 个字符）。Choose a password only you know (at least {Passwords.MinimumLength} characters).</p>
+    private static string PasswordPage(AntiforgeryTokenSet tokens, string? error) => Html.Page(Html.T("设置新密码", "New password"), $"""
+        <h1>{Html.T("设置新密码", "Choose a new password")}</h1>
+        <p>{Html.T($"请设置只有您知道的新密码（至少 {Passwords.MinimumLength} 个字符）。", $"Choose a password only you know (at least {Passwords.MinimumLength} characters).")}</p>
         {Html.Error(error)}
         <form class="stacked" method="post" action="/password">
         {Html.Token(tokens)}
-        <label for="current">原密码 Current password</label>
+        <label for="current">{Html.T("原密码", "Current password")}</label>
         <input type="password" id="current" name="current" autocomplete="current-password" required>
-        <label for="new">新密码 New password</label>
+        <label for="new">{Html.T("新密码", "New password")}</label>
         <input type="password" id="new" name="new" autocomplete="new-password" required minlength="{Passwords.MinimumLength}">
-        <label for="confirm">再次输入新密码 New password again</label>
+        <label for="confirm">{Html.T("再次输入新密码", "New password again")}</label>
         <input type="password" id="confirm" name="confirm" autocomplete="new-password" required minlength="{Passwords.MinimumLength}">
-        <button type="submit">保存 Save</button>
+        <button type="submit">{Html.T("保存", "Save")}</button>
         </form>
         """);
 
     private static string HomePage(ClaimsPrincipal user, AntiforgeryTokenSet tokens)
     {
         var role = user.FindFirstValue(ClaimTypes.Role);
-        var scope = user.FindFirstValue(SchoolClaim) is { } school ? $"学校 school {school}"
-            : user.FindFirstValue(DistrictClaim) is { } district ? $"区县 district {district}"
-            : role == "manager" ? "汇总数据 aggregates only" : "全省 the whole province";
+        var scope = user.FindFirstValue(SchoolClaim) is { } school ? $"{Html.T("学校", "school")} {Html.E(school)}"
+            : user.FindFirstValue(DistrictClaim) is { } district ? $"{Html.T("区县", "district")} {Html.E(district)}"
+            : role == "manager" ? Html.T("汇总数据", "aggregates only") : Html.T("全省", "the whole province");
         var links = role switch
         {
-            "data_team" => $"""<p><a href="/team">数据管理 Data team console</a></p><p><a href="{DashboardPath}">作业面板 Jobs dashboard</a></p><p><a href="/school">学校 Schools (/school?code=…)</a></p>""",
-            "school" => """<p><a href="/school">本校问题清单 Our worksheet</a></p>""",
-            "district" => """<p><a href="/school">辖区学校 Our schools (/school?code=…)</a></p>""",
+            "data_team" => $"""
+                <p><a href="/team">{Html.T("数据管理控制台", "Data team console")}</a></p>
+                <p><a href="/trends">{Html.T("质量趋势", "Quality trends")}</a></p>
+                <p><a href="{DashboardPath}">{Html.T("作业面板", "Jobs dashboard")}</a></p>
+                <p><a href="/school">{Html.T("学校（/school?code=…）", "Schools (/school?code=…)")}</a> · <a href="/district">{Html.T("区县（/district?code=…）", "Districts (/district?code=…)")}</a></p>
+                """,
+            "school" => $"""<p><a href="/school">{Html.T("本校问题清单", "Our worksheet")}</a></p>""",
+            "district" => $"""<p><a href="/district">{Html.T("辖区学校", "Our schools")}</a></p>""",
+            "manager" => $"""<p><a href="/trends">{Html.T("质量趋势", "Quality trends")}</a></p>""",
             _ => "",
         };
-        return Html.Page("首页 Home", $"""
-            <header><span>{Html.E(user.Identity?.Name)} · {Html.E(role)} · {Html.E(scope)}</span>
-            <form method="post" action="/logout">{Html.Token(tokens)}<button type="submit">退出 Sign out</button></form></header>
+        return Html.Page(Html.T("首页", "Home"), $"""
+            <header><span>{Html.E(user.Identity?.Name)} · {Html.E(RoleName(role))} · {scope}</span>
+            <form method="post" action="/logout">{Html.Token(tokens)}<button type="submit">{Html.T("退出", "Sign out")}</button></form></header>
             {links}
             """);
+    }
+
+    private static string RoleName(string? role) => role switch
+    {
+        "data_team" => Html.T("数据管理员", "data team"),
+        "district" => Html.T("区县教育局", "district office"),
+        "school" => Html.T("学校学籍管理员", "school registrar"),
+        "manager" => Html.T("管理人员", "manager"),
+        _ => role ?? "",
+    };
+
+    /// <summary>Sends a signed-in account away from a page its role may not see, and puts the refusal on record.</summary>
+    internal static async Task<IResult> DeniedAsync(HttpContext context)
+    {
+        await AuditDeniedAsync(context);
+        return Results.Redirect("/denied");
+    }
+
+    private static async Task AuditDeniedAsync(HttpContext context)
+    {
+        var dataSource = context.RequestServices.GetRequiredService<NpgsqlDataSource>();
+        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        await StudentDataQuality.Data.AuditLog.WriteAsync(connection, context.User.Identity?.Name ?? "anonymous", "access.refused", null,
+            context.User.FindFirstValue(SchoolClaim), context.Request.Path.ToString(),
+            new { what = "page", role = context.User.FindFirstValue(ClaimTypes.Role), from = context.Connection.RemoteIpAddress?.ToString() ?? "" },
+            context.RequestAborted);
     }
 
     /// <summary>The jobs dashboard answers the data team only (signed in, new password chosen); every refusal is audited.</summary>

@@ -29,6 +29,7 @@ internal static class SchoolPages
         school.MapGet("/returns/{id:long}", ReceiptAsync);
         school.MapGet("/returns/{id:long}/receipt.xlsx", ReceiptFileAsync);
         school.MapPost("/certify", CertifyAsync);
+        school.MapGet("/students/{studentNo}", LineageAsync);
         var district = app.MapGroup("/district").RequireAuthorization();
         district.MapGet("/", DistrictAsync);
         district.MapPost("/approve", ApproveAsync);
@@ -48,7 +49,8 @@ internal static class SchoolPages
         }
         catch (UserErrorException e)
         {
-            return Html.Content(Html.Page("确认 Sign-off", $"<h1>还不能确认 Not yet</h1>{Html.Error(e.Message)}<p><a href=\"/school\">返回 Back</a></p>"),
+            return Html.Content(Html.Page(Html.T("确认", "Sign-off"),
+                $"<h1>{Html.T("还不能确认", "Not yet")}</h1>{Html.Error(e.Message)}<p><a href=\"/school\">{Html.T("返回", "Back")}</a></p>"),
                 StatusCodes.Status400BadRequest);
         }
     }
@@ -58,34 +60,41 @@ internal static class SchoolPages
         var account = AccountOf(context.User);
         if (account.Role is not (AccountRole.District or AccountRole.DataTeam))
         {
-            return Results.Redirect("/denied");
+            return await Portal.DeniedAsync(context);
         }
 
         var districtCode = account.Role == AccountRole.District ? account.DistrictCode! : code;
         if (string.IsNullOrEmpty(districtCode))
         {
-            return Html.Content(Html.Page("区县 District", "<h1>区县 District</h1><p>请指定区县代码：/district?code=… Give the district's code: /district?code=…</p>"));
+            return Html.Content(Html.Page(Html.T("区县", "District"),
+                $"<h1>{Html.T("区县", "District")}</h1><p>{Html.T("请指定区县代码：/district?code=…", "Give the district's code: /district?code=…")}</p>"));
         }
 
         var schools = await desk.DistrictAsync(account, districtCode, context.RequestAborted);
         var tokens = antiforgery.GetAndStoreTokens(context);
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"""
-            <h1>区县 District {Html.E(districtCode)}</h1>
-            <table><tr><th>学校 School</th><th>版次 Issue</th><th>截止 Due</th><th>已下载 Downloaded</th><th>上传 Returns</th><th>未解决 Open (errors / warnings)</th><th>确认 Certified</th><th>审核 Approved</th></tr>
+            <h1>{Html.T("区县", "District")} {Html.E(districtCode)}</h1>
+            <p>{Html.T("逾期未完成的学校排在前面。", "Schools past their deadline and not done come first.")}</p>
+            <table><tr><th>{Html.T("学校", "School")}</th><th>{Html.T("版次", "Issue")}</th><th>{Html.T("截止", "Due")}</th><th>{Html.T("已下载", "Downloaded")}</th><th>{Html.T("上传", "Returns")}</th><th>{Html.T("未解决（错误 / 警告）", "Open (errors / warnings)")}</th><th>{Html.T("已确认", "Certified")}</th><th>{Html.T("审核", "Approved")}</th></tr>
             """);
         foreach (var s in schools)
         {
             var approve = s.CertifiedAt is not null && s.ApprovedAt is null
-                ? $"""<form method="post" action="/district/approve">{Html.Token(tokens)}<input type="hidden" name="school" value="{Html.E(s.SchoolCode)}"><input type="hidden" name="district" value="{Html.E(districtCode)}"><button type="submit">审核通过 Approve</button></form>"""
-                : s.ApprovedAt is { } approved ? approved.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "";
+                ? $"""<form method="post" action="/district/approve">{Html.Token(tokens)}<input type="hidden" name="school" value="{Html.E(s.SchoolCode)}"><input type="hidden" name="district" value="{Html.E(districtCode)}"><button type="submit">{Html.T("审核通过", "Approve")}</button></form>"""
+                : s.ApprovedAt is { } approved ? Day(approved) : "";
+            var state = s.Late ? $" · {Html.T("逾期", "late")}" : s.OpenErrors == 0 && s.OpenWarnings == 0 && s.IssueNumber is not null ? $" · {Html.T("已无问题", "clean")}" : "";
             body.Append(CultureInfo.InvariantCulture,
-                $"<tr{(s.Late ? " class=\"error\"" : "")}><td><a href=\"/school?code={Html.E(s.SchoolCode)}\">{Html.E(s.SchoolCode)}</a> {Html.E(s.SchoolName)}{(s.Late ? " · 逾期 late" : "")}</td><td>{s.IssueNumber}</td><td>{s.Deadline:yyyy-MM-dd}</td><td>{(s.Downloaded ? "是 yes" : "否 no")}</td><td>{s.Returns}</td><td>{s.OpenErrors} / {s.OpenWarnings}</td><td>{s.CertifiedAt?.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}</td><td>{approve}</td></tr>");
+                $"<tr{(s.Late ? " class=\"error\"" : "")}><td><a href=\"/school?code={Html.E(s.SchoolCode)}\">{Html.E(s.SchoolCode)}</a> {Html.E(s.SchoolName)}{state}</td><td>{s.IssueNumber}</td><td>{s.Deadline:yyyy-MM-dd}</td><td>{(s.Downloaded ? Html.T("是", "yes") : Html.T("否", "no"))}</td><td>{s.Returns}</td><td>{s.OpenErrors} / {s.OpenWarnings}</td><td>{(s.CertifiedAt is { } certified ? Day(certified) : "")}</td><td>{approve}</td></tr>");
         }
 
-        body.Append("</table><p><a href=\"/\">首页 Home</a></p>");
-        return Html.Content(Html.Page("区县 District", body.ToString()));
+        body.Append(CultureInfo.InvariantCulture, $"</table><p><a href=\"/\">{Html.T("首页", "Home")}</a></p>");
+        return Html.Content(Html.Page(Html.T("区县", "District"), body.ToString()));
     }
+
+    private static string Day(DateTimeOffset at) => at.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    private static string Minute(DateTimeOffset at) => at.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
 
     private static async Task<IResult> ApproveAsync(HttpContext context, IAntiforgery antiforgery, SchoolDesk desk)
     {
@@ -97,7 +106,7 @@ internal static class SchoolPages
         var account = AccountOf(context.User);
         if (account.Role is not (AccountRole.District or AccountRole.DataTeam))
         {
-            return Results.Redirect("/denied");
+            return await Portal.DeniedAsync(context);
         }
 
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
@@ -116,66 +125,153 @@ internal static class SchoolPages
         var account = AccountOf(context.User);
         if (account.Role == AccountRole.Manager)
         {
-            return Results.Redirect("/denied");
+            return await Portal.DeniedAsync(context);
         }
 
         var schoolCode = account.Role == AccountRole.School ? account.SchoolCode! : code;
         if (string.IsNullOrEmpty(schoolCode))
         {
-            return Html.Content(Html.Page("学校 School", "<h1>学校 School</h1><p>请指定学校标识码：/school?code=… Give the school's code: /school?code=…</p>"));
+            return Html.Content(Html.Page(Html.T("学校", "School"),
+                $"<h1>{Html.T("学校", "School")}</h1><p>{Html.T("请指定学校标识码：/school?code=…", "Give the school's code: /school?code=…")}</p>"));
         }
 
         var status = await desk.StatusAsync(account, schoolCode, context.RequestAborted);
         if (status is null)
         {
-            return Html.Content(Html.Page("学校 School", $"<h1>{Html.E(schoolCode)}</h1><p>暂无问题清单。No worksheet has been issued to this school.</p>"),
+            return Html.Content(Html.Page(Html.T("学校", "School"),
+                $"<h1>{Html.E(schoolCode)}</h1><p>{Html.T("暂无问题清单。", "No worksheet has been issued to this school.")}</p><p><a href=\"/\">{Html.T("首页", "Home")}</a></p>"),
                 StatusCodes.Status404NotFound);
         }
 
         var body = new StringBuilder();
+        var issued = Day(status.IssuedAt);
         body.Append(CultureInfo.InvariantCulture, $"""
             <h1>{Html.E(status.SchoolCode)} · {Html.E(status.RoundCode)}</h1>
-            <p>问题清单第 {status.IssueNumber} 版，{status.IssuedAt.ToOffset(TimeSpan.FromHours(8)):yyyy-MM-dd} 下发，截止 {status.Deadline:yyyy-MM-dd}；
-            下发时 {status.IssuedErrors} 个错误、{status.IssuedWarnings} 个警告，现在未解决 {status.OpenErrors} 个错误、{status.OpenWarnings} 个警告。<br>
-            Worksheet issue {status.IssueNumber}, issued {status.IssuedAt.ToOffset(TimeSpan.FromHours(8)):yyyy-MM-dd}, due {status.Deadline:yyyy-MM-dd};
-            {status.IssuedErrors} errors and {status.IssuedWarnings} warnings when issued, {status.OpenErrors} errors and {status.OpenWarnings} warnings open now.</p>
-            <p><a href="/school/worksheets/{status.WorksheetId}">下载问题清单 Download the worksheet</a></p>
+            <p>{(Html.English
+                ? $"Worksheet issue {status.IssueNumber}, issued {issued}, due {status.Deadline:yyyy-MM-dd}; {status.IssuedErrors} errors and {status.IssuedWarnings} warnings when issued, <strong>{status.OpenErrors} errors and {status.OpenWarnings} warnings open now</strong>."
+                : $"问题清单第 {status.IssueNumber} 版，{issued} 下发，截止 {status.Deadline:yyyy-MM-dd}；下发时 {status.IssuedErrors} 个错误、{status.IssuedWarnings} 个警告，<strong>现在未解决 {status.OpenErrors} 个错误、{status.OpenWarnings} 个警告</strong>。")}</p>
+            <p><a href="/school/worksheets/{status.WorksheetId}">{Html.T("下载问题清单", "Download the worksheet")}</a></p>
             """);
         if (status.RoundOpen)
         {
             var tokens = antiforgery.GetAndStoreTokens(context);
             body.Append(CultureInfo.InvariantCulture, $"""
-                <h2>上传修改后的问题清单 Upload the corrected worksheet</h2>
+                <h2>{Html.T("上传修改后的问题清单", "Upload the corrected worksheet")}</h2>
+                <p>{Html.T($"只接收本校下发的 .xlsx 问题清单，文件不超过 {ReturnLimits.Default.MaxBytes / (1024 * 1024)} MB。",
+                    $"Only the .xlsx worksheet issued to your school is taken, up to {ReturnLimits.Default.MaxBytes / (1024 * 1024)} MB.")}</p>
                 <form method="post" action="/school/returns" enctype="multipart/form-data">
                 {Html.Token(tokens)}
-                <input type="file" name="file" accept=".xlsx" required>
-                <button type="submit">上传 Upload</button>
+                <input type="file" name="file" accept=".xlsx" required aria-label="{Html.T("问题清单文件", "Worksheet file")}">
+                <button type="submit">{Html.T("上传", "Upload")}</button>
                 </form>
                 """);
         }
         else
         {
-            body.Append("<p>本轮核查已结束，不再接收上传。This round is closed; no more returns are taken.</p>");
+            body.Append(CultureInfo.InvariantCulture, $"<p>{Html.T("本轮核查已结束，不再接收上传。", "This round is closed; no more returns are taken.")}</p>");
         }
 
         if (status.RoundOpen && account.Role == AccountRole.School)
         {
             body.Append(CultureInfo.InvariantCulture, $"""
-                <h2>确认 Sign-off</h2>
-                <p>所有错误已更正、所有警告已更正或说明后，请确认本校数据。Once every error is fixed and every warning fixed or explained, certify your school's data.</p>
-                <form method="post" action="/school/certify">{Html.Token(antiforgery.GetAndStoreTokens(context))}<button type="submit">确认本校数据 Certify</button></form>
+                <h2>{Html.T("确认", "Sign-off")}</h2>
+                <p>{Html.T("所有错误已更正、所有警告已更正或说明后，请确认本校数据。", "Once every error is fixed and every warning fixed or explained, certify your school's data.")}</p>
+                <form method="post" action="/school/certify">{Html.Token(antiforgery.GetAndStoreTokens(context))}<button type="submit">{Html.T("确认本校数据", "Certify")}</button></form>
                 """);
         }
 
-        body.Append("<h2>上传记录 Returns</h2><table><tr><th>回执 Receipt</th><th>文件 File</th><th>时间 When</th><th>上传人 By</th></tr>");
+        var problems = await desk.OpenProblemsAsync(account, schoolCode, 1000, context.RequestAborted);
+        body.Append(CultureInfo.InvariantCulture, $"""
+            <h2>{Html.T("仍未解决的问题", "What remains open")} ({problems.Count}{(problems.Count == 1000 ? "+" : "")})</h2>
+            <table><tr><th>{Html.T("学籍号", "Student no.")}</th><th>{Html.T("规则", "Rule")}</th><th>{Html.T("级别", "Severity")}</th><th>{Html.T("字段", "Field")}</th><th>{Html.T("当前值", "Value now")}</th><th>{Html.T("已说明", "Explained")}</th></tr>
+            """);
+        foreach (var p in problems)
+        {
+            var student = p.StudentNo.Length > 0
+                ? $"<a href=\"/school/students/{Uri.EscapeDataString(p.StudentNo)}\">{Html.E(p.StudentNo)}</a>"
+                : "";
+            body.Append(CultureInfo.InvariantCulture,
+                $"<tr><td>{student}</td><td>{Html.E(p.RuleId)} {Html.E(Html.English ? p.TitleEn : p.TitleZh)}</td><td>{(p.Severity == "error" ? Html.T("错误", "error") : Html.T("警告", "warning"))}</td><td>{Html.E(p.Field)}</td><td>{Html.E(p.Value)}</td><td>{(p.Explained ? Html.T("是", "yes") : "")}</td></tr>");
+        }
+
+        body.Append(CultureInfo.InvariantCulture, $"""
+            </table>
+            <h2>{Html.T("上传记录", "Returns")}</h2>
+            <table><tr><th>{Html.T("回执", "Receipt")}</th><th>{Html.T("文件", "File")}</th><th>{Html.T("时间", "When")}</th><th>{Html.T("上传人", "By")}</th></tr>
+            """);
         foreach (var r in status.Returns)
         {
             body.Append(CultureInfo.InvariantCulture,
-                $"<tr><td><a href=\"/school/returns/{r.ReturnId}\">#{r.ReturnId}</a></td><td>{Html.E(r.FileName)}</td><td>{r.ReceivedAt.ToOffset(TimeSpan.FromHours(8)):yyyy-MM-dd HH:mm}</td><td>{Html.E(r.ReceivedBy)}</td></tr>");
+                $"<tr><td><a href=\"/school/returns/{r.ReturnId}\">#{r.ReturnId}</a></td><td>{Html.E(r.FileName)}</td><td>{Minute(r.ReceivedAt)}</td><td>{Html.E(r.ReceivedBy)}</td></tr>");
         }
 
-        body.Append("</table><p><a href=\"/\">首页 Home</a></p>");
-        return Html.Content(Html.Page("学校 School", body.ToString()));
+        body.Append(CultureInfo.InvariantCulture, $"</table><p><a href=\"/\">{Html.T("首页", "Home")}</a></p>");
+        return Html.Content(Html.Page(Html.T("学校", "School"), body.ToString()));
+    }
+
+    /// <summary>
+    /// Where a student's values came from: each version (the extract row, or the return that made it), every correction
+    /// (who, which file and cell, old → new) and every finding with what became of it. Only records of schools the account
+    /// acts for; reading it is audited, a record out of scope too.
+    /// </summary>
+    private static async Task<IResult> LineageAsync(HttpContext context, LineageReader lineage, string studentNo)
+    {
+        var account = AccountOf(context.User);
+        if (account.Role == AccountRole.Manager)
+        {
+            return await Portal.DeniedAsync(context);
+        }
+
+        var records = await lineage.ReadAsync(studentNo, null, account, context.RequestAborted);
+        if (records.Count == 0)
+        {
+            return NotFound();
+        }
+
+        var body = new StringBuilder();
+        body.Append(CultureInfo.InvariantCulture, $"<h1>{Html.T("数据来源", "Lineage")} · {Html.E(studentNo)}</h1>");
+        foreach (var record in records)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"""
+                <h2>{Html.E(record.RoundCode)} · {Html.E(record.SchoolCode)}</h2>
+                <h3>{Html.T("版本", "Versions")}</h3>
+                <table><tr><th>{Html.T("版本", "Version")}</th><th>{Html.T("来源", "From")}</th></tr>
+                """);
+            foreach (var v in record.Versions)
+            {
+                var from = v.Source is { } source
+                    ? $"{Html.E(source.FileName)} · {Html.T("行", "row")} {source.Row} · {Minute(source.StagedAt)} · {Html.E(source.StagedBy)}"
+                    : v.ReturnId is { } returnId ? $"{Html.T("回执", "return")} #{returnId}" : "";
+                body.Append(CultureInfo.InvariantCulture,
+                    $"<tr><td>v{v.Version}{(v.Current ? $" ({Html.T("当前", "current")})" : "")}{(v.Removed ? $" · {Html.T("已删除", "removed")}" : "")}</td><td>{from}</td></tr>");
+            }
+
+            body.Append(CultureInfo.InvariantCulture, $"""
+                </table><h3>{Html.T("修改", "Corrections")}</h3>
+                <table><tr><th>{Html.T("回执", "Return")}</th><th>{Html.T("单元格", "Cell")}</th><th>{Html.T("字段", "Field")}</th><th>{Html.T("原值 → 新值", "Before → after")}</th><th>{Html.T("版本", "Versions")}</th></tr>
+                """);
+            foreach (var c in record.Corrections)
+            {
+                var file = record.Returns.FirstOrDefault(r => r.ReturnId == c.ReturnId);
+                body.Append(CultureInfo.InvariantCulture,
+                    $"<tr><td>#{c.ReturnId} {Html.E(file?.FileName)} · {Html.E(file?.ReceivedBy)} · {(file is null ? "" : Minute(file.ReceivedAt))}</td><td>{Html.E(c.Sheet)}!{Html.E(c.Cell)}</td><td>{Html.E(c.Column ?? c.Field)}</td><td>{Html.E(c.OldValue)} → {Html.E(c.NewValue)}</td><td>v{c.FromVersion} → v{c.ToVersion}</td></tr>");
+            }
+
+            body.Append(CultureInfo.InvariantCulture, $"""
+                </table><h3>{Html.T("核查结果", "Findings")}</h3>
+                <table><tr><th>{Html.T("规则", "Rule")}</th><th>{Html.T("字段", "Field")}</th><th>{Html.T("值", "Value")}</th><th>{Html.T("版本", "Version")}</th><th>{Html.T("状态", "Status")}</th></tr>
+                """);
+            foreach (var f in record.Findings)
+            {
+                body.Append(CultureInfo.InvariantCulture,
+                    $"<tr><td>{Html.E(f.RuleId)}</td><td>{Html.E(f.Field)}</td><td>{Html.E(f.Value)}</td><td>v{f.RecordVersion}</td><td>{Html.E(f.Status)}</td></tr>");
+            }
+
+            body.Append("</table>");
+        }
+
+        body.Append(CultureInfo.InvariantCulture, $"<p><a href=\"/school\">{Html.T("返回", "Back")}</a></p>");
+        return Html.Content(Html.Page(Html.T("数据来源", "Lineage"), body.ToString()));
     }
 
     private static async Task<IResult> DownloadAsync(HttpContext context, SchoolDesk desk, Guid id)
@@ -192,8 +288,8 @@ internal static class SchoolPages
         var bytes = path is null ? null : await File.ReadAllBytesAsync(path, context.RequestAborted);
         if (bytes is null || Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant() != file.Sha256)
         {
-            return Html.Content(Html.Page("文件不在 File gone",
-                "<h1>文件不在服务器上 The file is not on the server</h1><p>请联系数据管理员重新下发。Ask the data team to issue the worksheet again.</p>"),
+            return Html.Content(Html.Page(Html.T("文件不在", "File gone"),
+                $"<h1>{Html.T("文件不在服务器上", "The file is not on the server")}</h1><p>{Html.T("请联系数据管理员重新下发。", "Ask the data team to issue the worksheet again.")}</p>"),
                 StatusCodes.Status410Gone);
         }
 
@@ -210,7 +306,7 @@ internal static class SchoolPages
         var upload = (await context.Request.ReadFormAsync(context.RequestAborted)).Files["file"];
         if (upload is null || upload.Length == 0)
         {
-            return Refused("没有选择文件。No file was chosen: choose the corrected worksheet (.xlsx) and upload again.");
+            return Refused(Html.T("没有选择文件：请选择修改后的问题清单（.xlsx）再上传。", "No file was chosen: choose the corrected worksheet (.xlsx) and upload again."));
         }
 
         try
@@ -221,13 +317,13 @@ internal static class SchoolPages
         }
         catch (WorksheetRejectedException refusal)
         {
-            return Refused(refusal.MessageIn(WorksheetLanguage.Chinese) + " " + refusal.MessageIn(WorksheetLanguage.English));
+            return Refused(refusal.MessageIn(Html.English ? WorksheetLanguage.English : WorksheetLanguage.Chinese));
         }
     }
 
-    private static IResult Refused(string message) => Html.Content(Html.Page("未接收 Not taken",
-        $"<h1>文件未被接收 The file was not taken</h1>{Html.Error(message)}<p>没有任何数据被修改。Nothing was changed.</p><p><a href=\"/school\">返回 Back</a></p>"),
-        StatusCodes.Status400BadRequest);
+    internal static IResult Refused(string message, int status = StatusCodes.Status400BadRequest) => Html.Content(Html.Page(Html.T("未接收", "Not taken"),
+        $"<h1>{Html.T("文件未被接收", "The file was not taken")}</h1>{Html.Error(message)}<p>{Html.T("没有任何数据被修改。", "Nothing was changed.")}</p><p><a href=\"/school\">{Html.T("返回", "Back")}</a></p>"),
+        status);
 
     private static async Task<IResult> ReceiptAsync(HttpContext context, SchoolDesk desk, long id)
     {
@@ -236,14 +332,14 @@ internal static class SchoolPages
             return NotFound();
         }
 
-        var language = WorksheetLanguage.Chinese;
+        var language = Html.English ? WorksheetLanguage.English : WorksheetLanguage.Chinese;
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"""
-            <h1>回执 Receipt #{receipt.ReturnId}</h1>
-            <p>{Html.E(receipt.SchoolName)}（{Html.E(receipt.SchoolCode)}）· {Html.E(receipt.RoundCode)} · 第 {receipt.IssueNumber} 版 issue {receipt.IssueNumber} ·
-            {Html.E(receipt.FileName)} · {receipt.ReceivedAt.ToOffset(TimeSpan.FromHours(8)):yyyy-MM-dd HH:mm} · {Html.E(receipt.ReceivedBy)}</p>
-            <p><a href="/school/returns/{receipt.ReturnId}/receipt.xlsx">下载回执 Download the receipt (.xlsx)</a></p>
-            <table><tr><th>行 Row</th><th>学籍号 Student no.</th><th>结果 Outcome</th><th>修改 Changes</th><th>说明 Notes</th></tr>
+            <h1>{Html.T("回执", "Receipt")} #{receipt.ReturnId}</h1>
+            <p>{Html.E(receipt.SchoolName)} ({Html.E(receipt.SchoolCode)}) · {Html.E(receipt.RoundCode)} · {Html.T($"第 {receipt.IssueNumber} 版", $"issue {receipt.IssueNumber}")} ·
+            {Html.E(receipt.FileName)} · {Minute(receipt.ReceivedAt)} · {Html.E(receipt.ReceivedBy)}</p>
+            <p><a href="/school/returns/{receipt.ReturnId}/receipt.xlsx">{Html.T("下载回执（.xlsx）", "Download the receipt (.xlsx)")}</a></p>
+            <table><tr><th>{Html.T("行", "Row")}</th><th>{Html.T("学籍号", "Student no.")}</th><th>{Html.T("结果", "Outcome")}</th><th>{Html.T("修改", "Changes")}</th><th>{Html.T("说明", "Notes")}</th></tr>
             """);
         foreach (var row in receipt.Rows)
         {
@@ -253,8 +349,9 @@ internal static class SchoolPages
                 $"<tr><td>{row.ExcelRow}</td><td>{Html.E(row.StudentNo)}</td><td>{Html.E(row.Outcome.Label(language))}</td><td>{changes}</td><td>{notes}</td></tr>");
         }
 
-        body.Append(CultureInfo.InvariantCulture, $"</table><p>仍未解决 Still open: {receipt.StillOpen.Count}</p><p><a href=\"/school\">返回 Back</a></p>");
-        return Html.Content(Html.Page("回执 Receipt", body.ToString()));
+        body.Append(CultureInfo.InvariantCulture,
+            $"</table><p>{Html.T("仍未解决", "Still open")}: {receipt.StillOpen.Count}</p><p><a href=\"/school\">{Html.T("返回", "Back")}</a></p>");
+        return Html.Content(Html.Page(Html.T("回执", "Receipt"), body.ToString()));
     }
 
     private static async Task<IResult> ReceiptFileAsync(HttpContext context, SchoolDesk desk, long id)
@@ -275,6 +372,7 @@ internal static class SchoolPages
             : null;
 
     /// <summary>Out of scope and not there answer alike, so that ids cannot be probed.</summary>
-    private static IResult NotFound() => Html.Content(Html.Page("未找到 Not found", "<h1>未找到 Not found</h1><p><a href=\"/\">首页 Home</a></p>"),
+    private static IResult NotFound() => Html.Content(Html.Page(Html.T("未找到", "Not found"),
+        $"<h1>{Html.T("未找到", "Not found")}</h1><p><a href=\"/\">{Html.T("首页", "Home")}</a></p>"),
         StatusCodes.Status404NotFound);
 }

@@ -15,6 +15,10 @@ public sealed class WebSettings : SdqSettings
     [CommandOption("--urls <URLS>")]
     [Description("Where the portal listens (default Web:Urls, else http://127.0.0.1:5080).")]
     public string? Urls { get; init; }
+
+    [CommandOption("--exports <DIR>")]
+    [Description("The folder of registry exports the data team may start rounds from in the console (default Web:Exports, else exports/ in the data folder).")]
+    public string? Exports { get; init; }
 }
 
 /// <summary>The web portal, until stopped: sign-in for every account, the jobs dashboard for the data team.</summary>
@@ -28,6 +32,9 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
             SdqEnvironment.SigningKey(settings.DataDirectory), urls)
         {
             Logging = new SerilogLoggerProvider(Log.Logger),
+            Exports = Path.GetFullPath(settings.Exports ?? (SdqEnvironment.Configuration["Web:Exports"] is { Length: > 0 } exports ? exports
+                : Path.Combine(SdqEnvironment.DataRoot(), "exports"))),
+            Worksheets = Path.Combine(SdqEnvironment.DataRoot(), "worksheets"),
         });
         AnsiConsole.MarkupLineInterpolated($"The portal is at {urls} (Ctrl+C stops it). Give accounts a one-time password with `sdq user reset <account>`.");
         await app.RunAsync();

@@ -65,11 +65,13 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
         }
 
         var result = new List<RecordLineage>();
+        var refused = 0;
         foreach (var record in records.OrderBy(r => r.RoundId).ThenBy(r => r.RecordId))
         {
             // Scope in the data path: an account sees only the records of schools it acts for.
             if (record.School is null ? reader.Role != AccountRole.DataTeam : !reader.MayActFor(record.School, await DistrictAsync(connection, record)))
             {
+                refused++;
                 continue;
             }
 
@@ -85,6 +87,13 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
             audit.Parameters.Add(new NpgsqlParameter("round", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)roundCode ?? DBNull.Value });
             audit.Parameters.AddWithValue("count", result.Count);
             await audit.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (refused > 0)
+        {
+            // Records of this number that the reader may not see: left out, as if not there, and the attempt is on record.
+            await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, null, studentNo, new { what = "lineage", records = refused },
+                cancellationToken);
         }
 
         return result;

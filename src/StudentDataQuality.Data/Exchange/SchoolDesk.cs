@@ -7,6 +7,9 @@ namespace StudentDataQuality.Data.Exchange;
 public sealed record SchoolStatus(string SchoolCode, string RoundCode, bool RoundOpen, Guid WorksheetId, int IssueNumber, DateOnly? Deadline,
     DateTimeOffset IssuedAt, int IssuedErrors, int IssuedWarnings, int OpenErrors, int OpenWarnings, IReadOnlyList<SchoolReturn> Returns);
 
+/// <summary>One open problem of a school, as its page lists what remains to fix.</summary>
+public sealed record OpenProblem(string StudentNo, string RuleId, string TitleZh, string TitleEn, string Severity, string Field, string? Value, bool Explained);
+
 /// <summary>A school of a district in a round, as the district's page lists it.</summary>
 public sealed record DistrictSchool(string SchoolCode, string SchoolName, int? IssueNumber, DateOnly? Deadline, bool Downloaded, int Returns,
     int OpenErrors, int OpenWarnings, DateTimeOffset? CertifiedAt, DateTimeOffset? ApprovedAt, bool Late);
@@ -49,21 +52,33 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
             """, connection);
         Bind(command, reader);
         command.Parameters.AddWithValue("code", schoolCode);
-        Guid worksheetId;
-        SchoolStatus status;
-        int roundId;
+        Guid worksheetId = default;
+        SchoolStatus status = null!;
+        int roundId = 0;
+        bool found;
         await using (var row = await command.ExecuteReaderAsync(cancellationToken))
         {
             if (!await row.ReadAsync(cancellationToken))
             {
-                return null;
+                found = false;
             }
+            else
+            {
+                found = true;
 
-            worksheetId = row.GetGuid(0);
-            roundId = row.GetInt32(10);
-            status = new SchoolStatus(schoolCode, row.GetString(1), row.GetBoolean(2), worksheetId, row.GetInt32(3),
-                row.IsDBNull(4) ? null : row.GetFieldValue<DateOnly>(4), row.GetFieldValue<DateTimeOffset>(5), row.GetInt32(6), row.GetInt32(7),
-                row.GetInt32(8), row.GetInt32(9), []);
+                worksheetId = row.GetGuid(0);
+                roundId = row.GetInt32(10);
+                status = new SchoolStatus(schoolCode, row.GetString(1), row.GetBoolean(2), worksheetId, row.GetInt32(3),
+                    row.IsDBNull(4) ? null : row.GetFieldValue<DateOnly>(4), row.GetFieldValue<DateTimeOffset>(5), row.GetInt32(6), row.GetInt32(7),
+                    row.GetInt32(8), row.GetInt32(9), []);
+            }
+        }
+
+        if (!found)
+        {
+            // No worksheet in scope: a school of the reader's that has none yet, or a school out of its scope (audited).
+            await RefuseUnlessInScopeAsync(connection, reader, schoolCode, "school", cancellationToken);
+            return null;
         }
 
         await using var returns = new NpgsqlCommand("""
@@ -135,6 +150,66 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
         await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, null, returnId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             new { what = "receipt", from }, cancellationToken);
         return null;
+    }
+
+    /// <summary>
+    /// The open problems of a school in its newest round with a worksheet, student by student (at most <paramref name="limit"/>),
+    /// when the reader may see the school; otherwise none, and the refusal is audited.
+    /// </summary>
+    public async Task<IReadOnlyList<OpenProblem>> OpenProblemsAsync(Account reader, string schoolCode, int limit = 1000, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"""
+            WITH newest AS (
+                SELECT w.round_id, w.school_code FROM exchange.worksheet w JOIN registry.round r USING (round_id)
+                WHERE  w.school_code = @code AND {string.Format(System.Globalization.CultureInfo.InvariantCulture, InScope, "w")}
+                ORDER  BY r.round_date DESC, w.round_id DESC LIMIT 1)
+            SELECT coalesce(f.student_no, ''), f.rule_id, q.title_zh, q.title_en, f.severity, f.field, f.value,
+                   EXISTS (SELECT 1 FROM exchange.explanation x WHERE x.round_id = f.round_id AND x.record_id = f.record_id
+                           AND x.status IN ('pending', 'accepted') AND f.fingerprint = ANY (x.fingerprints))
+            FROM   newest n JOIN quality.finding f ON f.round_id = n.round_id AND f.school_code = n.school_code AND f.status = 'open'
+            JOIN   quality.rule q ON q.rule_id = f.rule_id
+            ORDER  BY f.severity, f.student_no, f.rule_id
+            LIMIT  @limit
+            """, connection);
+        Bind(command, reader);
+        command.Parameters.AddWithValue("code", schoolCode);
+        command.Parameters.AddWithValue("limit", limit);
+        var problems = new List<OpenProblem>();
+        await using (var row = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await row.ReadAsync(cancellationToken))
+            {
+                problems.Add(new OpenProblem(row.GetString(0), row.GetString(1), row.GetString(2), row.GetString(3), row.GetString(4), row.GetString(5),
+                    row.IsDBNull(6) ? null : row.GetString(6), row.GetBoolean(7)));
+            }
+        }
+
+        if (problems.Count == 0)
+        {
+            await RefuseUnlessInScopeAsync(connection, reader, schoolCode, "open problems", cancellationToken);
+        }
+
+        return problems;
+    }
+
+    /// <summary>Audits a read of a school the reader may not see (any round of the master); a school in scope is left alone.</summary>
+    private static async Task RefuseUnlessInScopeAsync(NpgsqlConnection connection, Account reader, string schoolCode, string what,
+        CancellationToken cancellationToken)
+    {
+        await using var scope = new NpgsqlCommand($"""
+            SELECT EXISTS (SELECT 1 FROM registry.school s WHERE s.school_code = @code
+                           AND {string.Format(System.Globalization.CultureInfo.InvariantCulture, InScope, "s")})
+            """, connection);
+        Bind(scope, reader);
+        scope.Parameters.AddWithValue("code", schoolCode);
+        if (reader.Role == AccountRole.DataTeam || (bool)(await scope.ExecuteScalarAsync(cancellationToken))!)
+        {
+            return;
+        }
+
+        await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, schoolCode, schoolCode, new { what }, cancellationToken);
     }
 
     /// <summary>What stands between a school and its sign-off in its newest open round: open errors, and open warnings no explanation covers.</summary>

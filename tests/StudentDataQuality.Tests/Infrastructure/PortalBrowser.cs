@@ -10,9 +10,19 @@ namespace StudentDataQuality.Tests.Infrastructure;
 /// Speaks to the portal as a browser does: cookies kept, redirects not followed (so that each answer can be asserted),
 /// forms posted with the antiforgery token of the page they are on.
 /// </summary>
-public sealed partial class PortalBrowser(Uri site) : IDisposable
+public sealed partial class PortalBrowser : IDisposable
 {
-    public HttpClient Http { get; } = new(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = site };
+    /// <summary>A browser on the portal; <paramref name="language"/> is what it asks for (Accept-Language), none: the portal's default, Chinese.</summary>
+    public PortalBrowser(Uri site, string? language = null)
+    {
+        Http = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = site };
+        if (language is not null)
+        {
+            Http.DefaultRequestHeaders.AcceptLanguage.ParseAdd(language);
+        }
+    }
+
+    public HttpClient Http { get; }
 
     public void Dispose() => Http.Dispose();
 

@@ -113,7 +113,10 @@ public sealed class SchoolPortalTests(SchoolPortalTests.RoundAndPortal fixture) 
         Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync($"/school/worksheets/{worksheetId}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync(receiptPath)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync(receiptPath + "/receipt.xlsx")).StatusCode);
-        Assert.DoesNotContain(mine, await (await intruder.GetAsync("/school?code=" + mine)).Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // A school account asking for another school's page gets its own.
+        var asked = await (await intruder.GetAsync("/school?code=" + mine)).Content.ReadAsStringAsync();
+        Assert.Contains($"<h1>{other} ·", asked, StringComparison.Ordinal);
+        Assert.DoesNotContain(worksheetId.ToString(), asked, StringComparison.Ordinal);
         Assert.Equal(3L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", "school-" + other)));
 
         // A manager reads aggregates only: no school page, no worksheet.
@@ -121,6 +124,7 @@ public sealed class SchoolPortalTests(SchoolPortalTests.RoundAndPortal fixture) 
         await manager.SignInFirstTimeAsync("manager-p", await PortalBrowser.AccountAsync(db.DataSource, "manager-p", AccountRole.Manager));
         Assert.Equal("/denied", (await manager.GetAsync("/school?code=" + mine)).Headers.Location?.OriginalString);
         Assert.Equal(HttpStatusCode.NotFound, (await manager.GetAsync($"/school/worksheets/{worksheetId}")).StatusCode);
+        Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'manager-p'"));
     }
 
     [Fact]
@@ -134,7 +138,7 @@ public sealed class SchoolPortalTests(SchoolPortalTests.RoundAndPortal fixture) 
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         var page = await refused.Content.ReadAsStringAsync();
         Assert.Contains("students.csv", page, StringComparison.Ordinal);
-        Assert.Contains("Nothing was changed", page, StringComparison.Ordinal);
+        Assert.Contains("没有任何数据被修改", page, StringComparison.Ordinal);
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE file_name = 'students.csv'"));
         Assert.Equal(1L, await db.ScalarAsync<long>(
             "SELECT count(*) FROM audit.event WHERE action = 'worksheet.return.refused' AND actor = @a", ("a", "school-r" + mine[^3..])));

@@ -161,7 +161,8 @@ public sealed class SignInTests(DatabaseFixture db) : IClassFixture<DatabaseFixt
         return browser;
     }
 
-    private PortalBrowser Browser() => new(_base);
+    // Read in English (Accept-Language), as a reader who chose it; the Chinese pages are the default (the switch has its own test).
+    private PortalBrowser Browser() => new(_base, "en");
 
     private static Task<HttpResponseMessage> SignInAsync(PortalBrowser browser, string account, string password) => browser.SignInAsync(account, password);
 
