@@ -86,6 +86,7 @@ internal static class Html
         @media (max-width: 640px) {
           body { padding: .5rem; }
           table { display: block; overflow-x: auto; }
+          td, th { min-width: 4.5em; }
           input, select, button { font-size: 1rem; }
         }
         </style>

@@ -183,7 +183,9 @@ public sealed class DatabaseFixture : IAsyncLifetime
             command.Parameters.AddWithValue(name, value);
         }
 
-        return (T)(await command.ExecuteScalarAsync())!;
+        // SQL NULL reads as null for a nullable T (and fails the cast for any other, as it should).
+        var result = await command.ExecuteScalarAsync();
+        return result is DBNull && default(T) is null ? default! : (T)result!;
     }
 
     public async Task<int> ExecuteAsync(string sql, params (string Name, object Value)[] parameters)

@@ -18,52 +18,12 @@ namespace StudentDataQuality.Tests.Web;
 /// file and reads the receipt; another school guessing the ids of that worksheet and receipt gets "not found", audited;
 /// a manager gets no school page; a file that is no worksheet is refused with its reason and changes nothing.
 /// </summary>
-public sealed class SchoolPortalTests(SchoolPortalTests.RoundAndPortal fixture) : IClassFixture<SchoolPortalTests.RoundAndPortal>
+public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<PortalRound>
 {
     private readonly DatabaseFixture db = fixture.Database;
     private Uri _base => fixture.Site;
     private GenerationResult _province => fixture.Province;
     private RoundRun _run => fixture.Run;
-
-    /// <summary>One database, one round run by the jobs to issued, and the portal on it, for the tests of this class.</summary>
-    public sealed class RoundAndPortal : IAsyncLifetime
-    {
-        private readonly TempFolder _temp = new();
-        private WebApplication _app = null!;
-
-        public DatabaseFixture Database { get; } = new();
-        public Uri Site { get; private set; } = null!;
-        public GenerationResult Province { get; private set; } = null!;
-        public RoundRun Run { get; private set; } = null!;
-
-        public async Task InitializeAsync()
-        {
-            await Database.InitializeAsync();
-            Province = ProvinceGenerator.Generate(new GeneratorOptions
-            {
-                Students = 1_500, Schools = 12, Seed = 31, DefectRate = 0.05, OutputDirectory = Path.Combine(_temp.Path, "province"),
-            });
-            var storage = HangfireJobs.Storage(Database.ConnectionString);
-            await using (var services = HangfireJobs.Services(Database.DataSource, storage, new JobSettings { Reports = _temp.Path }))
-            using (HangfireJobs.Server(services, storage))
-            {
-                await services.GetRequiredService<RoundLauncher>().StartAsync(
-                    new RoundStart("portal", new DateOnly(2026, 10, 15), [Province.ExportDirectory], Path.Combine(_temp.Path, "worksheets")), "test");
-                Run = await HangfireJobs.StageAsync(services.GetRequiredService<RoundRuns>(), "portal", RoundStage.Issued);
-            }
-
-            _app = Portal.Build(new PortalSettings(Database.DataSource, storage, IngestScenario.Key, "http://127.0.0.1:0"));
-            await _app.StartAsync();
-            Site = new Uri(_app.Urls.First());
-        }
-
-        public async Task DisposeAsync()
-        {
-            await _app.DisposeAsync();
-            await Database.DisposeAsync();
-            _temp.Dispose();
-        }
-    }
 
     [Fact]
     public async Task ASchool_DownloadsItsWorksheet_UploadsTheCorrectedFile_AndReadsTheReceipt_WhileOthersCannot()

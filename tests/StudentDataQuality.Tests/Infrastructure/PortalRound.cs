@@ -1,0 +1,57 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using StudentDataQuality.Data.Rounds;
+using StudentDataQuality.Jobs;
+using StudentDataQuality.Synthetic;
+using StudentDataQuality.Tests.Worksheets;
+using StudentDataQuality.Web;
+
+namespace StudentDataQuality.Tests.Infrastructure;
+
+/// <summary>
+/// One database, one round ("portal", 12 schools) run by the jobs to issued, and the portal on it, for the tests of a
+/// class. The portal's exports folder is the generated province's, so the data team can start rounds from it.
+/// </summary>
+public sealed class PortalRound : IAsyncLifetime
+{
+    private readonly TempFolder _temp = new();
+    private WebApplication _app = null!;
+
+    public DatabaseFixture Database { get; } = new();
+    public Uri Site { get; private set; } = null!;
+    public GenerationResult Province { get; private set; } = null!;
+    public RoundRun Run { get; private set; } = null!;
+    public Hangfire.JobStorage Storage { get; private set; } = null!;
+    public string ProvinceDirectory => Path.Combine(_temp.Path, "province");
+
+    public async Task InitializeAsync()
+    {
+        await Database.InitializeAsync();
+        Province = ProvinceGenerator.Generate(new GeneratorOptions
+        {
+            Students = 1_500, Schools = 12, Seed = 31, DefectRate = 0.05, OutputDirectory = ProvinceDirectory,
+        });
+        Storage = HangfireJobs.Storage(Database.ConnectionString);
+        await using (var services = HangfireJobs.Services(Database.DataSource, Storage, new JobSettings { Reports = _temp.Path }))
+        using (HangfireJobs.Server(services, Storage))
+        {
+            await services.GetRequiredService<RoundLauncher>().StartAsync(
+                new RoundStart("portal", new DateOnly(2026, 10, 15), [Province.ExportDirectory], Path.Combine(_temp.Path, "worksheets")), "test");
+            Run = await HangfireJobs.StageAsync(services.GetRequiredService<RoundRuns>(), "portal", RoundStage.Issued);
+        }
+
+        _app = Portal.Build(new PortalSettings(Database.DataSource, Storage, IngestScenario.Key, "http://127.0.0.1:0")
+        {
+            Exports = ProvinceDirectory, Worksheets = Path.Combine(_temp.Path, "worksheets"),
+        });
+        await _app.StartAsync();
+        Site = new Uri(_app.Urls.First());
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        await Database.DisposeAsync();
+        _temp.Dispose();
+    }
+}
