@@ -65,6 +65,15 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         }
     }
 
+    /// <summary>Puts on record a file refused before it reached the ingest (an upload over the size limit, stopped at the door).</summary>
+    public Task RefusedAsync(Account uploader, WorksheetRejectedException refusal, long? bytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uploader);
+        ArgumentNullException.ThrowIfNull(refusal);
+        return AuditAsync(uploader.Name, "worksheet.return.refused", null, null, refusal.FileName,
+            new { code = refusal.Code.ToString(), sha256 = (string?)null, bytes, message = refusal.MessageIn(WorksheetLanguage.English) }, cancellationToken);
+    }
+
     private Task AuditRefusalAsync(Account uploader, string fileName, WorksheetRejectedException refusal, string? sha256, int? bytes,
         CancellationToken cancellationToken) =>
         AuditAsync(uploader.Name, "worksheet.return.refused", null, null, fileName,

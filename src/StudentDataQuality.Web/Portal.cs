@@ -40,6 +40,12 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
 public static class Portal
 {
     public const string DashboardPath = "/jobs";
+
+    /// <summary>The largest request the portal reads: a returned worksheet at its limit, and the form around it.</summary>
+    public static readonly long MaxUploadRequestBytes = ReturnLimits.Default.MaxBytes + 1024 * 1024;
+
+    /// <summary>An upload up to this size is received whole even when refused, so that the browser shows why.</summary>
+    public const long MaxDrainedBytes = 128L * 1024 * 1024;
     private const string MustChangeClaim = "sdq:must_change_password";
     internal const string SchoolClaim = "sdq:school";
     internal const string DistrictClaim = "sdq:district";
@@ -63,9 +69,9 @@ public static class Portal
         builder.Services.AddSingleton(new RoundRuns(settings.DataSource));
         builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
         builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));
-        // A returned worksheet is refused above ReturnLimits.MaxBytes by the ingest, with its reason; the request may be a little larger.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = ReturnLimits.Default.MaxBytes + 1024 * 1024);
-        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = ReturnLimits.Default.MaxBytes + 1024 * 1024);
+        // A returned worksheet is refused above ReturnLimits.MaxBytes, with its reason; the request (form and token) may be a little larger.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadRequestBytes);
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = MaxUploadRequestBytes);
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "sdq.antiforgery";

@@ -298,12 +298,43 @@ internal static class SchoolPages
 
     private static async Task<IResult> UploadAsync(HttpContext context, IAntiforgery antiforgery, ReturnIngest ingest)
     {
-        if (!await antiforgery.IsRequestValidAsync(context))
+        // An upload a little too large is still received (and thrown away) so that the browser reads why, not a reset
+        // connection; one past Portal.MaxDrainedBytes is cut off by the server.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
         {
-            return Results.BadRequest("The form expired or did not come from this site; reload the page.");
+            bodySize.MaxRequestBodySize = Portal.MaxDrainedBytes;
         }
 
-        var upload = (await context.Request.ReadFormAsync(context.RequestAborted)).Files["file"];
+        // Over the size limit by its length: refused before the form is read (the form, token included, could not be read whole).
+        var tooLarge = context.Request.ContentLength > Portal.MaxUploadRequestBytes;
+        IFormFile? upload = null;
+        if (!tooLarge)
+        {
+            try
+            {
+                if (!await antiforgery.IsRequestValidAsync(context))
+                {
+                    return Results.BadRequest("The form expired or did not come from this site; reload the page.");
+                }
+
+                upload = (await context.Request.ReadFormAsync(context.RequestAborted)).Files["file"];
+                tooLarge = upload?.Length > ReturnLimits.Default.MaxBytes;
+            }
+            catch (Exception e) when (e is BadHttpRequestException or InvalidDataException)
+            {
+                tooLarge = true; // sent without its length, and longer than the server reads
+            }
+        }
+
+        if (tooLarge)
+        {
+            await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+            var refusal = new WorksheetRejectedException(WorksheetRejection.TooLarge, upload?.FileName ?? Html.T("所选文件", "the chosen file"),
+                detail: string.Create(CultureInfo.InvariantCulture, $"> {ReturnLimits.Default.MaxBytes / 1048576.0:0.##} MB"));
+            await ingest.RefusedAsync(AccountOf(context.User), refusal, upload?.Length ?? context.Request.ContentLength, context.RequestAborted);
+            return Refused(refusal.MessageIn(Html.English ? WorksheetLanguage.English : WorksheetLanguage.Chinese), StatusCodes.Status413PayloadTooLarge);
+        }
+
         if (upload is null || upload.Length == 0)
         {
             return Refused(Html.T("没有选择文件：请选择修改后的问题清单（.xlsx）再上传。", "No file was chosen: choose the corrected worksheet (.xlsx) and upload again."));

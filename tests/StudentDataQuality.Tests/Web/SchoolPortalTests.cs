@@ -109,6 +109,53 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
     }
 
     [Fact]
+    public async Task UploadLimits_TooLargeAZipBombAndARenamedFile_AreRefusedWithTheirReasons_AndChangeNothing()
+    {
+        var (mine, _) = await TwoSchoolsAsync();
+        var name = "school-l" + mine[^3..];
+        using var school = new PortalBrowser(_base, "en");
+        await school.SignInFirstTimeAsync(name, await PortalBrowser.AccountAsync(db.DataSource, name, AccountRole.School, mine));
+        var before = await db.StateCountsAsync();
+
+        // 22 MB: over the 20 MB limit; stopped before it is read, with the limit in the answer.
+        var big = new byte[22 * 1024 * 1024];
+        new Random(7).NextBytes(big);
+        var tooLarge = await school.UploadAsync("/school", "/school/returns", "big.xlsx", big);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        var page = await tooLarge.Content.ReadAsStringAsync();
+        Assert.Contains("is too large (&gt; 20 MB)", page, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed.", page, StringComparison.Ordinal);
+
+        // A zip that unpacks to 64 MB of zeros, named as a workbook.
+        using var bomb = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(bomb, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            await using var entry = zip.CreateEntry("xl/worksheets/sheet1.xml", System.IO.Compression.CompressionLevel.SmallestSize).Open();
+            var zeros = new byte[1024 * 1024];
+            for (var i = 0; i < 64; i++)
+            {
+                await entry.WriteAsync(zeros);
+            }
+        }
+
+        var zipBomb = await school.UploadAsync("/school", "/school/returns", "bomb.xlsx", bomb.ToArray());
+        Assert.Equal(HttpStatusCode.BadRequest, zipBomb.StatusCode);
+        Assert.Contains("The file &#x27;bomb.xlsx&#x27; unpacks to too much data or is packed abnormally", await zipBomb.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // A text file renamed .xlsx.
+        var renamed = await school.UploadAsync("/school", "/school/returns", "notes.xlsx", "not a workbook"u8.ToArray());
+        Assert.Equal(HttpStatusCode.BadRequest, renamed.StatusCode);
+        Assert.Contains("is not an Excel workbook (.xlsx)", await renamed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        Assert.Equal("TooLarge,ZipBomb,NotXlsx", await db.ScalarAsync<string>(
+            "SELECT string_agg(details->>'code', ',' ORDER BY event_id) FROM audit.event WHERE action = 'worksheet.return.refused' AND actor = @a", ("a", name)));
+        // Rounds, files, record versions and schools as they were; the audit log three entries longer (the refusals).
+        var counts = before.Split(',');
+        counts[^1] = (long.Parse(counts[^1], System.Globalization.CultureInfo.InvariantCulture) + 3).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(string.Join(',', counts), await db.StateCountsAsync());
+    }
+
+    [Fact]
     public async Task ASchoolCertifiesOnlyWhenNothingIsLeft_AndItsDistrictApproves_WhileAnotherDistrictCannot()
     {
         // Diligent registrars answer every school but the first two (the other tests' schools).
