@@ -100,8 +100,14 @@ public static class Portal
         }, settings.JobStorage);
 
         // The reader's language (a preference, kept a year): Simplified Chinese or English, then back to the page.
-        app.MapGet("/lang/{code:regex(^(zh|en)$)}", (HttpContext context, string code, string? back) =>
+        // Checked in the handler, not by a regex route constraint: the slim builder registers none, and every request failed.
+        app.MapGet("/lang/{code}", (HttpContext context, string code, string? back) =>
         {
+            if (code is not ("zh" or "en"))
+            {
+                return Results.NotFound();
+            }
+
             context.Response.Cookies.Append(Html.LanguageCookie, code, new CookieOptions
             {
                 HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.FromDays(365), IsEssential = true,
