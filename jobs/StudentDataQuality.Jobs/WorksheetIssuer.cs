@@ -241,8 +241,8 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         await File.WriteAllTextAsync(path, text.ToString(), new UTF8Encoding(true), cancellationToken);
     }
 
-    /// <summary>A CSV field (manifest, reminders): quoted where needed, and text a spreadsheet would take for a formula kept as text.</summary>
-    internal static string Csv(string value)
+    /// <summary>A CSV field (manifest, reminders, bulk accounts): quoted where needed, and text a spreadsheet would take for a formula kept as text.</summary>
+    public static string Csv(string value)
     {
         var text = value.Length > 0 && "=+-@\t\r".Contains(value[0], StringComparison.Ordinal) ? "'" + value : value;
         return text != value || text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;

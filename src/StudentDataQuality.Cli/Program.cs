@@ -52,6 +52,9 @@ app.Configure(config =>
         user.AddCommand<UserAddCommand>("add").WithDescription("Add an account (--role data-team|district|school|manager).");
         user.AddCommand<UserListCommand>("list").WithDescription("List the accounts.");
         user.AddCommand<UserResetCommand>("reset").WithDescription("Give an account a one-time password (opens a locked or sealed account).");
+        user.AddCommand<UserBulkCommand>("bulk")
+            .WithDescription("Accounts with one-time passwords for every school (or district) of the school master that has none, into a new owner-only CSV.")
+            .WithExample("user", "bulk", "--schools", "--out", "school-accounts.csv");
         user.AddCommand<UserSealCommand>("seal").WithDescription("Seal an account: no sign-in until it is reset.");
     });
     config.AddBranch("round", round =>

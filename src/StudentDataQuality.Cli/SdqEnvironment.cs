@@ -57,7 +57,7 @@ public static class SdqEnvironment
 
         if (!Uri.TryCreate(text, UriKind.Absolute, out var url))
         {
-            throw new UserErrorException("SDQ_DB looks like a postgresql:// URL but is not a valid one: postgresql://user:password@host:port/database.");
+            throw new UserErrorException("A connection setting (SDQ_DB, SDQ_WEB_DB) looks like a postgresql:// URL but is not a valid one: postgresql://user:password@host:port/database.");
         }
 
         var user = url.UserInfo.Split(':', 2);
@@ -112,6 +112,32 @@ public static class SdqEnvironment
         }
 
         return dataSource;
+    }
+
+    /// <summary>
+    /// The web portal's connection: SDQ_WEB_DB or Web:ConnectionString when given (the operator gives it the sdq_app role);
+    /// with the embedded cluster, sdq_app with a password the program keeps in the database folder (mode 600) and sets at
+    /// each start. Null when a configured database has no portal connection: the portal then uses the main one.
+    /// </summary>
+    public static async Task<string?> PortalConnectionStringAsync(string? dataDirectory, NpgsqlDataSource owner, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        if ((Environment.GetEnvironmentVariable("SDQ_WEB_DB") is { Length: > 0 } fromEnvironment ? fromEnvironment
+                : Configuration["Web:ConnectionString"] is { Length: > 0 } fromSettings ? fromSettings : null) is { } configured)
+        {
+            return FromUrl(configured);
+        }
+
+        if (ConfiguredConnectionString() is not null)
+        {
+            return null;
+        }
+
+        var embedded = Embedded(dataDirectory);
+        var password = embedded.LoadOrCreateSecret("app-role-password",
+            () => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).ToLowerInvariant());
+        await Data.Access.AppRole.SetPasswordAsync(owner, password, cancellationToken);
+        return Data.Access.AppRole.ConnectionString(embedded.ConnectionStringIfInitialised()!, password);
     }
 
     /// <summary>

@@ -121,6 +121,7 @@ public static class Portal
         }, settings.JobStorage);
 
         // The reader's language (a preference, kept a year): Simplified Chinese or English, then back to the page.
+        // Checked in the handler, not by a regex route constraint: the slim builder registers none, and every request failed.
         app.MapGet("/lang/{code}", (HttpContext context, string code, string? back) =>
         {
             if (code is not ("zh" or "en"))

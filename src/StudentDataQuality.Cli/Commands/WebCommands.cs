@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Microsoft.Extensions.Configuration;
+using Npgsql;
 using Serilog;
 using Serilog.Extensions.Logging;
 using Spectre.Console;
@@ -26,9 +27,44 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, WebSettings settings, CancellationToken cancellationToken)
     {
-        await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
         var urls = settings.Urls ?? (SdqEnvironment.Configuration["Web:Urls"] is { Length: > 0 } configured ? configured : "http://127.0.0.1:5080");
-        await using var app = Portal.Build(new PortalSettings(dataSource, JobHost.Storage(dataSource, SdqEnvironment.Configuration),
+        NpgsqlDataSource portalDataSource;
+        await using (var owner = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken))
+        {
+            // The owner migrates and installs Hangfire's schema; the portal itself runs as sdq_app (migration 0010), which can
+            // read and append to the audit log but never change it. The owner's pool is closed before the portal starts.
+            _ = JobHost.Storage(owner, SdqEnvironment.Configuration);
+            if (await SdqEnvironment.PortalConnectionStringAsync(settings.DataDirectory, owner, cancellationToken) is { } portal)
+            {
+                var builder = new NpgsqlDataSourceBuilder(portal);
+                builder.UseLoggerFactory(SdqEnvironment.LoggerFactory);
+                portalDataSource = builder.Build();
+            }
+            else
+            {
+                Log.Warning("The portal connects with the main connection (SDQ_DB), which can change the audit log; give it its own, as the sdq_app role, in SDQ_WEB_DB or Web:ConnectionString");
+                portalDataSource = new NpgsqlDataSourceBuilder(SdqEnvironment.ConfiguredConnectionString()!).UseLoggerFactory(SdqEnvironment.LoggerFactory).Build();
+            }
+        }
+
+        await using var portalPool = portalDataSource;
+        IReadOnlyList<string> excess;
+        try
+        {
+            excess = await AppRole.ExcessPrivilegesAsync(portalDataSource, cancellationToken);
+        }
+        catch (NpgsqlException e) when (e is not PostgresException || e is PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification })
+        {
+            throw new UserErrorException(
+                $"The portal cannot connect to the database ({e.Message}). Check SDQ_WEB_DB (or Web:ConnectionString): the sdq_app role needs a password there, set with ALTER ROLE sdq_app PASSWORD '…'.", e);
+        }
+
+        foreach (var what in excess)
+        {
+            Log.Warning("The portal's database role {Excess}: connect it as sdq_app (SDQ_WEB_DB) so that the audit log cannot be changed through the portal", what);
+        }
+
+        await using var app = Portal.Build(new PortalSettings(portalDataSource, JobHost.Storage(portalDataSource, SdqEnvironment.Configuration, prepareSchema: false),
             SdqEnvironment.SigningKey(settings.DataDirectory), urls)
         {
             Logging = new SerilogLoggerProvider(Log.Logger),

@@ -18,13 +18,14 @@ namespace StudentDataQuality.Cli.Hosting;
 public static class JobHost
 {
     /// <summary>Hangfire's storage on the data source's pool. A fetched job that no live worker holds comes back after InvisibilityTimeout.</summary>
-    public static PostgreSqlStorage Storage(NpgsqlDataSource dataSource, IConfiguration configuration)
+    /// <param name="prepareSchema">Install or upgrade the schema (the owner's connection); false for the portal's role, which may not.</param>
+    public static PostgreSqlStorage Storage(NpgsqlDataSource dataSource, IConfiguration configuration, bool prepareSchema = true)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var options = new PostgreSqlStorageOptions
         {
             SchemaName = "hangfire",
-            PrepareSchemaIfNecessary = true,
+            PrepareSchemaIfNecessary = prepareSchema,
             QueuePollInterval = configuration.GetValue("Worker:QueuePollInterval", TimeSpan.FromSeconds(1)),
             InvisibilityTimeout = configuration.GetValue("Worker:InvisibilityTimeout", TimeSpan.FromMinutes(5)),
             UseSlidingInvisibilityTimeout = true,

@@ -51,6 +51,12 @@ public sealed record Account(string Name, AccountRole Role, string? SchoolCode =
     };
 }
 
+/// <summary>An account a school master calls for: its school or district, their names, and whether it is there already.</summary>
+public sealed record AccountCandidate(Account Account, string? SchoolName, string? DistrictName, bool Exists);
+
+/// <summary>What a bulk creation wrote of its accounts (file name and sha256), for the audit entry.</summary>
+public sealed record BulkRecord(string FileName, string Sha256);
+
 /// <summary>The accounts of <c>access.account</c>. Passwords and their policy belong to the web portal.</summary>
 public sealed class AccountStore(NpgsqlDataSource dataSource)
 {
@@ -125,6 +131,107 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         }
 
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The schools (<paramref name="role"/> School) or districts (District) of a round's school master (the newest round that
+    /// has one, unless <paramref name="roundCode"/> is given), optionally of one district, with whether each has an account
+    /// already: one of that role for that school or district, or any account by the name it would get.
+    /// </summary>
+    public async Task<IReadOnlyList<AccountCandidate>> CandidatesAsync(AccountRole role, string? districtCode, string? roundCode,
+        CancellationToken cancellationToken = default)
+    {
+        if (role is not (AccountRole.School or AccountRole.District))
+        {
+            throw new ArgumentOutOfRangeException(nameof(role), role, "Only school and district accounts are made in bulk.");
+        }
+
+        await using var command = dataSource.CreateCommand("""
+            WITH master_round AS (
+                SELECT r.round_id FROM registry.round r
+                WHERE  (@round::text IS NULL OR r.code = @round) AND EXISTS (SELECT FROM registry.school s WHERE s.round_id = r.round_id)
+                ORDER  BY r.round_date DESC, r.round_id DESC LIMIT 1),
+            master AS (
+                SELECT DISTINCT ON (s.school_code) s.school_code, btrim(s.school_name_raw) AS school_name, s.district_code,
+                       btrim(s.district_name_raw) AS district_name
+                FROM   registry.school s JOIN master_round USING (round_id)
+                WHERE  s.school_code IS NOT NULL AND (@district::text IS NULL OR s.district_code = @district)
+                ORDER  BY s.school_code, s.file_id DESC, s.row_no),
+            wanted AS (
+                SELECT 'school-' || school_code AS account, school_code, school_name, district_code, district_name FROM master WHERE @role = 'school'
+                UNION ALL
+                SELECT DISTINCT ON (district_code) 'district-' || district_code, NULL, NULL, district_code, district_name
+                FROM   master WHERE @role = 'district' AND district_code IS NOT NULL ORDER BY 2, 4)
+            SELECT w.account, w.school_code, w.school_name, w.district_code, w.district_name,
+                   EXISTS (SELECT FROM access.account a
+                           WHERE  a.account = w.account
+                              OR  (a.role = @role AND (a.school_code = w.school_code OR (@role = 'district' AND a.district_code = w.district_code))))
+            FROM   wanted w ORDER BY w.district_code, w.account
+            """);
+        command.Parameters.AddWithValue("role", Account.RoleText(role));
+        command.Parameters.Add(new NpgsqlParameter("district", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)districtCode ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("round", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)roundCode ?? DBNull.Value });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var candidates = new List<AccountCandidate>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            candidates.Add(new AccountCandidate(new Account(reader.GetString(0), role, reader.IsDBNull(1) ? null : reader.GetString(1),
+                    reader.IsDBNull(3) ? null : reader.GetString(3)),
+                reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetBoolean(5)));
+        }
+
+        return candidates;
+    }
+
+    /// <summary>
+    /// Adds accounts, each with the hash of a one-time password (changed at first sign-in), in one transaction and one
+    /// statement; an account made meanwhile by someone else is left as it is. <paramref name="record"/> is given the accounts
+    /// this call made, while the transaction is open, and returns the sha256 of what it wrote of them; the single audit entry
+    /// holds the count and that sha256, never a password. Nothing is committed when it throws.
+    /// </summary>
+    public async Task<IReadOnlyList<Account>> AddWithOneTimePasswordsAsync(IReadOnlyList<(Account Account, string PasswordHash)> accounts,
+        Func<IReadOnlyList<Account>, CancellationToken, Task<BulkRecord>> record, string actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(accounts);
+        ArgumentNullException.ThrowIfNull(record);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var byName = accounts.ToDictionary(a => a.Account.Name, a => a.Account, StringComparer.Ordinal);
+        var added = new List<Account>();
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO access.account (account, role, school_code, district_code, created_by, password_hash, must_change_password, password_set_at)
+            SELECT t.account, t.role, t.school_code, t.district_code, @actor, t.hash, true, now()
+            FROM   unnest(@accounts, @roles, @schools, @districts, @hashes) AS t(account, role, school_code, district_code, hash)
+            ON CONFLICT (account) DO NOTHING
+            RETURNING account
+            """, connection, transaction))
+        {
+            insert.Parameters.AddWithValue("accounts", accounts.Select(a => a.Account.Name).ToArray());
+            insert.Parameters.AddWithValue("roles", accounts.Select(a => Account.RoleText(a.Account.Role)).ToArray());
+            insert.Parameters.Add(new NpgsqlParameter("schools", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+                { Value = accounts.Select(a => a.Account.SchoolCode).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter("districts", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+                { Value = accounts.Select(a => a.Account.DistrictCode).ToArray() });
+            insert.Parameters.AddWithValue("hashes", accounts.Select(a => a.PasswordHash).ToArray());
+            insert.Parameters.AddWithValue("actor", actor);
+            await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                added.Add(byName[reader.GetString(0)]);
+            }
+        }
+
+        added.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        var written = await record(added, cancellationToken);
+        await AuditLog.WriteAsync(connection, actor, "account.bulk-add", null, null, written.FileName, new
+        {
+            roles = added.Select(a => Account.RoleText(a.Role)).Distinct().ToArray(),
+            created = added.Count,
+            made_elsewhere_meanwhile = accounts.Count - added.Count,
+            file_sha256 = written.Sha256,
+        }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return added;
     }
 
     private static Account Read(NpgsqlDataReader reader) =>

@@ -17,14 +17,24 @@ public static class HangfireJobs
 {
     public static readonly string[] AllQueues = ["extract", "checks", "ingest", "worksheets", "default"];
 
-    public static PostgreSqlStorage Storage(string connectionString)
+    public static PostgreSqlStorage Storage(string connectionString, bool prepareSchema = true)
     {
         var options = new PostgreSqlStorageOptions
         {
-            SchemaName = "hangfire", QueuePollInterval = TimeSpan.FromMilliseconds(200),
+            SchemaName = "hangfire", PrepareSchemaIfNecessary = prepareSchema, QueuePollInterval = TimeSpan.FromMilliseconds(200),
             InvisibilityTimeout = TimeSpan.FromSeconds(20), UseSlidingInvisibilityTimeout = true, DistributedLockTimeout = TimeSpan.FromSeconds(20),
         };
         return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, options), options);
+    }
+
+    /// <summary>
+    /// The dashboard's storage as `sdq web` makes it: the schema installed by the owner, then read and written as the
+    /// portal's role, sdq_app, which may not create it.
+    /// </summary>
+    public static async Task<PostgreSqlStorage> PortalStorageAsync(DatabaseFixture db)
+    {
+        _ = Storage(db.ConnectionString);
+        return Storage(await db.AppConnectionStringAsync(), prepareSchema: false);
     }
 
     /// <summary>

@@ -40,9 +40,11 @@ public sealed class PortalRound : IAsyncLifetime
             Run = await HangfireJobs.StageAsync(services.GetRequiredService<RoundRuns>(), "portal", RoundStage.Issued);
         }
 
-        _app = Portal.Build(new PortalSettings(Database.DataSource, Storage, IngestScenario.Key, "http://127.0.0.1:0")
+        // As `sdq web` runs it: on the portal's database role, which cannot change the audit log.
+        _app = Portal.Build(new PortalSettings(await Database.AppDataSourceAsync(), await HangfireJobs.PortalStorageAsync(Database), IngestScenario.Key,
+            "http://127.0.0.1:0")
         {
-            Exports = ProvinceDirectory, Worksheets = Path.Combine(_temp.Path, "worksheets"),
+            Logging = new ConsoleErrors(), Exports = ProvinceDirectory, Worksheets = Path.Combine(_temp.Path, "worksheets"),
         });
         await _app.StartAsync();
         Site = new Uri(_app.Urls.First());

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
+using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Embedded;
 using StudentDataQuality.Data.Migrations;
 
@@ -15,6 +16,7 @@ public static class TestDatabase
 {
     private static readonly SemaphoreSlim CreateLock = new(1, 1);
     private static readonly Lazy<Task<(string Admin, string Template)>> Server = new(StartAsync);
+    private static readonly Lazy<Task<string>> AppPassword = new(SetAppPasswordAsync);
 
     public static string DataDirectory =>
         Environment.GetEnvironmentVariable("SDQ_TEST_DATA_DIR") is { Length: > 0 } dir
@@ -50,6 +52,22 @@ public static class TestDatabase
     {
         var (admin, _) = await Server.Value;
         await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    }
+
+    /// <summary>
+    /// A connection string of database <paramref name="name"/> as the portal's role, sdq_app (migration 0010). Its password
+    /// is set once per run, derived from the administrative connection string, so that two test runs on one cluster agree.
+    /// </summary>
+    public static async Task<string> AppConnectionStringAsync(string name) =>
+        AppRole.ConnectionString(WithDatabase((await Server.Value).Admin, name), await AppPassword.Value);
+
+    private static async Task<string> SetAppPasswordAsync()
+    {
+        var (admin, _) = await Server.Value;
+        var password = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes("sdq_app|" + admin)))[..32].ToLowerInvariant();
+        await using var dataSource = NpgsqlDataSource.Create(admin);
+        await AppRole.SetPasswordAsync(dataSource, password);
+        return password;
     }
 
     /// <summary>The administrative connection string (database postgres) of the test server.</summary>
@@ -150,6 +168,18 @@ public sealed class DatabaseFixture : IAsyncLifetime
 
     public string ConnectionString { get; private set; } = "";
 
+    private NpgsqlDataSource? _appDataSource;
+
+    /// <summary>
+    /// This database as the web portal's role sdq_app (migration 0010): what the portal is built on in the tests, so that
+    /// everything it does is shown to work without the owner's rights.
+    /// </summary>
+    public async Task<NpgsqlDataSource> AppDataSourceAsync() =>
+        _appDataSource ??= NpgsqlDataSource.Create(await AppConnectionStringAsync());
+
+    /// <summary>The connection string of <see cref="AppDataSourceAsync"/>.</summary>
+    public Task<string> AppConnectionStringAsync() => TestDatabase.AppConnectionStringAsync(_name!);
+
     public async Task InitializeAsync()
     {
         (_name, ConnectionString) = await TestDatabase.CreateAsync();
@@ -159,6 +189,11 @@ public sealed class DatabaseFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await DataSource.DisposeAsync();
+        if (_appDataSource is not null)
+        {
+            await _appDataSource.DisposeAsync();
+        }
+
         if (_name is not null)
         {
             await TestDatabase.DropAsync(_name);

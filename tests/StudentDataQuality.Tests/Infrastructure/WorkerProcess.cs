@@ -133,7 +133,7 @@ public sealed class WorkerProcess : IDisposable
     }
 
     /// <summary>The sdq program built with the solution, in the same configuration as the tests.</summary>
-    private static string SdqAssembly()
+    internal static string SdqAssembly()
     {
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var configuration = testBin.Parent!.Name;

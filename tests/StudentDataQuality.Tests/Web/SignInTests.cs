@@ -19,7 +19,9 @@ public sealed class SignInTests(DatabaseFixture db) : IClassFixture<DatabaseFixt
 
     public async Task InitializeAsync()
     {
-        _app = Portal.Build(new PortalSettings(db.DataSource, HangfireJobs.Storage(db.ConnectionString), Worksheets.IngestScenario.Key, "http://127.0.0.1:0")
+        // As `sdq web` runs it: on the portal's database role, which cannot change the audit log.
+        _app = Portal.Build(new PortalSettings(await db.AppDataSourceAsync(), await HangfireJobs.PortalStorageAsync(db), Worksheets.IngestScenario.Key,
+            "http://127.0.0.1:0")
         {
             SignInPolicy = new SignInPolicy { MaxFailures = 3, LockoutTime = TimeSpan.FromMinutes(10) },
         });

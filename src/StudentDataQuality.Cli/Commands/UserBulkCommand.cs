@@ -1,0 +1,155 @@
+using System.ComponentModel;
+using System.Security.Cryptography;
+using System.Text;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Web;
+
+namespace StudentDataQuality.Cli.Commands;
+
+public sealed class UserBulkSettings : SdqSettings
+{
+    [CommandOption("--schools")]
+    [Description("An account school-<school code> for every school of the school master that has none.")]
+    public bool Schools { get; init; }
+
+    [CommandOption("--districts")]
+    [Description("An account district-<district code> for every district of the school master that has none.")]
+    public bool Districts { get; init; }
+
+    [CommandOption("--district <CODE>")]
+    [Description("Only the schools (or the district) of this district.")]
+    public string? District { get; init; }
+
+    [CommandOption("--round <CODE>")]
+    [Description("The round whose school master is read (default: the newest round that has one).")]
+    public string? Round { get; init; }
+
+    [CommandOption("--out <FILE>")]
+    [Description("The new CSV file of the accounts and their one-time passwords (UTF-8 with BOM, owner-only; never overwritten).")]
+    public string Output { get; init; } = "";
+
+    public override ValidationResult Validate() =>
+        Schools == Districts ? ValidationResult.Error("Give either --schools or --districts.")
+        : Output.Length == 0 ? ValidationResult.Error("Give --out FILE: the new file that receives the one-time passwords.")
+        : ValidationResult.Success();
+}
+
+/// <summary>
+/// Accounts for every school (or district) of the school master that has none, each with a one-time password, written
+/// once to a new owner-only CSV for the data team to hand out; existing accounts are left as they are.
+/// </summary>
+public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, UserBulkSettings settings, CancellationToken cancellationToken)
+    {
+        var path = Path.GetFullPath(settings.Output);
+        // Checked before anything is made; the file is created with CreateNew as well, so a file appearing meanwhile is not overwritten either.
+        if (File.Exists(path) || Directory.Exists(path))
+        {
+            throw new UserErrorException($"{path} exists already. The passwords go to a new file only: give another --out, or move that file away.");
+        }
+
+        if (!Directory.Exists(Path.GetDirectoryName(path)))
+        {
+            throw new UserErrorException($"The folder of {path} does not exist. Create it first, or give another --out.");
+        }
+
+        await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
+        var role = settings.Schools ? AccountRole.School : AccountRole.District;
+        var store = new AccountStore(dataSource);
+        var candidates = await store.CandidatesAsync(role, settings.District, settings.Round, cancellationToken);
+        var what = settings.Schools ? "school" : "district";
+        if (candidates.Count == 0)
+        {
+            throw new UserErrorException(
+                $"No {what} found in the school master{(settings.Round is null ? "" : " of round " + settings.Round)}{(settings.District is null ? "" : " for district " + settings.District)}. " +
+                "Stage a school master first (sdq extract), or check --round and --district.");
+        }
+
+        var missing = candidates.Where(c => !c.Exists).ToArray();
+        var skipped = candidates.Count - missing.Length;
+        if (missing.Length == 0)
+        {
+            AnsiConsole.MarkupLineInterpolated($"Every {what} already has an account ({skipped} skipped); nothing was created and no file was written.");
+            return 0;
+        }
+
+        // PBKDF2 costs tens of milliseconds per password by design: spread over the cores.
+        var passwords = new Dictionary<string, string>(StringComparer.Ordinal);
+        var hashed = new (Account Account, string PasswordHash)[missing.Length];
+        foreach (var candidate in missing)
+        {
+            passwords[candidate.Account.Name] = Passwords.OneTime();
+        }
+
+        Parallel.For(0, missing.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            hashed[i] = (missing[i].Account, Passwords.Hash(missing[i].Account.Name, passwords[missing[i].Account.Name])));
+
+        var names = missing.ToDictionary(c => c.Account.Name, StringComparer.Ordinal);
+        var created = false;
+        IReadOnlyList<Account> added;
+        try
+        {
+            added = await store.AddWithOneTimePasswordsAsync(hashed, async (accounts, ct) =>
+            {
+                var sha256 = await WriteAsync(path, accounts.Select(a => names[a.Name]), passwords, () => created = true, ct);
+                return new BulkRecord(path, sha256);
+            }, SdqEnvironment.Actor, cancellationToken);
+        }
+        catch when (created)
+        {
+            // Nothing was committed: passwords of accounts that do not exist must not lie around.
+            File.Delete(path);
+            throw;
+        }
+
+        var meanwhile = missing.Length - added.Count;
+        AnsiConsole.MarkupLineInterpolated(
+            $"Created {added.Count} {what} accounts with one-time passwords (changed at first sign-in); {skipped} {what}s already had one{(meanwhile > 0 ? $", {meanwhile} were made meanwhile by someone else" : "")}.");
+        AnsiConsole.MarkupLineInterpolated(
+            $"The passwords are in {path} (readable by you only). Hand them out, then delete the file: they are not kept anywhere else.");
+        return 0;
+    }
+
+    /// <summary>The new file (owner-only from its creation, never over another), UTF-8 with BOM for Excel; returns its sha256.</summary>
+    private static async Task<string> WriteAsync(string path, IEnumerable<AccountCandidate> accounts, IReadOnlyDictionary<string, string> passwords,
+        Action created, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder("账号 account,学校标识码 school_code,学校名称 school_name,区县 district,一次性密码 one_time_password\r\n");
+        foreach (var c in accounts)
+        {
+            var district = c.Account.DistrictCode is null ? "" : c.DistrictName is { Length: > 0 } name ? $"{c.Account.DistrictCode} {name}" : c.Account.DistrictCode;
+            text.Append(string.Join(',', new[] { c.Account.Name, c.Account.SchoolCode ?? "", c.SchoolName ?? "", district, passwords[c.Account.Name] }
+                .Select(Jobs.WorksheetIssuer.Csv))).Append("\r\n");
+        }
+
+        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: true).GetPreamble().Concat(Encoding.UTF8.GetBytes(text.ToString())).ToArray();
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        FileStream file;
+        try
+        {
+            file = new FileStream(path, options);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            throw new UserErrorException($"{path} appeared while the accounts were made; it was left as it is and nothing was created. Give another --out.");
+        }
+
+        await using (file)
+        {
+            created();
+            await file.WriteAsync(bytes, cancellationToken);
+            await file.FlushAsync(cancellationToken);
+            file.Flush(flushToDisk: true);
+        }
+
+        return Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
+    }
+}
