@@ -333,7 +333,7 @@ internal static class ManagerPages
 
     private static string Table<T>(IReadOnlyList<Column<T>> columns, IEnumerable<T> rows)
     {
-        var html = new StringBuilder("<div class=\"wide\"><table><tr>");
+        var html = new StringBuilder("<div class=\"wide\"><table class=\"figures\"><tr>");
         foreach (var column in columns)
         {
             html.Append("<th>").Append(column.Header).Append("</th>");

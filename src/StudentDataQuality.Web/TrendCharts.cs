@@ -82,7 +82,7 @@ internal static class TrendCharts
         return Png(plot);
     }
 
-    /// <summary>A bar per district: open errors per 1,000 students in the round (or problems, when <paramref name="problems"/>).</summary>
+    /// <summary>A bar per district: open errors per 1,000 students in the round (a district without students has no bar).</summary>
     public static byte[] DistrictBars(IReadOnlyList<DistrictTrend> districts, string title)
     {
         ArgumentNullException.ThrowIfNull(districts);
@@ -92,8 +92,14 @@ internal static class TrendCharts
         bars.Color = Colors.SteelBlue;
         double[] xs = [.. Enumerable.Range(0, districts.Count).Select(i => (double)i)];
         plot.Axes.Bottom.SetTicks(xs, [.. districts.Select(d => d.DistrictName is { Length: > 0 } name ? name : d.DistrictCode ?? Html.T("无区县", "no district"))]);
-        plot.Axes.Bottom.TickLabelStyle.Rotation = districts.Count > 8 ? 45 : 0;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = districts.Count > 8 ? Alignment.MiddleLeft : Alignment.UpperCenter;
+        if (districts.Count > 8)
+        {
+            // Many names: slanted, with room below the axis for them (ScottPlot does not make it by itself).
+            plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
+            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+            plot.Axes.Bottom.MinimumSize = 80;
+        }
+
         plot.Axes.Left.Label.Text = Html.T("未解决错误/千人", "Open errors per 1,000");
         plot.Axes.Margins(bottom: 0);
         return Png(plot);
