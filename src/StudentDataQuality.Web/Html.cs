@@ -82,6 +82,7 @@ internal static class Html
         header { display: flex; justify-content: space-between; align-items: center; gap: .5rem; flex-wrap: wrap; border-bottom: 1px solid #ccc; margin-bottom: 1rem; }
         nav.lang { text-align: right; font-size: .9rem; }
         .wide { overflow-x: auto; }
+        table.figures td { white-space: nowrap; } td.num { text-align: right; }
         img.chart { max-width: 100%; height: auto; }
         @media (max-width: 640px) {
           body { padding: .5rem; }

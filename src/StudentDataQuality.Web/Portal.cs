@@ -13,6 +13,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Reporting;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Worksheets;
@@ -68,6 +69,7 @@ public static class Portal
         builder.Services.AddSingleton(new LineageReader(settings.DataSource));
         builder.Services.AddSingleton(new RoundRuns(settings.DataSource));
         builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
+        builder.Services.AddSingleton(new QualityTrends(settings.DataSource));
         builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));
         // A returned worksheet is refused above ReturnLimits.MaxBytes, with its reason; the request (form and token) may be a little larger.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadRequestBytes);
@@ -158,6 +160,7 @@ public static class Portal
             .RequireAuthorization();
         SchoolPages.Map(app);
         TeamPages.Map(app);
+        ManagerPages.Map(app);
         return app;
     }
 
@@ -332,7 +335,7 @@ public static class Portal
                 <p><a href="/school">{Html.T("学校（/school?code=…）", "Schools (/school?code=…)")}</a> · <a href="/district">{Html.T("区县（/district?code=…）", "Districts (/district?code=…)")}</a></p>
                 """,
             "school" => $"""<p><a href="/school">{Html.T("本校问题清单", "Our worksheet")}</a></p>""",
-            "district" => $"""<p><a href="/district">{Html.T("辖区学校", "Our schools")}</a></p>""",
+            "district" => $"""<p><a href="/district">{Html.T("辖区学校", "Our schools")}</a></p><p><a href="/trends">{Html.T("本区县质量趋势", "Our district's quality trends")}</a></p>""",
             "manager" => $"""<p><a href="/trends">{Html.T("质量趋势", "Quality trends")}</a></p>""",
             _ => "",
         };

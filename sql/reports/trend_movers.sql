@@ -1,0 +1,59 @@
+-- The worst and the most improved districts and schools: of the rounds that have a snapshot of record (as in
+-- trend_rounds.sql), the newest and the one before it, in round order. Worst: the highest open errors per 1,000 students
+-- in the newest round. Most improved: the largest drop of the problem rate (findings per 1,000 students) from the round
+-- before to the newest (units in both rounds only). @district (NULL: the province) narrows it; the @top of each list
+-- per level come back, each row with its ranks (NULL where it does not rank). Codes, names and counts only.
+WITH of_record AS (
+    SELECT DISTINCT ON (q.round_id) q.round_id, q.snapshot_id
+    FROM   reporting.quality_snapshot q JOIN registry.round r USING (round_id)
+    WHERE  q.kind = 'live' OR r.status = 'closed'
+    ORDER  BY q.round_id, q.kind = 'close' DESC, q.taken_on DESC, q.taken_at DESC
+), newest AS (
+    SELECT o.round_id, o.snapshot_id, row_number() OVER (ORDER BY r.round_date DESC, r.round_id DESC) AS age
+    FROM   of_record o JOIN registry.round r USING (round_id)
+), found AS (
+    SELECT sr.snapshot_id, sr.school_code, sum(sr.found) AS found
+    FROM   newest n JOIN reporting.snapshot_rule sr USING (snapshot_id)
+    WHERE  n.age <= 2
+    GROUP  BY sr.snapshot_id, sr.school_code
+), school_row AS (
+    SELECT n.age, ss.district_code, ss.school_code, ss.students, ss.open_errors, coalesce(f.found, 0) AS found
+    FROM   newest n
+    JOIN   reporting.snapshot_school ss USING (snapshot_id)
+    LEFT   JOIN found f USING (snapshot_id, school_code)
+    WHERE  n.age <= 2 AND (@district::text IS NULL OR ss.district_code = @district)
+), unit AS (
+    SELECT 'district' AS level, district_code AS code, age, sum(students) AS students, sum(open_errors) AS open_errors, sum(found) AS found
+    FROM   school_row WHERE district_code IS NOT NULL GROUP BY district_code, age
+    UNION ALL
+    SELECT 'school', school_code, age, sum(students), sum(open_errors), sum(found)
+    FROM   school_row GROUP BY school_code, age
+), paired AS (
+    SELECT cur.level, cur.code, cur.students, cur.open_errors,
+           cur.open_errors * 1000.0::float8 / nullif(cur.students, 0) AS open_errors_per_1000,
+           cur.found * 1000.0::float8 / nullif(cur.students, 0) AS problems_per_1000,
+           prev.found * 1000.0::float8 / nullif(prev.students, 0) AS previous_problems_per_1000
+    FROM   unit cur LEFT JOIN unit prev ON prev.level = cur.level AND prev.code = cur.code AND prev.age = 2
+    WHERE  cur.age = 1
+), ranked AS (
+    SELECT p.*, p.previous_problems_per_1000 - p.problems_per_1000 AS drop_per_1000,
+           row_number() OVER (PARTITION BY p.level ORDER BY p.open_errors_per_1000 DESC NULLS LAST, p.code) AS worst_rank,
+           CASE WHEN p.previous_problems_per_1000 IS NOT NULL AND p.problems_per_1000 IS NOT NULL THEN
+               row_number() OVER (PARTITION BY p.level, p.previous_problems_per_1000 IS NOT NULL AND p.problems_per_1000 IS NOT NULL
+                                  ORDER BY p.previous_problems_per_1000 - p.problems_per_1000 DESC, p.code) END AS improved_rank
+    FROM   paired p
+), names AS (
+    SELECT DISTINCT ON (level, code) level, code, name
+    FROM   (SELECT 'district' AS level, s.district_code AS code, s.district_name_raw AS name, s.row_no
+            FROM registry.school s JOIN newest n USING (round_id) WHERE n.age = 1 AND s.district_code IS NOT NULL
+            UNION ALL
+            SELECT 'school', s.school_code, s.school_name_raw, s.row_no
+            FROM registry.school s JOIN newest n USING (round_id) WHERE n.age = 1 AND s.school_code IS NOT NULL) named
+    ORDER  BY level, code, row_no
+)
+SELECT k.level, k.code, nm.name, (SELECT round_id FROM newest WHERE age = 1), (SELECT round_id FROM newest WHERE age = 2),
+       k.students::integer, k.open_errors::integer, k.open_errors_per_1000, k.problems_per_1000, k.previous_problems_per_1000,
+       k.drop_per_1000, k.worst_rank::integer, k.improved_rank::integer
+FROM   ranked k LEFT JOIN names nm USING (level, code)
+WHERE  k.worst_rank <= @top OR k.improved_rank <= @top
+ORDER  BY k.level, k.worst_rank;
