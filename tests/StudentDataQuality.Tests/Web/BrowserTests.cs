@@ -199,6 +199,46 @@ public sealed class BrowserTests(BrowserTests.Site site) : IClassFixture<Browser
         Assert.Equal(1, await page.GetByRole(AriaRole.Link, new() { Name = "本校问题清单" }).CountAsync());
     }
 
+    [Fact]
+    public async Task AManager_SeesTheTrendCharts_AndExportsTheDistrictsTable_InTheBrowser()
+    {
+        var page = await SignedInAsync("manager-browser", await PortalBrowser.AccountAsync(Db.DataSource, "manager-browser", AccountRole.Manager));
+        await page.GetByRole(AriaRole.Link, new() { Name = "质量趋势" }).ClickAsync();
+        await page.WaitForURLAsync("**/trends");
+        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        // Both charts drawn and shown at their size (a broken image has no natural width).
+        var charts = page.Locator("img.chart");
+        Assert.Equal(2, await charts.CountAsync());
+        foreach (var chart in await charts.AllAsync())
+        {
+            Assert.True(await chart.EvaluateAsync<bool>("img => img.complete && img.naturalWidth > 0"), await chart.GetAttributeAsync("src"));
+        }
+
+        var screenshot = Path.Combine(Chromium.Screenshots, "manager-trends.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, (await File.ReadAllBytesAsync(screenshot))[..4]);
+
+        // The districts table as .xlsx: the rows the page shows, read back by a real reader.
+        // The table just above its export link.
+        var districtsOnPage = await page.Locator("xpath=//a[starts-with(@href, '/trends/export/districts.xlsx')]/../preceding-sibling::div[1]//tr").CountAsync() - 1;
+        var export = page.Locator("a[href^='/trends/export/districts.xlsx']");
+        var download = await page.RunAndWaitForDownloadAsync(() => export.ClickAsync());
+        var file = Path.Combine(Path.GetTempPath(), $"sdq-trends-{Guid.NewGuid():N}.xlsx");
+        await download.SaveAsAsync(file);
+        using (var workbook = new ClosedXML.Excel.XLWorkbook(file))
+        {
+            Assert.Equal(districtsOnPage, workbook.Worksheet(1).RowsUsed().Count() - 1);
+            Assert.True(districtsOnPage > 0);
+        }
+
+        File.Delete(file);
+        Assert.Equal(1L, await Db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'report.export' AND actor = 'manager-browser'"));
+        // No student-level page for a manager: sent away, and the attempt is on record.
+        await page.GotoAsync("/school?code=" + (await SchoolsAsync())[0]);
+        Assert.EndsWith("/denied", page.Url, StringComparison.Ordinal);
+        Assert.True(await Db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'manager-browser'") >= 1);
+    }
+
     /// <summary>Signs in with the one-time password and chooses a new one, through the pages, and ends on the home page.</summary>
     private async Task<IPage> SignedInAsync(string account, string oneTimePassword, int width = 1280, int height = 900)
     {
