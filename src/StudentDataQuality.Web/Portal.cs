@@ -29,6 +29,9 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
     /// <summary>The folder of registry exports the data team may start rounds from (each file or folder directly in it); none: no starting from the web.</summary>
     public string? Exports { get; init; }
 
+    /// <summary>Returned worksheets taken at the same time (the others wait their turn): by default two per processor.</summary>
+    public int ConcurrentUploads { get; init; } = 2 * Environment.ProcessorCount;
+
     /// <summary>Where rounds started from the web write their worksheets (a folder per round); every worker must reach it.</summary>
     public string Worksheets { get; init; } = Path.Combine(Path.GetTempPath(), "sdq-worksheets");
 }
@@ -67,6 +70,7 @@ public static class Portal
         builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy));
         builder.Services.AddSingleton(new SchoolDesk(settings.DataSource));
         builder.Services.AddSingleton(new LineageReader(settings.DataSource));
+        builder.Services.AddSingleton(new Gates(settings.ConcurrentUploads, Environment.ProcessorCount));
         builder.Services.AddSingleton(new RoundRuns(settings.DataSource));
         builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
         builder.Services.AddSingleton(new QualityTrends(settings.DataSource));
@@ -166,7 +170,7 @@ public static class Portal
 
     private static IResult Page(string html) => Results.Content(html, "text/html; charset=utf-8");
 
-    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns)
+    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Gates gates)
     {
         if (!await antiforgery.IsRequestValidAsync(context))
         {
@@ -176,7 +180,13 @@ public static class Portal
         var form = await context.Request.ReadFormAsync();
         var name = form["account"].ToString().Trim();
         var password = form["password"].ToString();
-        var result = await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, password), context.Connection.RemoteIpAddress?.ToString() ?? "");
+        SignInResult result;
+        using (await gates.PasswordChecks.EnterAsync(context.RequestAborted))
+        {
+            result = await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, password), context.Connection.RemoteIpAddress?.ToString() ?? "",
+                cancellationToken: context.RequestAborted);
+        }
+
         string? error = result.Outcome switch
         {
             SignInOutcome.WrongPassword => Html.T("账号或密码不正确。", "The account or password is wrong."),
@@ -199,7 +209,7 @@ public static class Portal
         return Results.Redirect(result.Outcome == SignInOutcome.MustChangePassword ? "/password" : "/");
     }
 
-    private static async Task<IResult> ChangePasswordAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns)
+    private static async Task<IResult> ChangePasswordAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Gates gates)
     {
         if (!await antiforgery.IsRequestValidAsync(context))
         {
@@ -212,6 +222,7 @@ public static class Portal
         var chosen = form["new"].ToString();
         // The new password is judged first; the current one is then confirmed under the sign-in rules (failures count
         // towards the lockout, so this form cannot be used to guess passwords).
+        using var slot = await gates.PasswordChecks.EnterAsync(context.RequestAborted);
         var problem = Passwords.Problem(name, current, chosen, form["confirm"].ToString());
         var check = problem is null
             ? await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, current), context.Connection.RemoteIpAddress?.ToString() ?? "",

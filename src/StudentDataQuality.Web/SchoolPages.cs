@@ -296,7 +296,7 @@ internal static class SchoolPages
         return Results.File(bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", file.FileName);
     }
 
-    private static async Task<IResult> UploadAsync(HttpContext context, IAntiforgery antiforgery, ReturnIngest ingest)
+    private static async Task<IResult> UploadAsync(HttpContext context, IAntiforgery antiforgery, ReturnIngest ingest, Gates gates)
     {
         // An upload a little too large is still received (and thrown away) so that the browser reads why, not a reset
         // connection; one past Portal.MaxDrainedBytes is cut off by the server.
@@ -343,6 +343,7 @@ internal static class SchoolPages
         try
         {
             await using var stream = upload.OpenReadStream();
+            using var slot = await gates.Uploads.EnterAsync(context.RequestAborted);
             var result = await ingest.IngestAsync(stream, Path.GetFileName(upload.FileName), AccountOf(context.User), context.RequestAborted);
             return Results.Redirect($"/school/returns/{result.Receipt.ReturnId}");
         }

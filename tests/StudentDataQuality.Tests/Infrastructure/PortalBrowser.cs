@@ -54,6 +54,16 @@ public sealed partial class PortalBrowser : IDisposable
         return await Http.PostAsync(new Uri(Http.BaseAddress!, action), form);
     }
 
+    /// <summary>The antiforgery token of a page's form, as a browser holds it while the page is open.</summary>
+    public Task<string> FormTokenAsync(string page) => TokenAsync(page);
+
+    /// <summary>Uploads a file with a token read before (<see cref="FormTokenAsync"/>), as the open page's form does.</summary>
+    public async Task<HttpResponseMessage> UploadWithTokenAsync(string action, string token, string fileName, byte[] bytes, CancellationToken cancellationToken)
+    {
+        using var form = new MultipartFormDataContent { { new StringContent(token), TokenName }, { new ByteArrayContent(bytes), "file", fileName } };
+        return await Http.PostAsync(new Uri(Http.BaseAddress!, action), form, cancellationToken);
+    }
+
     private string TokenName { get; set; } = "__RequestVerificationToken";
 
     private async Task<string> TokenAsync(string page)
