@@ -23,6 +23,14 @@ public sealed class DemoSettings : ProvinceSettings
     [Description("Code of the demo round.")]
     [DefaultValue("demo-2026-autumn")]
     public string Round { get; init; } = "demo-2026-autumn";
+
+    [CommandOption("--no-web")]
+    [Description("End after the round, without starting the web portal.")]
+    public bool NoWeb { get; init; }
+
+    [CommandOption("--urls <URLS>")]
+    [Description("Where the portal listens at the end of the demo (default Web:Urls, else http://127.0.0.1:5080).")]
+    public string? Urls { get; init; }
 }
 
 /// <summary>
@@ -109,7 +117,78 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         await PrintSnapshotAsync(dataSource, run.RoundId, cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
             $"[green]Done.[/] Round {settings.Round} is staged, checked, issued and partly returned; it stays open for more returns (`sdq round close {settings.Round}` closes it). The generator's ground truth: {province.GroundTruthPath}. Try `sdq round status`, `sdq review`, `sdq lineage <student number>`, `sdq changes --round {settings.Round} --out changes.csv`; `sdq worker` runs the jobs of scheduled rounds; `sdq db url` prints the database's address for psql.");
+        if (settings.NoWeb)
+        {
+            return 0;
+        }
+
+        AnsiConsole.MarkupLine("[bold]8. The web portal, with a demo account of each role[/]");
+        var urls = settings.Urls ?? WebCommand.DefaultUrls;
+        var accounts = await DemoAccountsAsync(dataSource, run, simulated.Select(r => r.School).ToHashSet(StringComparer.Ordinal), cancellationToken);
+        var table = new Table().AddColumns("Role", "Account", "One-time password", "Try");
+        foreach (var (role, name, password, what) in accounts)
+        {
+            table.AddRow(role, name, $"[bold]{password}[/]", Markup.Escape(what));
+        }
+
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLineInterpolated(
+            $"   Open {urls} in a browser and sign in with one of these; the first sign-in asks for a new password (10 characters or more). The passwords are new at every run of the demo.");
+        // The demo's jobs server keeps running beside the portal: a round started in the console runs here too.
+        await WebCommand.RunAsync(settings.DataDirectory, urls, Path.GetFullPath(settings.Output), cancellationToken);
         return 0;
+    }
+
+    /// <summary>
+    /// An account of each role with a fresh one-time password: the data team, a manager, the district of a school that sent
+    /// nothing back, and that school (so that it can download, fix, upload and certify by hand).
+    /// </summary>
+    private static async Task<List<(string Role, string Name, string Password, string What)>> DemoAccountsAsync(NpgsqlDataSource dataSource, RoundRun run,
+        IReadOnlySet<string> returned, CancellationToken cancellationToken)
+    {
+        string? school = null, district = null;
+        await using (var command = dataSource.CreateCommand("""
+            SELECT w.school_code, s.district_code FROM exchange.worksheet w
+            JOIN   registry.school s ON s.round_id = w.round_id AND s.school_code = w.school_code
+            WHERE  w.round_id = @round AND s.district_code IS NOT NULL ORDER BY w.school_code
+            """))
+        {
+            command.Parameters.AddWithValue("round", run.RoundId);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                if (school is null || !returned.Contains(reader.GetString(0)))
+                {
+                    (school, district) = (reader.GetString(0), reader.GetString(1));
+                    if (!returned.Contains(school))
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+
+        var store = new AccountStore(dataSource);
+        var signIns = new StudentDataQuality.Data.Access.SignIns(dataSource);
+        var accounts = new List<(string, string, string, string)>();
+        async Task AddAsync(string role, Account account, string what)
+        {
+            await store.AddAsync(account, SdqEnvironment.Actor, cancellationToken);
+            var password = StudentDataQuality.Web.Passwords.OneTime();
+            await signIns.SetPasswordAsync(account.Name, StudentDataQuality.Web.Passwords.Hash(account.Name, password), oneTime: true, SdqEnvironment.Actor,
+                cancellationToken);
+            accounts.Add((role, account.Name, password, what));
+        }
+
+        await AddAsync("data team", new Account("demo-team", AccountRole.DataTeam, null, null), "console (/team): rounds, explanations, audit log; jobs (/jobs)");
+        await AddAsync("manager", new Account("demo-manager", AccountRole.Manager, null, null), "quality trends (/trends), charts and .xlsx exports");
+        if (school is not null)
+        {
+            await AddAsync("district", new Account("demo-district-" + district, AccountRole.District, null, district), $"its schools (/district), approve certified ones");
+            await AddAsync("school", new Account("school-" + school, AccountRole.School, school, null), "download the worksheet, fix it in Excel, upload it, certify");
+        }
+
+        return accounts;
     }
 
     /// <summary>The newest worksheet of each school of the round, and where its file is.</summary>

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Serilog;
 using Serilog.Extensions.Logging;
@@ -27,14 +28,26 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, WebSettings settings, CancellationToken cancellationToken)
     {
-        var urls = settings.Urls ?? (SdqEnvironment.Configuration["Web:Urls"] is { Length: > 0 } configured ? configured : "http://127.0.0.1:5080");
+        var urls = settings.Urls ?? DefaultUrls;
+        var exports = Path.GetFullPath(settings.Exports ?? (SdqEnvironment.Configuration["Web:Exports"] is { Length: > 0 } configured ? configured
+            : Path.Combine(SdqEnvironment.DataRoot(), "exports")));
+        await RunAsync(settings.DataDirectory, urls, exports, cancellationToken);
+        return 0;
+    }
+
+    /// <summary>Where the portal listens unless told: Web:Urls, else http://127.0.0.1:5080.</summary>
+    public static string DefaultUrls => SdqEnvironment.Configuration["Web:Urls"] is { Length: > 0 } configured ? configured : "http://127.0.0.1:5080";
+
+    /// <summary>Runs the portal until Ctrl+C (or SIGTERM): as the sdq_app role, the owner's connection used only to prepare the database.</summary>
+    public static async Task RunAsync(string? dataDirectory, string urls, string exports, CancellationToken cancellationToken)
+    {
         NpgsqlDataSource portalDataSource;
-        await using (var owner = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken))
+        await using (var owner = await SdqEnvironment.OpenDatabaseAsync(dataDirectory, cancellationToken))
         {
             // The owner migrates and installs Hangfire's schema; the portal itself runs as sdq_app (migration 0010), which can
             // read and append to the audit log but never change it. The owner's pool is closed before the portal starts.
             _ = JobHost.Storage(owner, SdqEnvironment.Configuration);
-            if (await SdqEnvironment.PortalConnectionStringAsync(settings.DataDirectory, owner, cancellationToken) is { } portal)
+            if (await SdqEnvironment.PortalConnectionStringAsync(dataDirectory, owner, cancellationToken) is { } portal)
             {
                 var builder = new NpgsqlDataSourceBuilder(portal);
                 builder.UseLoggerFactory(SdqEnvironment.LoggerFactory);
@@ -65,16 +78,15 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
         }
 
         await using var app = Portal.Build(new PortalSettings(portalDataSource, JobHost.Storage(portalDataSource, SdqEnvironment.Configuration, prepareSchema: false),
-            SdqEnvironment.SigningKey(settings.DataDirectory), urls)
+            SdqEnvironment.SigningKey(dataDirectory), urls)
         {
             Logging = new SerilogLoggerProvider(Log.Logger),
-            Exports = Path.GetFullPath(settings.Exports ?? (SdqEnvironment.Configuration["Web:Exports"] is { Length: > 0 } exports ? exports
-                : Path.Combine(SdqEnvironment.DataRoot(), "exports"))),
+            Exports = exports,
             Worksheets = Path.Combine(SdqEnvironment.DataRoot(), "worksheets"),
         });
+        await app.StartAsync(cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"The portal is at {urls} (Ctrl+C stops it). Give accounts a one-time password with `sdq user reset <account>`.");
-        await app.RunAsync();
-        return 0;
+        await app.WaitForShutdownAsync(cancellationToken);
     }
 }
 
