@@ -51,6 +51,7 @@ public static class Portal
     /// <summary>An upload up to this size is received whole even when refused, so that the browser shows why.</summary>
     public const long MaxDrainedBytes = 128L * 1024 * 1024;
     private const string MustChangeClaim = "sdq:must_change_password";
+    private const string StampClaim = "sdq:stamp";
     internal const string SchoolClaim = "sdq:school";
     internal const string DistrictClaim = "sdq:district";
 
@@ -94,6 +95,18 @@ public static class Portal
             o.AccessDeniedPath = "/denied";
             o.ExpireTimeSpan = TimeSpan.FromHours(8);
             o.SlidingExpiration = true;
+            // Every request of a session checks its account: sealed, or given a new password since (a reset ends the
+            // sessions opened with the old one), and the session ends.
+            o.Events.OnValidatePrincipal = async validate =>
+            {
+                var principal = validate.Principal;
+                if (principal?.Identity?.Name is not { } name || principal.FindFirstValue(StampClaim) is not { } stamp
+                    || !await validate.HttpContext.RequestServices.GetRequiredService<SignIns>().SessionValidAsync(name, stamp, validate.HttpContext.RequestAborted))
+                {
+                    validate.RejectPrincipal();
+                    await validate.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+                }
+            };
             // A signed-in account sent away from a page of another role: on record, like every refusal.
             o.Events.OnRedirectToAccessDenied = async redirect =>
             {
@@ -205,7 +218,7 @@ public static class Portal
 
         var account = result.Account!;
         await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
-            Principal(account, mustChange: result.Outcome == SignInOutcome.MustChangePassword));
+            Principal(account, result.Stamp!, mustChange: result.Outcome == SignInOutcome.MustChangePassword));
         return Results.Redirect(result.Outcome == SignInOutcome.MustChangePassword ? "/password" : "/");
     }
 
@@ -239,14 +252,15 @@ public static class Portal
                 statusCode: StatusCodes.Status400BadRequest);
         }
 
-        await signIns.SetPasswordAsync(name, Passwords.Hash(name, chosen), oneTime: false, actor: name);
-        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, Principal(check.Account!, mustChange: false));
+        var hash = Passwords.Hash(name, chosen);
+        await signIns.SetPasswordAsync(name, hash, oneTime: false, actor: name);
+        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, Principal(check.Account!, SignIns.Stamp(hash), mustChange: false));
         return Results.Redirect("/");
     }
 
-    private static ClaimsPrincipal Principal(Account account, bool mustChange)
+    private static ClaimsPrincipal Principal(Account account, string stamp, bool mustChange)
     {
-        var claims = new List<Claim> { new(ClaimTypes.Name, account.Name), new(ClaimTypes.Role, Account.RoleText(account.Role)) };
+        var claims = new List<Claim> { new(ClaimTypes.Name, account.Name), new(ClaimTypes.Role, Account.RoleText(account.Role)), new(StampClaim, stamp) };
         if (account.SchoolCode is { } school)
         {
             claims.Add(new Claim(SchoolClaim, school));

@@ -16,7 +16,11 @@ public enum SignInOutcome
     Sealed,
 }
 
-public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null, DateTimeOffset? LockedUntil = null);
+public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null, DateTimeOffset? LockedUntil = null)
+{
+    /// <summary>The session stamp of the password signed in with (<see cref="SignIns.Stamp"/>); none when not signed in.</summary>
+    public string? Stamp { get; init; }
+}
 
 /// <summary>The rules of signing in (defaults: 5 failures lock for 15 minutes; 180 days unused seal the account).</summary>
 public sealed record SignInPolicy
@@ -135,7 +139,7 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         {
             await Execute(connection, "UPDATE access.account SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = now() WHERE account = @name",
                 account.Name, cancellationToken);
-            result = new SignInResult(mustChange ? SignInOutcome.MustChangePassword : SignInOutcome.SignedIn, account);
+            result = new SignInResult(mustChange ? SignInOutcome.MustChangePassword : SignInOutcome.SignedIn, account) { Stamp = Stamp(hash) };
             await AuditLog.WriteAsync(connection, account.Name, confirmingPassword ? "password.confirm" : "sign-in", null, account.SchoolCode, account.Name,
                 new { from, must_change_password = mustChange }, cancellationToken);
         }
@@ -168,6 +172,25 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         {
             throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
         }
+    }
+
+    /// <summary>
+    /// A session's stamp: derived from the password hash it was opened with, so that a new password (a reset by the data
+    /// team, or the account's own change) ends every session opened before it.
+    /// </summary>
+    public static string Stamp(string passwordHash) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(passwordHash)))[..16];
+
+    /// <summary>Whether a session may go on: its account is there, not sealed, and its password is the one the session was opened with.</summary>
+    public async Task<bool> SessionValidAsync(string accountName, string stamp, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT sealed_at IS NULL AND left(encode(sha256(convert_to(password_hash, 'UTF8')), 'hex'), 16) = @stamp
+            FROM   access.account WHERE account = @name
+            """);
+        command.Parameters.AddWithValue("name", accountName);
+        command.Parameters.AddWithValue("stamp", stamp);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     /// <summary>Seals an account: it cannot sign in until the data team gives it a new one-time password.</summary>

@@ -77,14 +77,42 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
         var asked = await (await intruder.GetAsync("/school?code=" + mine)).Content.ReadAsStringAsync();
         Assert.Contains($"<h1>{other} ·", asked, StringComparison.Ordinal);
         Assert.DoesNotContain(worksheetId.ToString(), asked, StringComparison.Ordinal);
-        Assert.Equal(3L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", "school-" + other)));
+        // A student of that school, by number: the school itself reads the lineage (its correction by this return is there) ...
+        var corrected = await db.ScalarAsync<string>("""
+            SELECT v.student_no FROM exchange.correction c JOIN registry.record_version v ON v.round_id = c.round_id AND v.record_id = c.record_id
+            WHERE  c.return_id = @id AND c.kind = 'value' AND v.student_no IS NOT NULL LIMIT 1
+            """, ("id", returnId));
+        var lineage = await school.GetAsync("/school/students/" + corrected);
+        Assert.Equal(HttpStatusCode.OK, lineage.StatusCode);
+        Assert.Contains($"#{returnId} returned.xlsx", await lineage.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // ... another school guessing it gets "not found", on record.
+        Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync("/school/students/" + corrected)).StatusCode);
+        Assert.Equal(4L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", "school-" + other)));
+        Assert.Equal("lineage", await db.ScalarAsync<string>(
+            "SELECT details->>'what' FROM audit.event WHERE action = 'access.refused' AND actor = @a ORDER BY event_id DESC LIMIT 1", ("a", "school-" + other)));
 
-        // A manager reads aggregates only: no school page, no worksheet.
+        // A district office outside the school's district: its page and its open problems read as not there, on record.
+        var district = await db.ScalarAsync<string>("SELECT district_code FROM registry.school WHERE round_id = @r AND school_code = @s", ("r", _run.RoundId), ("s", mine));
+        var elsewhere = await db.ScalarAsync<string>(
+            "SELECT min(district_code) FROM registry.school WHERE round_id = @r AND district_code <> @d", ("r", _run.RoundId), ("d", district));
+        using var office = new PortalBrowser(_base);
+        await office.SignInFirstTimeAsync("district-o" + elsewhere, await PortalBrowser.AccountAsync(db.DataSource, "district-o" + elsewhere, AccountRole.District, district: elsewhere));
+        var page404 = await office.GetAsync("/school?code=" + mine);
+        Assert.Equal(HttpStatusCode.NotFound, page404.StatusCode);
+        Assert.DoesNotContain(worksheetId.ToString(), await page404.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await office.GetAsync("/school/students/" + corrected)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await office.GetAsync(receiptPath)).StatusCode);
+        Assert.Equal(3L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", "district-o" + elsewhere)));
+
+        // A manager reads aggregates only: no school page, no worksheet, no student.
         using var manager = new PortalBrowser(_base);
         await manager.SignInFirstTimeAsync("manager-p", await PortalBrowser.AccountAsync(db.DataSource, "manager-p", AccountRole.Manager));
         Assert.Equal("/denied", (await manager.GetAsync("/school?code=" + mine)).Headers.Location?.OriginalString);
         Assert.Equal(HttpStatusCode.NotFound, (await manager.GetAsync($"/school/worksheets/{worksheetId}")).StatusCode);
-        Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'manager-p'"));
+        Assert.Equal(HttpStatusCode.NotFound, (await manager.GetAsync(receiptPath)).StatusCode);
+        Assert.Equal("/denied", (await manager.GetAsync("/school/students/" + corrected)).Headers.Location?.OriginalString);
+        Assert.Equal("/denied", (await manager.GetAsync("/team/audit")).Headers.Location?.AbsolutePath);
+        Assert.Equal(5L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'manager-p'"));
     }
 
     [Fact]

@@ -153,6 +153,24 @@ public sealed class SignInTests(DatabaseFixture db) : IClassFixture<DatabaseFixt
         Assert.Contains("samesite=strict", session, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task ASealedAccount_OrANewPassword_EndsTheSessionsOpenedBefore()
+    {
+        using var sealedOne = await SignedInAsync("school-a6", AccountRole.School, "2123100006", null);
+        using var resetOne = await SignedInAsync("school-a7", AccountRole.School, "2123100007", null);
+        Assert.Equal(HttpStatusCode.OK, (await sealedOne.GetAsync("/")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await resetOne.GetAsync("/")).StatusCode);
+
+        await new SignIns(db.DataSource).SealAsync("school-a6", "test");
+        await AccountAsync("school-a7", AccountRole.School, "2123100007");
+        // The next request of each open session is sent to sign in again; so is the one after (the cookie is gone).
+        foreach (var browser in new[] { sealedOne, resetOne })
+        {
+            Assert.StartsWith("/login", (await browser.GetAsync("/")).Headers.Location?.AbsolutePath, StringComparison.Ordinal);
+            Assert.StartsWith("/login", (await browser.GetAsync("/school")).Headers.Location?.AbsolutePath, StringComparison.Ordinal);
+        }
+    }
+
     private Task<string> AccountAsync(string name, AccountRole role, string? school = null, string? district = null) =>
         PortalBrowser.AccountAsync(db.DataSource, name, role, school, district);
 
