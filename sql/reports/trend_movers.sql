@@ -3,36 +3,22 @@
 -- in the newest round. Most improved: the largest drop of the problem rate (findings per 1,000 students) from the round
 -- before to the newest (units in both rounds only). @district (NULL: the province) narrows it; the @top of each list
 -- per level come back, each row with its ranks (NULL where it does not rank). Codes, names and counts only.
-WITH of_record AS (
-    SELECT DISTINCT ON (q.round_id) q.round_id, q.snapshot_id
-    FROM   reporting.quality_snapshot q JOIN registry.round r USING (round_id)
-    WHERE  q.kind = 'live' OR r.status = 'closed'
-    ORDER  BY q.round_id, q.kind = 'close' DESC, q.taken_on DESC, q.taken_at DESC
-), newest AS (
-    SELECT o.round_id, o.snapshot_id, row_number() OVER (ORDER BY r.round_date DESC, r.round_id DESC) AS age
-    FROM   of_record o JOIN registry.round r USING (round_id)
-), found AS (
-    SELECT sr.snapshot_id, sr.school_code, sum(sr.found) AS found
-    FROM   newest n JOIN reporting.snapshot_rule sr USING (snapshot_id)
-    WHERE  n.age <= 2
-    GROUP  BY sr.snapshot_id, sr.school_code
-), school_row AS (
-    SELECT n.age, ss.district_code, ss.school_code, ss.students, ss.open_errors, coalesce(f.found, 0) AS found
-    FROM   newest n
-    JOIN   reporting.snapshot_school ss USING (snapshot_id)
-    LEFT   JOIN found f USING (snapshot_id, school_code)
-    WHERE  n.age <= 2 AND (@district::text IS NULL OR ss.district_code = @district)
+-- The snapshot of record and the measures are defined once, in reporting.snapshots_of_record and
+-- reporting.measures_of_record (migration 0011_trend_functions.sql), here read for the two rounds only.
+WITH newest AS (
+    SELECT o.round_id, row_number() OVER (ORDER BY r.round_date DESC, r.round_id DESC) AS age
+    FROM   reporting.snapshots_of_record(NULL) o JOIN registry.round r USING (round_id)
 ), unit AS (
-    SELECT 'district' AS level, district_code AS code, age, sum(students) AS students, sum(open_errors) AS open_errors, sum(found) AS found
-    FROM   school_row WHERE district_code IS NOT NULL GROUP BY district_code, age
+    SELECT 'district' AS level, m.district_code AS code, n.age, m.students, m.open_errors, m.open_errors_per_1000, m.problems_per_1000
+    FROM   newest n CROSS JOIN LATERAL reporting.measures_of_record(n.round_id, @district::text, 'district') m
+    WHERE  n.age <= 2 AND m.district_code IS NOT NULL
     UNION ALL
-    SELECT 'school', school_code, age, sum(students), sum(open_errors), sum(found)
-    FROM   school_row GROUP BY school_code, age
+    SELECT 'school', m.school_code, n.age, m.students, m.open_errors, m.open_errors_per_1000, m.problems_per_1000
+    FROM   newest n CROSS JOIN LATERAL reporting.measures_of_record(n.round_id, @district::text, 'school') m
+    WHERE  n.age <= 2
 ), paired AS (
-    SELECT cur.level, cur.code, cur.students, cur.open_errors,
-           cur.open_errors * 1000.0::float8 / nullif(cur.students, 0) AS open_errors_per_1000,
-           cur.found * 1000.0::float8 / nullif(cur.students, 0) AS problems_per_1000,
-           prev.found * 1000.0::float8 / nullif(prev.students, 0) AS previous_problems_per_1000
+    SELECT cur.level, cur.code, cur.students, cur.open_errors, cur.open_errors_per_1000, cur.problems_per_1000,
+           prev.problems_per_1000 AS previous_problems_per_1000
     FROM   unit cur LEFT JOIN unit prev ON prev.level = cur.level AND prev.code = cur.code AND prev.age = 2
     WHERE  cur.age = 1
 ), ranked AS (
@@ -52,7 +38,7 @@ WITH of_record AS (
     ORDER  BY level, code, row_no
 )
 SELECT k.level, k.code, nm.name, (SELECT round_id FROM newest WHERE age = 1), (SELECT round_id FROM newest WHERE age = 2),
-       k.students::integer, k.open_errors::integer, k.open_errors_per_1000, k.problems_per_1000, k.previous_problems_per_1000,
+       k.students, k.open_errors, k.open_errors_per_1000, k.problems_per_1000, k.previous_problems_per_1000,
        k.drop_per_1000, k.worst_rank::integer, k.improved_rank::integer
 FROM   ranked k LEFT JOIN names nm USING (level, code)
 WHERE  k.worst_rank <= @top OR k.improved_rank <= @top

@@ -2,21 +2,16 @@
 -- (NULL: every round) and @district (NULL: the province) narrow it. problems_per_1000 is the rule's findings per 1,000
 -- students of the same scope and round; open_errors counts the rule's open findings of severity error (C04 and C09
 -- give a severity per finding). Counts only.
-WITH of_record AS (
-    SELECT DISTINCT ON (q.round_id) q.round_id, q.snapshot_id, q.kind, q.taken_on
-    FROM   reporting.quality_snapshot q JOIN registry.round r USING (round_id)
-    WHERE  (q.kind = 'live' OR r.status = 'closed') AND (@round::integer IS NULL OR q.round_id = @round)
-    ORDER  BY q.round_id, q.kind = 'close' DESC, q.taken_on DESC, q.taken_at DESC
-), students AS (
-    SELECT o.round_id, sum(ss.students) AS students
-    FROM   of_record o JOIN reporting.snapshot_school ss USING (snapshot_id)
-    WHERE  @district::text IS NULL OR ss.district_code = @district
-    GROUP  BY o.round_id
+-- The snapshot of record and the scope's students are those of reporting.snapshots_of_record and
+-- reporting.measures_of_record (migration 0011_trend_functions.sql); the rates here are over a rule's findings.
+WITH students AS (
+    SELECT m.round_id, m.students
+    FROM   reporting.measures_of_record(@round::integer, @district::text, 'round') m
 ), by_rule AS (
     SELECT o.round_id, sr.rule_id,
            sum(sr.found) AS found, sum(sr.open) AS open, sum(sr.open) FILTER (WHERE sr.severity = 'error') AS open_errors,
            sum(sr.resolved) AS resolved, sum(sr.confirmed) AS confirmed, sum(sr.removed) AS removed
-    FROM   of_record o JOIN reporting.snapshot_rule sr USING (snapshot_id)
+    FROM   reporting.snapshots_of_record(@round::integer) o JOIN reporting.snapshot_rule sr USING (snapshot_id)
     WHERE  @district::text IS NULL OR sr.district_code = @district
     GROUP  BY o.round_id, sr.rule_id
 )

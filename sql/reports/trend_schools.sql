@@ -1,47 +1,19 @@
 -- Quality by school, per round (rounds in order), from each round's snapshot of record: the close snapshot of a closed
 -- round, else the round's newest live snapshot. @round (NULL: every round) and @district (NULL: the province) narrow it.
 -- Codes, names of schools and counts only. The measures are those of trend_rounds.sql, over one school.
-WITH of_record AS (
-    SELECT DISTINCT ON (q.round_id) q.round_id, q.snapshot_id, q.kind, q.taken_on
-    FROM   reporting.quality_snapshot q JOIN registry.round r USING (round_id)
-    WHERE  (q.kind = 'live' OR r.status = 'closed') AND (@round::integer IS NULL OR q.round_id = @round)
-    ORDER  BY q.round_id, q.kind = 'close' DESC, q.taken_on DESC, q.taken_at DESC
-), found AS (
-    SELECT sr.snapshot_id, sr.school_code, sum(sr.found) AS found, sum(sr.resolved) AS resolved
-    FROM   of_record o JOIN reporting.snapshot_rule sr USING (snapshot_id)
-    GROUP  BY sr.snapshot_id, sr.school_code
-), school_row AS (
-    SELECT o.round_id, ss.*, coalesce(f.found, 0) AS found, coalesce(f.resolved, 0) AS resolved
-    FROM   of_record o
-    JOIN   reporting.snapshot_school ss USING (snapshot_id)
-    LEFT   JOIN found f USING (snapshot_id, school_code)
-    WHERE  @district::text IS NULL OR ss.district_code = @district
-), names AS (
+-- The snapshot of record and the measures are defined once, in reporting.measures_of_record (migration
+-- 0011_trend_functions.sql); this file adds the schools' names.
+WITH names AS (
     SELECT DISTINCT ON (s.round_id, s.school_code) s.round_id, s.school_code, s.school_name_raw AS school_name
-    FROM   registry.school s JOIN of_record o USING (round_id)
+    FROM   registry.school s JOIN reporting.snapshots_of_record(@round::integer) o USING (round_id)
     WHERE  s.school_code IS NOT NULL
     ORDER  BY s.round_id, s.school_code, s.row_no
 )
-SELECT r.round_id, r.code, r.round_date, s.district_code, s.school_code, n.school_name,
-       count(*)::integer AS schools,
-       sum(s.students)::integer AS students,
-       sum(s.found)::integer AS found,
-       sum(s.resolved)::integer AS resolved,
-       sum(s.open_errors)::integer AS open_errors,
-       sum(s.open_warnings)::integer AS open_warnings,
-       count(*) FILTER (WHERE s.first_issued_at IS NOT NULL)::integer AS schools_issued,
-       count(*) FILTER (WHERE s.first_issued_at IS NOT NULL AND s.returns > 0)::integer AS schools_returned,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.first_returned_at - s.first_issued_at) / 86400)
-           FILTER (WHERE s.first_issued_at IS NOT NULL AND s.first_returned_at IS NOT NULL) AS median_days_to_return,
-       sum(s.cross_school_duplicates)::integer AS cross_school_duplicates,
-       sum(s.students_without_id)::integer AS students_without_id,
-       sum(s.found) * 1000.0::float8 / nullif(sum(s.students), 0) AS problems_per_1000,
-       sum(s.open_errors) * 1000.0::float8 / nullif(sum(s.students), 0) AS open_errors_per_1000,
-       sum(s.resolved)::float8 / nullif(sum(s.found), 0) AS fixed_share,
-       count(*) FILTER (WHERE s.first_issued_at IS NOT NULL AND s.returns > 0)::float8
-           / nullif(count(*) FILTER (WHERE s.first_issued_at IS NOT NULL), 0) AS return_rate
-FROM   school_row s
+SELECT r.round_id, r.code, r.round_date, m.district_code, m.school_code, n.school_name,
+       m.schools, m.students, m.found, m.resolved, m.open_errors, m.open_warnings, m.schools_issued, m.schools_returned,
+       m.median_days_to_return, m.cross_school_duplicates, m.students_without_id,
+       m.problems_per_1000, m.open_errors_per_1000, m.fixed_share, m.return_rate
+FROM   reporting.measures_of_record(@round::integer, @district::text, 'school') m
 JOIN   registry.round r USING (round_id)
 LEFT   JOIN names n USING (round_id, school_code)
-GROUP  BY r.round_id, r.code, r.round_date, s.district_code, s.school_code, n.school_name
-ORDER  BY r.round_date, r.round_id, s.district_code NULLS LAST, s.school_code;
+ORDER  BY r.round_date, r.round_id, m.district_code NULLS LAST, m.school_code;
