@@ -105,7 +105,8 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
         recurring.Trigger("inbox");
         await HangfireJobs.EventuallyAsync(() => Task.FromResult(
             Directory.Exists(Path.Combine(settings.Inbox, "taken")) && Directory.GetFiles(Path.Combine(settings.Inbox, "taken")).Length == dropped
-            && Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.xlsx").Length == 1), "every dropped return taken, the stray workbook refused");
+            && Directory.Exists(Path.Combine(settings.Inbox, "refused")) && Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.xlsx").Length == 1),
+            "every dropped return taken, the stray workbook refused");
         Assert.Equal((long)dropped, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE round_id = @r", ("r", run.RoundId)));
         Assert.Equal(dropped, Directory.GetFiles(Path.Combine(settings.Inbox, "receipts"), "*.xlsx").Length);
         Assert.Empty(Directory.GetFiles(Path.Combine(settings.Inbox, "queued")));
