@@ -68,7 +68,11 @@ public static class Portal
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(settings.DataSource);
-        builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy));
+        // An unknown account is checked against a decoy hash: its answer takes as long as a wrong password's.
+        builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy with
+        {
+            DecoyHash = settings.SignInPolicy.DecoyHash ?? Passwords.Hash("decoy", Passwords.OneTime()),
+        }));
         builder.Services.AddSingleton(new SchoolDesk(settings.DataSource));
         builder.Services.AddSingleton(new LineageReader(settings.DataSource));
         builder.Services.AddSingleton(new Gates(settings.ConcurrentUploads, Environment.ProcessorCount));

@@ -28,6 +28,13 @@ public sealed record SignInPolicy
     public int MaxFailures { get; init; } = 5;
     public TimeSpan LockoutTime { get; init; } = TimeSpan.FromMinutes(15);
     public TimeSpan SealAfterUnused { get; init; } = TimeSpan.FromDays(180);
+
+    /// <summary>
+    /// A hash of no account's password, checked when the account named has no password (unknown, or not given one yet), so
+    /// that such an attempt takes as long as a wrong password: the answer is the same, and so is its time.
+    /// </summary>
+    public string? DecoyHash { get; init; }
+
     public static SignInPolicy Default { get; } = new();
 }
 
@@ -62,6 +69,10 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         if (verifiedHash is not null)
         {
             verified = passwordMatches(verifiedHash);
+        }
+        else if (_policy.DecoyHash is { } decoy)
+        {
+            _ = passwordMatches(decoy);
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);

@@ -171,6 +171,23 @@ public sealed class SignInTests(DatabaseFixture db) : IClassFixture<DatabaseFixt
         }
     }
 
+    [Fact]
+    public async Task AnUnknownAccount_IsCheckedAgainstTheDecoy_AsAWrongPasswordIsAgainstItsHash()
+    {
+        var signIns = new SignIns(db.DataSource, SignInPolicy.Default with { DecoyHash = "decoy-hash" });
+        await AccountAsync("school-a8", AccountRole.School, "2123100008");
+        var stored = await db.ScalarAsync<string>("SELECT password_hash FROM access.account WHERE account = 'school-a8'");
+        var checkedHashes = new List<string>();
+
+        var unknown = await signIns.SignInAsync("nobody-at-all", hash => { checkedHashes.Add(hash); return false; }, "test");
+        var wrong = await signIns.SignInAsync("school-a8", hash => { checkedHashes.Add(hash); return false; }, "test");
+
+        Assert.Equal(SignInOutcome.WrongPassword, unknown.Outcome);
+        Assert.Equal(SignInOutcome.WrongPassword, wrong.Outcome);
+        // One full check each: the decoy for the unknown account, the account's own hash for the wrong password.
+        Assert.Equal(["decoy-hash", stored], checkedHashes);
+    }
+
     private Task<string> AccountAsync(string name, AccountRole role, string? school = null, string? district = null) =>
         PortalBrowser.AccountAsync(db.DataSource, name, role, school, district);
 
