@@ -285,15 +285,22 @@ internal static class SchoolPages
         var path = file.OutputDirectory is { } folder && Directory.Exists(folder)
             ? Directory.EnumerateFiles(folder, file.FileName, SearchOption.AllDirectories).FirstOrDefault()
             : null;
-        var bytes = path is null ? null : await File.ReadAllBytesAsync(path, context.RequestAborted);
-        if (bytes is null || Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant() != file.Sha256)
+        // The file is served only as it was issued (its recorded sha256), read from disk as it is sent.
+        string? sha256 = null;
+        if (path is not null)
+        {
+            await using var read = File.OpenRead(path);
+            sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(read, context.RequestAborted));
+        }
+
+        if (path is null || sha256 != file.Sha256)
         {
             return Html.Content(Html.Page(Html.T("文件不在", "File gone"),
                 $"<h1>{Html.T("文件不在服务器上", "The file is not on the server")}</h1><p>{Html.T("请联系数据管理员重新下发。", "Ask the data team to issue the worksheet again.")}</p>"),
                 StatusCodes.Status410Gone);
         }
 
-        return Results.File(bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", file.FileName);
+        return Results.File(Path.GetFullPath(path), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", file.FileName);
     }
 
     private static async Task<IResult> UploadAsync(HttpContext context, IAntiforgery antiforgery, ReturnIngest ingest, Gates gates)

@@ -78,16 +78,8 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
             result.Add(await ReadRecordAsync(connection, record.RoundId, record.RoundCode, record.RecordId, cancellationToken));
         }
 
-        await using (var audit = new NpgsqlCommand("""
-            INSERT INTO audit.event (actor, action, object, details) VALUES (@actor, 'lineage.read', @no, jsonb_build_object('round', @round, 'records', @count))
-            """, connection))
-        {
-            audit.Parameters.AddWithValue("actor", reader.Name);
-            audit.Parameters.AddWithValue("no", studentNo);
-            audit.Parameters.Add(new NpgsqlParameter("round", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)roundCode ?? DBNull.Value });
-            audit.Parameters.AddWithValue("count", result.Count);
-            await audit.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await AuditLog.WriteAsync(connection, reader.Name, "lineage.read", null, null, studentNo, new { round = roundCode, records = result.Count },
+            cancellationToken);
 
         if (refused > 0)
         {
