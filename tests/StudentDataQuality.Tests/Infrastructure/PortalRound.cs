@@ -40,6 +40,10 @@ public sealed class PortalRound : IAsyncLifetime
             Run = await HangfireJobs.StageAsync(services.GetRequiredService<RoundRuns>(), "portal", RoundStage.Issued);
         }
 
+        // The jobs take a live snapshot after the round is issued, in a job of its own that the server may not reach before
+        // it stops above: taken now, once the server is gone (it replaces the day's), the trends always have their round.
+        await new RoundRuns(Database.DataSource).TakeSnapshotAsync(Run.RoundId, atClose: false, "test");
+
         // As `sdq web` runs it: on the portal's database role, which cannot change the audit log.
         _app = Portal.Build(new PortalSettings(await Database.AppDataSourceAsync(), await HangfireJobs.PortalStorageAsync(Database), IngestScenario.Key,
             "http://127.0.0.1:0")
