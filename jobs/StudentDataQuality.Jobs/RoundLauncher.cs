@@ -148,6 +148,38 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         }
     }
 
+    /// <summary>Saves a recurring round and registers its job (refused whole, with the reason, when its name, zone or cron is wrong).</summary>
+    public static async Task SaveScheduleAsync(RoundRuns runs, IRecurringJobManager recurring, RoundSchedule schedule, string actor,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        Register(recurring, schedule);
+        await runs.SaveScheduleAsync(schedule, actor, cancellationToken);
+    }
+
+    /// <summary>Removes a recurring round and its job; false when there was none of that name. Rounds it started go on.</summary>
+    public static async Task<bool> RemoveScheduleAsync(RoundRuns runs, IRecurringJobManager recurring, string name, string actor,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        ArgumentNullException.ThrowIfNull(recurring);
+        recurring.RemoveIfExists(SchedulePrefix + name);
+        return await runs.RemoveScheduleAsync(name, actor, cancellationToken);
+    }
+
+    /// <summary>The schedule's next start in its own time zone (yyyy-MM-dd HH:mm), or "–" when its job is not registered.</summary>
+    public static string NextStart(JobStorage storage, RoundSchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(schedule);
+        using var connection = storage.GetConnection();
+        var job = connection.GetRecurringJobs().FirstOrDefault(j => j.Id == SchedulePrefix + schedule.Name);
+        return job?.NextExecution is { } next
+            ? TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(next, DateTimeKind.Utc), TimeZoneOf(schedule))
+                .ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture)
+            : "–";
+    }
+
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")]
     private static partial Regex ScheduleName();
 }

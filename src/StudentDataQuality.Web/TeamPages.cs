@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Hangfire;
-using Hangfire.Storage;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -50,8 +49,9 @@ internal static partial class TeamPages
         }
 
         body.Append("</table>");
-        body.Append(StartForm(tokens, Sources(settings), rounds));
-        body.Append(await SchedulesAsync(runs, storage, tokens, Sources(settings), context.RequestAborted));
+        var sources = Sources(settings);
+        body.Append(StartForm(tokens, sources, rounds));
+        body.Append(await SchedulesAsync(runs, storage, tokens, sources, context.RequestAborted));
 
         body.Append(CultureInfo.InvariantCulture, $"""
             <h2>{Html.T("催报：已过截止日期", "Past their deadline")}</h2>
@@ -142,7 +142,7 @@ internal static partial class TeamPages
         foreach (var schedule in await runs.SchedulesAsync(cancellationToken))
         {
             html.Append(CultureInfo.InvariantCulture, $"""
-                <tr><td>{Html.E(schedule.Name)}</td><td>{Html.E(schedule.Cron)} ({Html.E(schedule.TimeZone)})</td><td>{NextStart(storage, schedule)}</td><td>{Html.E(string.Join("; ", schedule.Sources.Select(Path.GetFileName)))}</td>
+                <tr><td>{Html.E(schedule.Name)}</td><td>{Html.E(schedule.Cron)} ({Html.E(schedule.TimeZone)})</td><td>{RoundLauncher.NextStart(storage, schedule)}</td><td>{Html.E(string.Join("; ", schedule.Sources.Select(Path.GetFileName)))}</td>
                 <td><form method="post" action="/team/schedules/remove">{Html.Token(tokens)}<input type="hidden" name="name" value="{Html.E(schedule.Name)}"><button type="submit">{Html.T("删除", "Remove")}</button></form></td></tr>
                 """);
         }
@@ -166,16 +166,6 @@ internal static partial class TeamPages
         }
 
         return html.ToString();
-    }
-
-    private static string NextStart(JobStorage storage, RoundSchedule schedule)
-    {
-        using var connection = storage.GetConnection();
-        var job = connection.GetRecurringJobs().FirstOrDefault(j => j.Id == RoundLauncher.SchedulePrefix + schedule.Name);
-        return job?.NextExecution is { } next
-            ? TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(next, DateTimeKind.Utc), RoundLauncher.TimeZoneOf(schedule))
-                .ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)
-            : "–";
     }
 
     /// <summary>The export chosen in a form, as a path under the exports folder (a name from the list, never a path typed in).</summary>
@@ -239,9 +229,7 @@ internal static partial class TeamPages
         {
             var schedule = new RoundSchedule(form["name"].ToString().Trim(), form["cron"].ToString().Trim(), RoundLauncher.DefaultTimeZone,
                 [ChosenSource(settings, form["source"].ToString())], settings.Worksheets, Days(form["deadline"].ToString()), 7, "zh", "");
-            RoundLauncher.Validate(schedule);
-            RoundLauncher.Register(recurring, schedule);
-            await runs.SaveScheduleAsync(schedule, SchoolPages.AccountOf(context.User).Name, context.RequestAborted);
+            await RoundLauncher.SaveScheduleAsync(runs, recurring, schedule, SchoolPages.AccountOf(context.User).Name, context.RequestAborted);
             return Results.Redirect("/team");
         }
         catch (UserErrorException e)
@@ -258,8 +246,7 @@ internal static partial class TeamPages
         }
 
         var name = (await context.Request.ReadFormAsync(context.RequestAborted))["name"].ToString();
-        recurring.RemoveIfExists(RoundLauncher.SchedulePrefix + name);
-        await runs.RemoveScheduleAsync(name, SchoolPages.AccountOf(context.User).Name, context.RequestAborted);
+        await RoundLauncher.RemoveScheduleAsync(runs, recurring, name, SchoolPages.AccountOf(context.User).Name, context.RequestAborted);
         return Results.Redirect("/team");
     }
 

@@ -67,21 +67,9 @@ public sealed class ScheduleAddCommand : AsyncCommand<ScheduleAddSettings>
             Path.GetFullPath(settings.Output ?? Path.Combine(SdqEnvironment.DataRoot(), "worksheets")), settings.DeadlineDays, settings.CloseAfterDays,
             settings.Language, settings.Contact);
         await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
-        RoundLauncher.Register(new RecurringJobManager(jobs.Storage), schedule);
-        await jobs.Runs.SaveScheduleAsync(schedule, SdqEnvironment.Actor, cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"Schedule [bold]{schedule.Name}[/] saved: rounds start at '{schedule.Cron}' ({schedule.TimeZone}); next {Next(jobs.Storage, schedule)}.");
+        await RoundLauncher.SaveScheduleAsync(jobs.Runs, new RecurringJobManager(jobs.Storage), schedule, SdqEnvironment.Actor, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated($"Schedule [bold]{schedule.Name}[/] saved: rounds start at '{schedule.Cron}' ({schedule.TimeZone}); next {RoundLauncher.NextStart(jobs.Storage, schedule)}.");
         return 0;
-    }
-
-    /// <summary>The schedule's next start, in its own time zone.</summary>
-    internal static string Next(JobStorage storage, RoundSchedule schedule)
-    {
-        using var connection = storage.GetConnection();
-        var job = connection.GetRecurringJobs().FirstOrDefault(j => j.Id == RoundLauncher.SchedulePrefix + schedule.Name);
-        return job?.NextExecution is { } next
-            ? TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(next, DateTimeKind.Utc), RoundLauncher.TimeZoneOf(schedule))
-                .ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture)
-            : "-";
     }
 }
 
@@ -94,7 +82,7 @@ public sealed class ScheduleListCommand : AsyncCommand<SdqSettings>
         var table = new Table().AddColumns("Name", "Cron", "Time zone", "Next start", "Sources", "Deadline days", "Worksheets");
         foreach (var schedule in await jobs.Runs.SchedulesAsync(cancellationToken))
         {
-            table.AddRow(Markup.Escape(schedule.Name), Markup.Escape(schedule.Cron), schedule.TimeZone, ScheduleAddCommand.Next(jobs.Storage, schedule),
+            table.AddRow(Markup.Escape(schedule.Name), Markup.Escape(schedule.Cron), schedule.TimeZone, RoundLauncher.NextStart(jobs.Storage, schedule),
                 Markup.Escape(string.Join("; ", schedule.Sources)), schedule.DeadlineDays.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 Markup.Escape(schedule.OutputDirectory));
         }
@@ -116,8 +104,7 @@ public sealed class ScheduleRemoveCommand : AsyncCommand<ScheduleNameSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, ScheduleNameSettings settings, CancellationToken cancellationToken)
     {
         await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
-        new RecurringJobManager(jobs.Storage).RemoveIfExists(RoundLauncher.SchedulePrefix + settings.Name);
-        if (!await jobs.Runs.RemoveScheduleAsync(settings.Name, SdqEnvironment.Actor, cancellationToken))
+        if (!await RoundLauncher.RemoveScheduleAsync(jobs.Runs, new RecurringJobManager(jobs.Storage), settings.Name, SdqEnvironment.Actor, cancellationToken))
         {
             throw new UserErrorException($"There is no schedule {settings.Name}; `sdq schedule list` shows them.");
         }
