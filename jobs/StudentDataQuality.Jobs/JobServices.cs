@@ -22,6 +22,7 @@ public static class JobServices
         services.AddSingleton(dataSource);
         services.AddSingleton(_ => key());
         services.AddSingleton(settings);
+        services.AddSingleton(settings.Checks);
         services.AddSingleton<ExtractService>();
         services.AddSingleton<CheckRunner>();
         services.AddSingleton<WorksheetIssuer>();

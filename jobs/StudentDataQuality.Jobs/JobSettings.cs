@@ -1,3 +1,5 @@
+using StudentDataQuality.Data.Quality;
+
 namespace StudentDataQuality.Jobs;
 
 /// <summary>What the jobs of one worker need to know beyond the database: its name, its folders, how to batch.</summary>
@@ -11,6 +13,9 @@ public sealed record JobSettings
 
     /// <summary>The folder watched for returned worksheets (null: this worker sets no watch).</summary>
     public string? Inbox { get; init; }
+
+    /// <summary>What the checks take from the deployment (the province of its school codes).</summary>
+    public CheckOptions Checks { get; init; } = new();
 
     /// <summary>Where the daily reminders are written.</summary>
     public required string Reports { get; init; }

@@ -23,7 +23,8 @@ public sealed record IngestResult(Receipt Receipt, bool AlreadyIngested, long? C
 /// receipt says what became of every row. The same bytes twice give the earlier receipt; a later return of the same
 /// worksheet applies only what changed since the earlier one.
 /// </summary>
-public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, ReturnLimits? limits = null, ILogger<ReturnIngest>? logger = null)
+public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, ReturnLimits? limits = null, ILogger<ReturnIngest>? logger = null,
+    CheckOptions? checkOptions = null)
 {
     private static readonly string[] IdentityFields = ["student_no", "grade", "class_name", "name"];
 
@@ -134,8 +135,8 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         if (changed.Count > 0)
         {
             var round = new Round(worksheet.RoundId, worksheet.RoundCode, worksheet.RoundDate, worksheet.SchoolYear, worksheet.PreviousRoundId, "open");
-            var run = await new CheckRunner(dataSource).RunAsync(connection, round, changed.Select(d => d.Issued.RecordId).ToArray(), uploader.Name, null,
-                cancellationToken);
+            var run = await new CheckRunner(dataSource, options: checkOptions).RunAsync(connection, round,
+                CheckScope.Records(changed.Select(d => d.Issued.RecordId).ToArray()), uploader.Name, null, cancellationToken);
             runId = run.RunId;
             await MarkRemovedAsync(connection, worksheet.RoundId, run.RunId, changed.Where(d => d.Kind == DecisionKind.Remove).Select(d => d.Issued.RecordId),
                 cancellationToken);

@@ -193,7 +193,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         foreach (var finding in record.Findings)
         {
             shown.Add(finding.Field);
-            if (Rules.TryGetValue(finding.RuleId, out var rule) && rule.Stage >= 3)
+            if (Rules.TryGetValue(finding.RuleId, out var rule) && rule.Stage >= RuleStage.Consistency)
             {
                 shown.UnionWith(rule.Fields);
             }

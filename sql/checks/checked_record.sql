@@ -1,8 +1,10 @@
 -- The input of the checks after a stage: the round's current records with every value that failed an error rule
--- of an earlier stage set to NULL, so that one bad value gives one finding, not a cascade. failed_field is the
--- check run's own temporary table of (record, field) pairs that failed so far; the runner fills it after stages
--- 1 and 2. checked_source is the round's current records (registry.current_record), or in a re-check those of the
--- rule's scope (CheckRunner); columns are those of registry.current_record.
+-- of an earlier stage set to NULL, so that one bad value gives one finding, not a cascade. The (record, field) pairs
+-- that failed so far are the check run's rows of quality.check_failed_field (the run is the session setting
+-- sdq.check_run, set by the runner); the runner adds them after stages 1 and 2. They are an ordinary table, not a
+-- temporary one, so that PostgreSQL may scan the round with parallel workers. checked_source is the round's current
+-- records (registry.current_record), or in a re-check those of the rule's scope (CheckRunner); columns are those of
+-- registry.current_record.
 -- Two branches: the records with no failed value, as they are, and the few with one, with those values hidden. Had
 -- every record gone through the CASE columns, the planner could not estimate any condition on them and took the
 -- round for a few hundred rows (sorting where it should hash, looping where it should join).
@@ -69,7 +71,8 @@ SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
        r.guardian_id_check_ok,
        r.guardian_id_birth
 FROM   checked_source r
-WHERE  NOT EXISTS (SELECT 1 FROM failed_field f WHERE f.record_id = r.record_id)
+WHERE  NOT EXISTS (SELECT 1 FROM quality.check_failed_field f
+                   WHERE f.run_id = current_setting('sdq.check_run')::bigint AND f.record_id = r.record_id)
 UNION ALL
 SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
        CASE WHEN f.fields @> '{student_no}' THEN NULL ELSE r.student_no_raw END AS student_no_raw,
@@ -132,5 +135,8 @@ SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
        CASE WHEN f.fields @> '{id_number}' THEN NULL ELSE r.id_number_birth END AS id_number_birth,
        CASE WHEN f.fields @> '{guardian_id_number}' THEN NULL ELSE r.guardian_id_check_ok END AS guardian_id_check_ok,
        CASE WHEN f.fields @> '{guardian_id_number}' THEN NULL ELSE r.guardian_id_birth END AS guardian_id_birth
-FROM   checked_source r
-JOIN   (SELECT record_id, array_agg(field) AS fields FROM failed_field GROUP BY record_id) f ON f.record_id = r.record_id;
+-- The few records with a failed value are looked up by key, one by one (a subquery the planner may not flatten): joined
+-- by hash, each rule's query would read the round a second time.
+FROM   (SELECT record_id, array_agg(field) AS fields FROM quality.check_failed_field
+        WHERE run_id = current_setting('sdq.check_run')::bigint GROUP BY record_id) f
+CROSS  JOIN LATERAL (SELECT * FROM checked_source r WHERE r.record_id = f.record_id OFFSET 0) r;

@@ -30,7 +30,7 @@ public sealed class CheckCommand : AsyncCommand<CheckSettings>
 
     public static async Task RunAsync(NpgsqlDataSource dataSource, string round, CancellationToken cancellationToken)
     {
-        var runner = new CheckRunner(dataSource, SdqEnvironment.LoggerFactory.CreateLogger<CheckRunner>());
+        var runner = new CheckRunner(dataSource, SdqEnvironment.LoggerFactory.CreateLogger<CheckRunner>(), Hosting.JobHost.Checks(SdqEnvironment.Configuration));
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = await runner.RunAsync(round, SdqEnvironment.Actor, cancellationToken: cancellationToken);
         AnsiConsole.MarkupLineInterpolated(

@@ -64,7 +64,8 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
                 new ExtractRequest(previousCode, SdqEnvironment.Actor) { RoundDate = previousDate }, [previousFolder], progress, cancellationToken));
             await Output.ExtractAsync(dataSource, previous, cancellationToken);
             // Its checks and a quality snapshot, as its own round would have left them: managers' trends start from it.
-            var checks = await new StudentDataQuality.Data.Quality.CheckRunner(dataSource, SdqEnvironment.LoggerFactory.CreateLogger<StudentDataQuality.Data.Quality.CheckRunner>())
+            var checks = await new StudentDataQuality.Data.Quality.CheckRunner(dataSource, SdqEnvironment.LoggerFactory.CreateLogger<StudentDataQuality.Data.Quality.CheckRunner>(),
+                    Hosting.JobHost.Checks(SdqEnvironment.Configuration))
                 .RunAsync(previousCode, SdqEnvironment.Actor, cancellationToken: cancellationToken);
             await new RoundRuns(dataSource).TakeSnapshotAsync(checks.Round.RoundId, atClose: false, SdqEnvironment.Actor, cancellationToken);
             AnsiConsole.MarkupLineInterpolated($"   checked ({checks.FindingsByRule.Values.Sum():N0} findings) and a quality snapshot taken, for the trends");

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Serilog;
+using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Jobs;
 
 namespace StudentDataQuality.Cli.Hosting;
@@ -47,7 +48,18 @@ public static class JobHost
             Inbox = configuredInbox is null ? null : Path.GetFullPath(configuredInbox),
             Reports = Path.GetFullPath(configuration["Worker:Reports"] is { Length: > 0 } reports ? reports : Path.Combine(SdqEnvironment.DataRoot(), "reports")),
             WorksheetBatch = configuration.GetValue("Worker:WorksheetBatch", 10),
+            Checks = Checks(configuration),
         };
+    }
+
+    /// <summary>The checks' settings: Checks:Province, the two-digit province code of the school codes (default 23).</summary>
+    public static CheckOptions Checks(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var province = configuration["Checks:Province"] is { Length: > 0 } configured ? configured.Trim() : new CheckOptions().Province;
+        return province.Length == 2 && province.All(char.IsAsciiDigit)
+            ? new CheckOptions { Province = province }
+            : throw new UserErrorException($"Checks:Province is '{province}': give the province's two-digit code (e.g. 23 for Heilongjiang).");
     }
 
     /// <summary>The container of the jobs and their services, with a client that enqueues into <paramref name="storage"/>.</summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Text;
-using System.Text.RegularExpressions;
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -10,27 +9,62 @@ using StudentDataQuality.Data.Staging;
 
 namespace StudentDataQuality.Data.Quality;
 
-/// <summary>What one check run found.</summary>
-public sealed record CheckRunResult(long RunId, Round Round, IReadOnlyDictionary<string, long> FindingsByRule, IReadOnlyDictionary<int, long> StageMs);
+/// <summary>What one check run found, and where its time went (per stage and per rule, in milliseconds).</summary>
+public sealed record CheckRunResult(long RunId, Round Round, IReadOnlyDictionary<string, long> FindingsByRule, IReadOnlyDictionary<RuleStage, long> StageMs,
+    IReadOnlyDictionary<string, long> RuleMs);
+
+/// <summary>What a check run looks at: the whole round, or some records of it (a re-check after corrections).</summary>
+public sealed class CheckScope
+{
+    private CheckScope(IReadOnlyCollection<long>? recordIds) => RecordIds = recordIds;
+
+    /// <summary>Every record of the round.</summary>
+    public static CheckScope Round { get; } = new(null);
+
+    /// <summary>Some records of the round and, for each rule, their partners (<see cref="Rule.PartnerFields"/>).</summary>
+    public static CheckScope Records(IReadOnlyCollection<long> recordIds)
+    {
+        ArgumentNullException.ThrowIfNull(recordIds);
+        return new CheckScope(recordIds.Distinct().ToArray());
+    }
+
+    /// <summary>The records re-checked; null for the whole round.</summary>
+    public IReadOnlyCollection<long>? RecordIds { get; }
+
+    public bool IsWholeRound => RecordIds is null;
+
+    public override string ToString() => RecordIds is null ? "round" : $"{RecordIds.Count} records";
+}
+
+/// <summary>What the checks take from the deployment.</summary>
+public sealed record CheckOptions
+{
+    /// <summary>The two-digit province code that every school identification code carries (F09, T01–T03); 23 is Heilongjiang.</summary>
+    public string Province { get; init; } = "23";
+}
 
 /// <summary>
-/// Runs the rule catalogue over a round, stage by stage, in the database: each rule is one set-based query of its
-/// failing records (over a whole round, a stage's rules run as one query). After stages 1 and 2 the values that failed
-/// are set aside (failed_field), and later stages read the round through checked_record, which hides them: one bad
-/// value, one finding. A re-check runs the same rules on some records and their partners. Either way each rule's
-/// findings replace its earlier ones in the scope checked (superseded when found again, resolved when gone), so a
-/// re-check equals a full run; a finding seen before (same rule, school, student and field, this round or the
-/// previous) keeps its first round. The run, the rule versions and the counts per rule are recorded.
+/// Runs the rule catalogue over a round, stage by stage, in the database. There is one way to run a rule whatever the
+/// scope: its own set-based query of its failing records (timed), read back and kept per stage; then the stage's
+/// findings are stored by one script (sql/checks/store_findings.sql). After stages 1 and 2 the values that failed are
+/// set aside, and later stages read the round through checked_record, which hides them: one bad value, one finding.
+/// A re-check (<see cref="CheckScope.Records"/>) runs the same rules on some records and their partners, and each
+/// rule's findings replace its earlier ones in the scope checked (superseded when found again, resolved when gone), so
+/// a re-check equals a full run; a finding seen before (same rule, school, student and field, this round or the
+/// previous) keeps its first round. The run, the rule versions, the counts and the time of each stage and rule are
+/// recorded in quality.check_run.
 /// </summary>
 public sealed class CheckRunner
 {
     private readonly NpgsqlDataSource _dataSource;
+    private readonly CheckOptions _options;
     private readonly ILogger _logger;
 
-    public CheckRunner(NpgsqlDataSource dataSource, ILogger<CheckRunner>? logger = null)
+    public CheckRunner(NpgsqlDataSource dataSource, ILogger<CheckRunner>? logger = null, CheckOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         _dataSource = dataSource;
+        _options = options ?? new CheckOptions();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
@@ -96,55 +130,51 @@ public sealed class CheckRunner
         }
     }
 
-    /// <summary>Runs every rule over the whole round (scope 'full').</summary>
-    public async Task<CheckRunResult> RunAsync(string roundCode, string actor, IReadOnlyList<Rule>? rules = null, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var result = await RunAsync(connection, await FindRoundAsync(connection, roundCode, cancellationToken), null, actor, rules, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return result;
-    }
+    /// <summary>Runs every rule over the whole round.</summary>
+    public async Task<CheckRunResult> RunAsync(string roundCode, string actor, IReadOnlyList<Rule>? rules = null, CancellationToken cancellationToken = default) =>
+        await RunInTransactionAsync(roundCode, CheckScope.Round, actor, rules, cancellationToken);
 
     /// <summary>
-    /// Re-checks some records of a round (scope 'records'), typically after corrections gave them new versions: the same
-    /// rules on just those records and their cross-record partners (each rule's <see cref="Rule.PartnerFields"/>). The
-    /// findings in that scope are replaced as a full run would replace them: the result equals a full re-run's.
+    /// Re-checks some records of a round, typically after corrections gave them new versions: the same rules on just
+    /// those records and their cross-record partners (each rule's <see cref="Rule.PartnerFields"/>). The findings in that
+    /// scope are replaced as a full run would replace them: the result equals a full re-run's.
     /// </summary>
     public async Task<CheckRunResult> RecheckAsync(string roundCode, IReadOnlyCollection<long> recordIds, string actor, IReadOnlyList<Rule>? rules = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        await RunInTransactionAsync(roundCode, CheckScope.Records(recordIds), actor, rules, cancellationToken);
+
+    private async Task<CheckRunResult> RunInTransactionAsync(string roundCode, CheckScope scope, string actor, IReadOnlyList<Rule>? rules,
+        CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(recordIds);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var result = await RunAsync(connection, await FindRoundAsync(connection, roundCode, cancellationToken), recordIds, actor, rules, cancellationToken);
+        var round = await RoundStore.FindAsync(connection, roundCode, cancellationToken)
+            ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
+        var result = await RunAsync(connection, round, scope, actor, rules, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return result;
     }
 
-    /// <summary>
-    /// The check itself, inside the caller's transaction (an ingest re-checks what it changed before it commits).
-    /// <paramref name="recordIds"/> NULL checks the whole round.
-    /// </summary>
-    public async Task<CheckRunResult> RunAsync(NpgsqlConnection connection, Round round, IReadOnlyCollection<long>? recordIds, string actor,
-        IReadOnlyList<Rule>? rules, CancellationToken cancellationToken)
+    /// <summary>The check itself, inside the caller's transaction (an ingest re-checks what it changed before it commits).</summary>
+    public async Task<CheckRunResult> RunAsync(NpgsqlConnection connection, Round round, CheckScope scope, string actor, IReadOnlyList<Rule>? rules,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(round);
+        ArgumentNullException.ThrowIfNull(scope);
         rules ??= RuleCatalog.All;
-        var whole = recordIds is null;
+        var whole = scope.IsWholeRound;
         await Execute(connection, "SELECT pg_advisory_xact_lock(hashtext('sdq.check:' || @code))", cancellationToken, ("code", round.Code));
         // The duplicate and cross-round rules group whole rounds by text keys (a million groups and more): with the
         // default memory their hash aggregates spill to disk and take several times as long.
         await Execute(connection, "SET LOCAL work_mem = '1GB'", cancellationToken);
         await SyncCatalogAsync(connection, rules, cancellationToken);
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
-        var previous = round.PreviousRoundId;
         if (whole)
         {
             // Fresh statistics for what the rules filter, group and join by: without them the planner takes a round for
             // a few rows and picks nested loops (minutes instead of seconds on the cross-record rules).
-            foreach (var partition in previous is { } before ? new[] { round.RoundId, before } : [round.RoundId])
+            foreach (var partition in round.PreviousRoundId is { } before ? new[] { round.RoundId, before } : [round.RoundId])
             {
                 await Execute(connection, $"ANALYZE registry.record_version_r{partition}", cancellationToken);
             }
@@ -157,122 +187,53 @@ public sealed class CheckRunner
             VALUES (@round, @scope, @actor, @versions) RETURNING run_id
             """, cancellationToken, ("round", round.RoundId), ("scope", whole ? "full" : "records"), ("actor", actor),
             ("versions", new Jsonb(JsonSerializer.Serialize(rules.ToDictionary(r => r.Id, r => r.Version)))));
-        // The run's scratch objects live in the session; a caller may run more than one check in a transaction.
+        // The run's scratch objects live in the session; a caller may run more than one check in a transaction. The
+        // values set aside after stages 1 and 2 are the run's rows of quality.check_failed_field (checked_record.sql).
         await Execute(connection, """
+            SELECT set_config('sdq.check_run', @run::text, true);
             DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_source;
-            DROP TABLE IF EXISTS pg_temp.failed_field, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.rule_scope, pg_temp.scope_school,
-                                 pg_temp.scope_record, pg_temp.stage_rule;
-            CREATE TEMP TABLE failed_field (record_id bigint NOT NULL, field text NOT NULL) ON COMMIT DROP;
+            DROP TABLE IF EXISTS pg_temp.rule_result, pg_temp.recheck_record, pg_temp.rule_scope, pg_temp.scope_school, pg_temp.scope_record,
+                                 pg_temp.stage_rule;
             CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text, rule_id text) ON COMMIT DROP;
             CREATE TEMP TABLE stage_rule (rule_id text PRIMARY KEY, rule_version integer NOT NULL, severity text NOT NULL, partner_set integer NOT NULL,
-                                          school_level boolean NOT NULL) ON COMMIT DROP;
+                                          school_level boolean NOT NULL, invalidates boolean NOT NULL, whole_round boolean NOT NULL) ON COMMIT DROP;
             CREATE TEMP TABLE recheck_record (record_id bigint PRIMARY KEY) ON COMMIT DROP;
             CREATE TEMP TABLE rule_scope (partner_set integer NOT NULL, record_id bigint NOT NULL, PRIMARY KEY (partner_set, record_id)) ON COMMIT DROP;
             CREATE TEMP TABLE scope_school (school_code text PRIMARY KEY) ON COMMIT DROP;
-            """, cancellationToken);
-        // The rules read checked_record, over checked_source: the round as it is, or in a re-check, for each rule, the
-        // records of its scope (see ScopeAsync).
-        await Execute(connection, "CREATE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
+            """, cancellationToken, ("run", runId));
+        var partnerSets = new Dictionary<string, int>();
+        if (whole)
+        {
+            // The rules read checked_record over checked_source: here the round as it is. scope_record is a re-check's
+            // copy of its records; empty here, so that the findings script is one text for both scopes.
+            await Execute(connection, $"""
+                CREATE TEMP TABLE scope_record ON COMMIT DROP AS SELECT * FROM registry.current_record WITH NO DATA;
+                CREATE TEMP VIEW checked_source AS {WholeRoundSource};
+                """, cancellationToken);
+        }
+        else
+        {
+            partnerSets = await ScopeAsync(connection, rules, round, scope.RecordIds!, cancellationToken);
+        }
+
         await Execute(connection, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
-        if (!whole)
-        {
-            await using var import = await connection.BeginBinaryImportAsync("COPY recheck_record (record_id) FROM STDIN (FORMAT BINARY)", cancellationToken);
-            foreach (var id in recordIds!.Distinct())
-            {
-                await import.StartRowAsync(cancellationToken);
-                await import.WriteAsync(id, NpgsqlDbType.Bigint, cancellationToken);
-            }
-
-            await import.CompleteAsync(cancellationToken);
-        }
-
-        if (!whole)
-        {
-            // Statistics of the few re-checked records, or the planner takes them for thousands and reads whole rounds
-            // to find their partners (8 s a rule on three million records instead of milliseconds by index).
-            await Execute(connection, "ANALYZE recheck_record", cancellationToken);
-            // A school-level finding (no record) is in a re-check's scope when its school is that of some version of a
-            // re-checked record: the schools whose counts the changes can move.
-            await Execute(connection, """
-                INSERT INTO scope_school (school_code)
-                SELECT DISTINCT r.school_code FROM registry.record r
-                WHERE  r.round_id = @round AND r.record_id IN (SELECT s.record_id FROM recheck_record s) AND r.school_code IS NOT NULL
-                """, cancellationToken, ("round", round.RoundId));
-        }
-
-        var partnerSets = whole ? null : await ScopeAsync(connection, rules, round, cancellationToken);
         var counts = new Dictionary<string, long>();
-        var stageMs = new Dictionary<int, long>();
-        var schoolYearStart = new DateOnly(round.SchoolYear, 9, 1);
-        var columns = await CheckedColumnsAsync(connection, cancellationToken);
+        var stageMs = new Dictionary<RuleStage, long>();
+        var ruleMs = new Dictionary<string, long>();
         foreach (var stage in rules.GroupBy(r => r.Stage).OrderBy(g => g.Key))
         {
             var watch = Stopwatch.StartNew();
-            // Over a whole round, a stage's rules run as one query that reads the stage's input once, unless they read
-            // nearly all of the record: materialising whole records cost more than the scans it saved (measured on a
-            // million records: stage 1, 56 of 66 columns, 19 s as one query against 10–14 s rule by rule; stage 2, 50
-            // columns, 19 s against 27–34 s). A re-check reads each rule's own scope.
-            // A re-check reads the few records of its scope, whatever their columns: its stages always run as one query.
-            var used = UsedColumns(columns, stage.ToList());
-            var fused = stage.Count() > 1 && (whole ? used.Count * 5 <= columns.Count * 4 : !stage.Any(r => r.NeedsWholeRound))
-                ? await QueryStageAsync(connection, stage.ToList(), used, round, previous, schoolYearStart, runId, cancellationToken)
-                : null;
-            if (!whole && fused is not null)
+            var results = new List<(Failing Row, string RuleId)>();
+            foreach (var rule in stage)
             {
-                // A re-check stores the whole stage's findings at once: a few statements instead of a few per rule.
-                foreach (var (ruleId, count) in await StoreStageFindingsAsync(connection, stage.ToList(), fused, partnerSets!, round, previous, runId,
-                             cancellationToken))
-                {
-                    counts[ruleId] = count;
-                }
-            }
-            else
-            {
-                foreach (var rule in stage)
-                {
-                    var ruleWatch = Stopwatch.StartNew();
-                    if (!whole && rule.NeedsWholeRound)
-                    {
-                        await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
-                    }
-
-                    var failing = fused is not null
-                        ? fused[rule.Id]
-                        : await QueryRuleAsync(connection, rule, round, previous, schoolYearStart, runId, nestedLoops: !whole, cancellationToken);
-                    if (!whole && rule.NeedsWholeRound)
-                    {
-                        await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource, cancellationToken);
-                    }
-
-                    var scope = whole || rule.NeedsWholeRound ? null : $"(SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {partnerSets![PartnerKey(rule)]})";
-                    counts[rule.Id] = await StoreFindingsAsync(connection, rule, failing, round, previous, schoolYearStart, runId, scope,
-                        cancellationToken);
-                    _logger.LogDebug("Rule {RuleId}: {FindingCount} findings in {ElapsedMs} ms", rule.Id, counts[rule.Id], ruleWatch.ElapsedMilliseconds);
-                }
+                var ruleWatch = Stopwatch.StartNew();
+                results.AddRange((await QueryRuleAsync(connection, rule, round, whole, cancellationToken)).Select(row => (row, rule.Id)));
+                ruleMs[rule.Id] = ruleWatch.ElapsedMilliseconds;
             }
 
-            // The values that failed an invalidating rule of this stage are hidden from the later stages: the round's
-            // current findings of those rules (this run's, and in a re-check those of the records outside its scope).
-            var invalidating = stage.Where(r => r.Invalidates).Select(r => r.Id).ToArray();
-            if (invalidating.Length > 0)
+            foreach (var (ruleId, count) in await StoreStageAsync(connection, stage.ToList(), results, partnerSets, round, runId, whole, cancellationToken))
             {
-                // A re-check looks up its scope's records one by one (by the record index of migration 0006): the planner,
-                // asked for the round's findings filtered by the scope, read them all (80 ms a stage on 200,000 records).
-                await Execute(connection, whole
-                    ? """
-                      INSERT INTO failed_field (record_id, field)
-                      SELECT record_id, field FROM quality.finding
-                      WHERE  round_id = @round AND status IN ('open', 'confirmed') AND rule_id = ANY(@rules) AND record_id IS NOT NULL
-                      """
-                    : """
-                      INSERT INTO failed_field (record_id, field)
-                      SELECT f.record_id, f.field
-                      FROM   (SELECT DISTINCT record_id FROM scope_record) r
-                      CROSS  JOIN LATERAL (SELECT f.record_id, f.field FROM quality.finding f
-                                           WHERE  f.round_id = @round AND f.record_id = r.record_id AND f.rule_id = ANY(@rules)
-                                             AND  f.status IN ('open', 'confirmed') OFFSET 0) f
-                      """, cancellationToken, ("round", round.RoundId), ("rules", invalidating));
-                await Execute(connection, "ANALYZE failed_field", cancellationToken);
+                counts[ruleId] = count;
             }
 
             stageMs[stage.Key] = watch.ElapsedMilliseconds;
@@ -281,24 +242,19 @@ public sealed class CheckRunner
         }
 
         await Execute(connection, """
-            UPDATE quality.check_run SET finished_at = clock_timestamp(), counts = @counts, stage_ms = @ms WHERE run_id = @run;
+            DELETE FROM quality.check_failed_field WHERE run_id = @run;
+            UPDATE quality.check_run SET finished_at = clock_timestamp(), counts = @counts, stage_ms = @ms, rule_ms = @rule_ms WHERE run_id = @run;
             INSERT INTO audit.event (actor, action, round_id, object, details) VALUES (@actor, 'check', @round, @object, @counts);
             """, cancellationToken, ("counts", new Jsonb(JsonSerializer.Serialize(counts))),
-            ("ms", new Jsonb(JsonSerializer.Serialize(stageMs))), ("run", runId), ("actor", actor), ("round", round.RoundId),
-            ("object", whole ? "round" : $"{recordIds!.Count} records"));
-        return new CheckRunResult(runId, round, counts, stageMs);
+            ("ms", new Jsonb(JsonSerializer.Serialize(stageMs.ToDictionary(s => ((int)s.Key).ToString(CultureInfo.InvariantCulture), s => s.Value)))),
+            ("rule_ms", new Jsonb(JsonSerializer.Serialize(ruleMs))), ("run", runId), ("actor", actor), ("round", round.RoundId),
+            ("object", scope.ToString()));
+        return new CheckRunResult(runId, round, counts, stageMs, ruleMs);
     }
-
-    private static async Task<Round> FindRoundAsync(NpgsqlConnection connection, string roundCode, CancellationToken cancellationToken) =>
-        await RoundStore.FindAsync(connection, roundCode, cancellationToken)
-        ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
 
     private const string WholeRoundSource = "SELECT * FROM registry.current_record";
 
     private const string ScopeSource = "SELECT * FROM scope_record";
-
-    /// <summary>The stage of school-level rules, whose findings have a school and no record.</summary>
-    private const int SchoolStage = 6;
 
     private static string PartnerKey(Rule rule) => string.Join(",", rule.PartnerFields);
 
@@ -309,13 +265,42 @@ public sealed class CheckRunner
     /// partners are found by the indexes of migration 0006. The current versions of all those records are copied once
     /// into scope_record, which every rule then reads as checked_source: each rule judges its own scope correctly over
     /// this superset, because every group it forms lies within the records sharing its partner fields, and only its own
-    /// scope's findings are kept. Returns the number of each partner set in rule_scope.
+    /// scope's findings are kept. A school-level finding (no record) is in scope when its school is that of some version
+    /// of a re-checked record: the schools whose counts the changes can move. Returns the number of each partner set in
+    /// rule_scope.
     /// </summary>
     private static async Task<Dictionary<string, int>> ScopeAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules, Round round,
-        CancellationToken cancellationToken)
+        IReadOnlyCollection<long> recordIds, CancellationToken cancellationToken)
     {
+        await using (var import = await connection.BeginBinaryImportAsync("COPY recheck_record (record_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            foreach (var id in recordIds)
+            {
+                await import.StartRowAsync(cancellationToken);
+                await import.WriteAsync(id, NpgsqlDbType.Bigint, cancellationToken);
+            }
+
+            await import.CompleteAsync(cancellationToken);
+        }
+
         var sets = rules.Where(r => !r.NeedsWholeRound).Select(PartnerKey).Distinct().Select((key, i) => (key, i)).ToDictionary(x => x.key, x => x.i);
         await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
+        void Add(string sql)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            command.Parameters.AddWithValue("round", round.RoundId);
+            command.Parameters.AddWithValue("previous", round.PreviousRoundId ?? -1);
+            batch.BatchCommands.Add(command);
+        }
+
+        // Statistics of the few re-checked records, or the planner takes them for thousands and reads whole rounds to
+        // find their partners (8 s a rule on three million records instead of milliseconds by index).
+        Add("ANALYZE recheck_record");
+        Add("""
+            INSERT INTO scope_school (school_code)
+            SELECT DISTINCT r.school_code FROM registry.record r
+            WHERE  r.round_id = @round AND r.record_id IN (SELECT s.record_id FROM recheck_record s) AND r.school_code IS NOT NULL
+            """);
         foreach (var (key, number) in sets)
         {
             // The partner fields are column names checked against the record layout when the catalogue was read.
@@ -323,7 +308,7 @@ public sealed class CheckRunner
             // flatten): asked as one semi-join, it misjudged the few values for thousands and read both rounds whole
             // (8 s a partner set on three million records, against milliseconds by index).
             var fields = key.Length == 0 ? [] : key.Split(',');
-            var command = new NpgsqlBatchCommand(key.Length == 0
+            Add(key.Length == 0
                 ? $"INSERT INTO rule_scope (partner_set, record_id) SELECT {number}, record_id FROM recheck_record"
                 : $"""
                     INSERT INTO rule_scope (partner_set, record_id)
@@ -336,45 +321,47 @@ public sealed class CheckRunner
                     UNION
                     SELECT {number}, record_id FROM recheck_record
                     """);
-            command.Parameters.AddWithValue("round", round.RoundId);
-            command.Parameters.AddWithValue("previous", round.PreviousRoundId ?? -1);
-            batch.BatchCommands.Add(command);
         }
 
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("ANALYZE rule_scope"));
-        var copy = new NpgsqlBatchCommand("""
+        Add("ANALYZE rule_scope");
+        Add("""
             CREATE TEMP TABLE scope_record ON COMMIT DROP AS
             SELECT r.*
             FROM   (SELECT DISTINCT s.record_id FROM rule_scope s) s
             CROSS  JOIN LATERAL (SELECT r.* FROM registry.current_record r
                                  WHERE r.round_id IN (@round, @previous) AND r.record_id = s.record_id OFFSET 0) r
             """);
-        copy.Parameters.AddWithValue("round", round.RoundId);
-        copy.Parameters.AddWithValue("previous", round.PreviousRoundId ?? -1);
-        batch.BatchCommands.Add(copy);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource));
+        Add("CREATE TEMP VIEW checked_source AS " + ScopeSource);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         return sets;
     }
 
-    private static async Task<List<Failing>> QueryRuleAsync(NpgsqlConnection connection, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
-        long runId, bool nestedLoops, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one rule's query and returns its failing records. The rule's own query (the program's embedded SQL, never
+    /// input; values are parameters) runs as a plain SELECT, so that PostgreSQL may scan the round with parallel workers
+    /// (an INSERT … SELECT never does). Over a whole round nested loops are off: the rules join and group whole rounds,
+    /// and where the planner misjudges a row count it picks nested loops (X02 once took 20 s instead of 0.4 s on 200,000
+    /// records). A re-check reads a few records, by key: what nested loops are for. A rule that needs the whole round
+    /// reads it in a re-check too.
+    /// </summary>
+    private async Task<List<Failing>> QueryRuleAsync(NpgsqlConnection connection, Rule rule, Round round, bool whole, CancellationToken cancellationToken)
     {
-        // The rule's own query (the program's embedded SQL, never input; values are parameters) runs as a plain SELECT,
-        // so that PostgreSQL may scan the round with parallel workers (an INSERT … SELECT never does). Over a whole round
-        // nested loops are off: the rules join and group whole rounds, and where the planner misjudges a row count it
-        // picks nested loops (X02 once took 20 s instead of 0.4 s on 200,000 records). A re-check reads a few records,
-        // by key: what nested loops are for. The failing records (few) come back here and go into a scratch table.
         var failing = new List<Failing>();
-        await Execute(connection, nestedLoops ? "SET LOCAL enable_nestloop = on" : "SET LOCAL enable_nestloop = off", cancellationToken);
+        await Execute(connection, whole ? "SET LOCAL enable_nestloop = off" : "SET LOCAL enable_nestloop = on", cancellationToken);
+        if (!whole && rule.NeedsWholeRound)
+        {
+            await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
+        }
+
         try
         {
             await using var query = new NpgsqlCommand($"SELECT * FROM (\n{rule.Sql}\n) q", connection) { CommandTimeout = 0 };
-            AddRuleParameters(query.Parameters, rule, round, previous, schoolYearStart, runId);
+            AddRuleParameters(query.Parameters, round);
             await using var reader = await query.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                failing.Add(Read(reader, 0));
+                failing.Add(new Failing(reader.IsDBNull(0) ? null : reader.GetInt64(0), Text(reader, 1), Text(reader, 2), Text(reader, 3), Text(reader, 4),
+                    Text(reader, 5)));
             }
         }
         catch (PostgresException e)
@@ -382,191 +369,70 @@ public sealed class CheckRunner
             throw new InvalidOperationException($"Rule {rule.Id} failed: {e.MessageText} ({e.SqlState}) at position {e.Position} of its query.", e);
         }
 
+        if (!whole && rule.NeedsWholeRound)
+        {
+            await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource, cancellationToken);
+        }
+
         return failing;
-    }
-
-    /// <summary>
-    /// All rules of a stage as one query over the whole round: the stage's input (checked_record, with just the columns
-    /// the rules name) is read once into a materialised CTE of the same name, which each rule's query then reads in
-    /// place of the view. Returns each rule's failing records. Should the query fail, the rules run one by one, so that
-    /// the error names its rule.
-    /// </summary>
-    private async Task<Dictionary<string, List<Failing>>> QueryStageAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules,
-        IReadOnlyList<string> used, Round round, int? previous, DateOnly schoolYearStart, long runId, CancellationToken cancellationToken)
-    {
-        var sql = new StringBuilder($"WITH checked_record AS MATERIALIZED (\n    SELECT {string.Join(", ", used)} FROM pg_temp.checked_record WHERE round_id = @round_id\n)\n");
-        for (var i = 0; i < rules.Count; i++)
-        {
-            sql.Append(i == 0 ? "" : "UNION ALL\n").Append($"SELECT {i} AS rule_index, q.* FROM (\n{rules[i].Sql}\n) q\n");
-        }
-
-        var failing = rules.ToDictionary(r => r.Id, _ => new List<Failing>());
-        var savepoint = "stage_query";
-        await Execute(connection, "SET LOCAL enable_nestloop = off", cancellationToken);
-        await Execute(connection, $"SAVEPOINT {savepoint}", cancellationToken);
-        try
-        {
-            await using var query = new NpgsqlCommand(sql.ToString(), connection) { CommandTimeout = 0 };
-            AddRuleParameters(query.Parameters, rules[0], round, previous, schoolYearStart, runId);
-            await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                failing[rules[reader.GetInt32(0)].Id].Add(Read(reader, 1));
-            }
-        }
-        catch (PostgresException e)
-        {
-            _logger.LogWarning("The rules of stage {Stage} failed as one query ({Message}); running them one by one", rules[0].Stage, e.MessageText);
-            await Execute(connection, $"ROLLBACK TO SAVEPOINT {savepoint}", cancellationToken);
-            foreach (var rule in rules)
-            {
-                failing[rule.Id] = await QueryRuleAsync(connection, rule, round, previous, schoolYearStart, runId, nestedLoops: false, cancellationToken);
-            }
-        }
-
-        await Execute(connection, $"RELEASE SAVEPOINT {savepoint}", cancellationToken);
-        return failing;
-    }
-
-    /// <summary>The columns of checked_record that some rule of the stage names (a superset: any word of its text).</summary>
-    private static List<string> UsedColumns(IReadOnlyList<string> columns, IReadOnlyList<Rule> rules) =>
-        columns.Where(c => c is "round_id" or "record_id" || rules.Any(r => Regex.IsMatch(r.Sql, $@"\b{c}\b"))).ToList();
-
-    private static async Task<IReadOnlyList<string>> CheckedColumnsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        var columns = new List<string>();
-        await using var command = new NpgsqlCommand("""
-            SELECT attname FROM pg_attribute WHERE attrelid = 'pg_temp.checked_record'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
-            """, connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            columns.Add(reader.GetString(0));
-        }
-
-        return columns;
     }
 
     /// <summary>One failing record (or school) as a rule returns it.</summary>
     private sealed record Failing(long? RecordId, string? SchoolCode, string? Field, string? Value, string? Detail, string? Severity);
 
-    private static Failing Read(NpgsqlDataReader reader, int first) =>
-        new(reader.IsDBNull(first) ? null : reader.GetInt64(first), Text(reader, first + 1), Text(reader, first + 2), Text(reader, first + 3),
-            Text(reader, first + 4), Text(reader, first + 5));
-
-    /// <summary>Rules' failing records into the scratch table rule_result (the rule's id where several rules share it).</summary>
-    private static async Task CopyResultsAsync(NpgsqlConnection connection, IEnumerable<(Failing Row, string? RuleId)> results,
-        CancellationToken cancellationToken)
-    {
-        await using var import = await connection.BeginBinaryImportAsync(
-            "COPY rule_result (record_id, school_code, field, value, detail, severity, rule_id) FROM STDIN (FORMAT BINARY)", cancellationToken);
-        foreach (var (row, ruleId) in results)
-        {
-            await import.StartRowAsync(cancellationToken);
-            await import.WriteAsync(row.RecordId, NpgsqlDbType.Bigint, cancellationToken);
-            await import.WriteAsync(row.SchoolCode, NpgsqlDbType.Text, cancellationToken);
-            await import.WriteAsync(row.Field, NpgsqlDbType.Text, cancellationToken);
-            await import.WriteAsync(row.Value, NpgsqlDbType.Text, cancellationToken);
-            await import.WriteAsync(row.Detail, NpgsqlDbType.Text, cancellationToken);
-            await import.WriteAsync(row.Severity, NpgsqlDbType.Text, cancellationToken);
-            await import.WriteAsync(ruleId, NpgsqlDbType.Text, cancellationToken);
-        }
-
-        await import.CompleteAsync(cancellationToken);
-    }
-
     /// <summary>
-    /// A re-check's findings of a whole stage, stored as <see cref="StoreFindingsAsync"/> stores one rule's: each rule's
-    /// results kept within its own scope, written with their fingerprints, and the rules' earlier findings in their
-    /// scopes closed (superseded or resolved). Returns the count per rule.
+    /// Stores a stage's findings with sql/checks/store_findings.sql: the rules' results (into the scratch table
+    /// rule_result) and the stage's rules (stage_rule) go in, the counts per rule come out.
     /// </summary>
-    private static async Task<Dictionary<string, long>> StoreStageFindingsAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules,
-        Dictionary<string, List<Failing>> failing, Dictionary<string, int> partnerSets, Round round, int? previous, long runId,
+    private static async Task<Dictionary<string, long>> StoreStageAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules,
+        List<(Failing Row, string RuleId)> results, Dictionary<string, int> partnerSets, Round round, long runId, bool whole,
         CancellationToken cancellationToken)
     {
-        await Execute(connection, "SET LOCAL enable_nestloop = on", cancellationToken);
-        await CopyResultsAsync(connection, rules.SelectMany(rule => failing[rule.Id].Select(row => (row, (string?)rule.Id))), cancellationToken);
-
-        var counts = rules.ToDictionary(r => r.Id, _ => 0L);
-        await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
-        void Add(string sql)
+        await Execute(connection, "TRUNCATE rule_result, stage_rule", cancellationToken);
+        await using (var import = await connection.BeginBinaryImportAsync(
+                         "COPY rule_result (record_id, school_code, field, value, detail, severity, rule_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
         {
-            var command = new NpgsqlBatchCommand(sql);
-            command.Parameters.AddWithValue("round_id", round.RoundId);
-            command.Parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)previous ?? DBNull.Value });
-            command.Parameters.AddWithValue("run_id", runId);
-            command.Parameters.AddWithValue("ids", rules.Select(r => r.Id).ToArray());
-            command.Parameters.AddWithValue("versions", rules.Select(r => r.Version).ToArray());
-            command.Parameters.AddWithValue("severities", rules.Select(r => r.Severity).ToArray());
-            command.Parameters.AddWithValue("sets", rules.Select(r => partnerSets[PartnerKey(r)]).ToArray());
-            command.Parameters.AddWithValue("school_level", rules.Select(r => r.Stage == SchoolStage).ToArray());
-            batch.BatchCommands.Add(command);
+            foreach (var (row, ruleId) in results)
+            {
+                await import.StartRowAsync(cancellationToken);
+                await import.WriteAsync(row.RecordId, NpgsqlDbType.Bigint, cancellationToken);
+                await import.WriteAsync(row.SchoolCode, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(row.Field, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(row.Value, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(row.Detail, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(row.Severity, NpgsqlDbType.Text, cancellationToken);
+                await import.WriteAsync(ruleId, NpgsqlDbType.Text, cancellationToken);
+            }
+
+            await import.CompleteAsync(cancellationToken);
         }
 
-        // The inputs are a few rows; the findings table is the round's. Joins by index only, or the planner, misjudging
-        // the few for many, reads the round's findings whole per statement (100 ms each on three million records).
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_hashjoin = off"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_mergejoin = off"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("TRUNCATE stage_rule"));
-        Add("""
-            INSERT INTO stage_rule (rule_id, rule_version, severity, partner_set, school_level)
-            SELECT * FROM unnest(@ids::text[], @versions::integer[], @severities::text[], @sets::integer[], @school_level::boolean[])
-            """);
-        // Each rule's results within its own scope (a rule with partners also reports on them).
-        Add("""
-            DELETE FROM rule_result q USING stage_rule r
-            WHERE  q.rule_id = r.rule_id
-              AND  CASE WHEN q.record_id IS NULL THEN q.school_code IS NULL OR q.school_code NOT IN (SELECT c.school_code FROM scope_school c)
-                        ELSE NOT EXISTS (SELECT 1 FROM rule_scope s WHERE s.partner_set = r.partner_set AND s.record_id = q.record_id) END
-            """);
-        Add("""
-            WITH inserted AS (
-                INSERT INTO quality.finding (round_id, run_id, rule_id, rule_version, severity, record_id, record_version, school_code,
-                                             student_no, field, value, detail, fingerprint, first_seen_round_id, status)
-                SELECT @round_id, @run_id, q.rule_id, r.rule_version, coalesce(q.severity, r.severity), q.record_id, c.version,
-                       coalesce(c.school_code, q.school_code), c.student_no, q.field, q.value, q.detail, fp.fingerprint,
-                       coalesce((SELECT min(p.first_seen_round_id) FROM quality.finding p
-                                 WHERE p.round_id IN (@round_id, @previous_round_id) AND p.fingerprint = fp.fingerprint), @round_id),
-                       CASE WHEN EXISTS (SELECT 1 FROM quality.finding o
-                                         WHERE  o.round_id = @round_id AND o.fingerprint = fp.fingerprint AND o.status = 'confirmed'
-                                           AND  o.record_id IS NOT DISTINCT FROM q.record_id AND o.value IS NOT DISTINCT FROM q.value)
-                            THEN 'confirmed' ELSE 'open' END
-                FROM   rule_result q
-                JOIN   stage_rule r ON r.rule_id = q.rule_id
-                LEFT   JOIN registry.current_record c ON c.round_id IN (@round_id, @previous_round_id) AND c.record_id = q.record_id
-                CROSS  JOIN LATERAL (SELECT concat_ws('|', q.rule_id, coalesce(c.school_code, q.school_code), c.student_no, q.field) AS fingerprint) fp
-                RETURNING rule_id)
-            SELECT rule_id, count(*) FROM inserted GROUP BY rule_id
-            """);
-        // The rules' earlier findings in their scopes are closed: superseded where this run found the same problem again,
-        // resolved where it is gone. Found by record (the index of migration 0006), and for school-level rules by school.
-        const string Closed = """
-            SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
-                                              WHERE  n.round_id = o.round_id AND n.run_id = @run_id AND n.fingerprint = o.fingerprint
-                                                AND  n.record_id IS NOT DISTINCT FROM o.record_id)
-                             THEN 'superseded' ELSE 'resolved' END,
-                   closed_run_id = @run_id
-            """;
-        Add($"""
-            UPDATE quality.finding o
-            {Closed}
-            FROM   stage_rule r JOIN rule_scope s ON s.partner_set = r.partner_set
-            WHERE  o.round_id = @round_id AND o.record_id = s.record_id AND o.rule_id = r.rule_id
-              AND  o.status IN ('open', 'confirmed') AND o.run_id <> @run_id
-            """);
-        Add($"""
-            UPDATE quality.finding o
-            {Closed}
-            FROM   stage_rule r
-            WHERE  r.school_level AND o.round_id = @round_id AND o.record_id IS NULL AND o.rule_id = r.rule_id
-              AND  o.school_code IN (SELECT c.school_code FROM scope_school c)
-              AND  o.status IN ('open', 'confirmed') AND o.run_id <> @run_id
-            """);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("TRUNCATE rule_result"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_hashjoin = on"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_mergejoin = on"));
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        await Execute(connection, """
+            INSERT INTO stage_rule (rule_id, rule_version, severity, partner_set, school_level, invalidates, whole_round)
+            SELECT * FROM unnest(@ids::text[], @versions::integer[], @severities::text[], @sets::integer[], @school_level::boolean[], @invalidates::boolean[],
+                                 @whole_round::boolean[]);
+            ANALYZE rule_result;
+            """, cancellationToken,
+            ("ids", rules.Select(r => r.Id).ToArray()), ("versions", rules.Select(r => r.Version).ToArray()),
+            ("severities", rules.Select(r => r.Severity).ToArray()),
+            ("sets", rules.Select(r => partnerSets.GetValueOrDefault(PartnerKey(r), -1)).ToArray()),
+            ("school_level", rules.Select(r => r.Stage == RuleStage.School).ToArray()), ("invalidates", rules.Select(r => r.Invalidates).ToArray()),
+            ("whole_round", rules.Select(r => r.NeedsWholeRound).ToArray()));
+
+        // A re-check's inputs are a few rows and the findings table is the round's: joins by index only, or the planner,
+        // misjudging the few for many, reads the round's findings whole per statement (100 ms each on three million
+        // records). A full run joins thousands of findings with the round: hash joins.
+        await Execute(connection, whole
+            ? "SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on"
+            : "SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", cancellationToken);
+        var counts = rules.ToDictionary(r => r.Id, _ => 0L);
+        await using (var store = new NpgsqlCommand(SqlScripts.Load("checks/store_findings.sql"), connection) { CommandTimeout = 0 })
         {
+            store.Parameters.AddWithValue("round_id", round.RoundId);
+            store.Parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)round.PreviousRoundId ?? DBNull.Value });
+            store.Parameters.AddWithValue("run_id", runId);
+            store.Parameters.AddWithValue("whole", whole);
+            await using var reader = await store.ExecuteReaderAsync(cancellationToken);
             do
             {
                 while (await reader.ReadAsync(cancellationToken))
@@ -577,86 +443,20 @@ public sealed class CheckRunner
             while (await reader.NextResultAsync(cancellationToken));
         }
 
+        await Execute(connection, "SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on", cancellationToken);
         return counts;
-    }
-
-    /// <summary>
-    /// Writes a rule's findings and closes its earlier ones (in a re-check: within the rule's scope, the query
-    /// <paramref name="scope"/> of record ids, and for school-level rules the schools of scope_school).
-    /// </summary>
-    private static async Task<long> StoreFindingsAsync(NpgsqlConnection connection, Rule rule, List<Failing> failing, Round round, int? previous,
-        DateOnly schoolYearStart, long runId, string? scope, CancellationToken cancellationToken)
-    {
-        var wholeRound = scope is null;
-        await Execute(connection, "SET LOCAL enable_nestloop = on", cancellationToken);
-        await CopyResultsAsync(connection, failing.Select(row => (row, (string?)null)), cancellationToken);
-
-        // A re-check keeps only what falls in the rule's scope (a rule with partners also reports on them).
-        await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
-        if (!wholeRound)
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
-                DELETE FROM rule_result q
-                WHERE  CASE WHEN q.record_id IS NULL THEN q.school_code IS NULL OR q.school_code NOT IN (SELECT c.school_code FROM scope_school c)
-                            ELSE q.record_id NOT IN {scope} END
-                """));
-        }
-
-        // The findings, each with its fingerprint (the same problem in another run or round) and the round it was first
-        // seen in. A problem that was confirmed (explained, and the explanation accepted) stays confirmed while its value
-        // is the same.
-        var findings = new NpgsqlBatchCommand("""
-            INSERT INTO quality.finding (round_id, run_id, rule_id, rule_version, severity, record_id, record_version, school_code,
-                                         student_no, field, value, detail, fingerprint, first_seen_round_id, status)
-            SELECT @round_id, @run_id, @rule_id, @rule_version, coalesce(q.severity, @rule_severity), q.record_id, c.version,
-                   coalesce(c.school_code, q.school_code), c.student_no, q.field, q.value, q.detail, fp.fingerprint,
-                   coalesce((SELECT min(p.first_seen_round_id) FROM quality.finding p
-                             WHERE p.round_id IN (@round_id, @previous_round_id) AND p.fingerprint = fp.fingerprint), @round_id),
-                   CASE WHEN EXISTS (SELECT 1 FROM quality.finding o
-                                     WHERE  o.round_id = @round_id AND o.fingerprint = fp.fingerprint AND o.status = 'confirmed'
-                                       AND  o.record_id IS NOT DISTINCT FROM q.record_id AND o.value IS NOT DISTINCT FROM q.value)
-                        THEN 'confirmed' ELSE 'open' END
-            FROM   rule_result q
-            LEFT   JOIN registry.current_record c ON c.round_id IN (@round_id, @previous_round_id) AND c.record_id = q.record_id
-            CROSS  JOIN LATERAL (SELECT concat_ws('|', @rule_id, coalesce(c.school_code, q.school_code), c.student_no, q.field) AS fingerprint) fp
-            """);
-        AddRuleParameters(findings.Parameters, rule, round, previous, schoolYearStart, runId);
-        batch.BatchCommands.Add(findings);
-        // The rule's earlier findings in the scope are closed: superseded where this run found the same problem again,
-        // resolved where it is gone.
-        var close = new NpgsqlBatchCommand($"""
-            UPDATE quality.finding o
-            SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
-                                              WHERE  n.round_id = o.round_id AND n.run_id = @run_id AND n.fingerprint = o.fingerprint
-                                                AND  n.record_id IS NOT DISTINCT FROM o.record_id)
-                             THEN 'superseded' ELSE 'resolved' END,
-                   closed_run_id = @run_id
-            WHERE  o.round_id = @round_id AND o.rule_id = @rule_id AND o.status IN ('open', 'confirmed') AND o.run_id <> @run_id
-              {(wholeRound ? "" : rule.Stage == SchoolStage
-                  ? $"AND (o.record_id IN {scope} OR (o.record_id IS NULL AND o.school_code IN (SELECT c.school_code FROM scope_school c)))"
-                  : $"AND o.record_id IN {scope}")}
-            """);
-        AddRuleParameters(close.Parameters, rule, round, previous, schoolYearStart, runId);
-        batch.BatchCommands.Add(close);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("TRUNCATE rule_result"));
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-        return findings.RecordsAffected;
     }
 
     private static string? Text(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
-    private static void AddRuleParameters(NpgsqlParameterCollection parameters, Rule rule, Round round, int? previous, DateOnly schoolYearStart,
-        long runId)
+    /// <summary>The parameters every rule may use (sql/rules/README.md).</summary>
+    private void AddRuleParameters(NpgsqlParameterCollection parameters, Round round)
     {
         parameters.AddWithValue("round_id", round.RoundId);
-        parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)previous ?? DBNull.Value });
+        parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlDbType.Integer) { Value = (object?)round.PreviousRoundId ?? DBNull.Value });
         parameters.AddWithValue("round_date", round.RoundDate);
-        parameters.AddWithValue("school_year_start", schoolYearStart);
-        parameters.AddWithValue("province", "23");
-        parameters.AddWithValue("run_id", runId);
-        parameters.AddWithValue("rule_id", rule.Id);
-        parameters.AddWithValue("rule_version", rule.Version);
-        parameters.AddWithValue("rule_severity", rule.Severity);
+        parameters.AddWithValue("school_year_start", new DateOnly(round.SchoolYear, 9, 1));
+        parameters.AddWithValue("province", _options.Province);
     }
 
     private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)

@@ -12,7 +12,7 @@ namespace StudentDataQuality.Data.Quality;
 /// <see cref="WholeRound"/>: the whole round (school-level counts).
 /// </param>
 public sealed record Rule(
-    string Id, int Stage, string Severity, IReadOnlyList<string> Fields, string TitleEn, string TitleZh, string FixEn, string FixZh,
+    string Id, RuleStage Stage, string Severity, IReadOnlyList<string> Fields, string TitleEn, string TitleZh, string FixEn, string FixZh,
     int Version, bool Invalidates, string Sql, IReadOnlyList<string>? Partners = null)
 {
     public const string WholeRound = "round";
@@ -25,13 +25,29 @@ public sealed record Rule(
 
     public string StageName => Stage switch
     {
-        1 => "structure",
-        2 => "format",
-        3 => "consistency",
-        4 => "cross-record",
-        5 => "cross-round",
+        RuleStage.Structure => "structure",
+        RuleStage.Format => "format",
+        RuleStage.Consistency => "consistency",
+        RuleStage.CrossRecord => "cross-record",
+        RuleStage.CrossRound => "cross-round",
         _ => "school",
     };
+}
+
+/// <summary>
+/// The stages of the checks, in the order they run (DATA.md). A rule sees only the values that the invalidating rules of
+/// the stages before it passed. The number is what a rule file's header and quality.rule.stage say ('school' is 6).
+/// </summary>
+public enum RuleStage
+{
+    Structure = 1,
+    Format = 2,
+    Consistency = 3,
+    CrossRecord = 4,
+    CrossRound = 5,
+
+    /// <summary>School-level rules: their findings name a school and no record.</summary>
+    School = 6,
 }
 
 /// <summary>
@@ -74,7 +90,7 @@ public static partial class RuleCatalog
         }
 
         var stageText = Get("stage");
-        var stage = stageText == "school" ? 6 : int.TryParse(stageText, out var n) && n is >= 1 and <= 5 ? n
+        var stage = stageText == "school" ? RuleStage.School : int.TryParse(stageText, out var n) && n is >= 1 and <= 5 ? (RuleStage)n
             : throw new InvalidOperationException($"Rule file {path}: stage '{stageText}' is not 1–5 or 'school'.");
         var severity = Get("severity");
         if (severity is not ("error" or "warning"))
@@ -103,7 +119,7 @@ public static partial class RuleCatalog
         }
 
         return new Rule(id, stage, severity, Get("fields").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
-            Get("title.en"), Get("title.zh"), Get("fix.en"), Get("fix.zh"), version, invalidates && stage <= 2, sql, partners);
+            Get("title.en"), Get("title.zh"), Get("fix.en"), Get("fix.zh"), version, invalidates && stage <= RuleStage.Format, sql, partners);
     }
 
     [GeneratedRegex(@"^--\s*([a-z]+(?:\.[a-z]+)?):\s*(.*)$")]

@@ -54,11 +54,11 @@ public sealed class CheckRunnerTests(DatabaseFixture db) : IClassFixture<Databas
         var round = (await RoundStore.FindAsync(connection, "twice"))!;
         var runner = new CheckRunner(db.DataSource);
 
-        var full = await runner.RunAsync(connection, round, null, "test", null, CancellationToken.None);
+        var full = await runner.RunAsync(connection, round, CheckScope.Round, "test", null, CancellationToken.None);
         await using var ids = new Npgsql.NpgsqlCommand("SELECT record_id FROM registry.current_record WHERE round_id = @r", connection);
         ids.Parameters.AddWithValue("r", round.RoundId);
         var record = (long)(await ids.ExecuteScalarAsync())!;
-        var again = await runner.RunAsync(connection, round, [record], "test", null, CancellationToken.None);
+        var again = await runner.RunAsync(connection, round, CheckScope.Records([record]), "test", null, CancellationToken.None);
         await transaction.CommitAsync();
 
         Assert.Equal(1, full.FindingsByRule["F10"]);

@@ -60,7 +60,7 @@ public sealed class RuleCatalogTests
         Assert.Equal("school_code, student_no", partners["S03"]);
         Assert.Equal("id_number", partners["X03"]);
         // School-level rules count one school at a time: a re-check counts the schools of its records, not the province.
-        Assert.All(RuleCatalog.All.Where(r => r.Stage == 6), r => Assert.Equal("school_code", string.Join(", ", r.PartnerFields)));
+        Assert.All(RuleCatalog.All.Where(r => r.Stage == RuleStage.School), r => Assert.Equal("school_code", string.Join(", ", r.PartnerFields)));
         Assert.DoesNotContain(RuleCatalog.All, r => r.NeedsWholeRound);
         Assert.Empty(RuleCatalog.All.Single(r => r.Id == "F01").PartnerFields);
     }

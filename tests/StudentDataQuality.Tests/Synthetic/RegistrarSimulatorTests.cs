@@ -546,7 +546,7 @@ public sealed class RegistrarSimulatorTests(RegistrarSimulatorTests.Province pro
                 foreach (var (rule, field) in findings)
                 {
                     shown.Add(field);
-                    if (Rules[rule].Stage >= 3)
+                    if (Rules[rule].Stage >= RuleStage.Consistency)
                     {
                         shown.UnionWith(Rules[rule].Fields);
                     }
