@@ -6,16 +6,14 @@
 -- title.zh: 姓名含有非法字符
 -- fix.en: Write the name exactly as on the household register: 2–30 Chinese characters, or Latin letters for a foreign name, with · between the parts of a minority or foreign name; no digits, spaces or symbols.
 -- fix.zh: 请按户口簿填写姓名：2–30 个汉字，外籍学生可用拉丁字母；少数民族或外文姓名各部分之间用“·”分隔；不得含数字、空格或其他符号。
--- version: 1
+-- version: 2
 -- The trimmed name is 2–30 characters and either CJK ideographs only (U+3400–U+4DBF, U+4E00–U+9FFF) or Latin
 -- letters only, in non-empty parts joined by a single · (U+00B7). Latin mixed into CJK, digits, inner spaces fail.
+-- The shape was tested when the version was written (name_shape_ok, guardian_name_shape_ok: NULL for a blank name).
 SELECT c.record_id, NULL::text AS school_code, f.field, f.value, NULL::text AS detail, NULL::text AS severity
 FROM   checked_record c
-CROSS  JOIN LATERAL (VALUES ('name', c.name_raw),
-                           ('guardian_name', c.guardian_name_raw)) AS f (field, value)
-CROSS  JOIN LATERAL (SELECT btrim(f.value, E' \t\r\n\u3000\u00a0') AS name) n
+CROSS  JOIN LATERAL (VALUES ('name', c.name_raw, c.name_shape_ok),
+                           ('guardian_name', c.guardian_name_raw, c.guardian_name_shape_ok)) AS f (field, value, shape_ok)
 WHERE  c.round_id = @round_id
-  AND  n.name <> ''
-  AND  NOT (length(n.name) BETWEEN 2 AND 30
-            AND (n.name ~ '^[\u3400-\u4dbf\u4e00-\u9fff]+(·[\u3400-\u4dbf\u4e00-\u9fff]+)*$'
-                 OR n.name ~ '^[A-Za-z]+(·[A-Za-z]+)*$'));
+  AND  (NOT c.name_shape_ok OR NOT c.guardian_name_shape_ok)
+  AND  NOT f.shape_ok;

@@ -6,7 +6,7 @@
 -- title.zh: 本校学籍号重复
 -- fix.en: Keep one row per student: delete the duplicate row, or correct the student number of the row that belongs to another student.
 -- fix.zh: 每名学生只保留一行：请删除重复的行，或更正属于其他学生那一行的学籍号。
--- version: 2
+-- version: 3
 -- partners: school_code, student_no
 -- invalidates: no
 -- Every row of a (school code, student number) pair held by two or more rows, both compared normalised (trimmed,
@@ -19,11 +19,8 @@ WITH candidate AS (
     WHERE  c.round_id = @round_id
       AND  c.student_no IS NOT NULL
       AND  c.school_code IS NOT NULL
-      AND  c.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
-      AND  c.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
-      -- A length in bytes within the limit is one in characters too; only longer texts are counted as S02 counts.
-      AND  (octet_length(c.student_no_raw) <= 19 OR length(c.student_no_raw) + regexp_count(c.student_no_raw, '[\U00010000-\U0010ffff]') <= 19)
-      AND  (octet_length(c.school_code_raw) <= 10 OR length(c.school_code_raw) + regexp_count(c.school_code_raw, '[\U00010000-\U0010ffff]') <= 10)
+      -- S02's judgement of the two texts, noted when the version was written.
+      AND  NOT coalesce(c.bad_text_fields && '{student_no,school_code}', false)
 ),
 duplicate_key AS (
     -- The keys alone first (hashable aggregates only: min <> max where count(DISTINCT …) would sort the round), then

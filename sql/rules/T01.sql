@@ -6,7 +6,7 @@
 -- title.zh: 上一轮在册的学生本轮缺失
 -- fix.en: The student with this student number was registered at your school last round and is not in this round. If the student left, transferred or dropped out, record that through the transfer procedure; if the student is still at your school, add the student again with the same student number.
 -- fix.zh: 该学籍号的学生上一轮在本校注册，本轮缺失。如学生已转出、退学或离校，请按学籍异动程序办理；如学生仍在本校就读，请以原学籍号补报。
--- version: 3
+-- version: 4
 -- partners: school_code, student_no
 -- A previous-round row of a school that is open in this round's master, whose grade is not that school's top grade
 -- (graduates leave), with no current row of the same school code and student number (both normalised and of valid
@@ -18,14 +18,13 @@
 -- The two rounds are matched by a hash anti-join (the runner plans rule queries with nested loops off).
 WITH previous AS (
     SELECT p.record_id, p.school_code, p.student_no, p.student_no_raw,
-           CASE WHEN char_length(p.grade_raw) <= 10 AND p.grade_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]' THEN p.grade END AS grade, p.class_name
+           CASE WHEN NOT coalesce(p.bad_text_fields && '{grade}', false) THEN p.grade END AS grade, p.class_name
     FROM   checked_source p
     WHERE  p.round_id = @previous_round_id
-      AND  octet_length(p.school_code) = 10 AND p.school_code ~ '^[0-9]+$' AND substr(p.school_code, 3, 2) = @province
-      AND  octet_length(p.student_no) = 19 AND p.student_no ~ '^[GLJ][0-9A-Z]+$'
-      -- S02 on the raw texts, which only needs doing where they are not exactly the (valid, plain ASCII) typed value.
-      AND  (p.school_code_raw = p.school_code OR (char_length(p.school_code_raw) <= 10 AND p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
-      AND  (p.student_no_raw = p.student_no OR (char_length(p.student_no_raw) <= 19 AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
+      -- F09, F01 and S02 as the facts noted when the version was written say them.
+      AND  p.school_code_shape_ok AND substr(p.school_code, 3, 2) = @province
+      AND  p.student_no_shape_ok
+      AND  NOT coalesce(p.bad_text_fields && '{school_code,student_no}', false)
 ),
 missing AS (
     SELECT p.school_code, array_agg(p.record_id) AS ids, array_agg(p.student_no_raw) AS raws, array_agg(p.grade) AS grades,

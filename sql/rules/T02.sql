@@ -6,7 +6,7 @@
 -- title.zh: 出生日期、性别或身份证件号与上一轮不一致
 -- fix.en: These never change for a student. Check the value against the household register or ID card; correct it if it is wrong now, or confirm the finding if the previous round's value was the wrong one (the previous value is in the details).
 -- fix.zh: 学生的出生日期、性别和身份证件号不会变化。请对照户口簿或身份证核实：如本轮填写有误请更正；如上一轮的信息有误，请确认此提示（上一轮的值见详情）。
--- version: 3
+-- version: 4
 -- partners: school_code, student_no
 -- Current rows are matched with the previous round's row of the same school code and student number (normalised,
 -- F09 and F01 in both rounds; of several previous rows the first). One finding per field whose value is present
@@ -20,23 +20,21 @@ WITH previous_date AS (
 ),
 previous AS (
     SELECT p.record_id, p.school_code, p.student_no,
-           CASE WHEN char_length(p.birth_date_raw) <= 20 AND p.birth_date_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
+           CASE WHEN NOT coalesce(p.bad_text_fields && '{birth_date}', false)
                  AND p.birth_date BETWEEN (d.round_date - interval '25 years')::date AND (d.round_date - interval '3 years')::date
                 THEN p.birth_date END AS birth_date,
-           CASE WHEN p.gender_raw = p.gender OR (char_length(p.gender_raw) <= 10 AND p.gender_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]') THEN p.gender END AS gender,
-           CASE WHEN (p.id_type_raw = p.id_type OR (char_length(p.id_type_raw) <= 30 AND p.id_type_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
-                 AND (p.id_number_raw = p.id_number OR (char_length(p.id_number_raw) <= 30 AND p.id_number_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
+           CASE WHEN NOT coalesce(p.bad_text_fields && '{gender}', false) THEN p.gender END AS gender,
+           CASE WHEN NOT coalesce(p.bad_text_fields && '{id_type,id_number}', false)
                  AND CASE p.id_type WHEN '1' THEN p.id_number_check_ok AND p.id_number_birth IS NOT NULL
                                     ELSE quality.id_valid(p.id_type, p.id_number) END
                 THEN p.id_number END AS id_number
     FROM   checked_source p
     CROSS  JOIN previous_date d
     WHERE  p.round_id = @previous_round_id
-      AND  octet_length(p.school_code) = 10 AND p.school_code ~ '^[0-9]+$' AND substr(p.school_code, 3, 2) = @province
-      AND  octet_length(p.student_no) = 19 AND p.student_no ~ '^[GLJ][0-9A-Z]+$'
-      -- S02 on the raw texts, which only needs doing where they are not exactly the (valid, plain ASCII) typed value.
-      AND  (p.school_code_raw = p.school_code OR (char_length(p.school_code_raw) <= 10 AND p.school_code_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
-      AND  (p.student_no_raw = p.student_no OR (char_length(p.student_no_raw) <= 19 AND p.student_no_raw !~ '[\u0001-\u001f\u007f-\u009f\ufffd]'))
+      -- F09, F01 and S02 as the facts noted when the version was written say them.
+      AND  p.school_code_shape_ok AND substr(p.school_code, 3, 2) = @province
+      AND  p.student_no_shape_ok
+      AND  NOT coalesce(p.bad_text_fields && '{school_code,student_no}', false)
 ),
 current AS (
     SELECT c.record_id, c.school_code, c.student_no, c.birth_date_raw, c.gender_raw, c.id_number_raw,

@@ -235,10 +235,12 @@ public sealed class ExtractService
         var columns = string.Join(", ", fields.SelectMany(f => f.HasTypedColumn ? new[] { f.Name + "_raw", f.Name } : [f.Name + "_raw"]));
         using var writer = new BinaryCopyWriter(connection,
             $"COPY {table}round_id, file_id, sheet_no, row_no, {columns}, extra_raw, normalised{(isStudent ? IdentityFactColumns : "")}) FROM STDIN (FORMAT BINARY)");
-        var fieldCount = (short)((isStudent ? 12 : 6) + fields.Count + fields.Count(f => f.HasTypedColumn));
+        var fieldCount = (short)((isStudent ? 12 + RecordFacts.Columns.Count : 6) + fields.Count + fields.Count(f => f.HasTypedColumn));
         var idField = isStudent ? mapping.Layout.IndexOf("id_number") : -1;
         var guardianIdField = isStudent ? mapping.Layout.IndexOf("guardian_id_number") : -1;
         var typedIds = new string?[2];
+        var raws = new string?[fields.Count];
+        var typeds = new object?[fields.Count];
         // Record ids are the file id in the high half and the row's ordinal in the low half: unique across the
         // database, and assigned without a sequence call per row.
         var recordIdBase = (long)fileId << 32;
@@ -277,6 +279,8 @@ public sealed class ExtractService
                 var column = mapping.FieldColumns[i];
                 var raw = column >= 0 && column < row.Values.Length ? row.Values[column] : null;
                 var field = fields[i];
+                raws[i] = raw;
+                typeds[i] = null;
                 if (!field.HasTypedColumn)
                 {
                     writer.WriteText(raw);
@@ -284,6 +288,7 @@ public sealed class ExtractService
                 }
 
                 var typed = FieldParser.Parse(field, raw);
+                typeds[i] = typed;
                 if (i == idField || i == guardianIdField)
                 {
                     typedIds[i == idField ? 0 : 1] = typed as string;
@@ -337,6 +342,7 @@ public sealed class ExtractService
             {
                 WriteIdentityFacts(writer, typedIds[0]);
                 WriteIdentityFacts(writer, typedIds[1]);
+                WriteRecordFacts(writer, RecordFacts.Of(raws, typeds));
             }
 
             progress(++rows);
@@ -347,7 +353,35 @@ public sealed class ExtractService
         return new CopyTally(rows, schools.Count, unparsedByField);
     }
 
-    private const string IdentityFactColumns = ", id_number_check_ok, id_number_birth, guardian_id_check_ok, guardian_id_birth";
+    private static readonly string IdentityFactColumns =
+        ", id_number_check_ok, id_number_birth, guardian_id_check_ok, guardian_id_birth, " + string.Join(", ", RecordFacts.Columns);
+
+    private static void WriteRecordFacts(BinaryCopyWriter writer, RecordFacts facts)
+    {
+        foreach (var list in new[] { facts.BlankFields, facts.BadTextFields })
+        {
+            if (list is null)
+            {
+                writer.WriteNull();
+            }
+            else
+            {
+                writer.WriteTextArray(list);
+            }
+        }
+
+        foreach (var flag in new[] { facts.StudentNoShapeOk, facts.SchoolCodeShapeOk, facts.NameShapeOk, facts.GuardianNameShapeOk, facts.GuardianPhoneOk })
+        {
+            if (flag is { } value)
+            {
+                writer.WriteBoolean(value);
+            }
+            else
+            {
+                writer.WriteNull();
+            }
+        }
+    }
 
     private static void WriteIdentityFacts(BinaryCopyWriter writer, string? id)
     {

@@ -81,7 +81,8 @@ public static class RecordVersions
         var columns = string.Join(", ", Fields.SelectMany(f => f.HasTypedColumn ? new[] { f.Name + "_raw", f.Name } : [f.Name + "_raw"]));
         await using var import = await connection.BeginBinaryImportAsync($"""
             COPY registry.record_version (round_id, record_id, version, {columns}, extra_raw, normalised, id_number_check_ok, id_number_birth,
-                                          guardian_id_check_ok, guardian_id_birth, is_current, return_id, registration_removed)
+                                          guardian_id_check_ok, guardian_id_birth, {string.Join(", ", RecordFacts.Columns)}, is_current, return_id,
+                                          registration_removed)
             FROM STDIN (FORMAT BINARY)
             """, cancellationToken);
         foreach (var version in versions)
@@ -93,9 +94,13 @@ public static class RecordVersions
             var normalised = new List<string>();
             string? id = null;
             string? guardianId = null;
-            foreach (var field in Fields)
+            var raws = new string?[Fields.Count];
+            var typeds = new object?[Fields.Count];
+            for (var i = 0; i < Fields.Count; i++)
             {
+                var field = Fields[i];
                 var raw = version.RawValues.GetValueOrDefault(field.Name);
+                raws[i] = raw;
                 await WriteNullable(import, raw, NpgsqlDbType.Text, cancellationToken);
                 if (!field.HasTypedColumn)
                 {
@@ -103,6 +108,7 @@ public static class RecordVersions
                 }
 
                 var typed = FieldParser.Parse(field, raw);
+                typeds[i] = typed;
                 if (field.Name == "id_number")
                 {
                     id = typed as string;
@@ -132,6 +138,14 @@ public static class RecordVersions
                 var (checkOk, birth) = ResidentId.Facts(number);
                 await WriteNullable(import, checkOk, NpgsqlDbType.Boolean, cancellationToken);
                 await WriteNullable(import, birth, NpgsqlDbType.Date, cancellationToken);
+            }
+
+            var facts = RecordFacts.Of(raws, typeds);
+            await WriteNullable(import, facts.BlankFields, NpgsqlDbType.Array | NpgsqlDbType.Text, cancellationToken);
+            await WriteNullable(import, facts.BadTextFields, NpgsqlDbType.Array | NpgsqlDbType.Text, cancellationToken);
+            foreach (var flag in new[] { facts.StudentNoShapeOk, facts.SchoolCodeShapeOk, facts.NameShapeOk, facts.GuardianNameShapeOk, facts.GuardianPhoneOk })
+            {
+                await WriteNullable(import, flag, NpgsqlDbType.Boolean, cancellationToken);
             }
 
             await import.WriteAsync(true, NpgsqlDbType.Boolean, cancellationToken);
