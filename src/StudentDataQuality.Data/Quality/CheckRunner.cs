@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -41,6 +42,12 @@ public sealed record CheckOptions
 {
     /// <summary>The two-digit province code that every school identification code carries (F09, T01–T03); 23 is Heilongjiang.</summary>
     public string Province { get; init; } = "23";
+
+    /// <summary>
+    /// How many rule queries of a whole-round run go at a time (each on its own connection to the database): 2 keeps two
+    /// cores busy; 1 runs them one after another.
+    /// </summary>
+    public int ConcurrentRules { get; init; } = 2;
 }
 
 /// <summary>
@@ -150,14 +157,27 @@ public sealed class CheckRunner
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var round = await RoundStore.FindAsync(connection, roundCode, cancellationToken)
             ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
-        var result = await RunAsync(connection, round, scope, actor, rules, cancellationToken);
+        // A whole round's rules run two at a time, on this connection and on a second one, so that both cores work: most
+        // rule queries keep one core busy (PostgreSQL's own parallel plans are few for them, and go away on a round of
+        // rules that group, sort or read a CTE). The second connection only reads, in a transaction of its own that
+        // writes nothing lasting; a re-check reads a few records and needs no second connection.
+        await using var reader = scope.IsWholeRound && _options.ConcurrentRules > 1 ? await _dataSource.OpenConnectionAsync(cancellationToken) : null;
+        await using var readerTransaction = reader is null ? null : await reader.BeginTransactionAsync(cancellationToken);
+        var result = await RunAsync(connection, reader, round, scope, actor, rules, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return result;
     }
 
     /// <summary>The check itself, inside the caller's transaction (an ingest re-checks what it changed before it commits).</summary>
-    public async Task<CheckRunResult> RunAsync(NpgsqlConnection connection, Round round, CheckScope scope, string actor, IReadOnlyList<Rule>? rules,
-        CancellationToken cancellationToken)
+    public Task<CheckRunResult> RunAsync(NpgsqlConnection connection, Round round, CheckScope scope, string actor, IReadOnlyList<Rule>? rules,
+        CancellationToken cancellationToken) => RunAsync(connection, null, round, scope, actor, rules, cancellationToken);
+
+    /// <summary>
+    /// The check, with a second connection (in a transaction of its own) that runs every other rule query of a stage
+    /// beside the first; null to run them one after another on <paramref name="connection"/>.
+    /// </summary>
+    private async Task<CheckRunResult> RunAsync(NpgsqlConnection connection, NpgsqlConnection? reader, Round round, CheckScope scope, string actor,
+        IReadOnlyList<Rule>? rules, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(round);
@@ -191,8 +211,8 @@ public sealed class CheckRunner
         // values set aside after stages 1 and 2 are the run's rows of quality.check_failed_field (checked_record.sql).
         await Execute(connection, """
             SELECT set_config('sdq.check_run', @run::text, true);
-            DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_source;
-            DROP TABLE IF EXISTS pg_temp.rule_result, pg_temp.recheck_record, pg_temp.rule_scope, pg_temp.scope_school, pg_temp.scope_record,
+            DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.hidden_source, pg_temp.checked_source;
+            DROP TABLE IF EXISTS pg_temp.hidden_record, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.rule_scope, pg_temp.scope_school, pg_temp.scope_record,
                                  pg_temp.stage_rule;
             CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text, rule_id text) ON COMMIT DROP;
             CREATE TEMP TABLE stage_rule (rule_id text PRIMARY KEY, rule_version integer NOT NULL, severity text NOT NULL, partner_set integer NOT NULL,
@@ -217,23 +237,71 @@ public sealed class CheckRunner
         }
 
         await Execute(connection, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
+        var connections = new List<NpgsqlConnection> { connection };
+        if (reader is not null)
+        {
+            // The same view of the round as the run's own connection: its settings, views and (after each stage) the
+            // values set aside so far. Two queries at a time already keep both cores busy: no parallel workers on top.
+            await Execute(reader, $"""
+                SET LOCAL work_mem = '1GB';
+                SELECT set_config('sdq.check_run', @run::text, true);
+                DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.hidden_source, pg_temp.checked_source;
+                DROP TABLE IF EXISTS pg_temp.hidden_record;
+                CREATE TEMP VIEW checked_source AS {WholeRoundSource};
+                """, cancellationToken, ("run", runId));
+            await Execute(reader, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
+            foreach (var each in new[] { connection, reader })
+            {
+                await Execute(each, "SET LOCAL max_parallel_workers_per_gather = 0", cancellationToken);
+            }
+
+            connections.Add(reader);
+        }
+
         var counts = new Dictionary<string, long>();
         var stageMs = new Dictionary<RuleStage, long>();
         var ruleMs = new Dictionary<string, long>();
         foreach (var stage in rules.GroupBy(r => r.Stage).OrderBy(g => g.Key))
         {
             var watch = Stopwatch.StartNew();
-            var results = new List<(Failing Row, string RuleId)>();
-            foreach (var rule in stage)
+            // Each connection takes the next rule of the stage until none is left.
+            var pending = new ConcurrentQueue<Rule>(stage);
+            var failing = new Dictionary<string, List<Failing>>();
+            await Task.WhenAll(connections.Select(async each =>
             {
-                var ruleWatch = Stopwatch.StartNew();
-                results.AddRange((await QueryRuleAsync(connection, rule, round, whole, cancellationToken)).Select(row => (row, rule.Id)));
-                ruleMs[rule.Id] = ruleWatch.ElapsedMilliseconds;
-            }
-
+                while (pending.TryDequeue(out var rule))
+                {
+                    var ruleWatch = Stopwatch.StartNew();
+                    var rows = await QueryRuleAsync(each, rule, round, whole, cancellationToken);
+                    lock (failing)
+                    {
+                        failing[rule.Id] = rows;
+                        ruleMs[rule.Id] = ruleWatch.ElapsedMilliseconds;
+                    }
+                }
+            }));
+            var results = stage.SelectMany(rule => failing[rule.Id].Select(row => (row, rule.Id))).ToList();
             foreach (var (ruleId, count) in await StoreStageAsync(connection, stage.ToList(), results, partnerSets, round, runId, whole, cancellationToken))
             {
                 counts[ruleId] = count;
+            }
+
+            if (stage.Any(r => r.Invalidates))
+            {
+                if (reader is not null)
+                {
+                    await ShareFailedFieldsAsync(connection, reader, runId, cancellationToken);
+                }
+
+                // The records with a value set aside, with those values hidden, for the later stages (checked_record.sql).
+                foreach (var each in connections)
+                {
+                    await Execute(each, """
+                        TRUNCATE hidden_record;
+                        INSERT INTO hidden_record SELECT * FROM hidden_source;
+                        ANALYZE hidden_record;
+                        """, cancellationToken);
+                }
             }
 
             stageMs[stage.Key] = watch.ElapsedMilliseconds;
@@ -250,6 +318,37 @@ public sealed class CheckRunner
             ("rule_ms", new Jsonb(JsonSerializer.Serialize(ruleMs))), ("run", runId), ("actor", actor), ("round", round.RoundId),
             ("object", scope.ToString()));
         return new CheckRunResult(runId, round, counts, stageMs, ruleMs);
+    }
+
+    /// <summary>
+    /// Gives the second connection the run's values set aside so far (written, uncommitted, by the run's own
+    /// connection): read back and copied into its own transaction, so that both connections hide the same values.
+    /// </summary>
+    private static async Task ShareFailedFieldsAsync(NpgsqlConnection connection, NpgsqlConnection reader, long runId, CancellationToken cancellationToken)
+    {
+        var failed = new List<(long RecordId, string Field)>();
+        await using (var read = new NpgsqlCommand("SELECT record_id, field FROM quality.check_failed_field WHERE run_id = @run", connection))
+        {
+            read.Parameters.AddWithValue("run", runId);
+            await using var rows = await read.ExecuteReaderAsync(cancellationToken);
+            while (await rows.ReadAsync(cancellationToken))
+            {
+                failed.Add((rows.GetInt64(0), rows.GetString(1)));
+            }
+        }
+
+        await Execute(reader, "DELETE FROM quality.check_failed_field WHERE run_id = @run", cancellationToken, ("run", runId));
+        await using var import = await reader.BeginBinaryImportAsync("COPY quality.check_failed_field (run_id, record_id, field) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        foreach (var (recordId, field) in failed)
+        {
+            await import.StartRowAsync(cancellationToken);
+            await import.WriteAsync(runId, NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(recordId, NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(field, NpgsqlDbType.Text, cancellationToken);
+        }
+
+        await import.CompleteAsync(cancellationToken);
     }
 
     private const string WholeRoundSource = "SELECT * FROM registry.current_record";
