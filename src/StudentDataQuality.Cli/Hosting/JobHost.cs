@@ -52,14 +52,24 @@ public static class JobHost
         };
     }
 
-    /// <summary>The checks' settings: Checks:Province, the two-digit province code of the school codes (default 23).</summary>
+    /// <summary>
+    /// The checks' settings: Checks:Province, the two-digit province code of the school codes (default 23), and
+    /// Checks:ConcurrentRules, how many rule queries of a whole round go at a time (default 2, one per core here).
+    /// </summary>
     public static CheckOptions Checks(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var province = configuration["Checks:Province"] is { Length: > 0 } configured ? configured.Trim() : new CheckOptions().Province;
-        return province.Length == 2 && province.All(char.IsAsciiDigit)
-            ? new CheckOptions { Province = province }
-            : throw new UserErrorException($"Checks:Province is '{province}': give the province's two-digit code (e.g. 23 for Heilongjiang).");
+        var defaults = new CheckOptions();
+        var province = configuration["Checks:Province"] is { Length: > 0 } configured ? configured.Trim() : defaults.Province;
+        if (province.Length != 2 || !province.All(char.IsAsciiDigit))
+        {
+            throw new UserErrorException($"Checks:Province is '{province}': give the province's two-digit code (e.g. 23 for Heilongjiang).");
+        }
+
+        var concurrent = configuration.GetValue("Checks:ConcurrentRules", defaults.ConcurrentRules);
+        return concurrent is >= 1 and <= 16
+            ? new CheckOptions { Province = province, ConcurrentRules = concurrent }
+            : throw new UserErrorException($"Checks:ConcurrentRules is {concurrent}: give a number from 1 to 16 (rule queries at a time).");
     }
 
     /// <summary>The container of the jobs and their services, with a client that enqueues into <paramref name="storage"/>.</summary>

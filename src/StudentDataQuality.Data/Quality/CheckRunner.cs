@@ -44,8 +44,8 @@ public sealed record CheckOptions
     public string Province { get; init; } = "23";
 
     /// <summary>
-    /// How many rule queries of a whole-round run go at a time (each on its own connection to the database): 2 keeps two
-    /// cores busy; 1 runs them one after another.
+    /// How many rule queries of a whole-round run go at a time, each on its own connection to the database: one per core
+    /// of the database server (2 here); 1 runs them one after another.
     /// </summary>
     public int ConcurrentRules { get; init; } = 2;
 }
@@ -157,27 +157,43 @@ public sealed class CheckRunner
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var round = await RoundStore.FindAsync(connection, roundCode, cancellationToken)
             ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
-        // A whole round's rules run two at a time, on this connection and on a second one, so that both cores work: most
-        // rule queries keep one core busy (PostgreSQL's own parallel plans are few for them, and go away on a round of
-        // rules that group, sort or read a CTE). The second connection only reads, in a transaction of its own that
-        // writes nothing lasting; a re-check reads a few records and needs no second connection.
-        await using var reader = scope.IsWholeRound && _options.ConcurrentRules > 1 ? await _dataSource.OpenConnectionAsync(cancellationToken) : null;
-        await using var readerTransaction = reader is null ? null : await reader.BeginTransactionAsync(cancellationToken);
-        var result = await RunAsync(connection, reader, round, scope, actor, rules, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return result;
+        // A whole round's rules run several at a time, on this connection and on more, so that every core works: a rule
+        // query keeps one core busy (PostgreSQL's own parallel plans are few for them: a CTE, a sort or a temporary table
+        // rules them out). The other connections only read, each in a transaction of its own that keeps nothing; a
+        // re-check reads a few records and needs none.
+        var readers = new List<(NpgsqlConnection Connection, NpgsqlTransaction Transaction)>();
+        try
+        {
+            for (var i = 1; scope.IsWholeRound && i < _options.ConcurrentRules; i++)
+            {
+                var reader = await _dataSource.OpenConnectionAsync(cancellationToken);
+                readers.Add((reader, await reader.BeginTransactionAsync(cancellationToken)));
+            }
+
+            var result = await RunAsync(connection, readers.Select(r => r.Connection).ToList(), round, scope, actor, rules, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return result;
+        }
+        finally
+        {
+            foreach (var (reader, readerTransaction) in readers)
+            {
+                await readerTransaction.DisposeAsync();
+                await reader.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>The check itself, inside the caller's transaction (an ingest re-checks what it changed before it commits).</summary>
     public Task<CheckRunResult> RunAsync(NpgsqlConnection connection, Round round, CheckScope scope, string actor, IReadOnlyList<Rule>? rules,
-        CancellationToken cancellationToken) => RunAsync(connection, null, round, scope, actor, rules, cancellationToken);
+        CancellationToken cancellationToken) => RunAsync(connection, [], round, scope, actor, rules, cancellationToken);
 
     /// <summary>
-    /// The check, with a second connection (in a transaction of its own) that runs every other rule query of a stage
-    /// beside the first; null to run them one after another on <paramref name="connection"/>.
+    /// The check, with more connections (each in a transaction of its own) whose rule queries run beside those of
+    /// <paramref name="connection"/>; none to run them one after another on it.
     /// </summary>
-    private async Task<CheckRunResult> RunAsync(NpgsqlConnection connection, NpgsqlConnection? reader, Round round, CheckScope scope, string actor,
-        IReadOnlyList<Rule>? rules, CancellationToken cancellationToken)
+    private async Task<CheckRunResult> RunAsync(NpgsqlConnection connection, IReadOnlyList<NpgsqlConnection> readers, Round round, CheckScope scope,
+        string actor, IReadOnlyList<Rule>? rules, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(round);
@@ -238,10 +254,10 @@ public sealed class CheckRunner
 
         await Execute(connection, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
         var connections = new List<NpgsqlConnection> { connection };
-        if (reader is not null)
+        foreach (var reader in readers)
         {
             // The same view of the round as the run's own connection: its settings, views and (after each stage) the
-            // values set aside so far. Two queries at a time already keep both cores busy: no parallel workers on top.
+            // values set aside so far. A query per core already keeps the cores busy: no parallel workers on top.
             await Execute(reader, $"""
                 SET LOCAL work_mem = '1GB';
                 SELECT set_config('sdq.check_run', @run::text, true);
@@ -250,12 +266,12 @@ public sealed class CheckRunner
                 CREATE TEMP VIEW checked_source AS {WholeRoundSource};
                 """, cancellationToken, ("run", runId));
             await Execute(reader, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
-            foreach (var each in new[] { connection, reader })
-            {
-                await Execute(each, "SET LOCAL max_parallel_workers_per_gather = 0", cancellationToken);
-            }
-
             connections.Add(reader);
+        }
+
+        foreach (var each in connections.Count > 1 ? connections : [])
+        {
+            await Execute(each, "SET LOCAL max_parallel_workers_per_gather = 0", cancellationToken);
         }
 
         var counts = new Dictionary<string, long>();
@@ -264,8 +280,9 @@ public sealed class CheckRunner
         foreach (var stage in rules.GroupBy(r => r.Stage).OrderBy(g => g.Key))
         {
             var watch = Stopwatch.StartNew();
-            // Each connection takes the next rule of the stage until none is left.
-            var pending = new ConcurrentQueue<Rule>(stage);
+            // Each connection takes the next rule of the stage until none is left; the rules that group records (they name
+            // partners) first, as they take longest, so that no connection is left with a long one at the end.
+            var pending = new ConcurrentQueue<Rule>(stage.OrderByDescending(r => r.PartnerFields.Count > 0));
             var failing = new Dictionary<string, List<Failing>>();
             await Task.WhenAll(connections.Select(async each =>
             {
@@ -288,10 +305,7 @@ public sealed class CheckRunner
 
             if (stage.Any(r => r.Invalidates))
             {
-                if (reader is not null)
-                {
-                    await ShareFailedFieldsAsync(connection, reader, runId, cancellationToken);
-                }
+                await ShareFailedFieldsAsync(connection, readers, runId, cancellationToken);
 
                 // The records with a value set aside, with those values hidden, for the later stages (checked_record.sql).
                 foreach (var each in connections)
@@ -321,11 +335,17 @@ public sealed class CheckRunner
     }
 
     /// <summary>
-    /// Gives the second connection the run's values set aside so far (written, uncommitted, by the run's own
-    /// connection): read back and copied into its own transaction, so that both connections hide the same values.
+    /// Gives the other connections the run's values set aside so far (written, uncommitted, by the run's own
+    /// connection): read back and copied into each one's transaction, so that every connection hides the same values.
     /// </summary>
-    private static async Task ShareFailedFieldsAsync(NpgsqlConnection connection, NpgsqlConnection reader, long runId, CancellationToken cancellationToken)
+    private static async Task ShareFailedFieldsAsync(NpgsqlConnection connection, IReadOnlyList<NpgsqlConnection> readers, long runId,
+        CancellationToken cancellationToken)
     {
+        if (readers.Count == 0)
+        {
+            return;
+        }
+
         var failed = new List<(long RecordId, string Field)>();
         await using (var read = new NpgsqlCommand("SELECT record_id, field FROM quality.check_failed_field WHERE run_id = @run", connection))
         {
@@ -337,18 +357,21 @@ public sealed class CheckRunner
             }
         }
 
-        await Execute(reader, "DELETE FROM quality.check_failed_field WHERE run_id = @run", cancellationToken, ("run", runId));
-        await using var import = await reader.BeginBinaryImportAsync("COPY quality.check_failed_field (run_id, record_id, field) FROM STDIN (FORMAT BINARY)",
-            cancellationToken);
-        foreach (var (recordId, field) in failed)
+        foreach (var reader in readers)
         {
-            await import.StartRowAsync(cancellationToken);
-            await import.WriteAsync(runId, NpgsqlDbType.Bigint, cancellationToken);
-            await import.WriteAsync(recordId, NpgsqlDbType.Bigint, cancellationToken);
-            await import.WriteAsync(field, NpgsqlDbType.Text, cancellationToken);
-        }
+            await Execute(reader, "DELETE FROM quality.check_failed_field WHERE run_id = @run", cancellationToken, ("run", runId));
+            await using var import = await reader.BeginBinaryImportAsync(
+                "COPY quality.check_failed_field (run_id, record_id, field) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            foreach (var (recordId, field) in failed)
+            {
+                await import.StartRowAsync(cancellationToken);
+                await import.WriteAsync(runId, NpgsqlDbType.Bigint, cancellationToken);
+                await import.WriteAsync(recordId, NpgsqlDbType.Bigint, cancellationToken);
+                await import.WriteAsync(field, NpgsqlDbType.Text, cancellationToken);
+            }
 
-        await import.CompleteAsync(cancellationToken);
+            await import.CompleteAsync(cancellationToken);
+        }
     }
 
     private const string WholeRoundSource = "SELECT * FROM registry.current_record";
