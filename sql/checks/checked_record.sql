@@ -12,6 +12,9 @@
 -- read through a join in every rule's query, they cost every rule of stages 3 to 5 a second scan of the round, and
 -- looked up by key in a lateral subquery they forced a nested loop where the runner turns them off, whose penalty
 -- cost misled every plan around it (T01 took 50 s instead of 3).
+-- The rules read checked_record: over a whole round the view of the same name over checked_input; in a re-check a
+-- scratch table filled from checked_input at the first stage and after each stage that sets values aside (a few
+-- thousand records, read by every rule of the stage).
 CREATE TEMP VIEW hidden_source AS
 SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
        CASE WHEN f.fields @> '{student_no}' THEN NULL ELSE r.student_no_raw END AS student_no_raw,
@@ -87,7 +90,7 @@ JOIN   (SELECT record_id, array_agg(field) AS fields FROM quality.check_failed_f
 
 CREATE TEMP TABLE hidden_record ON COMMIT DROP AS SELECT * FROM hidden_source WITH NO DATA;
 
-CREATE TEMP VIEW checked_record AS
+CREATE TEMP VIEW checked_input AS
 SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
        r.student_no_raw,
        r.student_no,

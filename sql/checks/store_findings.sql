@@ -1,6 +1,6 @@
 -- The findings of one stage of a check run, written once for every scope (CheckRunner). Input: the scratch tables
 -- rule_result (what each rule of the stage returned, tagged with its rule id) and stage_rule (the stage's rules:
--- version, severity, partner set, whether school-level, invalidating or needing the whole round), filled by the runner. Parameters: the round,
+-- version, severity, partner set, whether school-level or invalidating), filled by the runner. Parameters: the round,
 -- the previous round, the run, and whole: true for a run over the whole round, false for a re-check of some records,
 -- whose scopes are rule_scope (records per partner set) and scope_school (schools of the re-checked records).
 -- Each statement is planned with the value of whole, so the branch of the other scope costs nothing.
@@ -9,7 +9,7 @@
 -- them, and a school-level rule on the schools of scope_school).
 DELETE FROM rule_result q USING stage_rule r
 WHERE  NOT @whole
-  AND  q.rule_id = r.rule_id AND NOT r.whole_round
+  AND  q.rule_id = r.rule_id
   AND  CASE WHEN q.record_id IS NULL THEN q.school_code IS NULL OR q.school_code NOT IN (SELECT c.school_code FROM scope_school c)
             ELSE NOT EXISTS (SELECT 1 FROM rule_scope s WHERE s.partner_set = r.partner_set AND s.record_id = q.record_id) END;
 
@@ -36,8 +36,7 @@ SELECT rule_id, count(*) FROM inserted GROUP BY rule_id;
 
 -- The rules' earlier findings in the scope are closed: superseded where this run found the same problem again,
 -- resolved where it is gone. Over a whole round, every open one of the stage's rules; in a re-check, those of the
--- rule's scope, found by record (the index of migration 0006), and for school-level rules by school; a rule that
--- needs the whole round is judged on it, and closes the round's.
+-- rule's scope, found by record (the index of migration 0006), and for school-level rules by school.
 UPDATE quality.finding o
 SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
                                   WHERE  n.round_id = o.round_id AND n.run_id = @run_id AND n.fingerprint = o.fingerprint
@@ -45,7 +44,7 @@ SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
                  THEN 'superseded' ELSE 'resolved' END,
        closed_run_id = @run_id
 FROM   stage_rule r
-WHERE  (@whole OR r.whole_round)
+WHERE  @whole
   AND  o.round_id = @round_id AND o.rule_id = r.rule_id
   AND  o.status IN ('open', 'confirmed') AND o.run_id <> @run_id;
 
@@ -56,7 +55,7 @@ SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
                  THEN 'superseded' ELSE 'resolved' END,
        closed_run_id = @run_id
 FROM   stage_rule r JOIN rule_scope s ON s.partner_set = r.partner_set
-WHERE  NOT @whole AND NOT r.whole_round
+WHERE  NOT @whole
   AND  o.round_id = @round_id AND o.record_id = s.record_id AND o.rule_id = r.rule_id
   AND  o.status IN ('open', 'confirmed') AND o.run_id <> @run_id;
 
@@ -67,7 +66,7 @@ SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
                  THEN 'superseded' ELSE 'resolved' END,
        closed_run_id = @run_id
 FROM   stage_rule r
-WHERE  NOT @whole AND NOT r.whole_round
+WHERE  NOT @whole
   AND  r.school_level AND o.round_id = @round_id AND o.record_id IS NULL AND o.rule_id = r.rule_id
   AND  o.school_code IN (SELECT c.school_code FROM scope_school c)
   AND  o.status IN ('open', 'confirmed') AND o.run_id <> @run_id;

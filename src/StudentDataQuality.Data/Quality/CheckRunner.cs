@@ -227,12 +227,12 @@ public sealed class CheckRunner
         // values set aside after stages 1 and 2 are the run's rows of quality.check_failed_field (checked_record.sql).
         await Execute(connection, """
             SELECT set_config('sdq.check_run', @run::text, true);
-            DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.hidden_source, pg_temp.checked_source;
-            DROP TABLE IF EXISTS pg_temp.hidden_record, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.rule_scope, pg_temp.scope_school, pg_temp.scope_record,
+            DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_input, pg_temp.hidden_source, pg_temp.checked_source;
+            DROP TABLE IF EXISTS pg_temp.checked_record, pg_temp.hidden_record, pg_temp.rule_result, pg_temp.recheck_record, pg_temp.rule_scope, pg_temp.scope_school, pg_temp.scope_record,
                                  pg_temp.stage_rule;
             CREATE TEMP TABLE rule_result (record_id bigint, school_code text, field text, value text, detail text, severity text, rule_id text) ON COMMIT DROP;
             CREATE TEMP TABLE stage_rule (rule_id text PRIMARY KEY, rule_version integer NOT NULL, severity text NOT NULL, partner_set integer NOT NULL,
-                                          school_level boolean NOT NULL, invalidates boolean NOT NULL, whole_round boolean NOT NULL) ON COMMIT DROP;
+                                          school_level boolean NOT NULL, invalidates boolean NOT NULL) ON COMMIT DROP;
             CREATE TEMP TABLE recheck_record (record_id bigint PRIMARY KEY) ON COMMIT DROP;
             CREATE TEMP TABLE rule_scope (partner_set integer NOT NULL, record_id bigint NOT NULL, PRIMARY KEY (partner_set, record_id)) ON COMMIT DROP;
             CREATE TEMP TABLE scope_school (school_code text PRIMARY KEY) ON COMMIT DROP;
@@ -252,7 +252,7 @@ public sealed class CheckRunner
             partnerSets = await ScopeAsync(connection, rules, round, scope.RecordIds!, cancellationToken);
         }
 
-        await Execute(connection, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
+        await Execute(connection, SqlScripts.Load("checks/checked_record.sql") + (whole ? CheckedRecordView : CheckedRecordTable), cancellationToken);
         var connections = new List<NpgsqlConnection> { connection };
         foreach (var reader in readers)
         {
@@ -261,11 +261,11 @@ public sealed class CheckRunner
             await Execute(reader, $"""
                 SET LOCAL work_mem = '1GB';
                 SELECT set_config('sdq.check_run', @run::text, true);
-                DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.hidden_source, pg_temp.checked_source;
+                DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_input, pg_temp.hidden_source, pg_temp.checked_source;
                 DROP TABLE IF EXISTS pg_temp.hidden_record;
                 CREATE TEMP VIEW checked_source AS {WholeRoundSource};
                 """, cancellationToken, ("run", runId));
-            await Execute(reader, SqlScripts.Load("checks/checked_record.sql"), cancellationToken);
+            await Execute(reader, SqlScripts.Load("checks/checked_record.sql") + CheckedRecordView, cancellationToken);
             connections.Add(reader);
         }
 
@@ -284,16 +284,33 @@ public sealed class CheckRunner
             // partners) first, as they take longest, so that no connection is left with a long one at the end.
             var pending = new ConcurrentQueue<Rule>(stage.OrderByDescending(r => r.PartnerFields.Count > 0));
             var failing = new Dictionary<string, List<Failing>>();
+            if (!whole && stage.Key == rules.Min(r => r.Stage))
+            {
+                await Execute(connection, "INSERT INTO checked_record SELECT * FROM checked_input", cancellationToken);
+            }
+
+            foreach (var each in connections)
+            {
+                // Nested loops are off for the rule queries: over a whole round the rules join and group whole rounds, and
+                // where the planner misjudges a row count it picks nested loops (X02 once took 20 s instead of 0.4 s on
+                // 200,000 records); in a re-check they read the scope's scratch tables, a few thousand rows whose filters
+                // the planner cannot judge (the facts, substr): taken for one row, T01 compared every previous-round record
+                // of the scope with every current one (6 s for one return). Hash joins cost little on either.
+                await Execute(each, "SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on", cancellationToken);
+            }
+
+            // (Sending a re-check's stage as one batch of queries instead measured slower: 47 s against 37 s for 112 returns.)
             await Task.WhenAll(connections.Select(async each =>
             {
                 while (pending.TryDequeue(out var rule))
                 {
-                    var ruleWatch = Stopwatch.StartNew();
-                    var rows = await QueryRuleAsync(each, rule, round, whole, cancellationToken);
-                    lock (failing)
+                    foreach (var (ruleId, rows, ms) in await QueryRulesAsync(each, [rule], round, cancellationToken))
                     {
-                        failing[rule.Id] = rows;
-                        ruleMs[rule.Id] = ruleWatch.ElapsedMilliseconds;
+                        lock (failing)
+                        {
+                            failing[ruleId] = rows;
+                            ruleMs[ruleId] = ms;
+                        }
                     }
                 }
             }));
@@ -308,13 +325,13 @@ public sealed class CheckRunner
                 await ShareFailedFieldsAsync(connection, readers, runId, cancellationToken);
 
                 // The records with a value set aside, with those values hidden, for the later stages (checked_record.sql).
+                // In a re-check the scope's copy is refreshed with them.
                 foreach (var each in connections)
                 {
-                    await Execute(each, """
-                        TRUNCATE hidden_record;
-                        INSERT INTO hidden_record SELECT * FROM hidden_source;
-                        ANALYZE hidden_record;
-                        """, cancellationToken);
+                    await Execute(each, whole
+                        ? "DELETE FROM hidden_record; INSERT INTO hidden_record SELECT * FROM hidden_source; ANALYZE hidden_record"
+                        : "DELETE FROM hidden_record; INSERT INTO hidden_record SELECT * FROM hidden_source; " +
+                          "DELETE FROM checked_record; INSERT INTO checked_record SELECT * FROM checked_input", cancellationToken);
                 }
             }
 
@@ -376,6 +393,13 @@ public sealed class CheckRunner
 
     private const string WholeRoundSource = "SELECT * FROM registry.current_record";
 
+    // What the rules read as checked_record (checked_record.sql): over a whole round the view of it; in a re-check a
+    // copy of the scope's few records, refreshed after each stage that sets values aside (no statistics: with nested
+    // loops off, estimates of a few thousand rows matter little, and ANALYZE of it and of the scope cost 20 % of a re-check).
+    private const string CheckedRecordView = "\nCREATE TEMP VIEW checked_record AS SELECT * FROM checked_input;";
+
+    private const string CheckedRecordTable = "\nCREATE TEMP TABLE checked_record ON COMMIT DROP AS SELECT * FROM checked_input WITH NO DATA;";
+
     private const string ScopeSource = "SELECT * FROM scope_record";
 
     private static string PartnerKey(Rule rule) => string.Join(",", rule.PartnerFields);
@@ -405,7 +429,7 @@ public sealed class CheckRunner
             await import.CompleteAsync(cancellationToken);
         }
 
-        var sets = rules.Where(r => !r.NeedsWholeRound).Select(PartnerKey).Distinct().Select((key, i) => (key, i)).ToDictionary(x => x.key, x => x.i);
+        var sets = rules.Select(PartnerKey).Distinct().Select((key, i) => (key, i)).ToDictionary(x => x.key, x => x.i);
         await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
         void Add(string sql)
         {
@@ -459,44 +483,48 @@ public sealed class CheckRunner
     }
 
     /// <summary>
-    /// Runs one rule's query and returns its failing records. The rule's own query (the program's embedded SQL, never
-    /// input; values are parameters) runs as a plain SELECT, so that PostgreSQL may scan the round with parallel workers
-    /// (an INSERT … SELECT never does). Over a whole round nested loops are off: the rules join and group whole rounds,
-    /// and where the planner misjudges a row count it picks nested loops (X02 once took 20 s instead of 0.4 s on 200,000
-    /// records). A re-check reads a few records, by key: what nested loops are for. A rule that needs the whole round
-    /// reads it in a re-check too.
+    /// Runs rules' queries (in one round trip) and returns each one's failing records and milliseconds (the time until its
+    /// last row: the server runs them one after another and sends each one's rows as it finds them). A rule's own query
+    /// (the program's embedded SQL, never input; values are parameters) runs as a plain SELECT, so that PostgreSQL may
+    /// scan the round with parallel workers (an INSERT … SELECT never does). A query that fails names its rule.
     /// </summary>
-    private async Task<List<Failing>> QueryRuleAsync(NpgsqlConnection connection, Rule rule, Round round, bool whole, CancellationToken cancellationToken)
+    private async Task<List<(string RuleId, List<Failing> Rows, long Ms)>> QueryRulesAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules,
+        Round round, CancellationToken cancellationToken)
     {
-        var failing = new List<Failing>();
-        await Execute(connection, whole ? "SET LOCAL enable_nestloop = off" : "SET LOCAL enable_nestloop = on", cancellationToken);
-        if (!whole && rule.NeedsWholeRound)
+        var results = new List<(string, List<Failing>, long)>();
+        await using var batch = new NpgsqlBatch(connection) { Timeout = 0 };
+        foreach (var rule in rules)
         {
-            await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + WholeRoundSource, cancellationToken);
+            var command = new NpgsqlBatchCommand($"SELECT * FROM (\n{rule.Sql}\n) q");
+            AddRuleParameters(command.Parameters, round);
+            batch.BatchCommands.Add(command);
         }
 
+        var watch = Stopwatch.StartNew();
         try
         {
-            await using var query = new NpgsqlCommand($"SELECT * FROM (\n{rule.Sql}\n) q", connection) { CommandTimeout = 0 };
-            AddRuleParameters(query.Parameters, round);
-            await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            foreach (var rule in rules)
             {
-                failing.Add(new Failing(reader.IsDBNull(0) ? null : reader.GetInt64(0), Text(reader, 1), Text(reader, 2), Text(reader, 3), Text(reader, 4),
-                    Text(reader, 5)));
+                var failing = new List<Failing>();
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    failing.Add(new Failing(reader.IsDBNull(0) ? null : reader.GetInt64(0), Text(reader, 1), Text(reader, 2), Text(reader, 3),
+                        Text(reader, 4), Text(reader, 5)));
+                }
+
+                results.Add((rule.Id, failing, watch.ElapsedMilliseconds));
+                watch.Restart();
+                await reader.NextResultAsync(cancellationToken);
             }
         }
         catch (PostgresException e)
         {
-            throw new InvalidOperationException($"Rule {rule.Id} failed: {e.MessageText} ({e.SqlState}) at position {e.Position} of its query.", e);
+            var failed = e.BatchCommand is { } command ? rules[batch.BatchCommands.IndexOf(command)] : rules[results.Count];
+            throw new InvalidOperationException($"Rule {failed.Id} failed: {e.MessageText} ({e.SqlState}) at position {e.Position} of its query.", e);
         }
 
-        if (!whole && rule.NeedsWholeRound)
-        {
-            await Execute(connection, "CREATE OR REPLACE TEMP VIEW checked_source AS " + ScopeSource, cancellationToken);
-        }
-
-        return failing;
+        return results;
     }
 
     /// <summary>One failing record (or school) as a rule returns it.</summary>
@@ -510,7 +538,8 @@ public sealed class CheckRunner
         List<(Failing Row, string RuleId)> results, Dictionary<string, int> partnerSets, Round round, long runId, bool whole,
         CancellationToken cancellationToken)
     {
-        await Execute(connection, "TRUNCATE rule_result, stage_rule", cancellationToken);
+        // DELETE, not TRUNCATE: the tables hold a few rows, and TRUNCATE makes a new file for a table each time.
+        await Execute(connection, "DELETE FROM rule_result; DELETE FROM stage_rule", cancellationToken);
         await using (var import = await connection.BeginBinaryImportAsync(
                          "COPY rule_result (record_id, school_code, field, value, detail, severity, rule_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
         {
@@ -529,24 +558,21 @@ public sealed class CheckRunner
             await import.CompleteAsync(cancellationToken);
         }
 
-        await Execute(connection, """
-            INSERT INTO stage_rule (rule_id, rule_version, severity, partner_set, school_level, invalidates, whole_round)
-            SELECT * FROM unnest(@ids::text[], @versions::integer[], @severities::text[], @sets::integer[], @school_level::boolean[], @invalidates::boolean[],
-                                 @whole_round::boolean[]);
-            ANALYZE rule_result;
+        // A re-check's inputs are a few rows and the findings table is the round's: joins by index only, or the planner,
+        // misjudging the few for many, reads the round's findings whole per statement (100 ms each on three million
+        // records). A full run joins thousands of findings with the round: hash joins, on fresh statistics.
+        await Execute(connection, $"""
+            INSERT INTO stage_rule (rule_id, rule_version, severity, partner_set, school_level, invalidates)
+            SELECT * FROM unnest(@ids::text[], @versions::integer[], @severities::text[], @sets::integer[], @school_level::boolean[], @invalidates::boolean[]);
+            {(whole
+                ? "ANALYZE rule_result; SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on"
+                : "SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")};
             """, cancellationToken,
             ("ids", rules.Select(r => r.Id).ToArray()), ("versions", rules.Select(r => r.Version).ToArray()),
             ("severities", rules.Select(r => r.Severity).ToArray()),
-            ("sets", rules.Select(r => partnerSets.GetValueOrDefault(PartnerKey(r), -1)).ToArray()),
-            ("school_level", rules.Select(r => r.Stage == RuleStage.School).ToArray()), ("invalidates", rules.Select(r => r.Invalidates).ToArray()),
-            ("whole_round", rules.Select(r => r.NeedsWholeRound).ToArray()));
+            ("sets", rules.Select(r => partnerSets.GetValueOrDefault(PartnerKey(r))).ToArray()),
+            ("school_level", rules.Select(r => r.Stage == RuleStage.School).ToArray()), ("invalidates", rules.Select(r => r.Invalidates).ToArray()));
 
-        // A re-check's inputs are a few rows and the findings table is the round's: joins by index only, or the planner,
-        // misjudging the few for many, reads the round's findings whole per statement (100 ms each on three million
-        // records). A full run joins thousands of findings with the round: hash joins.
-        await Execute(connection, whole
-            ? "SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on"
-            : "SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", cancellationToken);
         var counts = rules.ToDictionary(r => r.Id, _ => 0L);
         await using (var store = new NpgsqlCommand(SqlScripts.Load("checks/store_findings.sql"), connection) { CommandTimeout = 0 })
         {
@@ -565,7 +591,6 @@ public sealed class CheckRunner
             while (await reader.NextResultAsync(cancellationToken));
         }
 
-        await Execute(connection, "SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on", cancellationToken);
         return counts;
     }
 

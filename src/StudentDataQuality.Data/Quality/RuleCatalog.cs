@@ -9,17 +9,12 @@ namespace StudentDataQuality.Data.Quality;
 /// What a re-check of some records must look at besides them. Empty: nothing (the rule judges each record by its own
 /// values, perhaps against the school master or its own previous-round row). Field names: the records of either round
 /// sharing those values with a re-checked record (old or new version), a superset of every group the rule forms.
-/// <see cref="WholeRound"/>: the whole round (school-level counts).
 /// </param>
 public sealed record Rule(
     string Id, RuleStage Stage, string Severity, IReadOnlyList<string> Fields, string TitleEn, string TitleZh, string FixEn, string FixZh,
     int Version, bool Invalidates, string Sql, IReadOnlyList<string>? Partners = null)
 {
-    public const string WholeRound = "round";
-
     public IReadOnlyList<string> PartnerFields { get; } = Partners ?? [];
-
-    public bool NeedsWholeRound => PartnerFields is [WholeRound];
 
     public string Sha256 { get; } = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Sql))).ToLowerInvariant();
 
@@ -111,11 +106,13 @@ public static partial class RuleCatalog
         var partners = header.TryGetValue("partners", out var p)
             ? p.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             : [];
-        // The partner fields become column names of a query: only fields of the record layout (or 'round') pass.
-        if (partners.Length > 0 && !(partners is [Rule.WholeRound] || partners.All(f => Records.Layouts.Student.Fields.Any(x => x.Name == f))))
+        // The partner fields become column names of a query: only fields of the record layout pass. (A rule that needed the
+        // whole round whatever changed, 'partners: round', was allowed until issue 14; none did, and a re-check, which
+        // reads its scope's records with their values set aside, could not judge it as a full run does.)
+        if (!partners.All(f => Records.Layouts.Student.Fields.Any(x => x.Name == f)))
         {
             throw new InvalidOperationException(
-                $"Rule file {path}: partners '{p}' must be 'round' or fields of the student record (e.g. school_code, student_no).");
+                $"Rule file {path}: partners '{p}' must be fields of the student record (e.g. school_code, student_no): those every group the rule forms shares.");
         }
 
         return new Rule(id, stage, severity, Get("fields").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
