@@ -1,8 +1,8 @@
 -- The input of the checks after a stage: the round's current records with every value that failed an error rule
 -- of an earlier stage set to NULL, so that one bad value gives one finding, not a cascade. The (record, field) pairs
 -- that failed so far are the check run's rows of quality.check_failed_field (the run is the session setting
--- sdq.check_run, set by the runner); the runner adds them after stages 1 and 2. They are an ordinary table, not a
--- temporary one, so that PostgreSQL may scan the round with parallel workers. checked_source is the round's current
+-- sdq.check_run, set by the runner); the runner adds them after stages 1 and 2, and copies them to each of its other
+-- connections (CheckRunner: rule queries on several connections at once). checked_source is the round's current
 -- records (registry.current_record), or in a re-check those of the rule's scope (CheckRunner); columns are those of
 -- registry.current_record.
 -- Two branches: the records with no failed value, as they are, and the few with one, with those values hidden. Had
