@@ -153,8 +153,9 @@ public sealed record RecordFacts(
         }
 
         // A landline: 0 and a 2- or 3-digit area code (the 0 included: 3 or 4 digits), then 7 or 8 digits not starting 0 or 1.
-        return number.Length is >= 10 and <= 12 && number[0] == '0'
-            && Enumerable.Range(3, 2).Any(area => number.Length - area is 7 or 8 && number[area] is >= '2' and <= '9');
+        return number.Length is >= 10 and <= 12 && number[0] == '0' && (IsLandline(number, 3) || IsLandline(number, 4));
+
+        static bool IsLandline(string number, int local) => number.Length - local is 7 or 8 && number[local] is >= '2' and <= '9';
     }
 
     private static bool IsAsciiDigits(string value) => value.Length > 0 && value.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0;

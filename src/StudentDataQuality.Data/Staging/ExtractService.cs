@@ -358,42 +358,44 @@ public sealed class ExtractService
 
     private static void WriteRecordFacts(BinaryCopyWriter writer, RecordFacts facts)
     {
-        foreach (var list in new[] { facts.BlankFields, facts.BadTextFields })
-        {
-            if (list is null)
-            {
-                writer.WriteNull();
-            }
-            else
-            {
-                writer.WriteTextArray(list);
-            }
-        }
+        // In RecordFacts.Columns order; per row, so no arrays of them.
+        WriteTextArray(writer, facts.BlankFields);
+        WriteTextArray(writer, facts.BadTextFields);
+        WriteBoolean(writer, facts.StudentNoShapeOk);
+        WriteBoolean(writer, facts.SchoolCodeShapeOk);
+        WriteBoolean(writer, facts.NameShapeOk);
+        WriteBoolean(writer, facts.GuardianNameShapeOk);
+        WriteBoolean(writer, facts.GuardianPhoneOk);
+    }
 
-        foreach (var flag in new[] { facts.StudentNoShapeOk, facts.SchoolCodeShapeOk, facts.NameShapeOk, facts.GuardianNameShapeOk, facts.GuardianPhoneOk })
+    private static void WriteTextArray(BinaryCopyWriter writer, string[]? values)
+    {
+        if (values is null)
         {
-            if (flag is { } value)
-            {
-                writer.WriteBoolean(value);
-            }
-            else
-            {
-                writer.WriteNull();
-            }
+            writer.WriteNull();
+        }
+        else
+        {
+            writer.WriteTextArray(values);
+        }
+    }
+
+    private static void WriteBoolean(BinaryCopyWriter writer, bool? value)
+    {
+        if (value is { } flag)
+        {
+            writer.WriteBoolean(flag);
+        }
+        else
+        {
+            writer.WriteNull();
         }
     }
 
     private static void WriteIdentityFacts(BinaryCopyWriter writer, string? id)
     {
         var (checkOk, birth) = ResidentId.Facts(id);
-        if (checkOk is { } ok)
-        {
-            writer.WriteBoolean(ok);
-        }
-        else
-        {
-            writer.WriteNull();
-        }
+        WriteBoolean(writer, checkOk);
 
         if (birth is { } date)
         {
