@@ -39,10 +39,19 @@ internal static class ChecksBenchmark
         ["cross_round"] = "cross-round (T01-T03)",
     };
 
-    private static readonly Dictionary<int, string> StageNames = new()
+    private static readonly Dictionary<string, string> StageNames = new()
     {
-        [1] = "1 structure", [2] = "2 format", [3] = "3 consistency", [4] = "4 cross-record", [5] = "5 cross-round", [6] = "school",
+        ["1"] = "structure", ["2"] = "format", ["3"] = "consistency", ["4"] = "cross-record", ["5"] = "cross-round", ["6"] = "school",
     };
+
+    /// <summary>A phase of the run ("1", "3-6") as the table shows it: "stage 2 format", "stages 3-6 (consistency … school, side by side)".</summary>
+    private static string PhaseName(string stages)
+    {
+        var ends = stages.Split('-');
+        return ends.Length == 1
+            ? $"stage {stages} {StageNames.GetValueOrDefault(stages, "")}"
+            : $"stages {stages} ({StageNames.GetValueOrDefault(ends[0], ends[0])} … {StageNames.GetValueOrDefault(ends[1], ends[1])}, side by side)";
+    }
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -176,7 +185,7 @@ internal static class ChecksBenchmark
             var check = await new CheckRunner(dataSource).RunAsync("bench-current", Actor);
             var checkSeconds = watch.Elapsed.TotalSeconds;
             var checkPeak = checkMemory.Stop();
-            result = new OurRun(stagePrevious, stageCurrent, checkSeconds, check.StageMs.ToDictionary(s => (int)s.Key, s => s.Value), check.RuleMs.ToDictionary(), check.FindingsByRule.ToDictionary(),
+            result = new OurRun(stagePrevious, stageCurrent, checkSeconds, check.PhaseMs.ToDictionary(p => p.Stages, p => p.Ms), check.RuleMs.ToDictionary(), check.FindingsByRule.ToDictionary(),
                 stagingPeak, checkPeak, Process.GetCurrentProcess().PeakWorkingSet64 >> 20);
         }
 
@@ -241,9 +250,9 @@ internal static class ChecksBenchmark
         Row("  extract previous round", i => ourRuns[i].StagePreviousSeconds);
         Row("  extract current round", i => ourRuns[i].StageCurrentSeconds);
         Row("  checks: set-up (catalogue, ANALYZE, views)", i => ourRuns[i].CheckSeconds - (ourRuns[i].StageMs.Values.Sum() / 1000.0));
-        foreach (var stage in ourRuns[0].StageMs.Keys.Order())
+        foreach (var stages in ourRuns[0].StageMs.Keys.Order(StringComparer.Ordinal))
         {
-            Row($"  checks: stage {StageNames.GetValueOrDefault(stage, stage.ToString(Invariant))}", i => ourRuns[i].StageMs.GetValueOrDefault(stage) / 1000.0);
+            Row($"  checks: {PhaseName(stages)}", i => ourRuns[i].StageMs.GetValueOrDefault(stages) / 1000.0);
         }
 
         Row("  checks: total (CheckRunner.RunAsync)", i => ourRuns[i].CheckSeconds);
@@ -434,7 +443,7 @@ internal sealed record PeerRun(
     double WallSeconds, long PreviousRows, Dictionary<string, double> Timing, Dictionary<string, long> Counts, long PeakRssMb, string Versions);
 
 internal sealed record OurRun(
-    double StagePreviousSeconds, double StageCurrentSeconds, double CheckSeconds, Dictionary<int, long> StageMs, Dictionary<string, long> RuleMs, Dictionary<string, long> Findings,
+    double StagePreviousSeconds, double StageCurrentSeconds, double CheckSeconds, Dictionary<string, long> StageMs, Dictionary<string, long> RuleMs, Dictionary<string, long> Findings,
     long ServerPeakKbStaging, long ServerPeakKbCheck, long BenchPeakWorkingSetMb);
 
 /// <summary>

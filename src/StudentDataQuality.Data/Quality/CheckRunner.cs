@@ -10,9 +10,21 @@ using StudentDataQuality.Data.Staging;
 
 namespace StudentDataQuality.Data.Quality;
 
-/// <summary>What one check run found, and where its time went (per stage and per rule, in milliseconds).</summary>
-public sealed record CheckRunResult(long RunId, Round Round, IReadOnlyDictionary<string, long> FindingsByRule, IReadOnlyDictionary<RuleStage, long> StageMs,
+/// <summary>What one check run found, and where its time went (per phase and per rule, in milliseconds).</summary>
+public sealed record CheckRunResult(long RunId, Round Round, IReadOnlyDictionary<string, long> FindingsByRule, IReadOnlyList<PhaseTime> PhaseMs,
     IReadOnlyDictionary<string, long> RuleMs);
+
+/// <summary>
+/// The wall time of one phase of a check run: stages <paramref name="First"/> to <paramref name="Last"/>, whose rules ran
+/// side by side (they read the same input: no stage among them but the last sets values aside), and storing their findings.
+/// </summary>
+public sealed record PhaseTime(RuleStage First, RuleStage Last, long Ms)
+{
+    /// <summary>"1", or "3-6" for stages 3 to 6.</summary>
+    public string Stages => First == Last
+        ? ((int)First).ToString(CultureInfo.InvariantCulture)
+        : string.Create(CultureInfo.InvariantCulture, $"{(int)First}-{(int)Last}");
+}
 
 /// <summary>What a check run looks at: the whole round, or some records of it (a re-check after corrections).</summary>
 public sealed class CheckScope
@@ -52,13 +64,14 @@ public sealed record CheckOptions
 
 /// <summary>
 /// Runs the rule catalogue over a round, stage by stage, in the database. There is one way to run a rule whatever the
-/// scope: its own set-based query of its failing records (timed), read back and kept per stage; then the stage's
-/// findings are stored by one script (sql/checks/store_findings.sql). After stages 1 and 2 the values that failed are
-/// set aside, and later stages read the round through checked_record, which hides them: one bad value, one finding.
+/// scope: its own set-based query of its failing records (timed), read back and kept; then each stage's findings are
+/// stored by one script (sql/checks/store_findings.sql). After stages 1 and 2 the values that failed are set aside,
+/// and later stages read the round through checked_record, which hides them: one bad value, one finding. Stages that
+/// read the same input (3 to 6) form one phase, whose rules run side by side.
 /// A re-check (<see cref="CheckScope.Records"/>) runs the same rules on some records and their partners, and each
 /// rule's findings replace its earlier ones in the scope checked (superseded when found again, resolved when gone), so
 /// a re-check equals a full run; a finding seen before (same rule, school, student and field, this round or the
-/// previous) keeps its first round. The run, the rule versions, the counts and the time of each stage and rule are
+/// previous) keeps its first round. The run, the rule versions, the counts and the time of each phase and rule are
 /// recorded in quality.check_run.
 /// </summary>
 public sealed class CheckRunner
@@ -275,20 +288,22 @@ public sealed class CheckRunner
         }
 
         var counts = new Dictionary<string, long>();
-        var stageMs = new Dictionary<RuleStage, long>();
+        var phaseMs = new List<PhaseTime>();
         var ruleMs = new Dictionary<string, long>();
-        foreach (var stage in rules.GroupBy(r => r.Stage).OrderBy(g => g.Key))
+        var first = true;
+        foreach (var phase in Phases(rules))
         {
             var watch = Stopwatch.StartNew();
-            // Each connection takes the next rule of the stage until none is left; the rules that group records (they name
+            // Each connection takes the next rule of the phase until none is left; the rules that group records (they name
             // partners) first, as they take longest, so that no connection is left with a long one at the end.
-            var pending = new ConcurrentQueue<Rule>(stage.OrderByDescending(r => r.PartnerFields.Count > 0));
+            var pending = new ConcurrentQueue<Rule>(phase.SelectMany(stage => stage).OrderByDescending(r => r.PartnerFields.Count > 0));
             var failing = new Dictionary<string, List<Failing>>();
-            if (!whole && stage.Key == rules.Min(r => r.Stage))
+            if (!whole && first)
             {
                 await Execute(connection, "INSERT INTO checked_record SELECT * FROM checked_input", cancellationToken);
             }
 
+            first = false;
             foreach (var each in connections)
             {
                 // Nested loops are off for the rule queries: over a whole round the rules join and group whole rounds, and
@@ -313,13 +328,16 @@ public sealed class CheckRunner
                     }
                 }
             }));
-            var results = stage.SelectMany(rule => failing[rule.Id].Select(row => (row, rule.Id))).ToList();
-            foreach (var (ruleId, count) in await StoreStageAsync(connection, stage.ToList(), results, partnerSets, round, runId, whole, cancellationToken))
+            foreach (var stage in phase)
             {
-                counts[ruleId] = count;
+                var results = stage.SelectMany(rule => failing[rule.Id].Select(row => (row, rule.Id))).ToList();
+                foreach (var (ruleId, count) in await StoreStageAsync(connection, stage.ToList(), results, partnerSets, round, runId, whole, cancellationToken))
+                {
+                    counts[ruleId] = count;
+                }
             }
 
-            if (stage.Any(r => r.Invalidates))
+            if (phase[^1].Any(r => r.Invalidates))
             {
                 await ShareFailedFieldsAsync(connection, readers, runId, cancellationToken);
 
@@ -334,9 +352,10 @@ public sealed class CheckRunner
                 }
             }
 
-            stageMs[stage.Key] = watch.ElapsedMilliseconds;
-            _logger.LogInformation("Stage {Stage} of round {RoundId}: {RuleCount} rules in {ElapsedMs} ms",
-                stage.Key, round.RoundId, stage.Count(), watch.ElapsedMilliseconds);
+            var time = new PhaseTime(phase[0].Key, phase[^1].Key, watch.ElapsedMilliseconds);
+            phaseMs.Add(time);
+            _logger.LogInformation("Stages {Stages} of round {RoundId}: {RuleCount} rules in {ElapsedMs} ms",
+                time.Stages, round.RoundId, phase.Sum(stage => stage.Count()), watch.ElapsedMilliseconds);
         }
 
         await Execute(connection, """
@@ -344,10 +363,30 @@ public sealed class CheckRunner
             UPDATE quality.check_run SET finished_at = clock_timestamp(), counts = @counts, stage_ms = @ms, rule_ms = @rule_ms WHERE run_id = @run;
             INSERT INTO audit.event (actor, action, round_id, object, details) VALUES (@actor, 'check', @round, @object, @counts);
             """, cancellationToken, ("counts", new Jsonb(JsonSerializer.Serialize(counts))),
-            ("ms", new Jsonb(JsonSerializer.Serialize(stageMs.ToDictionary(s => ((int)s.Key).ToString(CultureInfo.InvariantCulture), s => s.Value)))),
+            ("ms", new Jsonb(JsonSerializer.Serialize(phaseMs.ToDictionary(p => p.Stages, p => p.Ms)))),
             ("rule_ms", new Jsonb(JsonSerializer.Serialize(ruleMs))), ("run", runId), ("actor", actor), ("round", round.RoundId),
             ("object", scope.ToString()));
-        return new CheckRunResult(runId, round, counts, stageMs, ruleMs);
+        return new CheckRunResult(runId, round, counts, phaseMs, ruleMs);
+    }
+
+    /// <summary>
+    /// The stages in order, grouped into phases: a stage whose rules set values aside (<see cref="Rule.Invalidates"/>) ends
+    /// its phase, since the stages after it read the round without those values; the stages of one phase read the same
+    /// input, so their rules run side by side (stages 3 to 6 of the catalogue: one phase, both cores busy to its end).
+    /// </summary>
+    private static List<List<IGrouping<RuleStage, Rule>>> Phases(IReadOnlyList<Rule> rules)
+    {
+        var phases = new List<List<IGrouping<RuleStage, Rule>>> { new() };
+        foreach (var stage in rules.GroupBy(r => r.Stage).OrderBy(g => g.Key))
+        {
+            phases[^1].Add(stage);
+            if (stage.Any(r => r.Invalidates))
+            {
+                phases.Add([]);
+            }
+        }
+
+        return phases.Where(phase => phase.Count > 0).ToList();
     }
 
     /// <summary>
