@@ -6,7 +6,7 @@
 -- title.zh: 出生日期、性别或身份证件号与上一轮不一致
 -- fix.en: These never change for a student. Check the value against the household register or ID card; correct it if it is wrong now, or confirm the finding if the previous round's value was the wrong one (the previous value is in the details).
 -- fix.zh: 学生的出生日期、性别和身份证件号不会变化。请对照户口簿或身份证核实：如本轮填写有误请更正；如上一轮的信息有误，请确认此提示（上一轮的值见详情）。
--- version: 4
+-- version: 5
 -- partners: school_code, student_no
 -- Current rows are matched with the previous round's row of the same school code and student number (normalised,
 -- F09 and F01 in both rounds; of several previous rows the first). One finding per field whose value is present
@@ -14,17 +14,19 @@
 -- number (a resident ID as in X03 or another type of the form F02 asks). The previous round is read from
 -- checked_source (the current records of both rounds; in a re-check, those sharing a changed record's school and
 -- student number), so stage 1 (S02) is repeated for the values it compares.
--- The two rounds are matched by a hash join (the runner plans rule queries with nested loops off).
+-- The two rounds are matched by a hash join (the runner plans rule queries with nested loops off). Which previous
+-- row is the first of its key is asked only of the pairs that differ, not by sorting the whole previous round for
+-- DISTINCT ON; the conditions on the previous round are written so that the planner can judge them (as in T03).
 WITH previous_date AS (
     SELECT r.round_date FROM registry.round r WHERE r.round_id = @previous_round_id
 ),
 previous AS (
     SELECT p.record_id, p.school_code, p.student_no,
-           CASE WHEN NOT coalesce(p.bad_text_fields && '{birth_date}', false)
+           CASE WHEN (p.bad_text_fields && '{birth_date}') IS NOT TRUE
                  AND p.birth_date BETWEEN (d.round_date - interval '25 years')::date AND (d.round_date - interval '3 years')::date
                 THEN p.birth_date END AS birth_date,
-           CASE WHEN NOT coalesce(p.bad_text_fields && '{gender}', false) THEN p.gender END AS gender,
-           CASE WHEN NOT coalesce(p.bad_text_fields && '{id_type,id_number}', false)
+           CASE WHEN (p.bad_text_fields && '{gender}') IS NOT TRUE THEN p.gender END AS gender,
+           CASE WHEN (p.bad_text_fields && '{id_type,id_number}') IS NOT TRUE
                  AND CASE p.id_type WHEN '1' THEN p.id_number_check_ok AND p.id_number_birth IS NOT NULL
                                     ELSE quality.id_valid(p.id_type, p.id_number) END
                 THEN p.id_number END AS id_number
@@ -32,9 +34,9 @@ previous AS (
     CROSS  JOIN previous_date d
     WHERE  p.round_id = @previous_round_id
       -- F09, F01 and S02 as the facts noted when the version was written say them.
-      AND  p.school_code_shape_ok AND substr(p.school_code, 3, 2) = @province
+      AND  p.school_code_shape_ok AND p.school_code LIKE '__' || @province || '%'
       AND  p.student_no_shape_ok
-      AND  NOT coalesce(p.bad_text_fields && '{school_code,student_no}', false)
+      AND  (p.bad_text_fields && '{school_code,student_no}') IS NOT TRUE
 ),
 current AS (
     SELECT c.record_id, c.school_code, c.student_no, c.birth_date_raw, c.gender_raw, c.id_number_raw,
@@ -45,18 +47,21 @@ current AS (
     WHERE  c.round_id = @round_id
       AND  c.school_code IS NOT NULL AND c.student_no IS NOT NULL
 ),
-first_previous AS (
-    -- Of several previous rows with one key (a duplicate last round), the first as the file had it.
-    SELECT DISTINCT ON (p.school_code, p.student_no) p.school_code, p.student_no, p.birth_date, p.gender, p.id_number
-    FROM   previous p
-    ORDER  BY p.school_code, p.student_no, p.record_id
+differing AS (
+    -- Most students have changed nothing: one test per pair first, so that only the few that differ are taken apart.
+    SELECT c.*, p.record_id AS previous_id, p.birth_date AS previous_birth_date, p.gender AS previous_gender, p.id_number AS previous_id_number
+    FROM   current c
+    JOIN   previous p ON p.school_code = c.school_code AND p.student_no = c.student_no
+    WHERE  c.birth_date <> p.birth_date OR c.gender <> p.gender OR c.id_number <> p.id_number
+    OFFSET 0
 )
 SELECT c.record_id, NULL::text AS school_code, f.field, f.value, 'previous round ' || f.previous AS detail, NULL::text AS severity
-FROM   current c
-JOIN   first_previous p ON p.school_code = c.school_code AND p.student_no = c.student_no
-CROSS  JOIN LATERAL (VALUES ('birth_date', c.birth_date_raw, to_char(p.birth_date, 'YYYY-MM-DD'), c.birth_date <> p.birth_date),
-                           ('gender', c.gender_raw, p.gender, c.gender <> p.gender),
-                           ('id_number', c.id_number_raw, p.id_number, c.id_number <> p.id_number)) AS f (field, value, previous, differs)
--- Most students have changed nothing: one test per pair first, so that only the few that differ are taken apart.
-WHERE  (c.birth_date <> p.birth_date OR c.gender <> p.gender OR c.id_number <> p.id_number)
-  AND  f.differs;
+FROM   differing c
+CROSS  JOIN LATERAL (VALUES ('birth_date', c.birth_date_raw, to_char(c.previous_birth_date, 'YYYY-MM-DD'), c.birth_date <> c.previous_birth_date),
+                           ('gender', c.gender_raw, c.previous_gender, c.gender <> c.previous_gender),
+                           ('id_number', c.id_number_raw, c.previous_id_number, c.id_number <> c.previous_id_number)) AS f (field, value, previous, differs)
+WHERE  f.differs
+  -- Of several previous rows with one key (a duplicate last round), the first as the file had it.
+  AND  c.previous_id = (SELECT min(q.record_id) FROM checked_source q
+                        WHERE  q.round_id = @previous_round_id AND q.school_code = c.school_code AND q.student_no = c.student_no
+                          AND  (q.bad_text_fields && '{school_code,student_no}') IS NOT TRUE);
