@@ -157,9 +157,11 @@ internal sealed class WorkbookBuilder
         sheet.Column(1).Width = 20;
         sheet.Column(2).Width = 70;
         sheet.Range(2, 2, 1 + actions.Count, 2).Style.Alignment.WrapText = true;
+        // Each list is styled as the cells it fills: styling the rectangle around them all made a cell of every empty
+        // slot (241 nationalities times 36 columns), which cost most of a workbook's time when it showed many fields.
+        var blocks = new List<IXLRange> { sheet.Range(1, 1, 1 + actions.Count, 2) };
 
         var column = 4;
-        var lastRow = 1 + actions.Count;
         foreach (var fieldName in _document.Fields)
         {
             var field = WorksheetLayout.FieldOf(fieldName);
@@ -179,15 +181,19 @@ internal sealed class WorkbookBuilder
             }
 
             _listFormulas[fieldName] = Reference(name, column, 2, 1 + codes.Entries.Count);
+            blocks.Add(sheet.Range(1, column, 1 + codes.Entries.Count, column + 1));
             sheet.Column(column).Width = Math.Max(16, DisplayWidth(header) + 2);
             sheet.Column(column + 1).Width = Math.Max(10, DisplayWidth(header) + 6);
-            lastRow = Math.Max(lastRow, 1 + codes.Entries.Count);
             column += 3;
         }
 
         var lastColumn = Math.Max(2, column - 2);
-        sheet.Range(1, 1, lastRow, lastColumn).Style.NumberFormat.Format = TextFormat;
-        sheet.Range(1, 1, lastRow, lastColumn).Style.Alignment.Vertical = XLAlignmentVerticalValues.Top;
+        foreach (var block in blocks)
+        {
+            block.Style.NumberFormat.Format = TextFormat;
+            block.Style.Alignment.Vertical = XLAlignmentVerticalValues.Top;
+        }
+
         StyleHeader(sheet.Range(1, 1, 1, lastColumn));
         sheet.SheetView.FreezeRows(1);
         sheet.Protect()
