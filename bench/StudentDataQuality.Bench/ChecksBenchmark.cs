@@ -81,10 +81,20 @@ internal static class ChecksBenchmark
             Console.WriteLine(string.Create(Invariant, $"run {run}: pandas peer {p.Timing["total"]:F1} s (process {p.WallSeconds:F1} s, peak RSS {p.PeakRssMb:N0} MB)"));
 
             Console.WriteLine($"run {run}: ours … (load average {LoadAverage()})");
-            var o = await RunOursAsync(cluster, province, keep: options.KeepDatabase && run == options.Runs);
+            var last = run == options.Runs;
+            var o = await RunOursAsync(cluster, province, keep: (options.KeepDatabase || options.ExplainFolder is not null) && last);
             ourRuns.Add(o);
             Console.WriteLine(string.Create(Invariant,
                 $"run {run}: ours staging {o.StagePreviousSeconds + o.StageCurrentSeconds:F1} s, checks {o.CheckSeconds:F1} s, {o.Findings.Values.Sum():N0} findings"));
+        }
+
+        if (options.ExplainFolder is { } plans)
+        {
+            await ExplainRulesAsync(cluster.Start(), plans);
+            if (!options.KeepDatabase)
+            {
+                DropDatabase(cluster.Start());
+            }
         }
 
         if (!options.KeepDatabase)
@@ -195,6 +205,62 @@ internal static class ChecksBenchmark
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Writes each rule's plan with its run time and buffers (<c>EXPLAIN (ANALYZE, BUFFERS)</c>) on the last run's
+    /// database into <paramref name="folder"/> (one file per rule), each rule alone, with the settings and views the check
+    /// runner gives its rule queries (<see cref="CheckRunner"/>). No value is set aside (the run deleted its own): every
+    /// rule reads the round as stage 1 does, so a later stage's plan may differ a little from the one in the run.
+    /// </summary>
+    private static async Task ExplainRulesAsync(string connectionString, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        var round = await RoundStore.FindAsync(dataSource, "bench-current", CancellationToken.None)
+            ?? throw new InvalidOperationException("The round bench-current is not in the database.");
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var setUp = new NpgsqlCommand($"""
+            SET LOCAL work_mem = '1GB';
+            SET LOCAL max_parallel_workers_per_gather = 0;
+            SET LOCAL enable_nestloop = off;
+            SET LOCAL enable_mergejoin = off;
+            SELECT set_config('sdq.check_run', '-1', true);
+            CREATE TEMP VIEW checked_source AS SELECT * FROM registry.current_record;
+            {SqlScripts.Load("checks/checked_record.sql")}
+            CREATE TEMP VIEW checked_record AS SELECT * FROM checked_input;
+            """, connection, transaction))
+        {
+            await setUp.ExecuteNonQueryAsync();
+        }
+
+        var times = new List<(string Rule, double Ms)>();
+        foreach (var rule in RuleCatalog.All)
+        {
+            await using var explain = new NpgsqlCommand($"EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM (\n{rule.Sql}\n) q", connection, transaction) { CommandTimeout = 0 };
+            explain.Parameters.AddWithValue("round_id", round.RoundId);
+            explain.Parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlTypes.NpgsqlDbType.Integer) { Value = (object?)round.PreviousRoundId ?? DBNull.Value });
+            explain.Parameters.AddWithValue("round_date", round.RoundDate);
+            explain.Parameters.AddWithValue("school_year_start", new DateOnly(round.SchoolYear, 9, 1));
+            explain.Parameters.AddWithValue("province", new CheckOptions().Province);
+            var plan = new StringBuilder();
+            await using (var reader = await explain.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    plan.AppendLine(reader.GetString(0));
+                }
+            }
+
+            var text = plan.ToString();
+            await File.WriteAllTextAsync(Path.Combine(folder, rule.Id + ".txt"), text);
+            var total = text.Split('\n').LastOrDefault(l => l.StartsWith("Execution Time:", StringComparison.Ordinal));
+            times.Add((rule.Id, total is null ? double.NaN : double.Parse(total.Split(' ')[2], Invariant)));
+        }
+
+        Console.WriteLine($"Plans of the {times.Count} rules (each alone, EXPLAIN ANALYZE): {folder}");
+        Console.WriteLine(string.Join("  ", times.OrderByDescending(t => t.Ms).Select(t => string.Create(Invariant, $"{t.Rule} {t.Ms / 1000:F2} s"))));
     }
 
     private static void DropDatabase(string connectionString) => DropDatabase(connectionString, Database);
@@ -354,7 +420,8 @@ internal static class ChecksBenchmark
 }
 
 /// <summary>Command-line options of the checks benchmark.</summary>
-internal sealed record ChecksOptions(int Students, int Schools, int Runs, string Work, string Python, string? PeerScript, bool KeepDatabase)
+internal sealed record ChecksOptions(int Students, int Schools, int Runs, string Work, string Python, string? PeerScript, bool KeepDatabase,
+    string? ExplainFolder = null)
 {
     public static ChecksOptions? Parse(string[] args)
     {
@@ -364,6 +431,7 @@ internal sealed record ChecksOptions(int Students, int Schools, int Runs, string
         var python = "/usr/bin/python3";
         string? peer = null;
         var keep = false;
+        string? explain = null;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -376,8 +444,10 @@ internal sealed record ChecksOptions(int Students, int Schools, int Runs, string
                 case "--python": python = Next(); break;
                 case "--peer": peer = Next(); break;
                 case "--keep-db": keep = true; break;
+                case "--explain": explain = Next(); break;
                 default:
-                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --students N --schools M --runs R --work DIR --python PATH --peer PATH --keep-db");
+                    Console.Error.WriteLine(
+                        $"Unknown option {args[i]}. Options: --students N --schools M --runs R --work DIR --python PATH --peer PATH --keep-db --explain DIR");
                     return null;
             }
         }
@@ -390,7 +460,7 @@ internal sealed record ChecksOptions(int Students, int Schools, int Runs, string
             return null;
         }
 
-        return new ChecksOptions(n, m, runs, work, python, peer, keep);
+        return new ChecksOptions(n, m, runs, work, python, peer, keep, explain is null ? null : Path.GetFullPath(explain));
     }
 }
 

@@ -8,7 +8,7 @@ using StudentDataQuality.Bench;
 //       The old form without the word `staging` (`-- [rows] [workdir]`) still runs it.
 //
 //   dotnet run -c Release --project bench/StudentDataQuality.Bench -- checks [--students N] [--schools M] [--runs R]
-//       [--work DIR] [--python PATH] [--keep-db]
+//       [--work DIR] [--python PATH] [--keep-db] [--explain DIR]
 //       Staged quality checks (issue: staged quality checks): generates a synthetic province of N students (default
 //       1,000,000; schools default 2,000 for 1M, 5,000 for 3M, else N / 500) with its previous round and 3% defects,
 //       then R times (default 2), alternating: the pandas peer (bench/checks/peer_checks.py, /usr/bin/python3) on the
@@ -52,7 +52,7 @@ static int Usage()
     Console.Error.WriteLine("""
         Usage:
           StudentDataQuality.Bench staging [rows] [workdir]
-          StudentDataQuality.Bench checks [--students N] [--schools M] [--runs R] [--work DIR] [--python PATH] [--keep-db]
+          StudentDataQuality.Bench checks [--students N] [--schools M] [--runs R] [--work DIR] [--python PATH] [--keep-db] [--explain DIR]
           StudentDataQuality.Bench worksheets [--students N] [--schools M] [--work DIR]
           StudentDataQuality.Bench ingest [--students N] [--schools M] [--files F] [--work DIR]
           StudentDataQuality.Bench round [--students N] [--schools M] [--workers 1,2] [--work DIR]
