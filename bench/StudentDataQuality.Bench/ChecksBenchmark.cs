@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Npgsql;
+using StudentDataQuality.Data;
 using StudentDataQuality.Data.Embedded;
 using StudentDataQuality.Data.Migrations;
 using StudentDataQuality.Data.Quality;
