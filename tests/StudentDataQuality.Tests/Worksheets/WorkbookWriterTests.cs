@@ -295,6 +295,24 @@ public sealed class WorkbookWriterTests
         Assert.Equal(coded.Length + 1, validations.Count);
     }
 
+    [Theory]
+    [InlineData(WorksheetLanguage.Chinese)]
+    [InlineData(WorksheetLanguage.English)]
+    public void CodesSheet_HoldsItsListsAsText_AndNoEmptyCellBelowTheHeaders(WorksheetLanguage language)
+    {
+        using var book = new OpenXmlWorkbook(WorksheetSamples.Write(Document, language));
+        var (_, _, codes) = WorksheetText.SheetNames(language);
+        var listed = book.Cells(codes).Values.Where(c => c.Row > 1).ToList();
+
+        // The actions and each coded field's names and codes (nationality alone has 241), every one a text cell.
+        var coded = Document.Fields.Select(f => Layouts.Student.Fields[Layouts.Student.IndexOf(f)].Codes).OfType<CodeList>().ToList();
+        Assert.Equal(2 * (WorksheetActions.All.Count + coded.Sum(list => list.Entries.Count)), listed.Count);
+        Assert.All(listed, c => Assert.Equal("@", c.NumberFormat));
+        // No empty cell: the lists are styled as the cells they fill, not as the rectangle around them all, whose
+        // empty cells (241 nationalities times the columns) cost most of the time of writing a workbook.
+        Assert.All(listed, c => Assert.NotEqual("", c.Text));
+    }
+
     [Fact]
     public void Rows_AreSortedByGradeThenClassThenName()
     {
