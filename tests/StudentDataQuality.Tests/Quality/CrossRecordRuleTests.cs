@@ -156,6 +156,28 @@ public sealed class CrossRecordRuleTests(DatabaseFixture db) : IClassFixture<Dat
         Assert.Equal("previous round 2018-03-11", await DetailAsync("T02", pupil[0], "birth_date"));
     }
 
+    [Theory]
+    [InlineData("20180311", false)] // the first previous row's birth date: nothing changed
+    [InlineData("20180312", true)]  // the second's: compared with the first, it changed
+    public async Task T02_APreviousRoundWithTheStudentTwice_IsComparedWithItsFirstRow(string currentBirth, bool found)
+    {
+        var pupil = Pupil("张伟", 1);
+        pupil[Index("birth_date")] = currentBirth;
+        var first = Grade(Pupil("张伟", 1), 2);
+        first[Index("birth_date")] = "20180311";
+        var second = Grade(Pupil("张伟", 1), 2);
+        second[Index("birth_date")] = "20180312";
+        var findings = await RuleHarness.CheckAsync(db, [pupil, Pupil("李娜", 3)], previousStudents: [first, second, Grade(Pupil("李娜", 3), 2)]);
+
+        var t02 = findings.Where(f => f.Rule == "T02" && f.Field == "birth_date").ToList();
+        Assert.Equal(found, t02.Count == 1);
+        Assert.True(t02.Count <= 1);
+        if (found)
+        {
+            Assert.Equal("previous round 2018-03-11", await DetailAsync("T02", pupil[0], "birth_date"));
+        }
+    }
+
     [Fact]
     public async Task T03_AGradeThatDidNotAdvanceIntoANewSchoolYear_IsFound_AnAdvancedOneIsNot()
     {
