@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Npgsql;
-using StudentDataQuality.Data;
 using StudentDataQuality.Data.Embedded;
 using StudentDataQuality.Data.Migrations;
 using StudentDataQuality.Data.Quality;
@@ -209,54 +208,18 @@ internal static class ChecksBenchmark
     }
 
     /// <summary>
-    /// Writes each rule's plan with its run time and buffers (<c>EXPLAIN (ANALYZE, BUFFERS)</c>) on the last run's
-    /// database into <paramref name="folder"/> (one file per rule), each rule alone, with the settings and views the check
-    /// runner gives its rule queries (<see cref="CheckRunner"/>). No value is set aside (the run deleted its own): every
-    /// rule reads the round as stage 1 does, so a later stage's plan may differ a little from the one in the run.
+    /// Writes each rule's plan with its run time and buffers on the last run's database into <paramref name="folder"/>
+    /// (one file per rule; <see cref="CheckRunner.ExplainAsync"/>) and prints the rules by their time.
     /// </summary>
     private static async Task ExplainRulesAsync(string connectionString, string folder)
     {
         Directory.CreateDirectory(folder);
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        var round = await RoundStore.FindAsync(dataSource, "bench-current", CancellationToken.None)
-            ?? throw new InvalidOperationException("The round bench-current is not in the database.");
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using (var setUp = new NpgsqlCommand($"""
-            SET LOCAL work_mem = '1GB';
-            SET LOCAL max_parallel_workers_per_gather = 0;
-            SET LOCAL enable_nestloop = off;
-            SET LOCAL enable_mergejoin = off;
-            SELECT set_config('sdq.check_run', '-1', true);
-            CREATE TEMP VIEW checked_source AS SELECT * FROM registry.current_record;
-            {SqlScripts.Load("checks/checked_record.sql")}
-            CREATE TEMP VIEW checked_record AS SELECT * FROM checked_input;
-            """, connection, transaction))
-        {
-            await setUp.ExecuteNonQueryAsync();
-        }
-
         var times = new List<(string Rule, double Ms)>();
-        foreach (var rule in RuleCatalog.All)
+        foreach (var (rule, plan) in await new CheckRunner(dataSource).ExplainAsync("bench-current"))
         {
-            await using var explain = new NpgsqlCommand($"EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM (\n{rule.Sql}\n) q", connection, transaction) { CommandTimeout = 0 };
-            explain.Parameters.AddWithValue("round_id", round.RoundId);
-            explain.Parameters.Add(new NpgsqlParameter("previous_round_id", NpgsqlTypes.NpgsqlDbType.Integer) { Value = (object?)round.PreviousRoundId ?? DBNull.Value });
-            explain.Parameters.AddWithValue("round_date", round.RoundDate);
-            explain.Parameters.AddWithValue("school_year_start", new DateOnly(round.SchoolYear, 9, 1));
-            explain.Parameters.AddWithValue("province", new CheckOptions().Province);
-            var plan = new StringBuilder();
-            await using (var reader = await explain.ExecuteReaderAsync())
-            {
-                while (await reader.ReadAsync())
-                {
-                    plan.AppendLine(reader.GetString(0));
-                }
-            }
-
-            var text = plan.ToString();
-            await File.WriteAllTextAsync(Path.Combine(folder, rule.Id + ".txt"), text);
-            var total = text.Split('\n').LastOrDefault(l => l.StartsWith("Execution Time:", StringComparison.Ordinal));
+            await File.WriteAllTextAsync(Path.Combine(folder, rule.Id + ".txt"), plan);
+            var total = plan.Split('\n').LastOrDefault(l => l.StartsWith("Execution Time:", StringComparison.Ordinal));
             times.Add((rule.Id, total is null ? double.NaN : double.Parse(total.Split(' ')[2], Invariant)));
         }
 

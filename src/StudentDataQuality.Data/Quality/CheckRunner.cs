@@ -214,9 +214,7 @@ public sealed class CheckRunner
         rules ??= RuleCatalog.All;
         var whole = scope.IsWholeRound;
         await Execute(connection, "SELECT pg_advisory_xact_lock(hashtext('sdq.check:' || @code))", cancellationToken, ("code", round.Code));
-        // The duplicate and cross-round rules group whole rounds by text keys (a million groups and more): with the
-        // default memory their hash aggregates spill to disk and take several times as long.
-        await Execute(connection, "SET LOCAL work_mem = '1GB'", cancellationToken);
+        await Execute(connection, WorkMemory, cancellationToken);
         await SyncCatalogAsync(connection, rules, cancellationToken);
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
         if (whole)
@@ -272,7 +270,7 @@ public sealed class CheckRunner
             // The same view of the round as the run's own connection: its settings, views and (after each stage) the
             // values set aside so far. A query per core already keeps the cores busy: no parallel workers on top.
             await Execute(reader, $"""
-                SET LOCAL work_mem = '1GB';
+                {WorkMemory};
                 SELECT set_config('sdq.check_run', @run::text, true);
                 DROP VIEW IF EXISTS pg_temp.checked_record, pg_temp.checked_input, pg_temp.hidden_source, pg_temp.checked_source;
                 DROP TABLE IF EXISTS pg_temp.hidden_record;
@@ -313,7 +311,7 @@ public sealed class CheckRunner
                 // record of the scope with every current one (6 s for one return). Merge joins are off: judged right, a
                 // round joined with the previous one looks cheaper sorted than hashed, but the sorts of text keys take
                 // longer than the planner thinks (T03 on 1,000,000 records: 3.7 s merged, 2.2 s hashed).
-                await Execute(each, "SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = off", cancellationToken);
+                await Execute(each, JoinSettings, cancellationToken);
             }
 
             // (Sending a re-check's stage as one batch of queries instead measured no faster: 47 s against 35–42 s for 112 returns.)
@@ -431,6 +429,57 @@ public sealed class CheckRunner
         }
     }
 
+    /// <summary>
+    /// Each rule's plan with its run time and buffers (<c>EXPLAIN (ANALYZE, BUFFERS)</c>) over a whole round, each rule
+    /// alone, with the settings and views a run gives its rule queries, for finding where a run's time goes
+    /// (<c>bench … checks --explain</c>). Nothing is stored and no value is set aside: every rule reads the round as stage 1
+    /// does, so a later stage's plan may differ a little from the one in a run.
+    /// </summary>
+    public async Task<IReadOnlyList<(Rule Rule, string Plan)>> ExplainAsync(string roundCode, IReadOnlyList<Rule>? rules = null,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var round = await RoundStore.FindAsync(connection, roundCode, cancellationToken)
+            ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
+        await Execute(connection, $"""
+            {WorkMemory};
+            {JoinSettings};
+            SET LOCAL max_parallel_workers_per_gather = 0;
+            SELECT set_config('sdq.check_run', '-1', true);
+            CREATE TEMP VIEW checked_source AS {WholeRoundSource};
+            """, cancellationToken);
+        await Execute(connection, SqlScripts.Load("checks/checked_record.sql") + CheckedRecordView, cancellationToken);
+        var plans = new List<(Rule, string)>();
+        foreach (var rule in rules ?? RuleCatalog.All)
+        {
+            await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS) " + RuleQuery(rule), connection) { CommandTimeout = 0 };
+            AddRuleParameters(explain.Parameters, round);
+            var plan = new System.Text.StringBuilder();
+            await using (var reader = await explain.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    plan.AppendLine(reader.GetString(0));
+                }
+            }
+
+            plans.Add((rule, plan.ToString()));
+        }
+
+        return plans;
+    }
+
+    // The duplicate and cross-round rules group whole rounds by text keys (a million groups and more): with the default
+    // memory their hash aggregates spill to disk and take several times as long.
+    private const string WorkMemory = "SET LOCAL work_mem = '1GB'";
+
+    // The rule queries join by hashing only (why: where RunAsync sets it for each phase).
+    private const string JoinSettings = "SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = off";
+
+    /// <summary>A rule's query as the runner sends it: a plain SELECT of the rule's failing records.</summary>
+    private static string RuleQuery(Rule rule) => $"SELECT * FROM (\n{rule.Sql}\n) q";
+
     private const string WholeRoundSource = "SELECT * FROM registry.current_record";
 
     // What the rules read as checked_record (checked_record.sql): over a whole round the view of it; in a re-check a
@@ -532,7 +581,7 @@ public sealed class CheckRunner
         var failing = new List<Failing>();
         try
         {
-            await using var query = new NpgsqlCommand($"SELECT * FROM (\n{rule.Sql}\n) q", connection) { CommandTimeout = 0 };
+            await using var query = new NpgsqlCommand(RuleQuery(rule), connection) { CommandTimeout = 0 };
             AddRuleParameters(query.Parameters, round);
             await using var reader = await query.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
