@@ -216,14 +216,14 @@ internal static class ChecksBenchmark
         Directory.CreateDirectory(folder);
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         var times = new List<(string Rule, double Ms)>();
-        foreach (var (rule, plan) in await new CheckRunner(dataSource).ExplainAsync("bench-current"))
+        foreach (var (name, plan) in await new CheckRunner(dataSource).ExplainAsync("bench-current"))
         {
-            await File.WriteAllTextAsync(Path.Combine(folder, rule.Id + ".txt"), plan);
+            await File.WriteAllTextAsync(Path.Combine(folder, name + ".txt"), plan);
             var total = plan.Split('\n').LastOrDefault(l => l.StartsWith("Execution Time:", StringComparison.Ordinal));
-            times.Add((rule.Id, total is null ? double.NaN : double.Parse(total.Split(' ')[2], Invariant)));
+            times.Add((name, total is null ? double.NaN : double.Parse(total.Split(' ')[2], Invariant)));
         }
 
-        Console.WriteLine($"Plans of the {times.Count} rules (each alone, EXPLAIN ANALYZE): {folder}");
+        Console.WriteLine($"Plans of the {times.Count} queries (each rule alone, and each phase's row rules together; EXPLAIN ANALYZE): {folder}");
         Console.WriteLine(string.Join("  ", times.OrderByDescending(t => t.Ms).Select(t => string.Create(Invariant, $"{t.Rule} {t.Ms / 1000:F2} s"))));
     }
 

@@ -292,9 +292,14 @@ public sealed class CheckRunner
         foreach (var phase in Phases(rules))
         {
             var watch = Stopwatch.StartNew();
-            // Each connection takes the next rule of the phase until none is left; the rules that group records (they name
-            // partners) first, as they take longest, so that no connection is left with a long one at the end.
-            var pending = new ConcurrentQueue<Rule>(phase.SelectMany(stage => stage).OrderByDescending(r => r.PartnerFields.Count > 0));
+            // Each connection takes the next query of the phase until none is left: the rules that group records (they name
+            // partners) first, as they take longest, so that no connection is left with a long one at the end; then the
+            // phase's row rules, all in one query (one read of the round for all of them); then the other rules one by one.
+            var phaseRules = phase.SelectMany(stage => stage).ToList();
+            var rowRules = phaseRules.Where(r => r.Row is not null).ToList();
+            var pending = new ConcurrentQueue<IReadOnlyList<Rule>>(phaseRules.Where(r => r.PartnerFields.Count > 0).Select(r => (IReadOnlyList<Rule>)[r])
+                .Concat(rowRules.Count > 0 ? [rowRules] : [])
+                .Concat(phaseRules.Where(r => r.PartnerFields.Count == 0 && r.Row is null).Select(r => (IReadOnlyList<Rule>)[r])));
             var failing = new Dictionary<string, List<Failing>>();
             if (!whole && first)
             {
@@ -317,14 +322,21 @@ public sealed class CheckRunner
             // (Sending a re-check's stage as one batch of queries instead measured no faster: 47 s against 35–42 s for 112 returns.)
             await Task.WhenAll(connections.Select(async each =>
             {
-                while (pending.TryDequeue(out var rule))
+                while (pending.TryDequeue(out var query))
                 {
-                    var ruleWatch = Stopwatch.StartNew();
-                    var rows = await QueryRuleAsync(each, rule, round, cancellationToken);
+                    var queryWatch = Stopwatch.StartNew();
+                    var rows = query is [var single] && single.Row is null
+                        ? new Dictionary<string, List<Failing>> { [single.Id] = await QueryRuleAsync(each, single, round, cancellationToken) }
+                        : await QueryRowRulesAsync(each, query, round, cancellationToken);
                     lock (failing)
                     {
-                        failing[rule.Id] = rows;
-                        ruleMs[rule.Id] = ruleWatch.ElapsedMilliseconds;
+                        foreach (var (ruleId, found) in rows)
+                        {
+                            failing[ruleId] = found;
+                        }
+
+                        // The row rules read the round together: their time is the one query's, under all their ids ("F01+F02+…").
+                        ruleMs[string.Join('+', query.Select(r => r.Id))] = queryWatch.ElapsedMilliseconds;
                     }
                 }
             }));
@@ -430,12 +442,13 @@ public sealed class CheckRunner
     }
 
     /// <summary>
-    /// Each rule's plan with its run time and buffers (<c>EXPLAIN (ANALYZE, BUFFERS)</c>) over a whole round, each rule
-    /// alone, with the settings and views a run gives its rule queries, for finding where a run's time goes
-    /// (<c>bench … checks --explain</c>). Nothing is stored and no value is set aside: every rule reads the round as stage 1
-    /// does, so a later stage's plan may differ a little from the one in a run.
+    /// The plan with its run time and buffers (<c>EXPLAIN (ANALYZE, BUFFERS)</c>) over a whole round of each query a run
+    /// sends: each rule that runs alone, and each phase's row rules together (named "F01+F02+…"); then each row rule
+    /// alone too, to see what it adds. With the settings and views a run gives its rule queries, for finding where a
+    /// run's time goes (<c>bench … checks --explain</c>). Nothing is stored and no value is set aside: every query reads
+    /// the round as stage 1 does, so a later stage's plan may differ a little from the one in a run.
     /// </summary>
-    public async Task<IReadOnlyList<(Rule Rule, string Plan)>> ExplainAsync(string roundCode, IReadOnlyList<Rule>? rules = null,
+    public async Task<IReadOnlyList<(string Name, string Plan)>> ExplainAsync(string roundCode, IReadOnlyList<Rule>? rules = null,
         CancellationToken cancellationToken = default)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
@@ -450,10 +463,15 @@ public sealed class CheckRunner
             CREATE TEMP VIEW checked_source AS {WholeRoundSource};
             """, cancellationToken);
         await Execute(connection, SqlScripts.Load("checks/checked_record.sql") + CheckedRecordView, cancellationToken);
-        var plans = new List<(Rule, string)>();
-        foreach (var rule in rules ?? RuleCatalog.All)
+        rules ??= RuleCatalog.All;
+        var queries = rules.Select(rule => (Name: rule.Id, Sql: RuleQuery(rule)))
+            .Concat(Phases(rules).Select(phase => phase.SelectMany(stage => stage).Where(r => r.Row is not null).ToList())
+                .Where(rowRules => rowRules.Count > 0)
+                .Select(rowRules => (Name: string.Join('+', rowRules.Select(r => r.Id)), Sql: RowRules.Compose(rowRules))));
+        var plans = new List<(string, string)>();
+        foreach (var (name, sql) in queries)
         {
-            await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS) " + RuleQuery(rule), connection) { CommandTimeout = 0 };
+            await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS) " + sql, connection) { CommandTimeout = 0 };
             AddRuleParameters(explain.Parameters, round);
             var plan = new System.Text.StringBuilder();
             await using (var reader = await explain.ExecuteReaderAsync(cancellationToken))
@@ -464,7 +482,7 @@ public sealed class CheckRunner
                 }
             }
 
-            plans.Add((rule, plan.ToString()));
+            plans.Add((name, plan.ToString()));
         }
 
         return plans;
@@ -595,6 +613,50 @@ public sealed class CheckRunner
             throw new InvalidOperationException($"Rule {rule.Id} failed: {e.MessageText} ({e.SqlState}) at position {e.Position} of its query.", e);
         }
 
+        return failing;
+    }
+
+    /// <summary>
+    /// Runs the row rules of a phase as one query (<see cref="RowRules.Compose"/>) and returns each rule's failing
+    /// records, as each rule's own query would. When the query fails, each rule runs alone to name the one at fault
+    /// (the query runs behind a savepoint, so the transaction goes on to that).
+    /// </summary>
+    private async Task<Dictionary<string, List<Failing>>> QueryRowRulesAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules, Round round,
+        CancellationToken cancellationToken)
+    {
+        var failing = rules.ToDictionary(r => r.Id, _ => new List<Failing>());
+        await Execute(connection, "SAVEPOINT row_rules", cancellationToken);
+        try
+        {
+            await using var query = new NpgsqlCommand(RowRules.Compose(rules), connection) { CommandTimeout = 0 };
+            AddRuleParameters(query.Parameters, round);
+            await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var recordId = reader.GetInt64(0);
+                for (var i = 0; i < rules.Count; i++)
+                {
+                    if (!reader.IsDBNull(i + 1))
+                    {
+                        var found = reader.GetFieldValue<string?[]>(i + 1);
+                        failing[rules[i].Id].Add(new Failing(recordId, found[0], found[1], found[2], found[3], found[4]));
+                    }
+                }
+            }
+        }
+        catch (PostgresException e)
+        {
+            await Execute(connection, "ROLLBACK TO SAVEPOINT row_rules", cancellationToken);
+            foreach (var rule in rules)
+            {
+                await QueryRuleAsync(connection, rule, round, cancellationToken);
+            }
+
+            throw new InvalidOperationException(
+                $"The row rules {string.Join(", ", rules.Select(r => r.Id))} failed together (each alone did not): {e.MessageText} ({e.SqlState}).", e);
+        }
+
+        await Execute(connection, "RELEASE SAVEPOINT row_rules", cancellationToken);
         return failing;
     }
 

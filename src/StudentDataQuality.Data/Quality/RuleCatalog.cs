@@ -18,6 +18,9 @@ public sealed record Rule(
 
     public string Sha256 { get; } = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Sql))).ToLowerInvariant();
 
+    /// <summary>The parts of a row rule (one finding at most per record, judged by its own values), which the runner reads the round once for; null for any other rule.</summary>
+    public RowForm? Row { get; } = Partners is null or { Count: 0 } ? RowRules.TryParse(Sql) : null;
+
     public string StageName => Stage switch
     {
         RuleStage.Structure => "structure",

@@ -12,13 +12,14 @@ public sealed class CheckRunnerTests(DatabaseFixture db) : IClassFixture<Databas
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public async Task Run_NamesTheRuleThatFailed_AndKeepsNothing_WhenTheStageRunsAsOneQuery()
+    public async Task Run_NamesTheRuleThatFailed_AndKeepsNothing_WhenItRanWithTheOtherRowRulesOfItsPhase()
     {
         SampleExport.WriteCsv(_temp.Path, "schools.csv", [SampleExport.ChineseHeaders(Records.Layouts.School), RuleHarness.PrimarySchool]);
         SampleExport.WriteCsv(_temp.Path, "students.csv", [SampleExport.ChineseHeaders(), SampleExport.Student()]);
         await new ExtractService(db.DataSource).ExtractFilesAsync(new ExtractRequest("broken", "test") { RoundDate = new DateOnly(2026, 10, 15) }, [_temp.Path]);
         var good = RuleCatalog.All.Single(r => r.Id == "F01");
-        // A rule whose query fails only when it runs (a division by zero on every record), in the same stage as F01.
+        // A rule whose query fails only when it runs (a division by zero on every record), a row rule of F01's stage: the
+        // two run as one query, and the runner finds which of them failed.
         var broken = RuleCatalog.Parse("rules/Z99.sql", """
             -- id: Z99
             -- stage: 2
@@ -33,11 +34,13 @@ public sealed class CheckRunnerTests(DatabaseFixture db) : IClassFixture<Databas
                    NULL::text AS severity
             FROM   checked_record c
             WHERE  c.round_id = @round_id
+              AND  c.grade IS NOT NULL
             """);
         var before = await db.StateCountsAsync();
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => new CheckRunner(db.DataSource).RunAsync("broken", "test", [good, broken]));
 
+        Assert.NotNull(broken.Row);
         Assert.StartsWith("Rule Z99 failed: division by zero", error.Message);
         Assert.Equal(before, await db.StateCountsAsync());
         Assert.Equal(0L, (long)(await db.DataSource.CreateCommand("SELECT count(*) FROM quality.rule WHERE rule_id = 'Z99'").ExecuteScalarAsync())!);

@@ -108,4 +108,47 @@ public sealed class RuleCatalogTests
         Assert.True(rule.Invalidates);
         Assert.False(RuleCatalog.Parse("rules/F03.sql", text.Replace("-- version: 2", "-- version: 2\n-- invalidates: no")).Invalidates);
     }
+
+    [Fact]
+    public void TheRowRules_AreThoseThatJudgeEachRecordByItsOwnValues_OneFindingAtMost()
+    {
+        var rowRules = RuleCatalog.All.Where(r => r.Row is not null).Select(r => r.Id).ToList();
+
+        Assert.Equal(
+            new[] { "F01", "F02", "F03", "F04", "F06", "F07", "F09", "F11", "F12", "C01", "C02", "C03", "C04", "C05", "C06", "C07", "C08", "C09", "C10" },
+            rowRules);
+    }
+
+    [Fact]
+    public void ARowRule_IsCutIntoItsColumnsAndCondition_WithoutTheirNames()
+    {
+        var form = RowRules.TryParse("""
+            SELECT c.record_id, NULL::text AS school_code, 'grade' AS field, c.grade_raw AS value,
+                   'a, (b) -- not a comment' AS detail, CASE WHEN c.grade > 9 THEN 'error' END AS severity
+            FROM   checked_record c
+            WHERE  c.round_id = @round_id
+              AND  c.grade > 12 -- (a comment with a parenthesis, FROM and WHERE)
+              AND  c.name <> 'it''s'
+            """);
+
+        Assert.NotNull(form);
+        Assert.Equal(new[] { "NULL::text", "'grade'", "c.grade_raw", "'a, (b) -- not a comment'", "CASE WHEN c.grade > 9 THEN 'error' END" }, form.Columns);
+        Assert.StartsWith("c.grade > 12 -- (a comment", form.Condition);
+        Assert.EndsWith("c.name <> 'it''s'", form.Condition);
+    }
+
+    [Theory]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c JOIN reference.region r ON r.code = c.x WHERE c.round_id = @round_id AND r.code IS NULL")]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL GROUP BY 1, 2, 3, 4, 5, 6")]
+    [InlineData("SELECT DISTINCT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL")]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_source c WHERE c.round_id = @round_id AND c.x IS NULL")]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @previous_round_id AND c.x IS NULL")]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL")]
+    [InlineData("SELECT c.school_code, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL")]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL")]
+    [InlineData("WITH a AS (SELECT 1) SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL")]
+    public void AQueryThatIsMoreThanARecordsOwnCondition_IsNoRowRule(string sql)
+    {
+        Assert.Null(RowRules.TryParse(sql));
+    }
 }
