@@ -22,13 +22,18 @@ namespace StudentDataQuality.Records;
 /// The guardian's phone, its digits once separators and a leading 86 of 13 digits are dropped, is an 11-digit mobile
 /// number or a landline with its area code (F11); null when blank.
 /// </param>
+/// <param name="Name">
+/// The name as the rules compare it (the view's <c>name</c>): the received text trimmed of white space, as
+/// <c>btrim(name_raw, E' \t\r\n\u3000\u00a0')</c> gives it; null without one. Stored so that the rules that group by
+/// name (X05, X06) and the re-check index on it read a column, not the raw text at the end of every row.
+/// </param>
 public sealed record RecordFacts(
     string[]? BlankFields, string[]? BadTextFields, bool? StudentNoShapeOk, bool? SchoolCodeShapeOk, bool? NameShapeOk, bool? GuardianNameShapeOk,
-    bool? GuardianPhoneOk)
+    bool? GuardianPhoneOk, string? Name)
 {
     /// <summary>The columns of registry.record_version that hold the facts, in the order <see cref="Of"/> gives them.</summary>
     public static readonly IReadOnlyList<string> Columns =
-        ["blank_fields", "bad_text_fields", "student_no_shape_ok", "school_code_shape_ok", "name_shape_ok", "guardian_name_shape_ok", "guardian_phone_ok"];
+        ["blank_fields", "bad_text_fields", "student_no_shape_ok", "school_code_shape_ok", "name_shape_ok", "guardian_name_shape_ok", "guardian_phone_ok", "name"];
 
     // What the rules call white space around a value (btrim(x, E' \t\r\n\u3000\u00a0') in SQL).
     private static readonly char[] Blank = [' ', '\t', '\r', '\n', '\u3000', '\u00a0'];
@@ -40,7 +45,7 @@ public sealed record RecordFacts(
     private static readonly RecordLayout Layout = Layouts.Student;
     private static readonly int StudentNo = Layout.IndexOf("student_no");
     private static readonly int SchoolCode = Layout.IndexOf("school_code");
-    private static readonly int Name = Layout.IndexOf("name");
+    private static readonly int NameField = Layout.IndexOf("name");
     private static readonly int GuardianName = Layout.IndexOf("guardian_name");
     private static readonly int GuardianPhone = Layout.IndexOf("guardian_phone");
 
@@ -71,8 +76,9 @@ public sealed record RecordFacts(
         return new RecordFacts(blank?.ToArray(), badText?.ToArray(),
             typed[StudentNo] is string no ? StudentNoShape(no) : null,
             typed[SchoolCode] is string school ? school.Length == 10 && IsAsciiDigits(school) : null,
-            NameShape(raw[Name]), NameShape(raw[GuardianName]),
-            IsBlank(raw[GuardianPhone]) ? null : typed[GuardianPhone] is string phone && PhoneShape(phone));
+            NameShape(raw[NameField]), NameShape(raw[GuardianName]),
+            IsBlank(raw[GuardianPhone]) ? null : typed[GuardianPhone] is string phone && PhoneShape(phone),
+            raw[NameField]?.Trim(Blank));
     }
 
     private static bool IsBlank([NotNullWhen(false)] string? value) => value is null || value.AsSpan().Trim(Blank).IsEmpty;

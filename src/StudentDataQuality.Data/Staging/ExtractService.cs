@@ -366,6 +366,7 @@ public sealed class ExtractService
         WriteBoolean(writer, facts.NameShapeOk);
         WriteBoolean(writer, facts.GuardianNameShapeOk);
         WriteBoolean(writer, facts.GuardianPhoneOk);
+        writer.WriteText(facts.Name);
     }
 
     private static void WriteTextArray(BinaryCopyWriter writer, string[]? values)

@@ -148,6 +148,8 @@ public static class RecordVersions
                 await WriteNullable(import, flag, NpgsqlDbType.Boolean, cancellationToken);
             }
 
+            await WriteNullable(import, facts.Name, NpgsqlDbType.Text, cancellationToken);
+
             await import.WriteAsync(true, NpgsqlDbType.Boolean, cancellationToken);
             await import.WriteAsync(version.ReturnId, NpgsqlDbType.Bigint, cancellationToken);
             await import.WriteAsync(version.Removed, NpgsqlDbType.Boolean, cancellationToken);

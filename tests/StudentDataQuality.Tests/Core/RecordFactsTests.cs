@@ -125,6 +125,13 @@ public sealed class RecordFactsTests
         Assert.Equal(ok, Facts(("guardian_name", raw)).GuardianNameShapeOk);
     }
 
+    [Theory]
+    [InlineData(" 张三\u3000", "张三")]
+    [InlineData("\t王 小明\u00a0\r\n", "王 小明")]
+    [InlineData("\u3000 ", "")]
+    [InlineData(null, null)]
+    public void Name_IsTheReceivedTextTrimmed_AsTheViewsTrimIt(string? raw, string? name) => Assert.Equal(name, Facts(("name", raw)).Name);
+
     [Fact]
     public void ABlankName_HasNoShape() => Assert.Null(Facts(("name", "\u3000")).NameShapeOk);
 

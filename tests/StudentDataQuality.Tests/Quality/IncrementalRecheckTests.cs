@@ -31,6 +31,10 @@ public sealed class IncrementalRecheckTests(DatabaseFixture db) : IClassFixture<
         Assert.All(steps, step => Assert.True(step.Differences.Length == 0, step.Differences));
         // The changes did change what is found (else the comparison proves nothing).
         Assert.True(changedSteps >= 4, $"Only {changedSteps} of 6 steps changed the findings.");
+        // The stored name the duplicate rules group by is the raw name trimmed, in staged and corrected versions alike.
+        Assert.Equal(0L, await ScalarAsync<long>(
+            @"SELECT count(*) FROM registry.record_version WHERE name IS DISTINCT FROM btrim(name_raw, E' \t\r\n\u3000\u00a0')"));
+        Assert.True(await ScalarAsync<long>("SELECT count(*) FROM registry.record_version WHERE version > 1 AND name IS NOT NULL") > 0);
     }
 
     [Fact]
