@@ -232,8 +232,8 @@ public sealed partial class RuleCaseExport
         expected.Select(e =>
         {
             var rule = e.Rule ?? ruleCase.Rule;
-            var severity = e.Severity ?? RuleCatalog.All.FirstOrDefault(r => r.Id == rule)?.Severity
-                ?? throw new InvalidOperationException($"{owner} expects a finding of rule {rule}, which sql/rules does not have.");
+            // A rule sql/rules does not have fails its cases (and the test of the case files names it), not every case.
+            var severity = e.Severity ?? RuleCatalog.All.FirstOrDefault(r => r.Id == rule)?.Severity ?? "(no such rule)";
             var value = e.Value is null ? text(e.Field) ?? throw new InvalidOperationException($"{owner} expects a finding on {e.Field}, which its row does not have.")
                 : resolve(e.Value);
             return new CaseFinding(owner, rule, e.Field, value, severity, e.Detail is null ? null : resolve(e.Detail));

@@ -41,9 +41,10 @@ public sealed class RuleCaseTests(CheckedRuleCases round) : IClassFixture<Checke
             }
         }
 
+        static string Lines(List<CaseFinding> findings) => findings.Count == 0 ? " none" : "\n  " + string.Join("\n  ", findings);
         Assert.True(missing.Count == 0 && unexpected.Count == 0,
-            $"{title} ({(ruleCase.Only ? "every rule" : string.Join(", ", rules))})\n"
-            + $"missing:\n  {string.Join("\n  ", missing)}\nunexpected:\n  {string.Join("\n  ", unexpected)}\nfound:\n  {string.Join("\n  ", found)}");
+            $"{title} (compared: {(ruleCase.Only ? "every rule" : string.Join(", ", rules))})\n"
+            + $"missing:{Lines(missing)}\nunexpected:{Lines(unexpected)}\nfound:{Lines(found)}");
     }
 
     [Fact]
