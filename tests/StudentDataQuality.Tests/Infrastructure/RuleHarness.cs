@@ -59,18 +59,4 @@ public static class RuleHarness
 
         return found;
     }
-
-    /// <summary>A valid student with its own valid resident ID (and G student number), born on the given day.</summary>
-    public static string[] Student(string name, DateOnly birth, int sequence, int grade, params (string Field, string Value)[] overrides)
-    {
-        var id = Identifiers.ResidentId.Create("230102", birth, sequence);
-        var entryYear = 2026 - (grade - 1);
-        (string, string)[] basics =
-        [
-            ("student_no", "G" + id), ("id_number", id), ("name", name), ("birth_date", birth.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture)),
-            ("gender", sequence % 2 == 1 ? "1" : "2"), ("grade", grade.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("entry_month", $"{entryYear}09"),
-        ];
-        return SampleExport.Student([.. basics, .. overrides]);
-    }
 }
