@@ -12,6 +12,9 @@
 -- read through a join in every rule's query, they cost every rule of stages 3 to 5 a second scan of the round, and
 -- looked up by key in a lateral subquery they forced a nested loop where the runner turns them off, whose penalty
 -- cost misled every plan around it (T01 took 50 s instead of 3).
+-- The copy itself looks each of the few records up by its id (a lateral subquery: the index of each round's records
+-- over a whole round, that of the scope's copy in a re-check): joined by hashing, it read every round in the database
+-- (1.6 s a copy on two rounds of 1,000,000 records, a copy per connection after stages 1 and 2).
 -- The records with no failed value are those NOT IN the run's set: a hashed subplan, tested as the round is scanned;
 -- as an anti-join (NOT EXISTS) the same test cost every rule a join node over the round (F08 2.2 s against 1.5 s on
 -- 1,000,000 records). record_id is never NULL there, so NOT IN means what NOT EXISTS did.
@@ -87,9 +90,9 @@ SELECT r.round_id, r.record_id, r.version, r.file_id, r.sheet_no, r.row_no,
        CASE WHEN f.fields @> '{name}' THEN NULL ELSE r.name_shape_ok END AS name_shape_ok,
        CASE WHEN f.fields @> '{guardian_name}' THEN NULL ELSE r.guardian_name_shape_ok END AS guardian_name_shape_ok,
        CASE WHEN f.fields @> '{guardian_phone}' THEN NULL ELSE r.guardian_phone_ok END AS guardian_phone_ok
-FROM   checked_source r
-JOIN   (SELECT record_id, array_agg(field) AS fields FROM quality.check_failed_field
-        WHERE run_id = current_setting('sdq.check_run')::bigint GROUP BY record_id) f ON f.record_id = r.record_id;
+FROM   (SELECT record_id, array_agg(field) AS fields FROM quality.check_failed_field
+        WHERE run_id = current_setting('sdq.check_run')::bigint GROUP BY record_id) f
+CROSS  JOIN LATERAL (SELECT * FROM checked_source r WHERE r.record_id = f.record_id OFFSET 0) r;
 
 CREATE TEMP TABLE hidden_record ON COMMIT DROP AS SELECT * FROM hidden_source WITH NO DATA;
 

@@ -353,15 +353,12 @@ public sealed class CheckRunner
             {
                 await ShareFailedFieldsAsync(connection, readers, runId, cancellationToken);
 
-                // The records with a value set aside, with those values hidden, for the later stages (checked_record.sql).
-                // In a re-check the scope's copy is refreshed with them.
-                foreach (var each in connections)
-                {
-                    await Execute(each, whole
-                        ? "DELETE FROM hidden_record; INSERT INTO hidden_record SELECT * FROM hidden_source; ANALYZE hidden_record"
-                        : "DELETE FROM hidden_record; INSERT INTO hidden_record SELECT * FROM hidden_source; " +
-                          "DELETE FROM checked_record; INSERT INTO checked_record SELECT * FROM checked_input", cancellationToken);
-                }
+                // The records with a value set aside, with those values hidden, for the later stages (checked_record.sql),
+                // on every connection at once. In a re-check the scope's copy is refreshed with them.
+                await Task.WhenAll(connections.Select(each => Execute(each, whole
+                    ? "DELETE FROM hidden_record; INSERT INTO hidden_record SELECT * FROM hidden_source; ANALYZE hidden_record"
+                    : "DELETE FROM hidden_record; INSERT INTO hidden_record SELECT * FROM hidden_source; " +
+                      "DELETE FROM checked_record; INSERT INTO checked_record SELECT * FROM checked_input", cancellationToken)));
             }
 
             var time = new PhaseTime(phase[0].Key, phase[^1].Key, watch.ElapsedMilliseconds);
@@ -584,6 +581,8 @@ public sealed class CheckRunner
             CROSS  JOIN LATERAL (SELECT r.* FROM registry.current_record r
                                  WHERE r.round_id IN (@round, @previous) AND r.record_id = s.record_id OFFSET 0) r
             """);
+        // The records with values set aside are looked up in the copy by id (checked_record.sql).
+        Add("CREATE INDEX ON scope_record (record_id)");
         Add("CREATE TEMP VIEW checked_source AS " + ScopeSource);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         return sets;
