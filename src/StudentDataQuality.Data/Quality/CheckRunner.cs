@@ -167,31 +167,45 @@ public sealed class CheckRunner
         CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var round = await RoundStore.FindAsync(connection, roundCode, cancellationToken)
             ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
         // A whole round's rules run several at a time, on this connection and on more, so that every core works: a rule
         // query keeps one core busy (PostgreSQL's own parallel plans are few for them: a CTE, a sort or a temporary table
         // rules them out). The other connections only read, each in a transaction of its own that keeps nothing; a
         // re-check reads a few records and needs none.
+        var others = new List<NpgsqlConnection>();
         var readers = new List<(NpgsqlConnection Connection, NpgsqlTransaction Transaction)>();
         try
         {
             for (var i = 1; scope.IsWholeRound && i < _options.ConcurrentRules; i++)
             {
-                var reader = await _dataSource.OpenConnectionAsync(cancellationToken);
+                others.Add(await _dataSource.OpenConnectionAsync(cancellationToken));
+            }
+
+            if (scope.IsWholeRound)
+            {
+                await AnalyzeAsync([connection, .. others], round, cancellationToken);
+            }
+
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            foreach (var reader in others)
+            {
                 readers.Add((reader, await reader.BeginTransactionAsync(cancellationToken)));
             }
 
-            var result = await RunAsync(connection, readers.Select(r => r.Connection).ToList(), round, scope, actor, rules, cancellationToken);
+            var result = await RunAsync(connection, readers.Select(r => r.Connection).ToList(), round, scope, actor, rules, analyzed: true, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return result;
         }
         finally
         {
-            foreach (var (reader, readerTransaction) in readers)
+            foreach (var (_, readerTransaction) in readers)
             {
                 await readerTransaction.DisposeAsync();
+            }
+
+            foreach (var reader in others)
+            {
                 await reader.DisposeAsync();
             }
         }
@@ -199,14 +213,49 @@ public sealed class CheckRunner
 
     /// <summary>The check itself, inside the caller's transaction (an ingest re-checks what it changed before it commits).</summary>
     public Task<CheckRunResult> RunAsync(NpgsqlConnection connection, Round round, CheckScope scope, string actor, IReadOnlyList<Rule>? rules,
-        CancellationToken cancellationToken) => RunAsync(connection, [], round, scope, actor, rules, cancellationToken);
+        CancellationToken cancellationToken) => RunAsync(connection, [], round, scope, actor, rules, analyzed: false, cancellationToken);
+
+    /// <summary>
+    /// Fresh statistics for what the rules filter, group and join by, before a whole round is checked: without them the
+    /// planner takes a round for a few rows and picks nested loops (minutes instead of seconds on the cross-record rules).
+    /// Each table is analysed on a connection of its own, at once, outside the check's transactions: statistics written
+    /// in a transaction are seen by the other connections only once it commits (their rule queries would plan without
+    /// them). A round's records that were analysed and changed little since (a tenth) are left as they are: a data team
+    /// re-runs the checks of a round many times.
+    /// </summary>
+    private static async Task AnalyzeAsync(IReadOnlyList<NpgsqlConnection> connections, Round round, CancellationToken cancellationToken)
+    {
+        await Execute(connections[0], "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
+        var tables = new List<string> { "registry.school" };
+        foreach (var partition in round.PreviousRoundId is { } before ? new[] { round.RoundId, before } : [round.RoundId])
+        {
+            var table = $"record_version_r{partition}";
+            var stale = await ScalarAsync<bool>(connections[0], """
+                SELECT coalesce((SELECT (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL) OR s.n_mod_since_analyze * 10 > s.n_live_tup
+                                 FROM pg_stat_user_tables s WHERE s.schemaname = 'registry' AND s.relname = @table), true)
+                """, cancellationToken, ("table", table));
+            if (stale)
+            {
+                tables.Insert(0, "registry." + table);
+            }
+        }
+
+        var pending = new ConcurrentQueue<string>(tables);
+        await Task.WhenAll(connections.Select(async each =>
+        {
+            while (pending.TryDequeue(out var table))
+            {
+                await Execute(each, $"ANALYZE {table}", cancellationToken);
+            }
+        }));
+    }
 
     /// <summary>
     /// The check, with more connections (each in a transaction of its own) whose rule queries run beside those of
     /// <paramref name="connection"/>; none to run them one after another on it.
     /// </summary>
     private async Task<CheckRunResult> RunAsync(NpgsqlConnection connection, IReadOnlyList<NpgsqlConnection> readers, Round round, CheckScope scope,
-        string actor, IReadOnlyList<Rule>? rules, CancellationToken cancellationToken)
+        string actor, IReadOnlyList<Rule>? rules, bool analyzed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(round);
@@ -217,10 +266,9 @@ public sealed class CheckRunner
         await Execute(connection, WorkMemory, cancellationToken);
         await SyncCatalogAsync(connection, rules, cancellationToken);
         await Execute(connection, "SELECT registry.ensure_round_partitions(@round)", cancellationToken, ("round", round.RoundId));
-        if (whole)
+        if (whole && !analyzed)
         {
-            // Fresh statistics for what the rules filter, group and join by: without them the planner takes a round for
-            // a few rows and picks nested loops (minutes instead of seconds on the cross-record rules).
+            // Fresh statistics (see AnalyzeAsync), here in the caller's transaction.
             foreach (var partition in round.PreviousRoundId is { } before ? new[] { round.RoundId, before } : [round.RoundId])
             {
                 await Execute(connection, $"ANALYZE registry.record_version_r{partition}", cancellationToken);
