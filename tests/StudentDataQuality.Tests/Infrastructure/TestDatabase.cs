@@ -113,7 +113,8 @@ public static class TestDatabase
             exists.Parameters.AddWithValue("t", template);
             if (await exists.ExecuteScalarAsync() is null)
             {
-                await ExecuteAsync(admin, $"CREATE DATABASE {template}");
+                // As the program makes its databases (bytewise text order), also on a server given by SDQ_TEST_DB.
+                await ExecuteAsync(admin, $"CREATE DATABASE {template} {EmbeddedPostgres.DatabaseCollation}");
                 await using var dataSource = NpgsqlDataSource.Create(WithDatabase(admin, template));
                 await new Migrator().MigrateAsync(dataSource);
             }

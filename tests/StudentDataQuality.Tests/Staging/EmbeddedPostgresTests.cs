@@ -34,6 +34,10 @@ public sealed class EmbeddedPostgresTests : IDisposable
         var running = cluster.Status();
         Assert.True(running.Running);
         Assert.Matches(@"^\d+\.\d+$", running.Version ?? "");
+        // Text compares bytewise (code point order, as C.UTF-8 orders it, without the C library), letters are UTF-8's.
+        Assert.Equal("C", await ScalarAsync(connectionString, "SELECT datcollate FROM pg_database WHERE datname = current_database()"));
+        Assert.Equal("ÄÖ 张", await ScalarAsync(connectionString, "SELECT upper('äö 张')"));
+        Assert.Equal("a,z,ä,张", await ScalarAsync(connectionString, "SELECT string_agg(v, ',' ORDER BY v) FROM (VALUES ('张'), ('ä'), ('z'), ('a')) t (v)"));
 
         Assert.True(cluster.Stop());
         // The pool's connections died with the server.
