@@ -488,8 +488,8 @@ public sealed class CheckRunner
 
     /// <summary>
     /// The plan with its run time and buffers (<c>EXPLAIN (ANALYZE, BUFFERS)</c>) over a whole round of each query a run
-    /// sends: each rule that runs alone, and each phase's row rules together (named "F01+F02+…"); then each row rule
-    /// alone too, to see what it adds. With the settings and views a run gives its rule queries, for finding where a
+    /// sends, each rule alone (a row rule too, to see what it costs by itself), then each phase's row rules together as a
+    /// run sends them (named "F01+F02+…"). With the settings and views a run gives its rule queries, for finding where a
     /// run's time goes (<c>bench … checks --explain</c>). Nothing is stored and no value is set aside: every query reads
     /// the round as stage 1 does, so a later stage's plan may differ a little from the one in a run.
     /// </summary>
