@@ -23,7 +23,6 @@ public static class TestDatabase
             ? dir
             : Path.Combine(Path.GetTempPath(), $"sdq-test-cluster-{Environment.UserName}");
 
-    /// <summary>A new database with the current schema; the caller drops it with <see cref="DropAsync"/>.</summary>
     /// <summary>
     /// A name for a test database. The process id in it lets a later run tell a leftover of a killed run from a
     /// database in use.
@@ -31,6 +30,7 @@ public static class TestDatabase
     public static string NewDatabaseName() =>
         $"sdq_t_{Environment.ProcessId}_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
 
+    /// <summary>A new database with the current schema; the caller drops it with <see cref="DropAsync"/>.</summary>
     public static async Task<(string Name, string ConnectionString)> CreateAsync()
     {
         var (admin, template) = await Server.Value;
