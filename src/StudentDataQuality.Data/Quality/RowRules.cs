@@ -30,7 +30,8 @@ public static partial class RowRules
     {
         ArgumentNullException.ThrowIfNull(sql);
         var text = sql.Trim().TrimEnd(';');
-        if (!text.StartsWith("SELECT", StringComparison.OrdinalIgnoreCase))
+        // What the scanner below does not follow (block comments, dollar quoting) makes a rule run alone, as any rule can.
+        if (!text.StartsWith("SELECT", StringComparison.OrdinalIgnoreCase) || text.Contains("/*", StringComparison.Ordinal) || DollarQuote().IsMatch(text))
         {
             return null;
         }
@@ -105,9 +106,25 @@ public static partial class RowRules
             var ch = text[i];
             if (ch == '\'')
             {
-                // A string literal ('' inside it is a quote); E'…' strings of the catalogue hold no escaped quote.
-                for (i++; i < text.Length && !(text[i] == '\'' && (i + 1 >= text.Length || text[i + 1] != '\'')); i += text[i] == '\'' ? 2 : 1)
+                // A string literal: '' inside it is a quote, and in an E'…' string a backslash escapes the next character.
+                var escapes = i > 0 && text[i - 1] is 'E' or 'e' && (i == 1 || !IsWordChar(text[i - 2]));
+                for (i++; i < text.Length; i++)
                 {
+                    if (escapes && text[i] == '\\')
+                    {
+                        i++;
+                    }
+                    else if (text[i] == '\'')
+                    {
+                        if (i + 1 < text.Length && text[i + 1] == '\'')
+                        {
+                            i++;
+                        }
+                        else
+                        {
+                            break;
+                        }
+                    }
                 }
             }
             else if (ch == '"')
@@ -173,6 +190,9 @@ public static partial class RowRules
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();
+
+    [GeneratedRegex(@"\$[A-Za-z_0-9]*\$")]
+    private static partial Regex DollarQuote();
 
     [GeneratedRegex(@"\s+AS\s+[a-z_][a-z0-9_]*$", RegexOptions.IgnoreCase)]
     private static partial Regex Alias();

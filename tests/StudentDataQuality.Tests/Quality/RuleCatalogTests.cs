@@ -137,6 +137,20 @@ public sealed class RuleCatalogTests
         Assert.EndsWith("c.name <> 'it''s'", form.Condition);
     }
 
+    [Fact]
+    public void AnEscapedQuoteInAnEString_DoesNotEndIt()
+    {
+        var form = RowRules.TryParse("""
+            SELECT c.record_id, NULL::text, 'f', c.x, E'it\'s (a, b' AS detail, NULL::text
+            FROM   checked_record c
+            WHERE  c.round_id = @round_id AND c.x <> E'\\'
+            """);
+
+        Assert.NotNull(form);
+        Assert.Equal(@"E'it\'s (a, b'", form.Columns[3]);
+        Assert.Equal(@"c.x <> E'\\'", form.Condition);
+    }
+
     [Theory]
     [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c JOIN reference.region r ON r.code = c.x WHERE c.round_id = @round_id AND r.code IS NULL")]
     [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL GROUP BY 1, 2, 3, 4, 5, 6")]
@@ -147,6 +161,8 @@ public sealed class RuleCatalogTests
     [InlineData("SELECT c.school_code, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL")]
     [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL")]
     [InlineData("WITH a AS (SELECT 1) SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL")]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL /* ( */")]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x = $$a)$$")]
     public void AQueryThatIsMoreThanARecordsOwnCondition_IsNoRowRule(string sql)
     {
         Assert.Null(RowRules.TryParse(sql));
