@@ -37,16 +37,23 @@ public static partial class RowRules
         }
 
         var top = TopLevel(text);
-        var from = top.Keywords.FindIndex(k => k.Word == "FROM");
-        var where = top.Keywords.FindIndex(k => k.Word == "WHERE");
+        var clauses = top.Keywords.Where(k => k.Word != "OR").ToList();
+        var from = clauses.FindIndex(k => k.Word == "FROM");
+        var where = clauses.FindIndex(k => k.Word == "WHERE");
         // One FROM and one WHERE at the top level and nothing after them that changes which rows come out.
-        if (from < 0 || where != from + 1 || top.Keywords.Count != 3 || top.Keywords[0] is not { Word: "SELECT", Position: 0 })
+        if (from < 0 || where != from + 1 || clauses.Count != 3 || clauses[0] is not { Word: "SELECT", Position: 0 })
         {
             return null;
         }
 
-        var fromAt = top.Keywords[from].Position;
-        var whereAt = top.Keywords[where].Position;
+        var fromAt = clauses[from].Position;
+        var whereAt = clauses[where].Position;
+        // "round AND a OR b" is "(round AND a) OR b": the condition after the round's would not be the rule's.
+        if (top.Keywords.Any(k => k.Word == "OR" && k.Position > whereAt))
+        {
+            return null;
+        }
+
         if (Squeeze(text[(fromAt + 4)..whereAt]) != "checked_record c")
         {
             return null;
@@ -95,7 +102,10 @@ public static partial class RowRules
 
     private sealed record Structure(List<Keyword> Keywords, List<int> Commas);
 
-    /// <summary>The keywords (SELECT, FROM, WHERE and any other clause word) and commas outside parentheses, strings and comments.</summary>
+    /// <summary>
+    /// The keywords (SELECT, FROM, WHERE, OR and any other clause word) and commas outside parentheses, CASE expressions,
+    /// strings and comments.
+    /// </summary>
     private static Structure TopLevel(string text)
     {
         var keywords = new List<Keyword>();
@@ -147,7 +157,7 @@ public static partial class RowRules
             {
                 commas.Add(i);
             }
-            else if (depth == 0 && char.IsLetter(ch) && (i == 0 || !IsWordChar(text[i - 1])))
+            else if (char.IsLetter(ch) && (i == 0 || !IsWordChar(text[i - 1])))
             {
                 var end = i;
                 while (end < text.Length && IsWordChar(text[end]))
@@ -155,9 +165,18 @@ public static partial class RowRules
                     end++;
                 }
 
+                // CASE … END nests like parentheses: an OR or a comma inside it belongs to the expression.
                 var word = text[i..end].ToUpperInvariant();
-                if (word is "SELECT" or "FROM" or "WHERE" or "GROUP" or "HAVING" or "ORDER" or "LIMIT" or "OFFSET" or "UNION" or "EXCEPT"
-                    or "INTERSECT" or "WINDOW" or "FETCH" or "JOIN" or "DISTINCT")
+                if (word == "CASE")
+                {
+                    depth++;
+                }
+                else if (word == "END")
+                {
+                    depth--;
+                }
+                else if (depth == 0 && word is "SELECT" or "FROM" or "WHERE" or "OR" or "GROUP" or "HAVING" or "ORDER" or "LIMIT" or "OFFSET" or "UNION"
+                             or "EXCEPT" or "INTERSECT" or "WINDOW" or "FETCH" or "JOIN" or "DISTINCT")
                 {
                     keywords.Add(new Keyword(word, i));
                 }

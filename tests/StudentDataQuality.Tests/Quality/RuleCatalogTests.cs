@@ -161,6 +161,7 @@ public sealed class RuleCatalogTests
     [InlineData("SELECT c.school_code, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL")]
     [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL")]
     [InlineData("WITH a AS (SELECT 1) SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL")]
+    [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL OR c.y IS NULL")]
     [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x IS NULL /* ( */")]
     [InlineData("SELECT c.record_id, NULL::text, 'f', c.x, NULL::text, NULL::text FROM checked_record c WHERE c.round_id = @round_id AND c.x = $$a)$$")]
     public void AQueryThatIsMoreThanARecordsOwnCondition_IsNoRowRule(string sql)
