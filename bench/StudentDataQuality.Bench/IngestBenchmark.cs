@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Npgsql;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Embedded;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Migrations;

@@ -3,6 +3,7 @@ using System.Text;
 using Hangfire;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Rounds;
 
 namespace StudentDataQuality.Jobs;

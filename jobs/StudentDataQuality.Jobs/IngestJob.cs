@@ -1,4 +1,5 @@
 using Hangfire;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Worksheets;
 

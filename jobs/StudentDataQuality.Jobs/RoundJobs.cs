@@ -1,6 +1,7 @@
 using Hangfire;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Data.Staging;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Serilog;
 using Serilog.Extensions.Logging;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Embedded;
 using StudentDataQuality.Data.Migrations;
 
@@ -145,7 +146,7 @@ public static class SdqEnvironment
     /// database and neither given, the program makes one on first use and keeps it in the database folder (mode 600), as it
     /// does the database password. A configured database needs a configured key: every worker must sign alike.
     /// </summary>
-    public static Jobs.SigningKey SigningKey(string? dataDirectory)
+    public static Application.SigningKey SigningKey(string? dataDirectory)
     {
         var configured = Environment.GetEnvironmentVariable("SDQ_SIGNING_KEY") is { Length: > 0 } fromEnvironment ? fromEnvironment
             : Configuration["Worksheets:SigningKey"] is { Length: > 0 } fromSettings ? fromSettings : null;
@@ -153,7 +154,7 @@ public static class SdqEnvironment
         {
             try
             {
-                return Jobs.SigningKey.From(Convert.FromBase64String(configured));
+                return Application.SigningKey.From(Convert.FromBase64String(configured));
             }
             catch (FormatException)
             {
@@ -169,7 +170,7 @@ public static class SdqEnvironment
 
         var key = Embedded(dataDirectory).LoadOrCreateSecret("signing-key",
             () => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
-        return Jobs.SigningKey.From(Convert.FromBase64String(key));
+        return Application.SigningKey.From(Convert.FromBase64String(key));
     }
 
     /// <summary>Who is acting, as recorded in the audit log: the operating-system account running the CLI.</summary>

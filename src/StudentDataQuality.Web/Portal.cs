@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Reporting;

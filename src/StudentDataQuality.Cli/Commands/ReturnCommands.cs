@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Worksheets;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using StudentDataQuality.Application;
 using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Web;
 
@@ -122,7 +123,7 @@ public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
         {
             var district = c.Account.DistrictCode is null ? "" : c.DistrictName is { Length: > 0 } name ? $"{c.Account.DistrictCode} {name}" : c.Account.DistrictCode;
             text.Append(string.Join(',', new[] { c.Account.Name, c.Account.SchoolCode ?? "", c.SchoolName ?? "", district, passwords[c.Account.Name] }
-                .Select(Jobs.WorksheetIssuer.Csv))).Append("\r\n");
+                .Select(Application.WorksheetIssuer.Csv))).Append("\r\n");
         }
 
         var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: true).GetPreamble().Concat(Encoding.UTF8.GetBytes(text.ToString())).ToArray();

@@ -6,6 +6,7 @@ using Serilog;
 using Serilog.Extensions.Logging;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using StudentDataQuality.Application;
 using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Web;

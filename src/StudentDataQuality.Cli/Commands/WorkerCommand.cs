@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 using Spectre.Console.Cli;
+using StudentDataQuality.Application;
 using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using StudentDataQuality.Application;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Worksheets;
 

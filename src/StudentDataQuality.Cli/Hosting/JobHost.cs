@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Serilog;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Jobs;
 

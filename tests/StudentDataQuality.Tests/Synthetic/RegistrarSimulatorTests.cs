@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using DocumentFormat.OpenXml.Spreadsheet;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Records;
 using StudentDataQuality.Synthetic;

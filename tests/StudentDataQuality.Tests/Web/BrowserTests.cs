@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Playwright;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Synthetic;
 using StudentDataQuality.Tests.Infrastructure;
@@ -119,7 +120,7 @@ public sealed class BrowserTests(BrowserTests.Site site) : IClassFixture<Browser
         {
             var path = Directory.EnumerateFiles(_round.Run.OutputDirectory, $"*_{code}_*.xlsx", SearchOption.AllDirectories).Single();
             var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(path), answers.GetValueOrDefault(code) ?? [], RegistrarStyle.Diligent, 31);
-            await new StudentDataQuality.Jobs.ReturnIngest(Db.DataSource, IngestScenario.Key)
+            await new StudentDataQuality.Application.ReturnIngest(Db.DataSource, IngestScenario.Key)
                 .IngestAsync(new MemoryStream(edited.Workbook), Path.GetFileName(path), new Account("school-" + code, AccountRole.School, code));
             pending = await Db.ScalarAsync<long?>("SELECT min(explanation_id) FROM exchange.explanation WHERE status = 'pending' AND school_code = @s", ("s", code));
             if (pending is not null)

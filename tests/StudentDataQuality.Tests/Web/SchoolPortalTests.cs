@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
@@ -196,7 +197,7 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
     public async Task ASchoolCertifiesOnlyWhenNothingIsLeft_AndItsDistrictApproves_WhileAnotherDistrictCannot()
     {
         // Diligent registrars answer every school but the first two (the other tests' schools).
-        var ingest = new StudentDataQuality.Jobs.ReturnIngest(db.DataSource, IngestScenario.Key);
+        var ingest = new StudentDataQuality.Application.ReturnIngest(db.DataSource, IngestScenario.Key);
         var answers = RegistrarAnswers.Load(_province.RegistrarAnswersPath);
         var schools = await SchoolsAsync();
         foreach (var code in schools.Skip(2))
@@ -252,7 +253,7 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
         var path = Directory.EnumerateFiles(_run.OutputDirectory, $"*_{code}_*.xlsx", SearchOption.AllDirectories).Single();
         var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(path),
             RegistrarAnswers.Load(_province.RegistrarAnswersPath).GetValueOrDefault(code) ?? [], RegistrarStyle.Diligent, 31);
-        await new StudentDataQuality.Jobs.ReturnIngest(db.DataSource, IngestScenario.Key)
+        await new StudentDataQuality.Application.ReturnIngest(db.DataSource, IngestScenario.Key)
             .IngestAsync(new MemoryStream(edited.Workbook), Path.GetFileName(path), new Account("school-" + code, AccountRole.School, code));
         var pending = await db.ScalarAsync<long>("SELECT min(explanation_id) FROM exchange.explanation WHERE status = 'pending'");
 

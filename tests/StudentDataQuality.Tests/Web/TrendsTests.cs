@@ -4,6 +4,7 @@ using System.Text;
 using ClosedXML.Excel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Reporting;
 using StudentDataQuality.Data.Rounds;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using StudentDataQuality.Application;
 using StudentDataQuality.Identifiers;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Tests.Infrastructure;

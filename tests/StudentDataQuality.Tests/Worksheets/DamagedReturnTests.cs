@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using DocumentFormat.OpenXml;
 using DocumentFormat.OpenXml.Spreadsheet;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Worksheets;

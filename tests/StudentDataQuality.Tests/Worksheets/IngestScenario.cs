@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Npgsql;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Data.Staging;

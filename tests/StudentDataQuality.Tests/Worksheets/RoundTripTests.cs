@@ -1,3 +1,4 @@
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Synthetic;

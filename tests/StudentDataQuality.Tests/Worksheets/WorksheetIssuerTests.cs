@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Data.Staging;
 using StudentDataQuality.Jobs;

@@ -11,7 +11,7 @@ using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Data.Staging;
 using StudentDataQuality.Worksheets;
 
-namespace StudentDataQuality.Jobs;
+namespace StudentDataQuality.Application;
 
 /// <summary>What an ingest gave: the receipt, and whether the same bytes had been taken before (then the earlier receipt).</summary>
 public sealed record IngestResult(Receipt Receipt, bool AlreadyIngested, long? CheckRunId);

@@ -12,7 +12,7 @@ using StudentDataQuality.Data.Staging;
 using StudentDataQuality.Records;
 using StudentDataQuality.Worksheets;
 
-namespace StudentDataQuality.Jobs;
+namespace StudentDataQuality.Application;
 
 /// <summary>The server's worksheet signing key and its id (which travels with every signature, so keys can rotate).</summary>
 public sealed record SigningKey(byte[] Key, string KeyId)
