@@ -634,6 +634,9 @@ public sealed class CheckRunner
             """);
         // The records with values set aside are looked up in the copy by id (checked_record.sql).
         Add("CREATE INDEX ON scope_record (record_id)");
+        // T02 and T03 look up a student's previous-round row by school and student number for each pair: without an
+        // index each lookup read the whole copy (0.8-0.9 s a re-check on a batch scope of 40,000 records, 0.07 s with it).
+        Add("CREATE INDEX ON scope_record (school_code, student_no)");
         Add("CREATE TEMP VIEW checked_source AS " + ScopeSource);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         return sets;
