@@ -16,8 +16,9 @@ namespace StudentDataQuality.Bench;
 /// Ingest (issue: ingest corrected worksheets): the province of the worksheets benchmark (staged and checked once into
 /// its database), a fresh issue of every school's worksheet, simulated registrars' returns (most fix everything, some
 /// half, some make new mistakes, some send nothing), then every return ingested as its school's account, one file after
-/// another as `sdq ingest` does: validation, corrections, new versions, re-check, receipt, in one transaction per file.
-/// Reports the total, the median and 95th percentile per file, rows applied, and the bench process's peak working set.
+/// another as uploads and the inbox hand them over: taken in batches (a savepoint per file, one re-check per batch), as the
+/// portal and the jobs take them. Reports the total, the median and 95th percentile from a file's handing over to its
+/// receipt, rows by outcome, the re-checks, and the bench process's peak working set.
 /// </summary>
 internal static class IngestBenchmark
 {
@@ -29,6 +30,9 @@ internal static class IngestBenchmark
         var schools = 5_000;
         var limit = int.MaxValue;
         var reuse = false;
+        var batching = ReturnBatching.Default;
+        var inFlight = 64;
+        var logBatches = false;
         var work = Path.Combine(Path.GetTempPath(), "sdq-bench");
         for (var i = 0; i < args.Length - 1; i += 2)
         {
@@ -39,7 +43,15 @@ internal static class IngestBenchmark
                 case "--files": limit = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--reuse-issued": reuse = args[i + 1] == "yes"; break;
                 case "--work": work = args[i + 1]; break;
-                default: Console.Error.WriteLine($"Unknown option {args[i]}. Options: --students N --schools M --files F --work DIR"); return 2;
+                case "--batch-files": batching = batching with { MaxFiles = int.Parse(args[i + 1], CultureInfo.InvariantCulture) }; break;
+                case "--batch-wait-ms": batching = batching with { MaxWaitMs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) }; break;
+                case "--batches-at-once": batching = batching with { Concurrency = int.Parse(args[i + 1], CultureInfo.InvariantCulture) }; break;
+                case "--in-flight": inFlight = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--log-batches": logBatches = args[i + 1] == "yes"; break;
+                default:
+                    Console.Error.WriteLine($"Unknown option {args[i]}. Options: --students N --schools M --files F --work DIR --reuse-issued yes " +
+                        "--batch-files N --batch-wait-ms T --batches-at-once C --in-flight K --log-batches yes");
+                    return 2;
             }
         }
 
@@ -85,6 +97,12 @@ internal static class IngestBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"issued {files.Count:N0} worksheets in {watch.Elapsed.TotalSeconds:F1} s"));
         }
 
+        if (limit == 0)
+        {
+            // --files 0: the database and the issued worksheets are ready for later runs (--reuse-issued yes).
+            return 0;
+        }
+
         watch.Restart();
         var answers = RegistrarAnswers.Load(province.RegistrarAnswers);
         var returns = new List<(IssuedFile File, byte[] Bytes, int Edits)>();
@@ -110,44 +128,94 @@ internal static class IngestBenchmark
             await accounts.AddAsync(new Account("school-" + file.SchoolCode, AccountRole.School, file.SchoolCode), "bench");
         }
 
-        var ingest = new ReturnIngest(dataSource, key);
+        // Every return handed over as it would arrive from uploads and the inbox, at most --in-flight waiting at once, and
+        // taken in batches as the portal and the jobs take them (the defaults unless the options say otherwise).
+        Console.WriteLine($"batches: up to {batching.MaxFiles} files or {batching.MaxWaitMs} ms, {batching.Concurrency} at once; {inFlight} files in flight");
+        var ingest = new ReturnIngest(dataSource, key, logger: logBatches ? new BatchLog() : null);
         var perFile = new List<long>();
         var repeats = 0;
+        var failed = 0;
+        var rechecks = new HashSet<long>();
         var rows = new Dictionary<string, int>();
+        var gate = new SemaphoreSlim(inFlight);
+        var done = new object();
         watch.Restart();
-        foreach (var (file, bytes, _) in returns)
+        await using (var batcher = new ReturnBatcher(ingest, batching))
         {
-            var one = Stopwatch.StartNew();
-            var result = await ingest.IngestAsync(new MemoryStream(bytes), Path.GetFileName(file.RelativePath),
-                new Account("school-" + file.SchoolCode, AccountRole.School, file.SchoolCode));
-            if (result.AlreadyIngested)
+            var all = returns.Select(async r =>
             {
-                // Taken by an interrupted earlier run: not part of the figures.
-                repeats++;
-                continue;
-            }
+                await gate.WaitAsync();
+                try
+                {
+                    var one = Stopwatch.StartNew();
+                    var outcome = await batcher.SubmitAsync(new ReturnedFile(r.Bytes, Path.GetFileName(r.File.RelativePath),
+                        new Account("school-" + r.File.SchoolCode, AccountRole.School, r.File.SchoolCode)));
+                    lock (done)
+                    {
+                        if (outcome.Result is not { } result)
+                        {
+                            failed++;
+                            Console.Error.WriteLine($"  {r.File.RelativePath}: {outcome.Refusal?.Message ?? outcome.Failure?.Message}");
+                        }
+                        else if (result.AlreadyIngested)
+                        {
+                            // Taken by an interrupted earlier run: not part of the figures.
+                            repeats++;
+                        }
+                        else
+                        {
+                            perFile.Add(one.ElapsedMilliseconds);
+                            if (result.CheckRunId is { } run)
+                            {
+                                rechecks.Add(run);
+                            }
+                            foreach (var row in result.Receipt.Rows)
+                            {
+                                rows[row.Outcome.ToString()] = rows.GetValueOrDefault(row.Outcome.ToString()) + 1;
+                            }
 
-            perFile.Add(one.ElapsedMilliseconds);
-            foreach (var row in result.Receipt.Rows)
-            {
-                rows[row.Outcome.ToString()] = rows.GetValueOrDefault(row.Outcome.ToString()) + 1;
-            }
-
-            if (perFile.Count % 250 == 0)
-            {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {perFile.Count:N0} files in {watch.Elapsed.TotalSeconds:F1} s"));
-            }
+                            if (perFile.Count % 500 == 0)
+                            {
+                                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {perFile.Count:N0} files in {watch.Elapsed.TotalSeconds:F1} s"));
+                            }
+                        }
+                    }
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }).ToList();
+            await Task.WhenAll(all);
         }
 
         var seconds = watch.Elapsed.TotalSeconds;
         var sorted = perFile.Order().ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
 
-            ingested {perFile.Count:N0} returns in {perFile.Sum() / 1000.0:F1} s ({perFile.Count / (perFile.Sum() / 1000.0):F1} files/s; {repeats} taken by an earlier run skipped, {seconds:F1} s in all)
+            ingested {perFile.Count:N0} returns in {seconds:F1} s ({perFile.Count / seconds:F1} files/s; {repeats} taken by an earlier run skipped, {failed} refused or failed; {rechecks.Count:N0} re-checks)
             rows: {string.Join(", ", rows.OrderBy(r => r.Key).Select(r => $"{r.Key} {r.Value:N0}"))}
-            per file: median {sorted[sorted.Length / 2]} ms, 95th percentile {sorted[(int)(sorted.Length * 0.95)]} ms, slowest {sorted[^1]} ms
+            per file, handed over to receipt: median {sorted[sorted.Length / 2]} ms, 95th percentile {sorted[(int)(sorted.Length * 0.95)]} ms, slowest {sorted[^1]} ms
             peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1_048_576:N0} MB
             """));
         return 0;
+    }
+}
+
+/// <summary>The ingest's own account of each batch (read, applied, re-checked, committed), printed with --log-batches yes.</summary>
+internal sealed class BatchLog : Microsoft.Extensions.Logging.ILogger<ReturnIngest>
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Information;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+        Func<TState, Exception?, string> formatter)
+    {
+        var text = formatter(state, exception);
+        if (text.StartsWith("Batch of", StringComparison.Ordinal) || logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning)
+        {
+            Console.WriteLine("  " + text + (exception is null ? "" : " " + exception.Message));
+        }
     }
 }

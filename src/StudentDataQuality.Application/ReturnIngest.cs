@@ -252,6 +252,13 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
             var recheckMs = watch.ElapsedMilliseconds;
             AfterStep?.Invoke("recheck");
             var titles = new Dictionary<WorksheetLanguage, Dictionary<string, string>>();
+            var openBySchool = new Dictionary<int, ILookup<string, SchoolOpenFinding>>();
+            foreach (var round in applied.GroupBy(a => a.Worksheet.RoundId))
+            {
+                openBySchool[round.Key] = await ReturnStore.SchoolsOpenFindingsAsync(connection, round.First().Worksheet.Round,
+                    round.Select(a => a.Worksheet.SchoolCode).ToList(), cancellationToken);
+            }
+
             foreach (var done in applied)
             {
                 var language = done.Pending.Workbook.Meta.Language;
@@ -261,7 +268,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
                 }
 
                 long? runId = done.Plan.Changed.Count > 0 ? runs[done.Worksheet.RoundId] : null;
-                var open = await ReturnStore.SchoolOpenFindingsAsync(connection, done.Worksheet, cancellationToken);
+                var open = openBySchool[done.Worksheet.RoundId][done.Worksheet.SchoolCode].ToList();
                 var receipt = ReceiptBuilder.Build(done.Worksheet, done.Pending.Workbook, done.Plan, done.Arrival, open, ruleTitles);
                 await CompleteAsync(connection, done, receipt, runId, cancellationToken);
                 AfterStep?.Invoke("receipt");

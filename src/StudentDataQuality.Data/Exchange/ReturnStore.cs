@@ -300,32 +300,36 @@ public static class ReturnStore
         return titles;
     }
 
-    /// <summary>A school's open record findings (after a re-check), each marked when a pending explanation covers it.</summary>
-    public static async Task<List<SchoolOpenFinding>> SchoolOpenFindingsAsync(NpgsqlConnection connection, LockedWorksheet worksheet,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// The open record findings (after a re-check) of some schools of a round, by school, each marked when a pending
+    /// explanation covers it: one query for the receipts of a whole batch.
+    /// </summary>
+    public static async Task<ILookup<string, SchoolOpenFinding>> SchoolsOpenFindingsAsync(NpgsqlConnection connection, Round round,
+        IReadOnlyCollection<string> schoolCodes, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(worksheet);
+        ArgumentNullException.ThrowIfNull(round);
+        ArgumentNullException.ThrowIfNull(schoolCodes);
         await using var command = new NpgsqlCommand("""
-            SELECT f.record_id, r.student_no_raw, r.name, f.rule_id, f.severity, f.field, f.value, f.fingerprint,
+            SELECT f.school_code, f.record_id, r.student_no_raw, r.name, f.rule_id, f.severity, f.field, f.value, f.fingerprint,
                    EXISTS (SELECT 1 FROM exchange.explanation e
                            WHERE  e.round_id = f.round_id AND e.record_id = f.record_id AND e.status = 'pending' AND f.fingerprint = ANY(e.fingerprints))
             FROM   quality.finding f
             LEFT   JOIN registry.current_record r ON r.round_id IN (@round, @previous) AND r.record_id = f.record_id
-            WHERE  f.round_id = @round AND f.school_code = @school AND f.status = 'open' AND f.record_id IS NOT NULL
-            ORDER  BY r.student_no_raw, f.rule_id, f.field
+            WHERE  f.round_id = @round AND f.school_code = ANY(@schools) AND f.status = 'open' AND f.record_id IS NOT NULL
+            ORDER  BY f.school_code, r.student_no_raw, f.rule_id, f.field
             """, connection);
-        command.Parameters.AddWithValue("round", worksheet.RoundId);
-        command.Parameters.AddWithValue("previous", worksheet.PreviousRoundId ?? -1);
-        command.Parameters.AddWithValue("school", worksheet.SchoolCode);
+        command.Parameters.AddWithValue("round", round.RoundId);
+        command.Parameters.AddWithValue("previous", round.PreviousRoundId ?? -1);
+        command.Parameters.AddWithValue("schools", schoolCodes.Distinct(StringComparer.Ordinal).ToArray());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var open = new List<SchoolOpenFinding>();
+        var open = new List<(string School, SchoolOpenFinding Finding)>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            open.Add(new SchoolOpenFinding(reader.GetInt64(0), Text(reader, 1), Text(reader, 2), reader.GetString(3), reader.GetString(4), Text(reader, 5),
-                Text(reader, 6), reader.GetString(7), reader.GetBoolean(8)));
+            open.Add((reader.GetString(0), new SchoolOpenFinding(reader.GetInt64(1), Text(reader, 2), Text(reader, 3), reader.GetString(4),
+                reader.GetString(5), Text(reader, 6), Text(reader, 7), reader.GetString(8), reader.GetBoolean(9))));
         }
 
-        return open;
+        return open.ToLookup(o => o.School, o => o.Finding, StringComparer.Ordinal);
     }
 
     /// <summary>Gives a return its receipt (JSON), the counts by outcome (JSON) and the re-check that judged it.</summary>
