@@ -28,6 +28,9 @@ public static class JobServices
         services.AddSingleton<CheckRunner>();
         services.AddSingleton<WorksheetIssuer>();
         services.AddSingleton<ReturnIngest>();
+        // One batcher per process: the returns its jobs take at the same time share their re-checks.
+        services.AddSingleton(provider => new ReturnBatcher(provider.GetRequiredService<ReturnIngest>(), settings.Returns,
+            provider.GetService<Microsoft.Extensions.Logging.ILogger<ReturnBatcher>>()));
         services.AddSingleton<AccountStore>();
         services.AddSingleton<RoundRuns>();
         services.AddSingleton<RoundLauncher>();

@@ -1,3 +1,4 @@
+using StudentDataQuality.Application;
 using StudentDataQuality.Data.Quality;
 
 namespace StudentDataQuality.Jobs;
@@ -13,6 +14,9 @@ public sealed record JobSettings
 
     /// <summary>The folder watched for returned worksheets (null: this worker sets no watch).</summary>
     public string? Inbox { get; init; }
+
+    /// <summary>How returns that arrive together are batched (Returns:BatchFiles, Returns:BatchWaitMs, Returns:BatchConcurrency).</summary>
+    public ReturnBatching Returns { get; init; } = ReturnBatching.Default;
 
     /// <summary>What the checks take from the deployment (the province of its school codes).</summary>
     public CheckOptions Checks { get; init; } = new();

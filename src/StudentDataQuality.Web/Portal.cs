@@ -30,8 +30,20 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
     /// <summary>The folder of registry exports the data team may start rounds from (each file or folder directly in it); none: no starting from the web.</summary>
     public string? Exports { get; init; }
 
-    /// <summary>Returned worksheets taken at the same time (the others wait their turn): by default two per processor.</summary>
-    public int ConcurrentUploads { get; init; } = 2 * Environment.ProcessorCount;
+    /// <summary>
+    /// Returned worksheets held at once, received and waiting for their batch (the others wait their turn to be read):
+    /// by default two batches' worth.
+    /// </summary>
+    public int ConcurrentUploads { get; init; } = 2 * ReturnBatching.Default.MaxFiles;
+
+    /// <summary>How uploads are batched with the others that arrive with them (one re-check per batch).</summary>
+    public ReturnBatching Returns { get; init; } = ReturnBatching.Default;
+
+    /// <summary>
+    /// How long an upload's answer waits for its receipt; past it the registrar reads "received, being checked" on a page
+    /// that fills in with the receipt when the batch is done.
+    /// </summary>
+    public TimeSpan UploadAnswerWithin { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Where rounds started from the web write their worksheets (a folder per round); every worker must reach it.</summary>
     public string Worksheets { get; init; } = Path.Combine(Path.GetTempPath(), "sdq-worksheets");
@@ -81,6 +93,10 @@ public static class Portal
         builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
         builder.Services.AddSingleton(new QualityTrends(settings.DataSource));
         builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));
+        // Uploads that arrive together are taken as a batch; stopping the portal finishes the batches under way.
+        builder.Services.AddSingleton(provider => new ReturnBatcher(provider.GetRequiredService<ReturnIngest>(), settings.Returns,
+            provider.GetService<ILogger<ReturnBatcher>>()));
+        builder.Services.AddSingleton<PendingUploads>();
         // A returned worksheet is refused above ReturnLimits.MaxBytes, with its reason; the request (form and token) may be a little larger.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadRequestBytes);
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = MaxUploadRequestBytes);

@@ -27,6 +27,7 @@ internal static class SchoolPages
         school.MapGet("/", StatusAsync);
         school.MapGet("/worksheets/{id:guid}", DownloadAsync);
         school.MapPost("/returns", UploadAsync);
+        school.MapGet("/uploads/{key}", UploadedAsync);
         school.MapGet("/returns/{id:long}", ReceiptAsync);
         school.MapGet("/returns/{id:long}/receipt.xlsx", ReceiptFileAsync);
         school.MapPost("/certify", CertifyAsync);
@@ -304,7 +305,8 @@ internal static class SchoolPages
         return Results.File(Path.GetFullPath(path), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", file.FileName);
     }
 
-    private static async Task<IResult> UploadAsync(HttpContext context, IAntiforgery antiforgery, ReturnIngest ingest, Gates gates)
+    private static async Task<IResult> UploadAsync(HttpContext context, IAntiforgery antiforgery, ReturnIngest ingest, ReturnBatcher batcher,
+        PendingUploads pending, PortalSettings settings, Gates gates)
     {
         // An upload a little too large is still received (and thrown away) so that the browser reads why, not a reset
         // connection; one past Portal.MaxDrainedBytes is cut off by the server.
@@ -348,18 +350,70 @@ internal static class SchoolPages
             return Refused(Html.T("没有选择文件：请选择修改后的问题清单（.xlsx）再上传。", "No file was chosen: choose the corrected worksheet (.xlsx) and upload again."));
         }
 
+        // The file is held (a slot of the gate) from its reading until its batch is done; the batch goes on when the
+        // browser goes away, and the receipt is on the school's page.
+        var account = AccountOf(context.User);
+        var slot = await gates.Uploads.EnterAsync(context.RequestAborted);
+        Task<BatchOutcome> outcome;
         try
         {
             await using var stream = upload.OpenReadStream();
-            using var slot = await gates.Uploads.EnterAsync(context.RequestAborted);
-            var result = await ingest.IngestAsync(stream, Path.GetFileName(upload.FileName), AccountOf(context.User), context.RequestAborted);
-            return Results.Redirect($"/school/returns/{result.Receipt.ReturnId}");
+            outcome = batcher.SubmitAsync(await ingest.ReceiveAsync(stream, Path.GetFileName(upload.FileName), account, context.RequestAborted));
         }
         catch (WorksheetRejectedException refusal)
         {
+            slot.Dispose();
             return Refused(refusal.MessageIn(Html.English ? WorksheetLanguage.English : WorksheetLanguage.Chinese));
         }
+        catch
+        {
+            slot.Dispose();
+            throw;
+        }
+
+        _ = outcome.ContinueWith(_ => slot.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (await Task.WhenAny(outcome, Task.Delay(settings.UploadAnswerWithin, context.RequestAborted)) == outcome)
+        {
+            return Answer(await outcome);
+        }
+
+        return Results.Redirect($"/school/uploads/{pending.Add(account.Name, outcome)}");
     }
+
+    /// <summary>An upload answered before its batch was done: "received, being checked" until it is, then as the upload would have been answered.</summary>
+    private static async Task<IResult> UploadedAsync(HttpContext context, PendingUploads pending, string key)
+    {
+        if (pending.Find(key, AccountOf(context.User).Name) is not { } outcome)
+        {
+            return NotFound();
+        }
+
+        if (outcome.IsCompleted)
+        {
+            return Answer(await outcome);
+        }
+
+        context.Response.Headers["Refresh"] = "3";
+        return Html.Content(Html.Page(Html.T("正在检查", "Being checked"), $"""
+            <h1>{Html.T("文件已收到，正在检查", "Received, being checked")}</h1>
+            <p>{Html.T("文件已收到，正在与其他学校同时上传的文件一起核验和复查。检查完成后本页会自动显示回执，通常不超过一分钟。",
+                "The file was received and is being verified and re-checked together with the files other schools uploaded at the same time. This page shows the receipt by itself when the check is done, usually within a minute.")}</p>
+            <p>{Html.T("可以离开本页：回执也会出现在本校页面上。", "You may leave this page: the receipt will also be on your school's page.")}</p>
+            <p><a href="/school/uploads/{Html.E(key)}">{Html.T("刷新", "Refresh")}</a> · <a href="/school">{Html.T("返回", "Back")}</a></p>
+            """));
+    }
+
+    private static IResult Answer(BatchOutcome outcome) => outcome switch
+    {
+        { Result: { } result } => Results.Redirect($"/school/returns/{result.Receipt.ReturnId}"),
+        { Refusal: { } refusal } => Refused(refusal.MessageIn(Html.English ? WorksheetLanguage.English : WorksheetLanguage.Chinese)),
+        _ => Html.Content(Html.Page(Html.T("暂未接收", "Not taken yet"), $"""
+            <h1>{Html.T("文件暂时无法接收", "The file could not be taken just now")}</h1>
+            <p>{Html.T("服务器处理时出错，文件中的任何内容都没有被采用。请几分钟后重新上传同一文件。",
+                "The server failed while taking it; nothing of the file was kept. Upload the same file again in a few minutes.")}</p>
+            <p><a href="/school">{Html.T("返回", "Back")}</a></p>
+            """), StatusCodes.Status503ServiceUnavailable),
+    };
 
     internal static IResult Refused(string message, int status = StatusCodes.Status400BadRequest) => Html.Content(Html.Page(Html.T("未接收", "Not taken"),
         $"<h1>{Html.T("文件未被接收", "The file was not taken")}</h1>{Html.Error(message)}<p>{Html.T("没有任何数据被修改。", "Nothing was changed.")}</p><p><a href=\"/school\">{Html.T("返回", "Back")}</a></p>"),

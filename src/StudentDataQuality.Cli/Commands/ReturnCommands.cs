@@ -6,6 +6,7 @@ using Npgsql;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using StudentDataQuality.Application;
+using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Worksheets;
@@ -27,7 +28,11 @@ public sealed class IngestSettings : SdqSettings
     public string? Receipts { get; init; }
 }
 
-/// <summary>Takes returned worksheets back: one transaction per file, a receipt per file, refusals explained.</summary>
+/// <summary>
+/// Takes returned worksheets back: in batches of Returns:BatchFiles files (each file all or nothing, one re-check per
+/// batch), a receipt per file, refusals explained; a file that could not be taken is named, and running the command again
+/// takes it (the files already taken give their earlier receipts).
+/// </summary>
 public sealed class IngestCommand : AsyncCommand<IngestSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, IngestSettings settings, CancellationToken cancellationToken)
@@ -45,31 +50,66 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
         var account = settings.Account is null ? Account.Operator(SdqEnvironment.Actor) : await new AccountStore(dataSource).GetAsync(settings.Account, cancellationToken);
         var ingest = new ReturnIngest(dataSource, SdqEnvironment.SigningKey(settings.DataDirectory), logger: SdqEnvironment.LoggerFactory.CreateLogger<ReturnIngest>());
         var summary = await RunAsync(ingest, files.Where(f => !f.StartsWith(System.IO.Path.GetFullPath(receipts), StringComparison.Ordinal)).ToList(), account,
-            receipts, quiet: false, cancellationToken);
-        return summary.Refused > 0 ? 2 : 0;
+            receipts, quiet: false, JobHost.Returns(SdqEnvironment.Configuration).MaxFiles, cancellationToken);
+        return summary.Failed > 0 ? 3 : summary.Refused > 0 ? 2 : 0;
     }
 
     /// <summary>What a batch of returns came to.</summary>
-    public sealed record Summary(int Files, int Refused, int Repeated, int Applied, int StillFailing, int AwaitingReview, int Removed, int Rejected)
+    public sealed record Summary(int Files, int Refused, int Repeated, int Applied, int StillFailing, int AwaitingReview, int Removed, int Rejected,
+        int Failed = 0)
     {
         public static Summary None { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
 
         public static Summary operator +(Summary a, Summary b) => new(a.Files + b.Files, a.Refused + b.Refused, a.Repeated + b.Repeated,
-            a.Applied + b.Applied, a.StillFailing + b.StillFailing, a.AwaitingReview + b.AwaitingReview, a.Removed + b.Removed, a.Rejected + b.Rejected);
+            a.Applied + b.Applied, a.StillFailing + b.StillFailing, a.AwaitingReview + b.AwaitingReview, a.Removed + b.Removed, a.Rejected + b.Rejected,
+            a.Failed + b.Failed);
     }
 
     public static async Task<Summary> RunAsync(ReturnIngest ingest, IReadOnlyList<string> files, Account account, string receipts, bool quiet,
-        CancellationToken cancellationToken)
+        int batchFiles, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(receipts);
-        int refused = 0, repeated = 0, applied = 0, failing = 0, review = 0, removed = 0, rejected = 0;
-        foreach (var file in files)
+        int refused = 0, repeated = 0, applied = 0, failing = 0, review = 0, removed = 0, rejected = 0, failed = 0;
+        void Refused(string name, WorksheetRejectedException e)
         {
-            var name = System.IO.Path.GetFileName(file);
-            try
+            refused++;
+            AnsiConsole.MarkupLineInterpolated($"[red]{name}: refused[/]. {e.MessageIn(WorksheetLanguage.English)}");
+        }
+
+        foreach (var chunk in files.Chunk(Math.Max(1, batchFiles)))
+        {
+            var received = new List<ReturnedFile>();
+            foreach (var file in chunk)
             {
-                await using var stream = File.OpenRead(file);
-                var result = await ingest.IngestAsync(stream, name, account, cancellationToken);
+                try
+                {
+                    await using var stream = File.OpenRead(file);
+                    received.Add(await ingest.ReceiveAsync(stream, System.IO.Path.GetFileName(file), account, cancellationToken));
+                }
+                catch (WorksheetRejectedException e)
+                {
+                    Refused(System.IO.Path.GetFileName(file), e);
+                }
+            }
+
+            foreach (var outcome in await ingest.IngestBatchAsync(received, cancellationToken))
+            {
+                var name = outcome.File.FileName;
+                if (outcome.Refusal is { } refusal)
+                {
+                    Refused(name, refusal);
+                    continue;
+                }
+
+                if (outcome.Failure is { } failure)
+                {
+                    failed++;
+                    AnsiConsole.MarkupLineInterpolated(
+                        $"[red]{name}: could not be taken[/] ({failure.Message}); nothing of it was kept. Run the command again to take it.");
+                    continue;
+                }
+
+                var result = outcome.Result!;
                 var receipt = result.Receipt;
                 var receiptPath = System.IO.Path.Combine(receipts, ReceiptWriter.FileName(receipt));
                 await using (var output = File.Create(receiptPath))
@@ -100,20 +140,15 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
                     }
                 }
             }
-            catch (WorksheetRejectedException e)
-            {
-                refused++;
-                AnsiConsole.MarkupLineInterpolated($"[red]{name}: refused[/]. {e.MessageIn(WorksheetLanguage.English)}");
-            }
         }
 
         if (!quiet && files.Count > 1)
         {
             AnsiConsole.MarkupLineInterpolated(
-                $"{files.Count} files: {files.Count - refused - repeated} taken, {repeated} already taken before, {refused} refused; {applied} rows applied ({failing} still failing), {review} awaiting review, {removed} registrations removed, {rejected} rows not taken.");
+                $"{files.Count} files: {files.Count - refused - repeated - failed} taken, {repeated} already taken before, {refused} refused, {failed} could not be taken; {applied} rows applied ({failing} still failing), {review} awaiting review, {removed} registrations removed, {rejected} rows not taken.");
         }
 
-        return new Summary(files.Count, refused, repeated, applied, failing, review, removed, rejected);
+        return new Summary(files.Count, refused, repeated, applied, failing, review, removed, rejected, failed);
     }
 }
 

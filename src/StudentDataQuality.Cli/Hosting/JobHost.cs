@@ -50,7 +50,22 @@ public static class JobHost
             Reports = Path.GetFullPath(configuration["Worker:Reports"] is { Length: > 0 } reports ? reports : Path.Combine(SdqEnvironment.DataRoot(), "reports")),
             WorksheetBatch = configuration.GetValue("Worker:WorksheetBatch", 10),
             Checks = Checks(configuration),
+            Returns = Returns(configuration),
         };
+    }
+
+    /// <summary>How returns that arrive together are batched: Returns:BatchFiles, Returns:BatchWaitMs, Returns:BatchConcurrency.</summary>
+    public static ReturnBatching Returns(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        try
+        {
+            return ReturnBatching.From(key => configuration[key]);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserErrorException(e.Message);
+        }
     }
 
     /// <summary>

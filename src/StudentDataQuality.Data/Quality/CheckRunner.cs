@@ -376,8 +376,8 @@ public sealed class CheckRunner
                 {
                     var queryWatch = Stopwatch.StartNew();
                     var rows = query is [var single] && single.Row is null
-                        ? new Dictionary<string, List<Failing>> { [single.Id] = await QueryRuleAsync(each, single, round, cancellationToken) }
-                        : await QueryRowRulesAsync(each, query, round, cancellationToken);
+                        ? new Dictionary<string, List<Failing>> { [single.Id] = await QueryRuleAsync(each, single, round, partnerSets, cancellationToken) }
+                        : await QueryRowRulesAsync(each, query, round, partnerSets, cancellationToken);
                     lock (failing)
                     {
                         foreach (var (ruleId, found) in rows)
@@ -546,6 +546,38 @@ public sealed class CheckRunner
     /// <summary>A rule's query as the runner sends it: a plain SELECT of the rule's failing records.</summary>
     private static string RuleQuery(Rule rule) => $"SELECT * FROM (\n{rule.Sql}\n) q";
 
+    /// <summary>
+    /// In a re-check, a query of rules that share one set of partner fields reads checked_record and checked_source as the
+    /// records of that set's own scope (rule_scope): the re-checked records and those of both rounds sharing those fields
+    /// with them. The scope's copy
+    /// holds the union of every set's scope (whole schools, for the school rules); a rule that groups by ID number needs a
+    /// few records of it, a row rule only the re-checked ones. Every group a rule forms with a re-checked record lies
+    /// within its own scope, and only its own scope's findings are kept, so it judges alike over either. Over a whole
+    /// round (no partner sets) the query is unchanged.
+    /// </summary>
+    private static string InOwnScope(string sql, IReadOnlyList<Rule> rules, IReadOnlyDictionary<string, int> partnerSets)
+    {
+        if (partnerSets.Count == 0)
+        {
+            return sql;
+        }
+
+        var set = partnerSets[rules.Select(PartnerKey).Distinct().Single()];
+        return $"""
+            WITH checked_record AS (
+                SELECT c.* FROM pg_temp.checked_record c
+                WHERE  c.record_id IN (SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {set})
+            ),
+            checked_source AS (
+                SELECT c.* FROM pg_temp.scope_record c
+                WHERE  c.record_id IN (SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {set})
+            )
+            SELECT * FROM (
+            {sql}
+            ) scoped
+            """;
+    }
+
     private const string WholeRoundSource = "SELECT * FROM registry.current_record";
 
     // What the rules read as checked_record (checked_record.sql): over a whole round the view of it; in a re-check a
@@ -647,12 +679,13 @@ public sealed class CheckRunner
     /// input; values are parameters) runs as a plain SELECT, so that PostgreSQL may scan the round with parallel workers
     /// (an INSERT … SELECT never does). A query that fails names its rule.
     /// </summary>
-    private async Task<List<Failing>> QueryRuleAsync(NpgsqlConnection connection, Rule rule, Round round, CancellationToken cancellationToken)
+    private async Task<List<Failing>> QueryRuleAsync(NpgsqlConnection connection, Rule rule, Round round, IReadOnlyDictionary<string, int> partnerSets,
+        CancellationToken cancellationToken)
     {
         var failing = new List<Failing>();
         try
         {
-            await using var query = new NpgsqlCommand(RuleQuery(rule), connection) { CommandTimeout = 0 };
+            await using var query = new NpgsqlCommand(InOwnScope(RuleQuery(rule), [rule], partnerSets), connection) { CommandTimeout = 0 };
             AddRuleParameters(query.Parameters, round);
             await using var reader = await query.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -675,13 +708,13 @@ public sealed class CheckRunner
     /// (the query runs behind a savepoint, so the transaction goes on to that).
     /// </summary>
     private async Task<Dictionary<string, List<Failing>>> QueryRowRulesAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules, Round round,
-        CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, int> partnerSets, CancellationToken cancellationToken)
     {
         var failing = rules.ToDictionary(r => r.Id, _ => new List<Failing>());
         await Execute(connection, "SAVEPOINT row_rules", cancellationToken);
         try
         {
-            await using var query = new NpgsqlCommand(RowRules.Compose(rules), connection) { CommandTimeout = 0 };
+            await using var query = new NpgsqlCommand(InOwnScope(RowRules.Compose(rules), rules, partnerSets), connection) { CommandTimeout = 0 };
             AddRuleParameters(query.Parameters, round);
             await using var reader = await query.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -702,7 +735,7 @@ public sealed class CheckRunner
             await Execute(connection, "ROLLBACK TO SAVEPOINT row_rules", cancellationToken);
             foreach (var rule in rules)
             {
-                await QueryRuleAsync(connection, rule, round, cancellationToken);
+                await QueryRuleAsync(connection, rule, round, partnerSets, cancellationToken);
             }
 
             throw new InvalidOperationException(

@@ -35,7 +35,9 @@ public sealed class IngestJobTests(DatabaseFixture db) : IClassFixture<DatabaseF
         var other = scenario.Files.First(f => f.SchoolCode != file.SchoolCode).SchoolCode;
 
         var storage = HangfireJobs.Storage(db.ConnectionString);
-        var job = new IngestJob(scenario.Ingest(), new AccountStore(db.DataSource));
+        var ingest = scenario.Ingest();
+        await using var batcher = new ReturnBatcher(ingest, new ReturnBatching { MaxWaitMs = 50 });
+        var job = new IngestJob(ingest, batcher, new AccountStore(db.DataSource));
         using var server = new BackgroundJobServer(
             new BackgroundJobServerOptions { Queues = ["ingest"], WorkerCount = 1, Activator = new Activator(job) }, storage);
         var client = new BackgroundJobClient(storage);

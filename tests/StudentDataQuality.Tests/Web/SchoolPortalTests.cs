@@ -194,6 +194,54 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
     }
 
     [Fact]
+    public async Task AnUploadWhoseBatchTakesLonger_IsAnsweredReceivedBeingChecked_AndItsPageFillsInWithTheReceipt()
+    {
+        // A portal of its own on the same round, whose batches wait 4 s for company and whose answers wait 0.3 s: an upload
+        // is answered before its batch is done. The file is the one the certifying test returns (the same bytes).
+        var code = (await SchoolsAsync())[^2];
+        await using var app = Portal.Build(new PortalSettings(await db.AppDataSourceAsync(), await HangfireJobs.PortalStorageAsync(db), IngestScenario.Key,
+            "http://127.0.0.1:0")
+        {
+            Logging = new ConsoleErrors(), Returns = new ReturnBatching { MaxWaitMs = 4_000 }, UploadAnswerWithin = TimeSpan.FromMilliseconds(300),
+        });
+        await app.StartAsync();
+        var site = new Uri(app.Urls.First());
+        using var school = new PortalBrowser(site);
+        await school.SignInFirstTimeAsync("school-w" + code, await PortalBrowser.AccountAsync(db.DataSource, "school-w" + code, AccountRole.School, code));
+        var path = Directory.EnumerateFiles(_run.OutputDirectory, $"*_{code}_*.xlsx", SearchOption.AllDirectories).Single();
+        var answers = RegistrarAnswers.Load(_province.RegistrarAnswersPath);
+        var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(path), answers.GetValueOrDefault(code) ?? [], RegistrarStyle.Diligent, 31);
+
+        var upload = await school.UploadAsync("/school", "/school/returns", Path.GetFileName(path), edited.Workbook);
+
+        Assert.Equal(HttpStatusCode.Redirect, upload.StatusCode);
+        var pending = upload.Headers.Location!.OriginalString;
+        Assert.StartsWith("/school/uploads/", pending, StringComparison.Ordinal);
+        var checking = await school.GetAsync(pending);
+        Assert.Equal(HttpStatusCode.OK, checking.StatusCode);
+        Assert.Equal("3", Assert.Single(checking.Headers.GetValues("Refresh")));
+        Assert.Contains("文件已收到，正在检查", await checking.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // Nobody else can read where another account's upload stands.
+        var other = (await SchoolsAsync())[^3];
+        using var stranger = new PortalBrowser(site);
+        await stranger.SignInFirstTimeAsync("school-w" + other, await PortalBrowser.AccountAsync(db.DataSource, "school-w" + other, AccountRole.School, other));
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync(pending)).StatusCode);
+
+        var answer = checking;
+        for (var tries = 0; answer.StatusCode == HttpStatusCode.OK && tries < 100; tries++)
+        {
+            await Task.Delay(200);
+            answer = await school.GetAsync(pending);
+        }
+
+        Assert.Equal(HttpStatusCode.Redirect, answer.StatusCode);
+        var returnId = await db.ScalarAsync<long>("SELECT return_id FROM exchange.worksheet_return WHERE sha256 = @sha",
+            ("sha", Convert.ToHexStringLower(SHA256.HashData(edited.Workbook))));
+        Assert.Equal($"/school/returns/{returnId}", answer.Headers.Location!.OriginalString);
+        Assert.Contains($"#{returnId}", await (await school.GetAsync($"/school/returns/{returnId}")).Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ASchoolCertifiesOnlyWhenNothingIsLeft_AndItsDistrictApproves_WhileAnotherDistrictCannot()
     {
         // Diligent registrars answer every school but the first two (the other tests' schools).

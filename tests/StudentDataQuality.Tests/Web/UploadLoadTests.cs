@@ -91,14 +91,30 @@ public sealed class UploadLoadTests(ITestOutputHelper output) : IAsyncLifetime
                 await start.Task;
                 var watch = Stopwatch.StartNew();
                 var answer = await browsers[i].UploadWithTokenAsync("/school/returns", tokens[i], s.FileName, s.Edited, bounded.Token);
-                return (School: s, Answer: answer, Elapsed: watch.Elapsed);
+                // Answered "received, being checked" when its batch takes longer: that page fills in with the receipt.
+                var waited = false;
+                while (answer.StatusCode == HttpStatusCode.Redirect && answer.Headers.Location!.OriginalString.StartsWith("/school/uploads/", StringComparison.Ordinal))
+                {
+                    var page = await browsers[i].GetAsync(answer.Headers.Location!.OriginalString);
+                    if (page.StatusCode != HttpStatusCode.OK)
+                    {
+                        answer = page;
+                        continue;
+                    }
+
+                    Assert.Equal("3", Assert.Single(page.Headers.GetValues("Refresh")));
+                    waited = true;
+                    await Task.Delay(200, bounded.Token);
+                }
+
+                return (School: s, Answer: answer, Elapsed: watch.Elapsed, Waited: waited);
             }).ToList();
             var wall = Stopwatch.StartNew();
             start.SetResult();
             var results = await Task.WhenAll(uploads);
             wall.Stop();
 
-            foreach (var (school, answer, _) in results)
+            foreach (var (school, answer, _, _) in results)
             {
                 Assert.True(answer.StatusCode == HttpStatusCode.Redirect, $"{school.Code}: {answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
                 var returnId = long.Parse(answer.Headers.Location!.OriginalString["/school/returns/".Length..], CultureInfo.InvariantCulture);
@@ -124,10 +140,11 @@ public sealed class UploadLoadTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.True(await _db.ScalarAsync<long>("SELECT count(*) FROM exchange.correction WHERE round_id = @r", ("r", run.RoundId)) > schools.Count,
                 "the diligent returns changed next to nothing");
 
+            var rechecks = await _db.ScalarAsync<long>("SELECT count(DISTINCT check_run_id) FROM exchange.worksheet_return WHERE round_id = @r", ("r", run.RoundId));
             var sorted = results.Select(r => r.Elapsed.TotalMilliseconds).Order().ToList();
             double Percentile(double p) => sorted[(int)Math.Ceiling(p * sorted.Count) - 1];
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{schools.Count} uploads at once on loopback: all taken in {wall.Elapsed.TotalSeconds:0.0} s; latency p50 {Percentile(0.5) / 1000:0.00} s, p95 {Percentile(0.95) / 1000:0.00} s, max {sorted[^1] / 1000:0.00} s ({Environment.ProcessorCount} cores)"));
+                $"{schools.Count} uploads at once on loopback: all taken in {wall.Elapsed.TotalSeconds:0.0} s; upload to receipt p50 {Percentile(0.5) / 1000:0.00} s, p95 {Percentile(0.95) / 1000:0.00} s, max {sorted[^1] / 1000:0.00} s; {results.Count(r => r.Waited)} answered \"received, being checked\" first; {rechecks} re-checks ({Environment.ProcessorCount} cores)"));
         }
         finally
         {
