@@ -15,7 +15,7 @@ public sealed record ReturnBatching
     public const string Section = "Returns";
 
     /// <summary>Files at most in one batch (Returns:BatchFiles).</summary>
-    public int MaxFiles { get; init; } = 32;
+    public int MaxFiles { get; init; } = 64;
 
     /// <summary>How long a batch waits for more files after its first (Returns:BatchWaitMs).</summary>
     public int MaxWaitMs { get; init; } = 200;

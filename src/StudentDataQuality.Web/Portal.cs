@@ -32,9 +32,9 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
 
     /// <summary>
     /// Returned worksheets held at once, received and waiting for their batch (the others wait their turn to be read):
-    /// by default two batches' worth.
+    /// by default a batch's worth (at most 64 × 20 MB in memory; a real worksheet is under 1 MB).
     /// </summary>
-    public int ConcurrentUploads { get; init; } = 2 * ReturnBatching.Default.MaxFiles;
+    public int ConcurrentUploads { get; init; } = ReturnBatching.Default.MaxFiles;
 
     /// <summary>How uploads are batched with the others that arrive with them (one re-check per batch).</summary>
     public ReturnBatching Returns { get; init; } = ReturnBatching.Default;

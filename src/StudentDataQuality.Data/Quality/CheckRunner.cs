@@ -358,13 +358,13 @@ public sealed class CheckRunner
 
             if (!whole)
             {
-                // Each partner set's own records, as this phase reads them (InOwnScope), looked up by id in the copy.
+                // Each partner set's own records, as this phase reads them (InOwnScope): a few looked up by id, a school's
+                // roll by hashing (the planner chooses, knowing the set's size from rule_scope's statistics).
                 await Execute(connection, "SET LOCAL enable_nestloop = on;\n" + string.Join("\n", phaseRules.Select(PartnerKey).Distinct().Select(key => $"""
                     DROP TABLE IF EXISTS pg_temp.checked_set_{partnerSets[key]};
                     CREATE TEMP TABLE checked_set_{partnerSets[key]} ON COMMIT DROP AS
-                    SELECT c.* FROM rule_scope s
-                    CROSS  JOIN LATERAL (SELECT c.* FROM pg_temp.checked_record c WHERE c.record_id = s.record_id OFFSET 0) c
-                    WHERE  s.partner_set = {partnerSets[key]};
+                    SELECT c.* FROM pg_temp.checked_record c
+                    WHERE  c.record_id IN (SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {partnerSets[key]});
                     """)), cancellationToken);
             }
 
@@ -421,7 +421,10 @@ public sealed class CheckRunner
                 await Task.WhenAll(connections.Select(each => Execute(each, whole
                     ? "DELETE FROM hidden_record; INSERT INTO hidden_record SELECT * FROM hidden_source; ANALYZE hidden_record"
                     : "DELETE FROM hidden_record; INSERT INTO hidden_record SELECT * FROM hidden_source; " +
-                      "DELETE FROM checked_record; INSERT INTO checked_record SELECT * FROM checked_input", cancellationToken)));
+                      // Values set aside only grow within a run: a record not hidden now was not before and is in the
+                      // copy as it is; the hidden ones are replaced by their fresh hidden copy.
+                      "DELETE FROM checked_record WHERE record_id IN (SELECT h.record_id FROM hidden_record h); " +
+                      "INSERT INTO checked_record SELECT * FROM hidden_record", cancellationToken)));
             }
 
             var time = new PhaseTime(phase[0].Key, phase[^1].Key, watch.ElapsedMilliseconds, queriesMs);
@@ -682,9 +685,7 @@ public sealed class CheckRunner
             Add($"DROP TABLE IF EXISTS pg_temp.source_set_{number}");
             Add($"""
                 CREATE TEMP TABLE source_set_{number} ON COMMIT DROP AS
-                SELECT r.* FROM rule_scope s
-                CROSS  JOIN LATERAL (SELECT r.* FROM scope_record r WHERE r.record_id = s.record_id OFFSET 0) r
-                WHERE  s.partner_set = {number}
+                SELECT r.* FROM scope_record r WHERE r.record_id IN (SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {number})
                 """);
         }
 
