@@ -15,8 +15,8 @@ namespace StudentDataQuality.Bench;
 /// <summary>
 /// Ingest (issue: ingest corrected worksheets): the province of the worksheets benchmark (staged and checked once into
 /// its database), a fresh issue of every school's worksheet, simulated registrars' returns (most fix everything, some
-/// half, some make new mistakes, some send nothing), then every return ingested as its school's account, one file after
-/// another as uploads and the inbox hand them over: taken in batches (a savepoint per file, one re-check per batch), as the
+/// half, some make new mistakes, some send nothing), then every return ingested as its school's account, handed over as
+/// uploads and the inbox hand them over: taken in batches (a savepoint per file, one re-check per batch), as the
 /// portal and the jobs take them. Reports the total, the median and 95th percentile from a file's handing over to its
 /// receipt, rows by outcome, the re-checks, and the bench process's peak working set.
 /// </summary>
@@ -31,7 +31,7 @@ internal static class IngestBenchmark
         var limit = int.MaxValue;
         var reuse = false;
         var batching = ReturnBatching.Default;
-        var inFlight = 64;
+        int? inFlight = null;
         var logBatches = false;
         var work = Path.Combine(Path.GetTempPath(), "sdq-bench");
         for (var i = 0; i < args.Length - 1; i += 2)
@@ -130,14 +130,16 @@ internal static class IngestBenchmark
 
         // Every return handed over as it would arrive from uploads and the inbox, at most --in-flight waiting at once, and
         // taken in batches as the portal and the jobs take them (the defaults unless the options say otherwise).
-        Console.WriteLine($"batches: up to {batching.MaxFiles} files or {batching.MaxWaitMs} ms, {batching.Concurrency} at once; {inFlight} files in flight");
+        // Enough files waiting to fill every batch taken at once, unless --in-flight says otherwise.
+        var waiting = inFlight ?? batching.MaxFiles * batching.Concurrency;
+        Console.WriteLine($"batches: up to {batching.MaxFiles} files or {batching.MaxWaitMs} ms, {batching.Concurrency} at once; {waiting} files in flight");
         var ingest = new ReturnIngest(dataSource, key, logger: logBatches ? new BatchLog() : null);
         var perFile = new List<long>();
         var repeats = 0;
         var failed = 0;
         var rechecks = new HashSet<long>();
         var rows = new Dictionary<string, int>();
-        var gate = new SemaphoreSlim(inFlight);
+        var gate = new SemaphoreSlim(waiting);
         var done = new object();
         watch.Restart();
         await using (var batcher = new ReturnBatcher(ingest, batching))

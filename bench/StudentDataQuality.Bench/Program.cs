@@ -22,9 +22,13 @@ using StudentDataQuality.Bench;
 //       schools) staged and checked once into its own database, then every school's workbook written by the issuer.
 //       Reports the total, the median per workbook, and peak memory after one district and after all schools.
 //   dotnet run -c Release --project bench/StudentDataQuality.Bench -- ingest [--students N] [--schools M] [--files F] [--work DIR]
-//       Ingest (issue: ingest corrected worksheets): the same province and database; a fresh issue of every worksheet,
-//       simulated registrars' returns, then every return ingested one after another as `sdq ingest` does. Reports the
-//       total, the median and 95th percentile per file, the rows by outcome, and peak memory. --files takes the first F.
+//       [--reuse-issued yes] [--batch-files N] [--batch-wait-ms T] [--batches-at-once C] [--in-flight K] [--log-batches yes]
+//       Ingest (issues: ingest corrected worksheets; returns at province scale): the same province and database; a fresh
+//       issue of every worksheet, simulated registrars' returns, then every return handed to the batcher as uploads and
+//       the inbox hand them over (K waiting at once, default a full batch for each taken at once), taken in batches with
+//       the defaults unless given. Reports the total, files/s, the re-checks, the median and 95th percentile from a
+//       file's handing over to its receipt, the rows by outcome, and peak memory. --files takes the first F (0: prepare
+//       the database and the worksheets only, for later runs with --reuse-issued yes).
 //   dotnet run -c Release --project bench/StudentDataQuality.Bench -- round [--students N] [--schools M] [--workers 1,2] [--work DIR]
 //       A whole round through the workers (issue: Hangfire jobs and the worker): per worker count, a fresh database with
 //       the previous round staged, that many `sdq worker` processes, and the round started as `sdq round start` does;
@@ -54,7 +58,8 @@ static int Usage()
           StudentDataQuality.Bench staging [rows] [workdir]
           StudentDataQuality.Bench checks [--students N] [--schools M] [--runs R] [--work DIR] [--python PATH] [--keep-db] [--explain DIR]
           StudentDataQuality.Bench worksheets [--students N] [--schools M] [--work DIR]
-          StudentDataQuality.Bench ingest [--students N] [--schools M] [--files F] [--work DIR]
+          StudentDataQuality.Bench ingest [--students N] [--schools M] [--files F] [--work DIR] [--reuse-issued yes] [--batch-files N]
+                                   [--batch-wait-ms T] [--batches-at-once C] [--in-flight K] [--log-batches yes]
           StudentDataQuality.Bench round [--students N] [--schools M] [--workers 1,2] [--work DIR]
         See bench/README.md.
         """);

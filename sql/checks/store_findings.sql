@@ -36,7 +36,8 @@ SELECT rule_id, count(*) FROM inserted GROUP BY rule_id;
 
 -- The rules' earlier findings in the scope are closed: superseded where this run found the same problem again,
 -- resolved where it is gone. Over a whole round, every open one of the stage's rules; in a re-check, those of the
--- rule's scope, found by record (the index of migration 0006), and for school-level rules by school.
+-- rule's scope, found by record (the index of migration 0006), and for school-level rules (whose findings name no
+-- record: their scope is a whole roll, not looked up record by record) by school.
 UPDATE quality.finding o
 SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
                                   WHERE  n.round_id = o.round_id AND n.run_id = @run_id AND n.fingerprint = o.fingerprint
@@ -55,7 +56,7 @@ SET    status = CASE WHEN EXISTS (SELECT 1 FROM quality.finding n
                  THEN 'superseded' ELSE 'resolved' END,
        closed_run_id = @run_id
 FROM   stage_rule r JOIN rule_scope s ON s.partner_set = r.partner_set
-WHERE  NOT @whole
+WHERE  NOT @whole AND NOT r.school_level
   AND  o.round_id = @round_id AND o.record_id = s.record_id AND o.rule_id = r.rule_id
   AND  o.status IN ('open', 'confirmed') AND o.run_id <> @run_id;
 
@@ -74,7 +75,7 @@ WHERE  NOT @whole
 -- The values that failed an invalidating rule of this stage are hidden from the later stages (checked_record): the
 -- round's current findings of those rules, this run's and, in a re-check, those of the records outside its scope
 -- (looked up one record at a time by the index of migration 0006: asked for the round's findings filtered by the
--- scope, the planner read them all).
+-- scope, the planner read them all; not at all for a stage with no invalidating rule).
 INSERT INTO quality.check_failed_field (run_id, record_id, field)
 SELECT @run_id, f.record_id, f.field
 FROM   quality.finding f
@@ -83,7 +84,7 @@ WHERE  @whole AND f.round_id = @round_id AND f.status IN ('open', 'confirmed') A
 
 INSERT INTO quality.check_failed_field (run_id, record_id, field)
 SELECT @run_id, f.record_id, f.field
-FROM   (SELECT DISTINCT record_id FROM scope_record) r
+FROM   (SELECT DISTINCT record_id FROM scope_record WHERE EXISTS (SELECT 1 FROM stage_rule s WHERE s.invalidates)) r
 CROSS  JOIN LATERAL (SELECT f.record_id, f.field FROM quality.finding f
                      WHERE  f.round_id = @round_id AND f.record_id = r.record_id
                        AND  f.rule_id IN (SELECT s.rule_id FROM stage_rule s WHERE s.invalidates)

@@ -299,6 +299,7 @@ public sealed class CheckRunner
             CREATE TEMP TABLE scope_school (school_code text PRIMARY KEY) ON COMMIT DROP;
             """, cancellationToken, ("run", runId));
         var partnerSets = new Dictionary<string, int>();
+        var wholeCopy = new HashSet<int>();
         if (whole)
         {
             // The rules read checked_record over checked_source: here the round as it is. scope_record is a re-check's
@@ -311,6 +312,7 @@ public sealed class CheckRunner
         else
         {
             partnerSets = await ScopeAsync(connection, rules, round, scope.RecordIds!, cancellationToken);
+            wholeCopy = await OwnSourcesAsync(connection, partnerSets.Values, cancellationToken);
         }
 
         await Execute(connection, SqlScripts.Load("checks/checked_record.sql") + (whole ? CheckedRecordView : CheckedRecordTable), cancellationToken);
@@ -358,14 +360,15 @@ public sealed class CheckRunner
 
             if (!whole)
             {
-                // Each partner set's own records, as this phase reads them (InOwnScope): a few looked up by id, a school's
-                // roll by hashing (the planner chooses, knowing the set's size from rule_scope's statistics).
-                await Execute(connection, "SET LOCAL enable_nestloop = on;\n" + string.Join("\n", phaseRules.Select(PartnerKey).Distinct().Select(key => $"""
-                    DROP TABLE IF EXISTS pg_temp.checked_set_{partnerSets[key]};
-                    CREATE TEMP TABLE checked_set_{partnerSets[key]} ON COMMIT DROP AS
-                    SELECT c.* FROM pg_temp.checked_record c
-                    WHERE  c.record_id IN (SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {partnerSets[key]});
-                    """)), cancellationToken);
+                // Each partner set's own records, as this phase reads them (InOwnScope).
+                var own = phaseRules.Select(PartnerKey).Distinct().Select(key => partnerSets[key]).Where(set => !wholeCopy.Contains(set)).ToList();
+                if (own.Count > 0)
+                {
+                    await Execute(connection, string.Join("\n", own.Select(set => $"""
+                        DROP TABLE IF EXISTS pg_temp.checked_set_{set};
+                        CREATE TEMP TABLE checked_set_{set} ON COMMIT DROP AS {OwnRecords("pg_temp.checked_record", set)};
+                        """)), cancellationToken);
+                }
             }
 
             first = false;
@@ -388,8 +391,8 @@ public sealed class CheckRunner
                 {
                     var queryWatch = Stopwatch.StartNew();
                     var rows = query is [var single] && single.Row is null
-                        ? new Dictionary<string, List<Failing>> { [single.Id] = await QueryRuleAsync(each, single, round, partnerSets, cancellationToken) }
-                        : await QueryRowRulesAsync(each, query, round, partnerSets, cancellationToken);
+                        ? new Dictionary<string, List<Failing>> { [single.Id] = await QueryRuleAsync(each, single, round, partnerSets, wholeCopy, cancellationToken) }
+                        : await QueryRowRulesAsync(each, query, round, partnerSets, wholeCopy, cancellationToken);
                     lock (failing)
                     {
                         foreach (var (ruleId, found) in rows)
@@ -570,7 +573,7 @@ public sealed class CheckRunner
     /// within its own scope, and only its own scope's findings are kept, so it judges alike over either. Over a whole
     /// round (no partner sets) the query is unchanged.
     /// </summary>
-    private static string InOwnScope(string sql, IReadOnlyList<Rule> rules, IReadOnlyDictionary<string, int> partnerSets)
+    private static string InOwnScope(string sql, IReadOnlyList<Rule> rules, IReadOnlyDictionary<string, int> partnerSets, IReadOnlySet<int> wholeCopy)
     {
         if (partnerSets.Count == 0)
         {
@@ -578,13 +581,15 @@ public sealed class CheckRunner
         }
 
         var set = partnerSets[rules.Select(PartnerKey).Distinct().Single()];
-        return $"""
-            WITH checked_record AS (SELECT * FROM pg_temp.checked_set_{set}),
-                 checked_source AS (SELECT * FROM pg_temp.source_set_{set})
-            SELECT * FROM (
-            {sql}
-            ) scoped
-            """;
+        return wholeCopy.Contains(set)
+            ? sql
+            : $"""
+                WITH checked_record AS (SELECT * FROM pg_temp.checked_set_{set}),
+                     checked_source AS (SELECT * FROM pg_temp.source_set_{set})
+                SELECT * FROM (
+                {sql}
+                ) scoped
+                """;
     }
 
     private const string WholeRoundSource = "SELECT * FROM registry.current_record";
@@ -600,6 +605,52 @@ public sealed class CheckRunner
     private const string ScopeSource = "SELECT * FROM scope_record";
 
     private static string PartnerKey(Rule rule) => string.Join(",", rule.PartnerFields);
+
+    /// <summary>
+    /// The records of partner set <paramref name="set"/> from <paramref name="table"/> (the scope's copy, or checked_record):
+    /// a few thousand looked up by id (the copy's index), more by hashing.
+    /// </summary>
+    private static string OwnRecords(string table, int set) => $"""
+        SELECT c.* FROM rule_scope s
+        CROSS  JOIN LATERAL (SELECT c.* FROM {table} c WHERE c.record_id = s.record_id OFFSET 0) c
+        WHERE  s.partner_set = {set}
+        """;
+
+    /// <summary>
+    /// Each partner set's own records of both rounds, as its rules read checked_source (InOwnScope). A set whose scope is
+    /// most of the copy (a school rule's whole rolls) reads the copy itself: copying it again would cost more than the few
+    /// records it would leave out. Returns those sets.
+    /// </summary>
+    private static async Task<HashSet<int>> OwnSourcesAsync(NpgsqlConnection connection, IEnumerable<int> sets, CancellationToken cancellationToken)
+    {
+        var sizes = new Dictionary<int, long>();
+        long copied;
+        await using (var command = new NpgsqlCommand(
+            "SELECT partner_set, count(*) FROM rule_scope GROUP BY partner_set; SELECT count(*) FROM scope_record", connection))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                sizes[reader.GetInt32(0)] = reader.GetInt64(1);
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            copied = reader.GetInt64(0);
+        }
+
+        var wholeCopy = sets.Where(set => sizes.GetValueOrDefault(set) * 2 > copied).ToHashSet();
+        var own = sets.Where(set => !wholeCopy.Contains(set)).ToList();
+        if (own.Count > 0)
+        {
+            await Execute(connection, string.Join("\n", own.Select(set => $"""
+                DROP TABLE IF EXISTS pg_temp.source_set_{set};
+                CREATE TEMP TABLE source_set_{set} ON COMMIT DROP AS {OwnRecords("scope_record", set)};
+                """)), cancellationToken);
+        }
+
+        return wholeCopy;
+    }
 
     /// <summary>
     /// Sets the scopes of a re-check, once for all its rules: for each set of partner fields the rules name, the
@@ -679,16 +730,6 @@ public sealed class CheckRunner
         // T02 and T03 look up a student's previous-round row by school and student number for each pair: without an
         // index each lookup read the whole copy (0.8-0.9 s a re-check on a batch scope of 40,000 records, 0.07 s with it).
         Add("CREATE INDEX ON scope_record (school_code, student_no)");
-        foreach (var number in sets.Values)
-        {
-            // What a rule of the set reads as checked_source (InOwnScope): its own records of both rounds.
-            Add($"DROP TABLE IF EXISTS pg_temp.source_set_{number}");
-            Add($"""
-                CREATE TEMP TABLE source_set_{number} ON COMMIT DROP AS
-                SELECT r.* FROM scope_record r WHERE r.record_id IN (SELECT s.record_id FROM rule_scope s WHERE s.partner_set = {number})
-                """);
-        }
-
         Add("CREATE TEMP VIEW checked_source AS " + ScopeSource);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         return sets;
@@ -700,12 +741,12 @@ public sealed class CheckRunner
     /// (an INSERT … SELECT never does). A query that fails names its rule.
     /// </summary>
     private async Task<List<Failing>> QueryRuleAsync(NpgsqlConnection connection, Rule rule, Round round, IReadOnlyDictionary<string, int> partnerSets,
-        CancellationToken cancellationToken)
+        IReadOnlySet<int> wholeCopy, CancellationToken cancellationToken)
     {
         var failing = new List<Failing>();
         try
         {
-            await using var query = new NpgsqlCommand(InOwnScope(RuleQuery(rule), [rule], partnerSets), connection) { CommandTimeout = 0 };
+            await using var query = new NpgsqlCommand(InOwnScope(RuleQuery(rule), [rule], partnerSets, wholeCopy), connection) { CommandTimeout = 0 };
             AddRuleParameters(query.Parameters, round);
             await using var reader = await query.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -728,13 +769,13 @@ public sealed class CheckRunner
     /// (the query runs behind a savepoint, so the transaction goes on to that).
     /// </summary>
     private async Task<Dictionary<string, List<Failing>>> QueryRowRulesAsync(NpgsqlConnection connection, IReadOnlyList<Rule> rules, Round round,
-        IReadOnlyDictionary<string, int> partnerSets, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, int> partnerSets, IReadOnlySet<int> wholeCopy, CancellationToken cancellationToken)
     {
         var failing = rules.ToDictionary(r => r.Id, _ => new List<Failing>());
         await Execute(connection, "SAVEPOINT row_rules", cancellationToken);
         try
         {
-            await using var query = new NpgsqlCommand(InOwnScope(RowRules.Compose(rules), rules, partnerSets), connection) { CommandTimeout = 0 };
+            await using var query = new NpgsqlCommand(InOwnScope(RowRules.Compose(rules), rules, partnerSets, wholeCopy), connection) { CommandTimeout = 0 };
             AddRuleParameters(query.Parameters, round);
             await using var reader = await query.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -755,7 +796,7 @@ public sealed class CheckRunner
             await Execute(connection, "ROLLBACK TO SAVEPOINT row_rules", cancellationToken);
             foreach (var rule in rules)
             {
-                await QueryRuleAsync(connection, rule, round, partnerSets, cancellationToken);
+                await QueryRuleAsync(connection, rule, round, partnerSets, wholeCopy, cancellationToken);
             }
 
             throw new InvalidOperationException(
