@@ -79,7 +79,8 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
         }
 
         var inbox = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(present[0])))!;
-        var results = await ingest.IngestFilesAsync(present, account: null, Path.Combine(inbox, "receipts"), cancellationToken);
+        var results = await ingest.IngestFilesAsync(present.Select(p => new IngestJob.ReturnFile(p, null, Path.Combine(inbox, "receipts"))).ToList(),
+            cancellationToken);
         var texts = new List<string>();
         foreach (var (queuedPath, outcome, _) in results.Where(r => r.Outcome is not null))
         {

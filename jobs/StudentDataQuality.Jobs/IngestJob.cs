@@ -27,15 +27,42 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
     public async Task<string> RunAsync(string path, string? account, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var receipts = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "receipts");
-        return (await IngestFileAsync(path, account, receipts, cancellationToken)).Text;
+        return (await IngestFileAsync(path, account, ReceiptsBeside(path), cancellationToken)).Text;
+    }
+
+    /// <summary>
+    /// Several files as one job, each as its account (null: the pipeline), each receipt beside its file: they are
+    /// handed to the batcher together, so they share a re-check. A file that failed fails the job after the others are
+    /// taken; Hangfire's retry gives those their earlier receipts and takes the failed one.
+    /// </summary>
+    [Queue("ingest")]
+    [AutomaticRetry(Attempts = 5, DelaysInSeconds = [10, 30, 60, 300, 900], ExceptOn = [typeof(UserErrorException)])]
+    public async Task<string> RunBatchAsync(string[] paths, string?[] accounts, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentNullException.ThrowIfNull(accounts);
+        if (paths.Length != accounts.Length)
+        {
+            throw new ArgumentException($"{paths.Length} files and {accounts.Length} accounts: give one account (or none) per file.", nameof(accounts));
+        }
+
+        var results = await IngestFilesAsync(paths.Select((path, i) => new ReturnFile(path, accounts[i], ReceiptsBeside(path))).ToList(), cancellationToken);
+        var failures = results.Where(r => r.Failure is not null).ToList();
+        if (failures.Count > 0)
+        {
+            throw new AggregateException($"{failures.Count} of {results.Count} returned files could not be taken: " +
+                string.Join(", ", failures.Select(f => Path.GetFileName(f.Path))), failures.Select(f => f.Failure!));
+        }
+
+        return string.Join("\n", results.Select(r => $"{Path.GetFileName(r.Path)}: {r.Outcome!.Text}"));
     }
 
     /// <summary>Ingests one file as the account (null: the pipeline) and writes its receipt into <paramref name="receipts"/>.</summary>
     /// <exception cref="Exception">The file could not be taken (nothing of it was kept): what failed.</exception>
     public async Task<IngestOutcome> IngestFileAsync(string path, string? account, string receipts, CancellationToken cancellationToken)
     {
-        var (_, outcome, failure) = (await IngestFilesAsync([path], account, receipts, cancellationToken))[0];
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var (_, outcome, failure) = (await IngestFilesAsync([new ReturnFile(path, account, receipts)], cancellationToken))[0];
         if (failure is not null)
         {
             ExceptionDispatchInfo.Throw(failure);
@@ -44,29 +71,38 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
         return outcome!;
     }
 
+    /// <summary>A file to take: where it is, whose it is (null: the pipeline's), where its receipt goes.</summary>
+    public sealed record ReturnFile(string Path, string? Account, string Receipts);
+
     /// <summary>
-    /// Ingests files together as the account (null: the pipeline): each file's outcome, or what made it fail (nothing of
-    /// that file was kept; the others are taken all the same).
+    /// Ingests files together: each file's outcome, or what made it fail (nothing of that file was kept; the others are
+    /// taken all the same). An unknown account is the caller's mistake and fails the whole call before anything is read.
     /// </summary>
-    public async Task<IReadOnlyList<(string Path, IngestOutcome? Outcome, Exception? Failure)>> IngestFilesAsync(IReadOnlyList<string> paths, string? account,
-        string receipts, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(string Path, IngestOutcome? Outcome, Exception? Failure)>> IngestFilesAsync(IReadOnlyList<ReturnFile> files,
+        CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(paths);
-        var uploader = account is null ? Account.Operator(PipelineAccount) : await accounts.GetAsync(account, cancellationToken);
-        var handed = new List<Task<BatchOutcome>>();
-        var results = new (string Path, IngestOutcome? Outcome, Exception? Failure)[paths.Count];
-        var received = new List<int>();
-        for (var i = 0; i < paths.Count; i++)
+        ArgumentNullException.ThrowIfNull(files);
+        var uploaders = new Dictionary<string, Account>(StringComparer.Ordinal);
+        foreach (var name in files.Select(f => f.Account).OfType<string>().Distinct(StringComparer.Ordinal))
         {
+            uploaders[name] = await accounts.GetAsync(name, cancellationToken);
+        }
+
+        var handed = new List<Task<BatchOutcome>>();
+        var results = new (string Path, IngestOutcome? Outcome, Exception? Failure)[files.Count];
+        var received = new List<int>();
+        for (var i = 0; i < files.Count; i++)
+        {
+            var uploader = files[i].Account is { } name ? uploaders[name] : Account.Operator(PipelineAccount);
             try
             {
-                await using var stream = File.OpenRead(paths[i]);
-                handed.Add(batcher.SubmitAsync(await ingest.ReceiveAsync(stream, Path.GetFileName(paths[i]), uploader, cancellationToken), cancellationToken));
+                await using var stream = File.OpenRead(files[i].Path);
+                handed.Add(batcher.SubmitAsync(await ingest.ReceiveAsync(stream, Path.GetFileName(files[i].Path), uploader, cancellationToken), cancellationToken));
                 received.Add(i);
             }
             catch (WorksheetRejectedException refusal)
             {
-                results[i] = (paths[i], Refused(refusal), null);
+                results[i] = (files[i].Path, Refused(refusal), null);
             }
         }
 
@@ -76,14 +112,16 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
             var (i, outcome) = (received[k], outcomes[k]);
             results[i] = outcome switch
             {
-                { Result: { } result } => (paths[i], await WriteReceiptAsync(result, receipts), null),
-                { Refusal: { } refusal } => (paths[i], Refused(refusal), null),
-                _ => (paths[i], null, outcome.Failure),
+                { Result: { } result } => (files[i].Path, await WriteReceiptAsync(result, files[i].Receipts), null),
+                { Refusal: { } refusal } => (files[i].Path, Refused(refusal), null),
+                _ => (files[i].Path, null, outcome.Failure),
             };
         }
 
         return results;
     }
+
+    private static string ReceiptsBeside(string path) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "receipts");
 
     private static IngestOutcome Refused(WorksheetRejectedException refusal) =>
         new(true, $"refused ({refusal.Code}): {refusal.MessageIn(WorksheetLanguage.English)}", null);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Npgsql;
+using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Data.Staging;
@@ -105,11 +106,13 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         var files = await IssuedFilesAsync(dataSource, run, cancellationToken);
         var simulated = await SimulateReturnsAsync(dataSource, province, returns, files, options.Seed, cancellationToken);
 
-        AnsiConsole.MarkupLine("[bold]6. Take the returns back: an ingest job per file, as the school's account[/]");
+        AnsiConsole.MarkupLine("[bold]6. Take the returns back: an ingest job per batch of files, each file as its school's account[/]");
         var before = await OpenCountsAsync(dataSource, settings.Round, cancellationToken);
         watch.Restart();
-        var ingests = simulated.Select(r => jobs.Client.Enqueue<IngestJob>(j => j.RunAsync(r.Path, "school-" + r.School, CancellationToken.None))).ToList();
-        var results = await Progress.RunAsync("Ingesting returns", ingests.Count, progress => jobs.ResultsAsync(ingests, progress, cancellationToken));
+        var ingests = simulated.Chunk(JobHost.Returns(SdqEnvironment.Configuration).MaxFiles).Select(batch => jobs.Client.Enqueue<IngestJob>(j => j.RunBatchAsync(
+            batch.Select(r => r.Path).ToArray(), batch.Select(r => (string?)("school-" + r.School)).ToArray(), CancellationToken.None))).ToList();
+        var results = (await Progress.RunAsync("Ingesting returns", ingests.Count, progress => jobs.ResultsAsync(ingests, progress, cancellationToken)))
+            .SelectMany(result => result.Split('\n')).ToList();
         var totals = await ReturnTotalsAsync(dataSource, run.RoundId, cancellationToken);
         var after = await OpenCountsAsync(dataSource, settings.Round, cancellationToken);
         AnsiConsole.MarkupLineInterpolated(

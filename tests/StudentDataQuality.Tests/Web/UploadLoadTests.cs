@@ -92,7 +92,8 @@ public sealed class UploadLoadTests(ITestOutputHelper output) : IAsyncLifetime
                 var watch = Stopwatch.StartNew();
                 var answer = await browsers[i].UploadWithTokenAsync("/school/returns", tokens[i], s.FileName, s.Edited, bounded.Token);
                 // Answered "received, being checked" when its batch takes longer: that page fills in with the receipt.
-                var waited = false;
+                var waited = answer.StatusCode == HttpStatusCode.Redirect
+                             && answer.Headers.Location!.OriginalString.StartsWith("/school/uploads/", StringComparison.Ordinal);
                 while (answer.StatusCode == HttpStatusCode.Redirect && answer.Headers.Location!.OriginalString.StartsWith("/school/uploads/", StringComparison.Ordinal))
                 {
                     var page = await browsers[i].GetAsync(answer.Headers.Location!.OriginalString);
@@ -103,7 +104,6 @@ public sealed class UploadLoadTests(ITestOutputHelper output) : IAsyncLifetime
                     }
 
                     Assert.Equal("3", Assert.Single(page.Headers.GetValues("Refresh")));
-                    waited = true;
                     await Task.Delay(200, bounded.Token);
                 }
 
@@ -144,7 +144,7 @@ public sealed class UploadLoadTests(ITestOutputHelper output) : IAsyncLifetime
             var sorted = results.Select(r => r.Elapsed.TotalMilliseconds).Order().ToList();
             double Percentile(double p) => sorted[(int)Math.Ceiling(p * sorted.Count) - 1];
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{schools.Count} uploads at once on loopback: all taken in {wall.Elapsed.TotalSeconds:0.0} s; upload to receipt p50 {Percentile(0.5) / 1000:0.00} s, p95 {Percentile(0.95) / 1000:0.00} s, max {sorted[^1] / 1000:0.00} s; {results.Count(r => r.Waited)} answered \"received, being checked\" first; {rechecks} re-checks ({Environment.ProcessorCount} cores)"));
+                $"{schools.Count} uploads at once on loopback: all taken in {wall.Elapsed.TotalSeconds:0.0} s; upload to receipt p50 {Percentile(0.5) / 1000:0.00} s, p95 {Percentile(0.95) / 1000:0.00} s, max {sorted[^1] / 1000:0.00} s; {results.Count(r => r.Waited)} answered \"received, being checked\" first (after 3 s); {rechecks} re-checks ({Environment.ProcessorCount} cores)"));
         }
         finally
         {
