@@ -567,11 +567,11 @@ public sealed class CheckRunner
     /// <summary>
     /// In a re-check, a query of rules that share one set of partner fields reads checked_record and checked_source as the
     /// records of that set's own scope (rule_scope): the re-checked records and those of both rounds sharing those fields
-    /// with them. The scope's copy
-    /// holds the union of every set's scope (whole schools, for the school rules); a rule that groups by ID number needs a
-    /// few records of it, a row rule only the re-checked ones. Every group a rule forms with a re-checked record lies
-    /// within its own scope, and only its own scope's findings are kept, so it judges alike over either. Over a whole
-    /// round (no partner sets) the query is unchanged.
+    /// with them (checked_set_N and source_set_N). The scope's copy holds the union of every set's scope, whole rolls for
+    /// the school rules; a rule that groups by ID number needs a few records of it, a row rule only the re-checked ones.
+    /// Every group a rule forms with a re-checked record lies within its own scope, and only its own scope's findings are
+    /// kept, so it judges alike over either. A set that covers most of the copy reads the copy itself; over a whole round
+    /// (no partner sets) the query is unchanged.
     /// </summary>
     private static string InOwnScope(string sql, IReadOnlyList<Rule> rules, IReadOnlyDictionary<string, int> partnerSets, IReadOnlySet<int> wholeCopy)
     {
@@ -607,8 +607,9 @@ public sealed class CheckRunner
     private static string PartnerKey(Rule rule) => string.Join(",", rule.PartnerFields);
 
     /// <summary>
-    /// The records of partner set <paramref name="set"/> from <paramref name="table"/> (the scope's copy, or checked_record):
-    /// a few thousand looked up by id (the copy's index), more by hashing.
+    /// The records of partner set <paramref name="set"/> from <paramref name="table"/> (the scope's copy, or checked_record),
+    /// each looked up by id (the table's index): a few thousand of the tens of thousands a batch's copy holds. (Hashed,
+    /// each set read the whole copy; looked up by id, a school rule's whole rolls took 2 s: those read the copy itself.)
     /// </summary>
     private static string OwnRecords(string table, int set) => $"""
         SELECT c.* FROM rule_scope s
