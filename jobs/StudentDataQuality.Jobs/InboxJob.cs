@@ -9,9 +9,10 @@ namespace StudentDataQuality.Jobs;
 /// <summary>
 /// The inbox: a folder where returned worksheets are dropped (by the data team from mail, or by a file share). Every
 /// minute a scan moves each settled workbook into <c>queued/</c> under a name of its own and enqueues one ingest job per
-/// batch of them (Returns:BatchFiles); the job takes them together as the pipeline (the worksheet's own signature says whose it is), writes the receipt into
-/// <c>receipts/</c>, and moves the file to <c>taken/</c>, or to <c>refused/</c> with a note saying why. A scan run twice
-/// finds nothing new; an ingest job run twice finds its file taken already (and the same bytes give the earlier receipt).
+/// batch of them (Returns:BatchFiles); the job takes them together as the pipeline (the worksheet's own signature says
+/// whose it is), writes each receipt into <c>receipts/</c>, and moves each file to <c>taken/</c>, or to <c>refused/</c>
+/// with a note saying why. A scan run twice finds nothing new; an ingest job run twice finds its files taken already (and
+/// the same bytes give the earlier receipt).
 /// The scan's job carries the folder, so any worker can run it: the folder must be one they all reach (a share).
 /// </summary>
 public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSettings settings, ILogger<InboxJob>? logger = null)
