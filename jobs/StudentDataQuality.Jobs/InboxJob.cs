@@ -39,11 +39,14 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
 
             var target = Path.Combine(queued, $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid().ToString("N")[..8]}-{Path.GetFileName(file)}");
             File.Move(file, target);
+            // Queued now (a copy keeps its file's time, which may be old: it is not a file an earlier scan left behind).
+            File.SetLastWriteTimeUtc(target, DateTime.UtcNow);
             moved.Add(target);
         }
 
         // A file queued by a scan that died before enqueuing it is queued again after an hour; taking it twice is harmless.
-        foreach (var stale in Directory.EnumerateFiles(queued).Where(f => DateTime.UtcNow - File.GetLastWriteTimeUtc(f) > TimeSpan.FromHours(1)))
+        foreach (var stale in Directory.EnumerateFiles(queued)
+                     .Where(f => DateTime.UtcNow - File.GetLastWriteTimeUtc(f) > TimeSpan.FromHours(1) && !moved.Contains(f)).ToList())
         {
             File.SetLastWriteTimeUtc(stale, DateTime.UtcNow);
             moved.Add(stale);
@@ -73,7 +76,7 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
     public async Task<string> TakeBatchAsync(string[] queuedPaths, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(queuedPaths);
-        var present = queuedPaths.Where(File.Exists).ToList();
+        var present = queuedPaths.Distinct(StringComparer.Ordinal).Where(File.Exists).ToList();
         if (present.Count == 0)
         {
             return queuedPaths.Length == 1 ? $"{Path.GetFileName(queuedPaths[0])} was taken already" : "the files were taken already";
@@ -94,7 +97,11 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
                 _logger.LogWarning("Returned file {FileName} from the inbox was refused", Path.GetFileName(queuedPath));
             }
 
-            File.Move(queuedPath, target, overwrite: true);
+            if (File.Exists(queuedPath))
+            {
+                File.Move(queuedPath, target, overwrite: true);
+            }
+
             texts.Add(outcome.Text);
         }
 

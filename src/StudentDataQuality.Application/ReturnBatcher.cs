@@ -72,7 +72,7 @@ public sealed class ReturnBatcher : IAsyncDisposable, IDisposable
         _ingest = ingest ?? throw new ArgumentNullException(nameof(ingest));
         _batching = batching ?? ReturnBatching.Default;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _takers = Enumerable.Range(0, _batching.Concurrency).Select(_ => Task.Run(TakeAsync)).ToArray();
+        _takers = Enumerable.Range(0, _batching.Concurrency).Select(_ => Task.Run(TakeSafelyAsync)).ToArray();
     }
 
     public ReturnBatching Batching => _batching;
@@ -139,6 +139,23 @@ public sealed class ReturnBatcher : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>A taker that keeps taking whatever goes wrong with one batch (IngestAsync answers every file of it).</summary>
+    private async Task TakeSafelyAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                await TakeAsync();
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Taking returns failed; taking goes on");
+            }
+        }
+    }
+
     private async Task IngestAsync(List<Handed> batch)
     {
         try
@@ -151,12 +168,14 @@ public sealed class ReturnBatcher : IAsyncDisposable, IDisposable
         }
         catch (Exception e)
         {
-            // The database could not be reached, or the connection broke: nothing of the batch was taken.
-            _logger.LogError(e, "A batch of {Files} returns could not be taken; nothing of it was kept", batch.Count);
+            // The database could not be reached, or the connection broke before the batch's outcomes were known. A file
+            // taken all the same gives its earlier receipt when it is sent again.
             foreach (var handed in batch)
             {
                 handed.Done.TrySetResult(new BatchOutcome(handed.File, null, null, e));
             }
+
+            _logger.LogError(e, "A batch of {Files} returns could not be taken", batch.Count);
         }
     }
 

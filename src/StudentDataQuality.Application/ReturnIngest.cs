@@ -155,28 +155,61 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         }
 
         var readMs = watch.ElapsedMilliseconds;
-        if (pending.Count > 0)
+        // A batch's files are applied and re-checked round by round, each round in a transaction of its own (one re-check
+        // per transaction; rounds in order, so that two batches take the rounds' check locks in the same order).
+        foreach (var round in pending.GroupBy(p => p.Workbook.Meta.RoundId).OrderBy(g => g.Key))
         {
-            await ApplyAsync(connection, pending, outcomes, watch, readMs, cancellationToken);
+            var group = round.ToList();
+            if (!await ApplyAsync(connection, group, outcomes, watch, readMs, cancellationToken) && group.Count > 1)
+            {
+                // The batch's re-check, a receipt or the commit failed, and nothing of its files was kept: one file's data
+                // may be at fault, so each is taken again alone and only the file at fault fails.
+                foreach (var item in group.Where(p => outcomes[p.Index]?.Failure is not null))
+                {
+                    outcomes[item.Index] = null;
+                    await ApplyAsync(connection, [item], outcomes, watch, readMs, cancellationToken);
+                }
+            }
         }
 
+        // After the commits: what is put on record now must not turn a taken file into a failed one.
         foreach (var i in first.Values.Where(i => outcomes[i]!.Refusal is not null))
         {
-            await AuditRefusalAsync(connection, files[i].Uploader, outcomes[i]!.Refusal!, files[i].Sha256, files[i].Bytes.Length, cancellationToken);
+            await AuditRefusalSafelyAsync(connection, files[i], outcomes[i]!.Refusal!, cancellationToken);
         }
 
-        // The same bytes twice in one batch: the second copy is a repeat of the first, taken or not.
+        // The same bytes twice in one batch: the second copy is a repeat of the first. A refusal that depends on who sent
+        // the first copy is not the second's: a copy from another account is judged again on its own.
         foreach (var i in copies)
         {
             var original = outcomes[first[files[i].Sha256]]!;
+            if (original.Result is null && original.Refusal is not null && original.File.Uploader.Name != files[i].Uploader.Name)
+            {
+                outcomes[i] = (await IngestBatchAsync([files[i]], cancellationToken))[0];
+                continue;
+            }
+
             outcomes[i] = original.Result is null ? original with { File = files[i] } : await RepeatAsync(connection, files[i], cancellationToken);
             if (outcomes[i]!.Refusal is { } refusal)
             {
-                await AuditRefusalAsync(connection, files[i].Uploader, refusal, files[i].Sha256, files[i].Bytes.Length, cancellationToken);
+                await AuditRefusalSafelyAsync(connection, files[i], refusal, cancellationToken);
             }
         }
 
         return outcomes.Select(o => o!).ToList();
+    }
+
+    private async Task AuditRefusalSafelyAsync(NpgsqlConnection connection, ReturnedFile file, WorksheetRejectedException refusal,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AuditRefusalAsync(connection, file.Uploader, refusal, file.Sha256, file.Bytes.Length, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogError(e, "The refusal of {File} from {Uploader} could not be put on record", file.FileName, file.Uploader.Name);
+        }
     }
 
     private async Task<BatchOutcome> RepeatAsync(NpgsqlConnection connection, ReturnedFile file, CancellationToken cancellationToken)
@@ -189,17 +222,27 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         {
             return new BatchOutcome(file, null, e, null);
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The copy's file was taken (the first copy's receipt stands); reading it back failed: send it again for its receipt.
+            return new BatchOutcome(file, null, null, e);
+        }
     }
 
     private sealed record Pending(int Index, ReturnedFile File, ReturnedWorkbook Workbook);
 
     private sealed record Applied(Pending Pending, LockedWorksheet Worksheet, ReturnPlan Plan, ReturnArrival Arrival);
 
-    private async Task ApplyAsync(NpgsqlConnection connection, List<Pending> pending, BatchOutcome?[] outcomes, Stopwatch watch, long readMs,
+    /// <summary>
+    /// Applies files of one round in one transaction (a savepoint each), re-checks them once and writes their receipts.
+    /// False when the transaction failed after files were applied (then nothing of them was kept, and their outcomes say so).
+    /// </summary>
+    private async Task<bool> ApplyAsync(NpgsqlConnection connection, List<Pending> pending, BatchOutcome?[] outcomes, Stopwatch watch, long readMs,
         CancellationToken cancellationToken)
     {
         var applied = new List<Applied>();
         var taken = new List<(Pending Item, IngestResult Result)>();
+        long appliedMs = 0, recheckMs = 0;
         try
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -237,7 +280,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
                 }
             }
 
-            var appliedMs = watch.ElapsedMilliseconds;
+            appliedMs = watch.ElapsedMilliseconds;
             var runs = new Dictionary<int, long>();
             foreach (var round in applied.Where(a => a.Plan.Changed.Count > 0).GroupBy(a => a.Worksheet.RoundId))
             {
@@ -249,7 +292,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
                 runs[round.Key] = run.RunId;
             }
 
-            var recheckMs = watch.ElapsedMilliseconds;
+            recheckMs = watch.ElapsedMilliseconds;
             AfterStep?.Invoke("recheck");
             var titles = new Dictionary<WorksheetLanguage, Dictionary<string, string>>();
             var openBySchool = new Dictionary<int, ILookup<string, SchoolOpenFinding>>();
@@ -276,29 +319,35 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
             }
 
             await transaction.CommitAsync(cancellationToken);
-            foreach (var (item, result) in taken)
-            {
-                outcomes[item.Index] = new BatchOutcome(item.File, result, null, null);
-                _logger.LogInformation("Return {ReturnId} of school {School} ({File}): {Applied} rows applied, {Rejected} rejected",
-                    result.Receipt.ReturnId, result.Receipt.SchoolCode, result.Receipt.FileName,
-                    result.Receipt.Count(ReceiptOutcome.AppliedClean) + result.Receipt.Count(ReceiptOutcome.AppliedStillFailing) +
-                    result.Receipt.Count(ReceiptOutcome.Removed), result.Receipt.Count(ReceiptOutcome.Rejected));
-            }
-
-            _logger.LogInformation(
-                "Batch of {Files} returns: {Taken} taken, {Refused} refused, {Failed} failed; read by {ReadMs} ms, applied by {AppliedMs} ms, re-checked ({Records} records) by {RecheckMs} ms, committed by {TotalMs} ms",
-                outcomes.Length, taken.Count, outcomes.Count(o => o?.Refusal is not null), outcomes.Count(o => o?.Failure is not null), readMs, appliedMs,
-                applied.Sum(a => a.Plan.Changed.Count), recheckMs, watch.ElapsedMilliseconds);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // The batch's re-check, a receipt or the commit failed: nothing of the files it applied was kept.
-            _logger.LogError(e, "A batch of {Files} returns failed after its files were applied; nothing of them was kept", pending.Count);
-            foreach (var item in pending.Where(p => outcomes[p.Index] is null || applied.Any(a => a.Pending == p)))
+            // The batch's re-check, a receipt or the commit failed (or the connection broke): nothing of the files it
+            // applied was kept. Refusals and earlier receipts stand.
+            _logger.LogError(e, "A batch of {Files} returns failed after {Applied} of them were applied; nothing of those was kept", pending.Count,
+                applied.Count);
+            foreach (var item in pending.Where(p => outcomes[p.Index] is null))
             {
                 outcomes[item.Index] = new BatchOutcome(item.File, null, null, e);
             }
+
+            return applied.Count == 0;
         }
+
+        foreach (var (item, result) in taken)
+        {
+            outcomes[item.Index] = new BatchOutcome(item.File, result, null, null);
+            _logger.LogInformation("Return {ReturnId} of school {School} ({File}): {Applied} rows applied, {Rejected} rejected",
+                result.Receipt.ReturnId, result.Receipt.SchoolCode, result.Receipt.FileName,
+                result.Receipt.Count(ReceiptOutcome.AppliedClean) + result.Receipt.Count(ReceiptOutcome.AppliedStillFailing) +
+                result.Receipt.Count(ReceiptOutcome.Removed), result.Receipt.Count(ReceiptOutcome.Rejected));
+        }
+
+        _logger.LogInformation(
+            "Batch of {Files} returns: {Taken} taken, {Refused} refused, {Failed} failed; read by {ReadMs} ms, applied by {AppliedMs} ms, re-checked ({Records} records) by {RecheckMs} ms, committed by {TotalMs} ms",
+            pending.Count, taken.Count, pending.Count(p => outcomes[p.Index]?.Refusal is not null), pending.Count(p => outcomes[p.Index]?.Failure is not null),
+            readMs, appliedMs, applied.Sum(a => a.Plan.Changed.Count), recheckMs, watch.ElapsedMilliseconds);
+        return true;
     }
 
     /// <summary>One file of a batch, under its savepoint: lock, verify, plan, store. Returns the earlier receipt when the same bytes were taken meanwhile.</summary>

@@ -374,7 +374,7 @@ internal static class SchoolPages
         _ = outcome.ContinueWith(_ => slot.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         if (await Task.WhenAny(outcome, Task.Delay(settings.UploadAnswerWithin, context.RequestAborted)) == outcome)
         {
-            return Answer(await outcome);
+            return Answer(PendingUploads.Answer.Of(await outcome));
         }
 
         return Results.Redirect($"/school/uploads/{pending.Add(account.Name, outcome)}");
@@ -403,9 +403,9 @@ internal static class SchoolPages
             """));
     }
 
-    private static IResult Answer(BatchOutcome outcome) => outcome switch
+    private static IResult Answer(PendingUploads.Answer outcome) => outcome switch
     {
-        { Result: { } result } => Results.Redirect($"/school/returns/{result.Receipt.ReturnId}"),
+        { ReturnId: { } returnId } => Results.Redirect($"/school/returns/{returnId}"),
         { Refusal: { } refusal } => Refused(refusal.MessageIn(Html.English ? WorksheetLanguage.English : WorksheetLanguage.Chinese)),
         _ => Html.Content(Html.Page(Html.T("暂未接收", "Not taken yet"), $"""
             <h1>{Html.T("文件暂时无法接收", "The file could not be taken just now")}</h1>

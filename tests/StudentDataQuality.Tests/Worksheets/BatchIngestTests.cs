@@ -158,6 +158,22 @@ public sealed class BatchIngestTests(DatabaseFixture db) : IClassFixture<Databas
     }
 
     [Fact]
+    public async Task ABatchHoldingReturnsOfTwoOpenRounds_TakesThemAll_EachRoundReCheckedOnce()
+    {
+        var autumn = await IngestScenario.CreateAsync(db.DataSource, Path.Combine(_temp.Path, "autumn"), "batch-autumn", seed: 23);
+        var spring = await IngestScenario.CreateAsync(db.DataSource, Path.Combine(_temp.Path, "spring"), "batch-spring", seed: 24);
+        var autumnRuns = await RunsAsync(autumn);
+        var springRuns = await RunsAsync(spring);
+        var batch = Returns(autumn).Take(3).Concat(Returns(spring).Take(3)).ToList();
+
+        var outcomes = await autumn.Ingest().IngestBatchAsync(batch);
+
+        Assert.All(outcomes, o => Assert.True(o.Result is { AlreadyIngested: false }, $"{o.File.FileName}: {o.Refusal?.Message}{o.Failure}"));
+        Assert.Equal((1, 1), ((int)(await RunsAsync(autumn) - autumnRuns), (int)(await RunsAsync(spring) - springRuns)));
+        Assert.Equal((3L, 3L), (await RoundReturnsAsync(autumn), await RoundReturnsAsync(spring)));
+    }
+
+    [Fact]
     public async Task TheBatcher_TakesFilesHandedOverTogether_InOneBatch_AndALoneFileAfterItsWait()
     {
         var scenario = await IngestScenario.CreateAsync(db.DataSource, _temp.Path, "batch-batcher");
