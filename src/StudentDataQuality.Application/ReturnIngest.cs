@@ -196,7 +196,40 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
             }
         }
 
+        // A file that could not be taken is on record too (nothing of it was kept; it can be sent again).
+        for (var i = 0; i < files.Count; i++)
+        {
+            if (outcomes[i]!.Failure is { } failure)
+            {
+                await AuditSafelyAsync(connection, files[i], "worksheet.return.failed", new
+                {
+                    sha256 = files[i].Sha256,
+                    bytes = files[i].Bytes.Length,
+                    error = failure.GetType().Name,
+                    message = failure.Message.Length > 300 ? failure.Message[..300] : failure.Message,
+                }, cancellationToken);
+            }
+        }
+
         return outcomes.Select(o => o!).ToList();
+    }
+
+    private async Task AuditSafelyAsync(NpgsqlConnection connection, ReturnedFile file, string action, object details, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (connection.State != ConnectionState.Open)
+            {
+                await connection.CloseAsync();
+                await connection.OpenAsync(cancellationToken);
+            }
+
+            await AuditLog.WriteAsync(connection, file.Uploader.Name, action, null, null, file.FileName, details, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogError(e, "{Action} of {File} from {Uploader} could not be put on record", action, file.FileName, file.Uploader.Name);
+        }
     }
 
     private async Task AuditRefusalSafelyAsync(NpgsqlConnection connection, ReturnedFile file, WorksheetRejectedException refusal,

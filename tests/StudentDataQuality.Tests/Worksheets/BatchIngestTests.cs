@@ -105,6 +105,10 @@ public sealed class BatchIngestTests(DatabaseFixture db) : IClassFixture<Databas
         Assert.Equal(0L, await scenario.ScalarAsync<long>("""
             SELECT count(*) FROM audit.event WHERE action = 'worksheet.return' AND details->>'sha256' = @sha
             """, ("sha", failed.File.Sha256)));
+        // The failure is on record (nothing of the file was kept).
+        Assert.Equal(1L, await scenario.ScalarAsync<long>("""
+            SELECT count(*) FROM audit.event WHERE action = 'worksheet.return.failed' AND details->>'sha256' = @sha AND details->>'error' = 'IOException'
+            """, ("sha", failed.File.Sha256)));
 
         // Sent again (with a copy of a file already taken): the failed file is taken once, the copy gets its earlier receipt.
         var again = await scenario.Ingest().IngestBatchAsync([failed.File, batch.First(f => f != failed.File)]);

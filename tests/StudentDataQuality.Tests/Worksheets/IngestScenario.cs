@@ -88,7 +88,7 @@ public sealed class IngestScenario
                                   (SELECT count(*) FROM exchange.explanation), (SELECT count(*) FROM registry.record_version),
                                   (SELECT count(*) FROM registry.record_version WHERE is_current), (SELECT count(*) FROM registry.record_head),
                                   (SELECT count(*) FROM quality.finding), (SELECT count(*) FROM quality.finding WHERE status = 'open'),
-                                  (SELECT count(*) FROM quality.check_run), (SELECT count(*) FROM audit.event WHERE action <> 'worksheet.return.refused'))
+                                  (SELECT count(*) FROM quality.check_run), (SELECT count(*) FROM audit.event WHERE action NOT IN ('worksheet.return.refused', 'worksheet.return.failed')))
             """);
         return (string)(await command.ExecuteScalarAsync())!;
     }
