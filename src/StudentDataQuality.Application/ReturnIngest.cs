@@ -110,8 +110,9 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
 
     /// <summary>
     /// Ingests files that arrived together. Never throws for one file's refusal or failure: each file's outcome says what
-    /// became of it, in the order given. A failure of the batch's re-check or commit fails every file it applied
-    /// (nothing of them is kept); refusals and earlier receipts stand.
+    /// became of it, in the order given. When the batch's re-check, a receipt or the commit fails, nothing of the files it
+    /// applied is kept and each is taken again alone, so that only a file at fault fails; refusals and earlier receipts
+    /// stand. Throws only when the database cannot be reached at all (then nothing was taken).
     /// </summary>
     public async Task<IReadOnlyList<BatchOutcome>> IngestBatchAsync(IReadOnlyList<ReturnedFile> files, CancellationToken cancellationToken = default)
     {
