@@ -104,6 +104,11 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
             {
                 results[i] = (files[i].Path, Refused(refusal), null);
             }
+            catch (IOException e)
+            {
+                // Gone or unreadable (moved away, a share that went down): this file fails, the others are taken.
+                results[i] = (files[i].Path, null, e);
+            }
         }
 
         var outcomes = await Task.WhenAll(handed);

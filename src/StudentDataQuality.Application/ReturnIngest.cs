@@ -233,18 +233,9 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         }
     }
 
-    private async Task AuditRefusalSafelyAsync(NpgsqlConnection connection, ReturnedFile file, WorksheetRejectedException refusal,
-        CancellationToken cancellationToken)
-    {
-        try
-        {
-            await AuditRefusalAsync(connection, file.Uploader, refusal, file.Sha256, file.Bytes.Length, cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            _logger.LogError(e, "The refusal of {File} from {Uploader} could not be put on record", file.FileName, file.Uploader.Name);
-        }
-    }
+    private Task AuditRefusalSafelyAsync(NpgsqlConnection connection, ReturnedFile file, WorksheetRejectedException refusal,
+        CancellationToken cancellationToken) =>
+        AuditSafelyAsync(connection, file, "worksheet.return.refused", RefusalDetails(refusal, file.Sha256, file.Bytes.Length), cancellationToken);
 
     private async Task<BatchOutcome> RepeatAsync(NpgsqlConnection connection, ReturnedFile file, CancellationToken cancellationToken)
     {
@@ -451,8 +442,11 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
 
     private static Task AuditRefusalAsync(NpgsqlConnection connection, Account uploader, WorksheetRejectedException refusal, string? sha256, long? bytes,
         CancellationToken cancellationToken) =>
-        AuditLog.WriteAsync(connection, uploader.Name, "worksheet.return.refused", null, null, refusal.FileName,
-            new { code = refusal.Code.ToString(), sha256, bytes, message = refusal.MessageIn(WorksheetLanguage.English) }, cancellationToken);
+        AuditLog.WriteAsync(connection, uploader.Name, "worksheet.return.refused", null, null, refusal.FileName, RefusalDetails(refusal, sha256, bytes),
+            cancellationToken);
+
+    private static object RefusalDetails(WorksheetRejectedException refusal, string? sha256, long? bytes) =>
+        new { code = refusal.Code.ToString(), sha256, bytes, message = refusal.MessageIn(WorksheetLanguage.English) };
 
     private async Task<byte[]> ReadBoundedAsync(Stream file, string fileName, CancellationToken cancellationToken)
     {

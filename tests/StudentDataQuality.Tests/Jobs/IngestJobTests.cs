@@ -59,6 +59,33 @@ public sealed class IngestJobTests(DatabaseFixture db) : IClassFixture<DatabaseF
         Assert.Equal("ingest", storage.GetMonitoringApi().JobDetails(firstId).History.Last().Data["Queue"]);
     }
 
+    [Fact]
+    public async Task IngestFiles_AFileGoneBeforeItWasRead_FailsAlone_AndTheOthersOfTheJobAreTaken()
+    {
+        var scenario = await IngestScenario.CreateAsync(db.DataSource, _temp.Path, "job-gone");
+        var (file, rowKey, fixedId) = await CheckCharacterRowAsync(scenario);
+        var layout = IngestScenario.Read(scenario.Issued(file));
+        using var edits = new RegistrarEdits(scenario.Issued(file), layout.Meta.Language);
+        edits.Type(layout.Rows.Single(r => r.RowKey == rowKey).ExcelRow, layout.ColumnNumbers["field.id_number"], fixedId);
+        var folder = Directory.CreateDirectory(Path.Combine(_temp.Path, "gone")).FullName;
+        var present = Path.Combine(folder, Path.GetFileName(file.RelativePath));
+        await File.WriteAllBytesAsync(present, edits.Save());
+        var ingest = scenario.Ingest();
+        await using var batcher = new ReturnBatcher(ingest, new ReturnBatching { MaxWaitMs = 50 });
+        var job = new IngestJob(ingest, batcher, new AccountStore(db.DataSource));
+
+        var results = await job.IngestFilesAsync(
+            [new IngestJob.ReturnFile(Path.Combine(folder, "moved-away.xlsx"), null, Path.Combine(folder, "receipts")),
+             new IngestJob.ReturnFile(present, IngestScenario.SchoolAccount(file.SchoolCode), Path.Combine(folder, "receipts"))], CancellationToken.None);
+
+        Assert.IsType<FileNotFoundException>(results[0].Failure);
+        Assert.Null(results[0].Outcome);
+        Assert.False(results[1].Outcome!.Refused);
+        Assert.True(File.Exists(results[1].Outcome!.ReceiptPath));
+        Assert.Equal(1L, await scenario.ScalarAsync<long>(
+            "SELECT count(*) FROM exchange.worksheet_return t JOIN registry.round r USING (round_id) WHERE r.code = @round", ("round", scenario.Round)));
+    }
+
     private static async Task<(IssuedFile File, string RowKey, string Fixed)> CheckCharacterRowAsync(IngestScenario scenario)
     {
         await using var command = scenario.DataSource.CreateCommand("""

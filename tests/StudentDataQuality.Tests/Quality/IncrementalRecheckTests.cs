@@ -67,7 +67,7 @@ public sealed class IncrementalRecheckTests(DatabaseFixture db) : IClassFixture<
         var steps = new List<(int, string)>();
         for (var step = 0; step < 6; step++)
         {
-            var before = await CurrentFindingsAsync(round);
+            var before = await CurrentFindings.ReadAsync(db.DataSource, round);
             // A random subset, of which some records change (one to three fields each) and some do not.
             var subset = Enumerable.Range(0, random.Next(1, 40)).Select(_ => ids[random.Next(ids.Count)]).Distinct().ToList();
             foreach (var record in subset.Where(_ => random.NextDouble() < 0.8))
@@ -78,9 +78,9 @@ public sealed class IncrementalRecheckTests(DatabaseFixture db) : IClassFixture<
             }
 
             var recheck = await runner.RecheckAsync(round, subset, "test", rules);
-            var afterRecheck = await CurrentFindingsAsync(round);
+            var afterRecheck = await CurrentFindings.ReadAsync(db.DataSource, round);
             await runner.RunAsync(round, "test", rules);
-            var afterFull = await CurrentFindingsAsync(round);
+            var afterFull = await CurrentFindings.ReadAsync(db.DataSource, round);
             steps.Add((step, afterRecheck.SetEquals(afterFull)
                 ? ""
                 : $"step {step} ({subset.Count} records, re-check run {recheck.RunId}): only after the re-check " +
@@ -176,26 +176,6 @@ public sealed class IncrementalRecheckTests(DatabaseFixture db) : IClassFixture<
             [new NextVersion(recordId, current[recordId].Version + 1, values, current[recordId].ExtraRaw, ReturnId: 0, Removed: false)],
             CancellationToken.None);
         await transaction.CommitAsync();
-    }
-
-    /// <summary>The round's current findings (open or confirmed), as comparable text.</summary>
-    private async Task<HashSet<string>> CurrentFindingsAsync(string round)
-    {
-        var found = new HashSet<string>(StringComparer.Ordinal);
-        await using var command = db.DataSource.CreateCommand("""
-            SELECT concat_ws('|', f.rule_id, f.record_id, f.record_version, f.school_code, f.student_no, f.field, f.value, f.detail, f.severity,
-                             f.status, f.first_seen_round_id)
-            FROM   quality.finding f JOIN registry.round r USING (round_id)
-            WHERE  r.code = @round AND f.status IN ('open', 'confirmed')
-            """);
-        command.Parameters.AddWithValue("round", round);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            Assert.True(found.Add(reader.GetString(0)), $"The same finding is current twice: {reader.GetString(0)}");
-        }
-
-        return found;
     }
 
     private async Task<(T1, T2)> FirstAsync<T1, T2>(string sql, string round)

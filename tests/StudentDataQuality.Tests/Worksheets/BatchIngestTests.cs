@@ -53,7 +53,7 @@ public sealed class BatchIngestTests(DatabaseFixture db) : IClassFixture<Databas
         {
             var batch = returns.Skip(taken).Take(random.Next(1, 9)).ToList();
             taken += batch.Count;
-            var before = await CurrentFindingsAsync(scenario);
+            var before = await CurrentFindings.ReadAsync(scenario.DataSource, scenario.Round);
             var runsBefore = await RunsAsync(scenario);
 
             var outcomes = await ingest.IngestBatchAsync(batch);
@@ -63,9 +63,9 @@ public sealed class BatchIngestTests(DatabaseFixture db) : IClassFixture<Databas
             // One re-check for the whole batch, whoever sent what.
             Assert.Equal(changed ? 1 : 0, await RunsAsync(scenario) - runsBefore);
             Assert.Single(outcomes.Select(o => o.Result!.CheckRunId).OfType<long>().Distinct().DefaultIfEmpty(0));
-            var afterBatch = await CurrentFindingsAsync(scenario);
+            var afterBatch = await CurrentFindings.ReadAsync(scenario.DataSource, scenario.Round);
             await runner.RunAsync(scenario.Round, "test");
-            var afterFull = await CurrentFindingsAsync(scenario);
+            var afterFull = await CurrentFindings.ReadAsync(scenario.DataSource, scenario.Round);
             Assert.True(afterBatch.SetEquals(afterFull),
                 $"batch {batches} ({string.Join(", ", batch.Select(f => f.FileName))}): only after the batch's re-check " +
                 $"[{string.Join("; ", afterBatch.Except(afterFull).Take(5))}], only after the full run [{string.Join("; ", afterFull.Except(afterBatch).Take(5))}]");
@@ -220,24 +220,4 @@ public sealed class BatchIngestTests(DatabaseFixture db) : IClassFixture<Databas
 
     private static Task<long> ReturnsOfAsync(IngestScenario scenario, params string[] sha256) =>
         scenario.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE sha256 = ANY(@sha)", ("sha", sha256));
-
-    /// <summary>The round's current findings (open or confirmed), as comparable text.</summary>
-    private static async Task<HashSet<string>> CurrentFindingsAsync(IngestScenario scenario)
-    {
-        var found = new HashSet<string>(StringComparer.Ordinal);
-        await using var command = scenario.DataSource.CreateCommand("""
-            SELECT concat_ws('|', f.rule_id, f.record_id, f.record_version, f.school_code, f.student_no, f.field, f.value, f.detail, f.severity,
-                             f.status, f.first_seen_round_id)
-            FROM   quality.finding f JOIN registry.round r USING (round_id)
-            WHERE  r.code = @round AND f.status IN ('open', 'confirmed')
-            """);
-        command.Parameters.AddWithValue("round", scenario.Round);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            Assert.True(found.Add(reader.GetString(0)), $"The same finding is current twice: {reader.GetString(0)}");
-        }
-
-        return found;
-    }
 }
