@@ -21,8 +21,8 @@ written first (isin, map, one regex) and only the rest is trimmed, folded and ma
 characters and birth segments are computed with numpy over the digits. Reading takes most of the time: pandas 1.5
 with dtype=str makes one Python string per cell.
 
-Not done here (the project's run does them): S02 (control characters, lengths), F05, F07, C03-C10, X05, A01-A03,
-and the storing of findings with their details. Values are not set aside after a failure the way the staged
+Not done here (the project's run does them): S02 (control characters, lengths), S04 (formula-like values), F05, F07,
+C03-C10, X05, A01-A03, and the storing of findings with their details. Values are not set aside after a failure the way the staged
 runner does it, except where a later check needs a parsed value (it then uses only values that parsed and passed
 their own format check). On the generated province that gives the ground truth's counts, but for F10: a name
 with unreadable characters (U+FFFD) is S02 for the staged rules and a bad name here.

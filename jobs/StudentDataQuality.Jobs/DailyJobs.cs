@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Text;
 using Hangfire;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using StudentDataQuality.Application;
+using StudentDataQuality.Data.Files;
 using StudentDataQuality.Data.Rounds;
 
 namespace StudentDataQuality.Jobs;
@@ -26,21 +25,21 @@ public sealed class DailyJobs(RoundRuns runs, JobSettings settings, IBackgroundJ
     {
         var today = DateOnly.FromDateTime(DateTime.Today);
         var late = await runs.LateSchoolsAsync(today, cancellationToken);
-        Directory.CreateDirectory(settings.Reports);
         var path = Path.Combine(settings.Reports, $"reminders_{today:yyyy-MM-dd}.csv");
-        var text = new StringBuilder("轮次 round,学校标识码 school_code,学校名称 school_name,区县 district,版次 issue,截止日期 deadline,逾期天数 days_late,未解决错误 open_errors,未解决警告 open_warnings\n");
-        foreach (var school in late)
+        // Owner-only, in a reports folder made owner-only when missing; school names are written as text (CsvTableWriter).
+        using (var csv = CsvTableWriter.Create(path + ".partial"))
         {
-            text.AppendLine(string.Join(',', new object?[]
+            csv.WriteRow("轮次 round", "学校标识码 school_code", "学校名称 school_name", "区县 district", "版次 issue", "截止日期 deadline", "逾期天数 days_late",
+                "未解决错误 open_errors", "未解决警告 open_warnings");
+            foreach (var school in late)
             {
-                school.RoundCode, school.SchoolCode, school.SchoolName, school.DistrictCode, school.IssueNumber,
-                school.Deadline.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), school.DaysLate, school.OpenErrors, school.OpenWarnings,
-            }.Select(v => WorksheetIssuer.Csv(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""))));
-            _logger.LogWarning("School {SchoolCode} of round {RoundCode} is {DaysLate} days past its worksheet deadline with {OpenErrors} errors open",
-                school.SchoolCode, school.RoundCode, school.DaysLate, school.OpenErrors);
+                csv.WriteRow(school.RoundCode, school.SchoolCode, school.SchoolName, school.DistrictCode, school.IssueNumber,
+                    school.Deadline.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), school.DaysLate, school.OpenErrors, school.OpenWarnings);
+                _logger.LogWarning("School {SchoolCode} of round {RoundCode} is {DaysLate} days past its worksheet deadline with {OpenErrors} errors open",
+                    school.SchoolCode, school.RoundCode, school.DaysLate, school.OpenErrors);
+            }
         }
 
-        await File.WriteAllTextAsync(path + ".partial", text.ToString(), new UTF8Encoding(true), cancellationToken);
         File.Move(path + ".partial", path, overwrite: true);
         await runs.AuditRemindersAsync(today, late.Count, Path.GetFileName(path), Actor, cancellationToken);
         return $"{late.Count} schools past their deadline; {path}";

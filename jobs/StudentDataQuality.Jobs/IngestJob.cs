@@ -2,6 +2,7 @@ using System.Runtime.ExceptionServices;
 using Hangfire;
 using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Files;
 using StudentDataQuality.Worksheets;
 
 namespace StudentDataQuality.Jobs;
@@ -133,10 +134,10 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
 
     private static async Task<IngestOutcome> WriteReceiptAsync(IngestResult result, string receipts)
     {
-        Directory.CreateDirectory(receipts);
+        OwnerOnly.CreateDirectory(receipts);
         var receiptPath = Path.Combine(receipts, ReceiptWriter.FileName(result.Receipt));
         var partial = receiptPath + ".partial";
-        await using (var output = File.Create(partial))
+        await using (var output = OwnerOnly.Create(partial))
         {
             ReceiptWriter.Write(result.Receipt, output);
         }

@@ -1,14 +1,15 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using StudentDataQuality.Data;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Files;
 using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Data.Staging;
+using StudentDataQuality.Data;
+using StudentDataQuality.Files;
 using StudentDataQuality.Records;
 using StudentDataQuality.Worksheets;
 
@@ -74,7 +75,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         ArgumentNullException.ThrowIfNull(request);
         var round = await RoundStore.FindAsync(dataSource, request.RoundCode, cancellationToken)
             ?? throw new UserErrorException($"Round {request.RoundCode} does not exist. Extract and check it first.");
-        Directory.CreateDirectory(request.OutputDirectory);
+        OwnerOnly.CreateDirectory(request.OutputDirectory);
         var deadline = request.Deadline ?? DateOnly.FromDateTime(DateTime.Today).AddDays(14);
         var issued = new List<IssuedFile>();
         var channel = Channel.CreateBounded<SchoolProblems>(new BoundedChannelOptions(Math.Max(1, request.Workers) * 2) { SingleWriter = true });
@@ -129,7 +130,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         issued.Sort((a, b) => string.CompareOrdinal(a.SchoolCode, b.SchoolCode));
         if (request.Manifest)
         {
-            await WriteManifestAsync(Path.Combine(request.OutputDirectory, "manifest.csv"), issued, cancellationToken);
+            WriteManifest(Path.Combine(request.OutputDirectory, "manifest.csv"), issued);
         }
         _logger.LogInformation("Issued {WorkbookCount} worksheets of round {RoundId}", issued.Count, round.RoundId);
         return issued;
@@ -155,12 +156,12 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         WorkbookWriter.Write(document, buffer, request.Language);
         var bytes = buffer.ToArray();
         var folder = Path.Combine(request.OutputDirectory, SafeFolder(school.DistrictCode, school.DistrictName));
-        Directory.CreateDirectory(folder);
+        OwnerOnly.CreateDirectory(folder);
         var fileName = WorkbookWriter.FileName(document);
         var path = Path.Combine(folder, fileName);
         // Written whole, then renamed into place: a process killed mid-write leaves a .partial file, never a truncated workbook
         // under the worksheet's name (its retry issues the same file name again, since nothing was saved).
-        await File.WriteAllBytesAsync(path + ".partial", bytes, cancellationToken);
+        await OwnerOnly.WriteAllBytesAsync(path + ".partial", bytes, cancellationToken);
         try
         {
             File.Move(path + ".partial", path, overwrite: true);
@@ -229,22 +230,13 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
     private static string SafeFolder(string code, string name) =>
         string.IsNullOrEmpty(code) ? "no-district" : WorkbookWriter.FileNamePart($"{code}_{name}", 80);
 
-    private static async Task WriteManifestAsync(string path, IReadOnlyList<IssuedFile> files, CancellationToken cancellationToken)
+    private static void WriteManifest(string path, IReadOnlyList<IssuedFile> files)
     {
-        var text = new StringBuilder("school_code,school_name,district_code,file,sha256,issue,rows,errors,warnings\n");
+        using var csv = CsvTableWriter.Create(path);
+        csv.WriteRow("school_code", "school_name", "district_code", "file", "sha256", "issue", "rows", "errors", "warnings");
         foreach (var f in files)
         {
-            text.AppendLine(string.Join(',', new object[] { f.SchoolCode, f.SchoolName, f.DistrictCode, f.RelativePath, f.Sha256, f.IssueNumber, f.Rows, f.Errors, f.Warnings }
-                .Select(v => Csv(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""))));
+            csv.WriteRow(f.SchoolCode, f.SchoolName, f.DistrictCode, f.RelativePath, f.Sha256, f.IssueNumber, f.Rows, f.Errors, f.Warnings);
         }
-
-        await File.WriteAllTextAsync(path, text.ToString(), new UTF8Encoding(true), cancellationToken);
-    }
-
-    /// <summary>A CSV field (manifest, reminders, bulk accounts): quoted where needed, and text a spreadsheet would take for a formula kept as text.</summary>
-    public static string Csv(string value)
-    {
-        var text = value.Length > 0 && "=+-@\t\r".Contains(value[0], StringComparison.Ordinal) ? "'" + value : value;
-        return text != value || text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
     }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using ClosedXML.Excel;
 using StudentDataQuality.Records;
+using StudentDataQuality.Text;
 
 namespace StudentDataQuality.Worksheets;
 
@@ -568,7 +569,7 @@ internal sealed class ReceiptBuilder
         }
 
         var written = _sentinel is { } sentinel ? text.Replace('\r', sentinel) : text;
-        Put(cell, WorkbookBuilder.Clip(written), WorkbookBuilder.NeedsQuotePrefix(text));
+        TextCell.Set(cell, WorkbookBuilder.Clip(written), FormulaText.LooksLikeFormula(text));
     }
 
     /// <summary>A text for people: line breaks as LF, clipped to what a cell holds.</summary>
@@ -580,19 +581,7 @@ internal sealed class ReceiptBuilder
         }
 
         var written = WorkbookBuilder.Clip(WorkbookBuilder.NormaliseLineBreaks(text));
-        Put(cell, written, WorkbookBuilder.NeedsQuotePrefix(written));
-    }
-
-    private static void Put(IXLCell cell, string text, bool quotePrefix)
-    {
-        // SetValue, never Value: the Value setter guesses a type, and "012345678901234567" would become a number.
-        cell.SetValue(text);
-        if (quotePrefix)
-        {
-            // A string cell is never evaluated; the quote prefix keeps it text when someone re-enters the cell too
-            // (OWASP CSV injection).
-            cell.Style.IncludeQuotePrefix = true;
-        }
+        TextCell.Set(cell, written);
     }
 
     private static double Height(string text, int width)

@@ -43,7 +43,7 @@ public static class ReportWorkbook
         for (var c = 0; c < columns.Count; c++)
         {
             var header = sheet.Cell(1, c + 1);
-            header.SetValue(columns[c].Header);
+            TextCell.Set(header, columns[c].Header);
             header.Style.Font.Bold = true;
             header.Style.Fill.BackgroundColor = XLColor.FromHtml("#E8EEF4");
             header.Style.Alignment.WrapText = true;
@@ -85,8 +85,7 @@ public static class ReportWorkbook
                 cell.Style.NumberFormat.Format = "yyyy-mm-dd";
                 return;
             case string text:
-                cell.Style.NumberFormat.Format = "@";
-                cell.SetValue(text);
+                TextCell.Set(cell, text);
                 return;
         }
 

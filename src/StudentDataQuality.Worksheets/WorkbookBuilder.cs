@@ -462,7 +462,7 @@ internal sealed class WorkbookBuilder
         }
 
         var written = _sentinel is { } sentinel ? text.Replace('\r', sentinel) : text;
-        Put(cell, written, NeedsQuotePrefix(text));
+        TextCell.Set(cell, written, FormulaText.LooksLikeFormula(text));
     }
 
     /// <summary>A text for people: line breaks as LF, clipped to what a cell holds.</summary>
@@ -474,23 +474,8 @@ internal sealed class WorkbookBuilder
         }
 
         var written = Clip(NormaliseLineBreaks(text));
-        Put(cell, written, NeedsQuotePrefix(written));
+        TextCell.Set(cell, written);
     }
-
-    private static void Put(IXLCell cell, string text, bool quotePrefix)
-    {
-        // SetValue, never Value: the Value setter guesses a type, and "012345678901234567" would become a number.
-        cell.SetValue(text);
-        if (quotePrefix)
-        {
-            // The cell is a string already and no spreadsheet evaluates a string cell; the quote prefix also keeps it
-            // text when someone re-enters the cell (OWASP CSV injection: = + - @ tab CR, and their full-width forms).
-            cell.Style.IncludeQuotePrefix = true;
-        }
-    }
-
-    internal static bool NeedsQuotePrefix(string text) =>
-        text.Length > 0 && text[0] is '=' or '+' or '-' or '@' or '\t' or '\r' or '\n' or '＝' or '＋' or '－' or '＠';
 
     internal static string NormaliseLineBreaks(string text) =>
         text.Contains('\r', StringComparison.Ordinal) ? text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n') : text;

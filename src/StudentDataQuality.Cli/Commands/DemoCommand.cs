@@ -8,6 +8,7 @@ using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Data.Staging;
+using StudentDataQuality.Files;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Synthetic;
 
@@ -281,8 +282,8 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
 
             var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(file.Path, cancellationToken), answers.GetValueOrDefault(file.School) ?? [], style, seed);
             var path = Path.Combine(returns, Path.GetFileName(file.Path));
-            Directory.CreateDirectory(returns);
-            await File.WriteAllBytesAsync(path, edited.Workbook, cancellationToken);
+            OwnerOnly.CreateDirectory(returns);
+            await OwnerOnly.WriteAllBytesAsync(path, edited.Workbook, cancellationToken);
             simulated.Add((file.School, path));
         }
 

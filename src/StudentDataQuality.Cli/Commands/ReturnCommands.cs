@@ -8,6 +8,7 @@ using Spectre.Console.Cli;
 using StudentDataQuality.Application;
 using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Files;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Worksheets;
 
@@ -68,7 +69,7 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
     public static async Task<Summary> RunAsync(ReturnIngest ingest, IReadOnlyList<string> files, Account account, string receipts, bool quiet,
         int batchFiles, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(receipts);
+        OwnerOnly.CreateDirectory(receipts);
         int refused = 0, repeated = 0, applied = 0, failing = 0, review = 0, removed = 0, rejected = 0, failed = 0;
         void Refused(string name, WorksheetRejectedException e)
         {
@@ -112,7 +113,7 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
                 var result = outcome.Result!;
                 var receipt = result.Receipt;
                 var receiptPath = System.IO.Path.Combine(receipts, ReceiptWriter.FileName(receipt));
-                await using (var output = File.Create(receiptPath))
+                await using (var output = OwnerOnly.Create(receiptPath))
                 {
                     ReceiptWriter.Write(receipt, output);
                 }
@@ -255,7 +256,7 @@ public sealed class LineageCommand : AsyncCommand<LineageSettings>
 
         if (settings.ProvJson is { } path)
         {
-            await File.WriteAllTextAsync(path, ProvJson.Build(records).ToJsonString(new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
+            await OwnerOnly.WriteAllTextAsync(path, ProvJson.Build(records).ToJsonString(new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
             AnsiConsole.MarkupLineInterpolated($"PROV-JSON written to {System.IO.Path.GetFullPath(path)}.");
         }
 

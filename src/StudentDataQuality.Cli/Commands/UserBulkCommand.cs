@@ -5,6 +5,8 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using StudentDataQuality.Application;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Files;
+using StudentDataQuality.Files;
 using StudentDataQuality.Web;
 
 namespace StudentDataQuality.Cli.Commands;
@@ -118,25 +120,18 @@ public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
     private static async Task<string> WriteAsync(string path, IEnumerable<AccountCandidate> accounts, IReadOnlyDictionary<string, string> passwords,
         Action created, CancellationToken cancellationToken)
     {
-        var text = new StringBuilder("账号 account,学校标识码 school_code,学校名称 school_name,区县 district,一次性密码 one_time_password\r\n");
+        var rows = new List<IEnumerable<string?>> { new[] { "账号 account", "学校标识码 school_code", "学校名称 school_name", "区县 district", "一次性密码 one_time_password" } };
         foreach (var c in accounts)
         {
             var district = c.Account.DistrictCode is null ? "" : c.DistrictName is { Length: > 0 } name ? $"{c.Account.DistrictCode} {name}" : c.Account.DistrictCode;
-            text.Append(string.Join(',', new[] { c.Account.Name, c.Account.SchoolCode ?? "", c.SchoolName ?? "", district, passwords[c.Account.Name] }
-                .Select(Application.WorksheetIssuer.Csv))).Append("\r\n");
+            rows.Add([c.Account.Name, c.Account.SchoolCode, c.SchoolName, district, passwords[c.Account.Name]]);
         }
 
-        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: true).GetPreamble().Concat(Encoding.UTF8.GetBytes(text.ToString())).ToArray();
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
+        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: true).GetPreamble().Concat(Encoding.UTF8.GetBytes(CsvTableWriter.Text(rows))).ToArray();
         FileStream file;
         try
         {
-            file = new FileStream(path, options);
+            file = OwnerOnly.Create(path, FileMode.CreateNew);
         }
         catch (IOException) when (File.Exists(path))
         {

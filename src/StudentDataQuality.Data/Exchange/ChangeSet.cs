@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using System.Text;
 using Npgsql;
+using StudentDataQuality.Data.Files;
 using StudentDataQuality.Records;
 
 namespace StudentDataQuality.Data.Exchange;
@@ -50,21 +50,21 @@ public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
             ORDER  BY r.school_code, r.student_no, r.record_id
             """, connection);
         command.Parameters.AddWithValue("round", roundId);
-        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
         var temporary = path + ".partial";
         int corrected = 0, removed = 0;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        await using (var file = new StreamWriter(temporary, false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: true)) { NewLine = "\r\n" })
         {
-            await WriteLineAsync(file, Fields.Select(f => f.Header).Concat([KindHeader, FieldsHeader, ProvenanceHeader, ChangedByHeader, ChangedAtHeader]));
+            // The values are the registry's and the schools' (hostile text included): the one CSV writer keeps a
+            // formula-like value text, and the file (with its folder, when made here) is owner-only.
+            using var csv = CsvTableWriter.Create(temporary);
+            csv.WriteRow(Fields.Select(f => f.Header).Concat([KindHeader, FieldsHeader, ProvenanceHeader, ChangedByHeader, ChangedAtHeader]));
             while (await reader.ReadAsync(cancellationToken))
             {
                 var isRemoved = reader.GetBoolean(2);
                 _ = isRemoved ? removed++ : corrected++;
                 var changed = reader.GetFieldValue<string[]>(3).Select(name => Fields.First(f => f.Name == name).Header);
-                var values = Fields.Select((_, i) => reader.IsDBNull(6 + i) ? "" : reader.GetString(6 + i));
-                await WriteLineAsync(file, values.Concat([
+                var values = Fields.Select((_, i) => reader.IsDBNull(6 + i) ? "" : reader.GetString(6 + i)).ToList();
+                csv.WriteRow(values.Concat([
                     isRemoved ? RemovedKind : CorrectedKind, string.Join("；", changed),
                     $"sdq:record/{reader.GetInt64(0)}/v{reader.GetInt32(1)}", reader.GetString(4),
                     reader.GetFieldValue<DateTimeOffset>(5).ToString("yyyy-MM-dd HH:mm:ss zzz", System.Globalization.CultureInfo.InvariantCulture)]));
@@ -85,22 +85,5 @@ public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
         audit.Parameters.AddWithValue("removed", removed);
         await audit.ExecuteNonQueryAsync(cancellationToken);
         return new ChangeSetResult(path, corrected, removed, sha256);
-    }
-
-    private static async Task WriteLineAsync(StreamWriter file, IEnumerable<string> values)
-    {
-        var first = true;
-        foreach (var value in values)
-        {
-            if (!first)
-            {
-                await file.WriteAsync(',');
-            }
-
-            first = false;
-            await file.WriteAsync(value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"");
-        }
-
-        await file.WriteLineAsync();
     }
 }

@@ -12,6 +12,9 @@ namespace StudentDataQuality.Tests.Quality;
 /// </summary>
 public sealed class GroundTruthTests(DatabaseFixture db) : IClassFixture<DatabaseFixture>, IDisposable
 {
+    /// <summary>The rules of the catalogue that the generator injects no defect of (docs/synthetic-province.md).</summary>
+    private static readonly string[] NotInjected = ["S04"];
+
     private readonly TempFolder _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -44,12 +47,14 @@ public sealed class GroundTruthTests(DatabaseFixture db) : IClassFixture<Databas
                 mismatches.Add($"{rule.Id}: expected {expected.Count}, found {actual.Count}; missed [{string.Join("; ", missed)}] extra [{string.Join("; ", extra)}]");
             }
 
-            Assert.True(expected.Count > 0, $"The generated province has no defect for {rule.Id}.");
+            // S04 (a value that looks like a formula) is hostile input, not a registry's mistake: the generator injects
+            // none, and its count here, expected 0, shows that no generated value is taken for a formula.
+            Assert.True(expected.Count > 0 || NotInjected.Contains(rule.Id), $"The generated province has no defect for {rule.Id}.");
         }
 
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
         // The whole catalogue of DATA.md is implemented, and nothing is found that the ground truth does not list.
-        Assert.Equal(ProvinceGenerator.RuleIds.Order(StringComparer.Ordinal), RuleCatalog.All.Select(r => r.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(ProvinceGenerator.RuleIds.Concat(NotInjected).Order(StringComparer.Ordinal), RuleCatalog.All.Select(r => r.Id).Order(StringComparer.Ordinal));
         Assert.Equal(truth.Count, found.Count);
     }
 
