@@ -31,7 +31,10 @@ internal static class SchoolPages
         school.MapGet("/returns/{id:long}", ReceiptAsync);
         school.MapGet("/returns/{id:long}/receipt.xlsx", ReceiptFileAsync);
         school.MapPost("/certify", CertifyAsync);
-        school.MapGet("/students/{studentNo}", LineageAsync);
+        // A student's lineage by the record's id: never by the student number, which can be a resident ID number ('G' + the
+        // number) and would sit in addresses, logs and browser history (issue 16, item 12). The record id says nothing of
+        // the student (its file and row); scope is checked in the query and anything out of it answers "not found", audited.
+        school.MapGet("/records/{id:long}", LineageAsync);
         var district = app.MapGroup("/district").RequireAuthorization();
         district.MapGet("/", DistrictAsync);
         district.MapPost("/approve", ApproveAsync);
@@ -182,16 +185,16 @@ internal static class SchoolPages
                 """);
         }
 
-        var problems = await desk.OpenProblemsAsync(account, schoolCode, 1000, context.RequestAborted);
+        var problems = await desk.OpenProblemsAsync(account, schoolCode, From(context), 1000, context.RequestAborted);
         body.Append(CultureInfo.InvariantCulture, $"""
             <h2>{Html.T("仍未解决的问题", "What remains open")} ({problems.Count}{(problems.Count == 1000 ? "+" : "")})</h2>
             <table><tr><th>{Html.T("学籍号", "Student no.")}</th><th>{Html.T("规则", "Rule")}</th><th>{Html.T("级别", "Severity")}</th><th>{Html.T("字段", "Field")}</th><th>{Html.T("当前值", "Value now")}</th><th>{Html.T("已说明", "Explained")}</th></tr>
             """);
         foreach (var p in problems)
         {
-            var student = p.StudentNo.Length > 0
-                ? $"<a href=\"/school/students/{Uri.EscapeDataString(p.StudentNo)}\">{Html.E(p.StudentNo)}</a>"
-                : "";
+            var student = p.RecordId is { } recordId
+                ? $"<a href=\"/school/records/{recordId.ToString(CultureInfo.InvariantCulture)}\">{Html.E(p.StudentNo)}</a>"
+                : Html.E(p.StudentNo);
             body.Append(CultureInfo.InvariantCulture,
                 $"<tr><td>{student}</td><td>{Html.E(p.RuleId)} {Html.E(Html.English ? p.TitleEn : p.TitleZh)}</td><td>{(p.Severity == "error" ? Html.T("错误", "error") : Html.T("警告", "warning"))}</td><td>{Html.E(p.Field)}</td><td>{Html.E(p.Value)}</td><td>{(p.Explained ? Html.T("是", "yes") : "")}</td></tr>");
         }
@@ -214,9 +217,10 @@ internal static class SchoolPages
     /// <summary>
     /// Where a student's values came from: each version (the extract row, or the return that made it), every correction
     /// (who, which file and cell, old → new) and every finding with what became of it. Only records of schools the account
-    /// acts for; reading it is audited, a record out of scope too.
+    /// acts for; reading it is audited, a record out of scope too. Addressed by the record's id, with the same student's
+    /// records of other rounds that the account may see.
     /// </summary>
-    private static async Task<IResult> LineageAsync(HttpContext context, LineageReader lineage, string studentNo)
+    private static async Task<IResult> LineageAsync(HttpContext context, LineageReader lineage, long id)
     {
         var account = AccountOf(context.User);
         if (account.Role == AccountRole.Manager)
@@ -224,12 +228,13 @@ internal static class SchoolPages
             return await Portal.DeniedAsync(context);
         }
 
-        var records = await lineage.ReadAsync(studentNo, null, account, context.RequestAborted);
+        var records = await lineage.ReadRecordAsync(id, account, From(context), context.RequestAborted);
         if (records.Count == 0)
         {
             return NotFound();
         }
 
+        var studentNo = records.FirstOrDefault(r => r.RecordId == id)?.StudentNo;
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h1>{Html.T("数据来源", "Lineage")} · {Html.E(studentNo)}</h1>");
         foreach (var record in records)
@@ -450,14 +455,18 @@ internal static class SchoolPages
 
     private static async Task<IResult> ReceiptFileAsync(HttpContext context, SchoolDesk desk, long id)
     {
-        if (await ReadReceiptAsync(context, desk, id) is not { } receipt)
+        // The bytes are made inside the read so that the audit entry carries the sha256 of exactly what is handed out.
+        Receipt? receipt = null;
+        var bytes = await desk.ReceiptFileAsync(AccountOf(context.User), id, From(context), json =>
         {
-            return NotFound();
-        }
-
-        using var output = new MemoryStream();
-        ReceiptWriter.Write(receipt, output);
-        return Results.File(output.ToArray(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ReceiptWriter.FileName(receipt));
+            receipt = JsonSerializer.Deserialize<Receipt>(json, Receipt.JsonOptions)!;
+            using var output = new MemoryStream();
+            ReceiptWriter.Write(receipt, output);
+            return output.ToArray();
+        }, context.RequestAborted);
+        return bytes is null || receipt is null
+            ? NotFound()
+            : Results.File(bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ReceiptWriter.FileName(receipt));
     }
 
     private static async Task<Receipt?> ReadReceiptAsync(HttpContext context, SchoolDesk desk, long id) =>

@@ -67,7 +67,9 @@ internal static partial class TeamPages
             </table><h2>{Html.T("待审核说明", "Explanations to review")}</h2>
             <table><tr><th>#</th><th>{Html.T("学校", "School")}</th><th>{Html.T("学籍号", "Student no.")}</th><th>{Html.T("规则", "Rules")}</th><th>{Html.T("说明", "Explanation")}</th><th>{Html.T("决定", "Decision")}</th></tr>
             """);
-        foreach (var e in (await review.PendingAsync(cancellationToken: context.RequestAborted)).Take(200))
+        var explanations = await review.ReviewListAsync(SchoolPages.AccountOf(context.User), context.Connection.RemoteIpAddress?.ToString() ?? "", 200,
+            context.RequestAborted);
+        foreach (var e in explanations)
         {
             body.Append(CultureInfo.InvariantCulture, $"""
                 <tr><td>{e.ExplanationId}</td><td>{Html.E(e.SchoolCode)}</td><td>{Html.E(e.StudentNo)}</td><td>{Html.E(string.Join(", ", e.RuleIds))}</td><td>{Html.E(e.Text)}</td>

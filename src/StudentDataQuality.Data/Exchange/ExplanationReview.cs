@@ -12,6 +12,20 @@ public sealed record PendingExplanation(long ExplanationId, string RoundCode, st
 /// </summary>
 public sealed class ExplanationReview(NpgsqlDataSource dataSource)
 {
+    /// <summary>
+    /// The explanations waiting for review as the data team's console lists them (at most <paramref name="limit"/>), the
+    /// read audited as <c>explanations.read</c>: how many rows, of how many schools, shown to whom from where.
+    /// </summary>
+    public async Task<IReadOnlyList<PendingExplanation>> ReviewListAsync(Account reader, string from, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var shown = (await PendingAsync(cancellationToken: cancellationToken)).Take(limit).ToList();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await AuditLog.WriteAsync(connection, reader.Name, "explanations.read", null, null, null,
+            new { rows = shown.Count, schools = shown.Select(e => e.SchoolCode).Distinct(StringComparer.Ordinal).Count(), from }, cancellationToken);
+        return shown;
+    }
+
     public async Task<IReadOnlyList<PendingExplanation>> PendingAsync(string? roundCode = null, string? schoolCode = null,
         CancellationToken cancellationToken = default)
     {

@@ -42,62 +42,113 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
 {
     private static readonly IReadOnlyList<RegistryField> Fields = Layouts.Student.Fields;
 
-    /// <summary>The lineage of every record with this student number (in one round, or in all), oldest round first.</summary>
+    /// <summary>
+    /// The lineage of every record with this student number (in one round, or in all), oldest round first, of the schools
+    /// the reader acts for. Audited as <c>lineage.read</c> by the records' ids (never the number asked for, which may hold a
+    /// resident ID number); records of the number out of scope are left out, as if not there, and on record as refused.
+    /// </summary>
     public async Task<IReadOnlyList<RecordLineage>> ReadAsync(string studentNo, string? roundCode, Account reader, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(studentNo);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var records = new List<(int RoundId, string RoundCode, long RecordId, string? School)>();
-        await using (var command = new NpgsqlCommand("""
-            SELECT DISTINCT r.round_id, o.code, r.record_id, first_value(r.school_code) OVER (PARTITION BY r.round_id, r.record_id ORDER BY r.version DESC)
-            FROM   registry.record_version r
-            JOIN   registry.round o ON o.round_id = r.round_id
-            WHERE  (r.student_no = upper(@no) OR r.student_no_raw = @no) AND (@round::text IS NULL OR o.code = @round)
-            """, connection))
-        {
-            command.Parameters.AddWithValue("no", studentNo.Trim());
-            command.Parameters.AddWithValue("round", (object?)roundCode ?? DBNull.Value);
-            await using var rows = await command.ExecuteReaderAsync(cancellationToken);
-            while (await rows.ReadAsync(cancellationToken))
+        var records = await FindAsync(connection, reader, "(r.student_no = upper(@no) OR r.student_no_raw = @no) AND (@round::text IS NULL OR o.code = @round)",
+            c =>
             {
-                records.Add((rows.GetInt32(0), rows.GetString(1), rows.GetInt64(2), rows.IsDBNull(3) ? null : rows.GetString(3)));
-            }
-        }
+                c.Parameters.AddWithValue("no", studentNo.Trim());
+                c.Parameters.AddWithValue("round", (object?)roundCode ?? DBNull.Value);
+            }, cancellationToken);
+        var result = await ReadInScopeAsync(connection, records, cancellationToken);
+        var shown = records.Where(r => r.InScope).Select(r => r.RecordId).ToList();
+        var refused = records.Where(r => !r.InScope).Select(r => r.RecordId).ToList();
+        await AuditLog.WriteAsync(connection, reader.Name, "lineage.read", null, null, shown.Count > 0 ? Id(shown[0]) : null,
+            new { round = roundCode, records = result.Count, record_ids = shown.Take(AuditedIds) }, cancellationToken);
 
-        var result = new List<RecordLineage>();
-        var refused = 0;
-        foreach (var record in records.OrderBy(r => r.RoundId).ThenBy(r => r.RecordId))
-        {
-            // Scope in the data path: an account sees only the records of schools it acts for.
-            if (record.School is null ? reader.Role != AccountRole.DataTeam : !reader.MayActFor(record.School, await DistrictAsync(connection, record)))
-            {
-                refused++;
-                continue;
-            }
-
-            result.Add(await ReadRecordAsync(connection, record.RoundId, record.RoundCode, record.RecordId, cancellationToken));
-        }
-
-        await AuditLog.WriteAsync(connection, reader.Name, "lineage.read", null, null, studentNo, new { round = roundCode, records = result.Count },
-            cancellationToken);
-
-        if (refused > 0)
+        if (refused.Count > 0)
         {
             // Records of this number that the reader may not see: left out, as if not there, and the attempt is on record.
-            await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, null, studentNo, new { what = "lineage", records = refused },
-                cancellationToken);
+            await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, null, Id(refused[0]),
+                new { what = "lineage", records = refused.Count, record_ids = refused.Take(AuditedIds) }, cancellationToken);
         }
 
         return result;
     }
 
-    private static async Task<string?> DistrictAsync(NpgsqlConnection connection, (int RoundId, string RoundCode, long RecordId, string? School) record)
+    /// <summary>
+    /// The lineage of one record, by its id (the portal's address of a student, which says nothing of the student), and of
+    /// the records of the same student number in other rounds that the reader may also see; oldest round first. A record
+    /// out of the reader's scope reads as not there (empty), and the attempt is audited; a read as <c>lineage.read</c>.
+    /// </summary>
+    public async Task<IReadOnlyList<RecordLineage>> ReadRecordAsync(long recordId, Account reader, string from, CancellationToken cancellationToken = default)
     {
-        await using var command = new NpgsqlCommand("SELECT min(district_code) FROM registry.school WHERE round_id = @round AND school_code = @school", connection);
-        command.Parameters.AddWithValue("round", record.RoundId);
-        command.Parameters.AddWithValue("school", record.School!);
-        return await command.ExecuteScalarAsync() as string;
+        ArgumentNullException.ThrowIfNull(reader);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var asked = (await FindAsync(connection, reader, "r.record_id = @id", c => c.Parameters.AddWithValue("id", recordId), cancellationToken))
+            .FirstOrDefault();
+        if (asked is null || !asked.InScope)
+        {
+            await AuditLog.WriteAsync(connection, reader.Name, "access.refused", asked?.RoundId, null, Id(recordId), new { what = "lineage", from },
+                cancellationToken);
+            return [];
+        }
+
+        var records = asked.StudentNo is { } studentNo
+            ? await FindAsync(connection, reader, "r.student_no = @no", c => c.Parameters.AddWithValue("no", studentNo), cancellationToken)
+            : [asked];
+        var result = await ReadInScopeAsync(connection, records, cancellationToken);
+        await AuditLog.WriteAsync(connection, reader.Name, "lineage.read", asked.RoundId, asked.School, Id(recordId), new { records = result.Count, from },
+            cancellationToken);
+        return result;
     }
+
+    /// <summary>How many record ids an audit entry lists at most (a student number shared by many records stays one bounded entry).</summary>
+    private const int AuditedIds = 20;
+
+    private sealed record Found(int RoundId, string RoundCode, long RecordId, string? School, string? StudentNo, bool InScope);
+
+    /// <summary>The records matching <paramref name="where"/>, each with its school and student number now, and whether the reader may see it (the one scope rule).</summary>
+    private static async Task<List<Found>> FindAsync(NpgsqlConnection connection, Account reader, string where, Action<NpgsqlCommand> bind,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"""
+            WITH found AS (
+                SELECT DISTINCT r.round_id, o.code, r.record_id,
+                       first_value(r.school_code) OVER (PARTITION BY r.round_id, r.record_id ORDER BY r.version DESC) AS school_code,
+                       first_value(r.student_no) OVER (PARTITION BY r.round_id, r.record_id ORDER BY r.version DESC) AS student_no
+                FROM   registry.record_version r
+                JOIN   registry.round o ON o.round_id = r.round_id
+                WHERE  {where})
+            SELECT round_id, code, record_id, school_code, student_no, access.may_act_for(@role, @school, @district, school_code)
+            FROM   found
+            ORDER  BY round_id, record_id
+            """, connection);
+        command.Parameters.AddWithValue("role", Account.RoleText(reader.Role));
+        command.Parameters.Add(new NpgsqlParameter("school", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)reader.SchoolCode ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("district", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)reader.DistrictCode ?? DBNull.Value });
+        bind(command);
+        var found = new List<Found>();
+        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken))
+        {
+            found.Add(new Found(rows.GetInt32(0), rows.GetString(1), rows.GetInt64(2), rows.IsDBNull(3) ? null : rows.GetString(3),
+                rows.IsDBNull(4) ? null : rows.GetString(4), rows.GetBoolean(5)));
+        }
+
+        return found;
+    }
+
+    private static async Task<List<RecordLineage>> ReadInScopeAsync(NpgsqlConnection connection, IEnumerable<Found> records, CancellationToken cancellationToken)
+    {
+        var result = new List<RecordLineage>();
+        foreach (var record in records.Where(r => r.InScope))
+        {
+            result.Add(await ReadRecordAsync(connection, record.RoundId, record.RoundCode, record.RecordId, cancellationToken));
+        }
+
+        return result;
+    }
+
+    private static string Id(long id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static async Task<RecordLineage> ReadRecordAsync(NpgsqlConnection connection, int roundId, string roundCode, long recordId,
         CancellationToken cancellationToken)

@@ -4,7 +4,10 @@ using StudentDataQuality.Data.Staging;
 
 namespace StudentDataQuality.Data.Exchange;
 
-/// <summary>An issued worksheet, locked for a return: its round, school and issue, as the server recorded them.</summary>
+/// <summary>
+/// An issued worksheet, locked for a return: its round, school and issue, as the server recorded them, and the school's
+/// district by the one mapping (access.school_district: the newest school master), which decides a district's uploads.
+/// </summary>
 public sealed record LockedWorksheet(Guid WorksheetId, int RoundId, string RoundCode, DateOnly RoundDate, short SchoolYear, int? PreviousRoundId,
     string RoundStatus, string SchoolCode, string SchoolName, string? DistrictCode, int IssueNumber, int LatestIssue, string KeyId)
 {
@@ -20,7 +23,7 @@ public sealed record EarlierReturns(IReadOnlyDictionary<string, Dictionary<strin
     public static EarlierReturns None { get; } = new(new Dictionary<string, Dictionary<string, string?>>(), new Dictionary<string, string>());
 }
 
-/// <summary>A return already taken, found by its file's sha256: the receipt it was given (JSON) and who may see it.</summary>
+/// <summary>A return already taken, found by its file's sha256: the receipt it was given (JSON) and who may see it (its district by the one mapping).</summary>
 public sealed record TakenReturn(long ReturnId, int RoundId, string SchoolCode, string? DistrictCode, string ReceiptJson, long? CheckRunId);
 
 /// <summary>One line of lineage a return writes: a changed value, or a removal (no field).</summary>
@@ -46,7 +49,7 @@ public static class ReturnStore
     {
         await using var command = new NpgsqlCommand("""
             SELECT t.return_id, t.round_id, t.school_code, t.receipt::text, t.check_run_id,
-                   (SELECT min(s.district_code) FROM registry.school s WHERE s.round_id = t.round_id AND s.school_code = t.school_code)
+                   (SELECT d.district_code FROM access.school_district d WHERE d.school_code = t.school_code)
             FROM   exchange.worksheet_return t WHERE t.sha256 = @sha
             """, connection);
         command.Parameters.AddWithValue("sha", sha256);
@@ -66,7 +69,7 @@ public static class ReturnStore
         await using var command = new NpgsqlCommand("""
             SELECT w.worksheet_id, w.round_id, r.code, r.round_date, r.school_year, r.previous_round_id, r.status, w.school_code,
                    coalesce((SELECT min(btrim(s.school_name_raw)) FROM registry.school s WHERE s.round_id = w.round_id AND s.school_code = w.school_code), ''),
-                   (SELECT min(s.district_code) FROM registry.school s WHERE s.round_id = w.round_id AND s.school_code = w.school_code),
+                   (SELECT d.district_code FROM access.school_district d WHERE d.school_code = w.school_code),
                    w.issue_no,
                    (SELECT max(o.issue_no) FROM exchange.worksheet o WHERE o.round_id = w.round_id AND o.school_code = w.school_code),
                    w.key_id

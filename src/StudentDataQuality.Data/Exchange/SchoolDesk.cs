@@ -8,7 +8,11 @@ public sealed record SchoolStatus(string SchoolCode, string RoundCode, bool Roun
     DateTimeOffset IssuedAt, int IssuedErrors, int IssuedWarnings, int OpenErrors, int OpenWarnings, IReadOnlyList<SchoolReturn> Returns);
 
 /// <summary>One open problem of a school, as its page lists what remains to fix.</summary>
-public sealed record OpenProblem(string StudentNo, string RuleId, string TitleZh, string TitleEn, string Severity, string Field, string? Value, bool Explained);
+public sealed record OpenProblem(string StudentNo, string RuleId, string TitleZh, string TitleEn, string Severity, string Field, string? Value, bool Explained)
+{
+    /// <summary>The record the problem is on (none for a problem of no one record): the lineage page's address, which says nothing of the student.</summary>
+    public long? RecordId { get; init; }
+}
 
 /// <summary>A school of a district in a round, as the district's page lists it.</summary>
 public sealed record DistrictSchool(string SchoolCode, string SchoolName, int? IssueNumber, DateOnly? Deadline, bool Downloaded, int Returns,
@@ -27,14 +31,11 @@ public sealed record WorksheetFile(Guid WorksheetId, string SchoolCode, int Roun
 /// </summary>
 public sealed class SchoolDesk(NpgsqlDataSource dataSource)
 {
-    /// <summary>A school's schools as SQL sees them: the account's role, school and district bound as parameters.</summary>
-    private const string InScope = """
-        (@role = 'data_team'
-         OR (@role = 'school' AND {0}.school_code = @school)
-         OR (@role = 'district' AND EXISTS (SELECT 1 FROM registry.school scope_school
-                                            WHERE scope_school.round_id = {0}.round_id AND scope_school.school_code = {0}.school_code
-                                              AND scope_school.district_code = @district)))
-        """;
+    /// <summary>
+    /// The one scope rule (sql/migrations/0018_school_scope.sql): whether the account, its role, school and district bound
+    /// as parameters, may read and act for the school of the row; a district's schools are those of the newest school master.
+    /// </summary>
+    private const string InScope = "access.may_act_for(@role, @school, @district, {0}.school_code)";
 
     public async Task<SchoolStatus?> StatusAsync(Account reader, string schoolCode, CancellationToken cancellationToken = default)
     {
@@ -128,13 +129,48 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
         return file;
     }
 
-    /// <summary>A return's receipt (JSON) and its school, when the reader may have it; a refusal is audited.</summary>
+    /// <summary>A return's receipt (JSON) and its school, when the reader may have it; the read is audited (<c>receipt.read</c>), a refusal too.</summary>
     public async Task<(string SchoolCode, string ReceiptJson)?> ReceiptAsync(Account reader, long returnId, string from, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reader);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (await ReadReceiptAsync(connection, reader, returnId, from, cancellationToken) is not { } found)
+        {
+            return null;
+        }
+
+        await AuditLog.WriteAsync(connection, reader.Name, "receipt.read", found.RoundId, found.SchoolCode, Id(returnId),
+            new { rows = found.Rows, from }, cancellationToken);
+        return (found.SchoolCode, found.ReceiptJson);
+    }
+
+    /// <summary>
+    /// A return's receipt as a file (<paramref name="render"/> makes its bytes from the receipt's JSON), when the reader may
+    /// have it; the download is audited with the sha256 and length of the bytes handed out (<c>receipt.download</c>), a refusal too.
+    /// </summary>
+    public async Task<byte[]?> ReceiptFileAsync(Account reader, long returnId, string from, Func<string, byte[]> render,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(render);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (await ReadReceiptAsync(connection, reader, returnId, from, cancellationToken) is not { } found)
+        {
+            return null;
+        }
+
+        var bytes = render(found.ReceiptJson);
+        await AuditLog.WriteAsync(connection, reader.Name, "receipt.download", found.RoundId, found.SchoolCode, Id(returnId),
+            new { sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), bytes = bytes.Length, rows = found.Rows, from },
+            cancellationToken);
+        return bytes;
+    }
+
+    private static async Task<(int RoundId, string SchoolCode, string ReceiptJson, int Rows)?> ReadReceiptAsync(NpgsqlConnection connection, Account reader,
+        long returnId, string from, CancellationToken cancellationToken)
+    {
         await using var command = new NpgsqlCommand($"""
-            SELECT t.school_code, t.receipt::text FROM exchange.worksheet_return t
+            SELECT t.round_id, t.school_code, t.receipt::text, coalesce(jsonb_array_length(t.receipt->'Rows'), 0) FROM exchange.worksheet_return t
             WHERE  t.return_id = @id AND {string.Format(System.Globalization.CultureInfo.InvariantCulture, InScope, "t")}
             """, connection);
         Bind(command, reader);
@@ -143,31 +179,35 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
         {
             if (await row.ReadAsync(cancellationToken))
             {
-                return (row.GetString(0), row.GetString(1));
+                return (row.GetInt32(0), row.GetString(1), row.GetString(2), row.GetInt32(3));
             }
         }
 
-        await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, null, returnId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            new { what = "receipt", from }, cancellationToken);
+        await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, null, Id(returnId), new { what = "receipt", from }, cancellationToken);
         return null;
     }
 
+    private static string Id(long id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>
     /// The open problems of a school in its newest round with a worksheet, student by student (at most <paramref name="limit"/>),
-    /// when the reader may see the school; otherwise none, and the refusal is audited.
+    /// when the reader may see the school; otherwise none, and the refusal is audited. A read in scope is audited as
+    /// <c>school.problems.read</c> (the round, the school, how many rows were shown), an empty one too.
     /// </summary>
-    public async Task<IReadOnlyList<OpenProblem>> OpenProblemsAsync(Account reader, string schoolCode, int limit = 1000, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<OpenProblem>> OpenProblemsAsync(Account reader, string schoolCode, string from, int limit = 1000,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reader);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand($"""
-            WITH newest AS (
+            WITH newest AS MATERIALIZED (
                 SELECT w.round_id, w.school_code FROM exchange.worksheet w JOIN registry.round r USING (round_id)
                 WHERE  w.school_code = @code AND {string.Format(System.Globalization.CultureInfo.InvariantCulture, InScope, "w")}
                 ORDER  BY r.round_date DESC, w.round_id DESC LIMIT 1)
-            SELECT coalesce(f.student_no, ''), f.rule_id, q.title_zh, q.title_en, f.severity, f.field, f.value,
+            SELECT coalesce(f.student_no, ''), f.record_id, f.rule_id, q.title_zh, q.title_en, f.severity, f.field, f.value,
                    EXISTS (SELECT 1 FROM exchange.explanation x WHERE x.round_id = f.round_id AND x.record_id = f.record_id
                            AND x.status IN ('pending', 'accepted') AND f.fingerprint = ANY (x.fingerprints))
+                   , n.round_id
             FROM   newest n JOIN quality.finding f ON f.round_id = n.round_id AND f.school_code = n.school_code AND f.status = 'open'
             JOIN   quality.rule q ON q.rule_id = f.rule_id
             ORDER  BY f.severity, f.student_no, f.rule_id
@@ -177,39 +217,41 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("code", schoolCode);
         command.Parameters.AddWithValue("limit", limit);
         var problems = new List<OpenProblem>();
+        int? roundId = null;
         await using (var row = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await row.ReadAsync(cancellationToken))
             {
-                problems.Add(new OpenProblem(row.GetString(0), row.GetString(1), row.GetString(2), row.GetString(3), row.GetString(4), row.GetString(5),
-                    row.IsDBNull(6) ? null : row.GetString(6), row.GetBoolean(7)));
+                problems.Add(new OpenProblem(row.GetString(0), row.GetString(2), row.GetString(3), row.GetString(4), row.GetString(5), row.GetString(6),
+                    row.IsDBNull(7) ? null : row.GetString(7), row.GetBoolean(8)) { RecordId = row.IsDBNull(1) ? null : row.GetInt64(1) });
+                roundId = row.GetInt32(9);
             }
         }
 
-        if (problems.Count == 0)
+        if (problems.Count == 0 && !await RefuseUnlessInScopeAsync(connection, reader, schoolCode, "open problems", cancellationToken))
         {
-            await RefuseUnlessInScopeAsync(connection, reader, schoolCode, "open problems", cancellationToken);
+            return problems;
         }
 
+        await AuditLog.WriteAsync(connection, reader.Name, "school.problems.read", roundId, schoolCode, schoolCode,
+            new { rows = problems.Count, from }, cancellationToken);
         return problems;
     }
 
-    /// <summary>Audits a read of a school the reader may not see (any round of the master); a school in scope is left alone.</summary>
-    private static async Task RefuseUnlessInScopeAsync(NpgsqlConnection connection, Account reader, string schoolCode, string what,
+    /// <summary>Whether the reader may see the school (the one scope rule); a read out of scope is audited as refused.</summary>
+    private static async Task<bool> RefuseUnlessInScopeAsync(NpgsqlConnection connection, Account reader, string schoolCode, string what,
         CancellationToken cancellationToken)
     {
-        await using var scope = new NpgsqlCommand($"""
-            SELECT EXISTS (SELECT 1 FROM registry.school s WHERE s.school_code = @code
-                           AND {string.Format(System.Globalization.CultureInfo.InvariantCulture, InScope, "s")})
-            """, connection);
+        await using var scope = new NpgsqlCommand("SELECT access.may_act_for(@role, @school, @district, @code)", connection);
         Bind(scope, reader);
         scope.Parameters.AddWithValue("code", schoolCode);
-        if (reader.Role == AccountRole.DataTeam || (bool)(await scope.ExecuteScalarAsync(cancellationToken))!)
+        if ((bool)(await scope.ExecuteScalarAsync(cancellationToken))!)
         {
-            return;
+            return true;
         }
 
         await AuditLog.WriteAsync(connection, reader.Name, "access.refused", null, schoolCode, schoolCode, new { what }, cancellationToken);
+        return false;
     }
 
     /// <summary>What stands between a school and its sign-off in its newest open round: open errors, and open warnings no explanation covers.</summary>
@@ -346,8 +388,8 @@ public sealed class SchoolDesk(NpgsqlDataSource dataSource)
                 ORDER  BY r.round_date DESC, r.round_id DESC LIMIT 1),
             schools AS (
                 SELECT DISTINCT ON (s.school_code) s.round_id, s.school_code, coalesce(s.school_name_raw, '') AS school_name
-                FROM   registry.school s JOIN round USING (round_id)
-                WHERE  s.district_code = @code AND s.school_code IS NOT NULL
+                FROM   registry.school s JOIN round USING (round_id) JOIN access.school_district d ON d.school_code = s.school_code
+                WHERE  d.district_code = @code
                 ORDER  BY s.school_code, s.row_no)
             SELECT s.school_code, s.school_name, w.issue_no, w.deadline,
                    EXISTS (SELECT 1 FROM audit.event e JOIN exchange.worksheet x ON e.object = x.worksheet_id::text

@@ -85,7 +85,9 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
             WHERE  t.return_id = @id AND coalesce(r->>'StudentNo', '') <> ''
             ORDER  BY jsonb_array_length(r->'Changes') > 0 DESC LIMIT 1
             """, ("id", returnId)) is var pair && pair.Split('|') is [var no, var flag] ? (no, flag == "true") : ("", false);
-        var lineage = await school.GetAsync("/school/students/" + corrected);
+        var record = await db.ScalarAsync<long>("SELECT min(record_id) FROM registry.record WHERE round_id = @r AND student_no_raw = @n",
+            ("r", _run.RoundId), ("n", corrected));
+        var lineage = await school.GetAsync($"/school/records/{record}");
         Assert.Equal(HttpStatusCode.OK, lineage.StatusCode);
         var lineagePage = await lineage.Content.ReadAsStringAsync();
         Assert.Contains($"· {corrected}</h1>", lineagePage, StringComparison.Ordinal);
@@ -95,7 +97,7 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
         }
 
         // ... another school guessing it gets "not found", on record.
-        Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync("/school/students/" + corrected)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync($"/school/records/{record}")).StatusCode);
         Assert.Equal(4L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", "school-" + other)));
         Assert.Equal("lineage", await db.ScalarAsync<string>(
             "SELECT details->>'what' FROM audit.event WHERE action = 'access.refused' AND actor = @a ORDER BY event_id DESC LIMIT 1", ("a", "school-" + other)));
@@ -110,7 +112,7 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
         var page404 = await office.GetAsync("/school?code=" + mine);
         Assert.Equal(HttpStatusCode.NotFound, page404.StatusCode);
         Assert.DoesNotContain(worksheetId.ToString(), await page404.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.NotFound, (await office.GetAsync("/school/students/" + corrected)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await office.GetAsync($"/school/records/{record}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await office.GetAsync(receiptPath)).StatusCode);
         Assert.Equal(3L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", "district-o" + elsewhere)));
 
@@ -120,7 +122,7 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
         Assert.Equal("/denied", (await manager.GetAsync("/school?code=" + mine)).Headers.Location?.OriginalString);
         Assert.Equal(HttpStatusCode.NotFound, (await manager.GetAsync($"/school/worksheets/{worksheetId}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await manager.GetAsync(receiptPath)).StatusCode);
-        Assert.Equal("/denied", (await manager.GetAsync("/school/students/" + corrected)).Headers.Location?.OriginalString);
+        Assert.Equal("/denied", (await manager.GetAsync($"/school/records/{record}")).Headers.Location?.OriginalString);
         Assert.Equal("/denied", (await manager.GetAsync("/team/audit")).Headers.Location?.AbsolutePath);
         Assert.Equal(5L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'manager-p'"));
     }
@@ -140,9 +142,10 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE file_name = 'students.csv'"));
         Assert.Equal(1L, await db.ScalarAsync<long>(
             "SELECT count(*) FROM audit.event WHERE action = 'worksheet.return.refused' AND actor = @a", ("a", "school-r" + mine[^3..])));
-        // Rounds, files, record versions and schools as they were; the audit log one entry longer (the refusal).
+        // Rounds, files, record versions and schools as they were; the audit log two entries longer (the read of the school's
+        // page the form is on, and the refusal).
         var counts = before.Split(',');
-        counts[^1] = (long.Parse(counts[^1], System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        counts[^1] = (long.Parse(counts[^1], System.Globalization.CultureInfo.InvariantCulture) + 2).ToString(System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(string.Join(',', counts), await db.StateCountsAsync());
     }
 
@@ -187,9 +190,10 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
 
         Assert.Equal("TooLarge,ZipBomb,NotXlsx", await db.ScalarAsync<string>(
             "SELECT string_agg(details->>'code', ',' ORDER BY event_id) FROM audit.event WHERE action = 'worksheet.return.refused' AND actor = @a", ("a", name)));
-        // Rounds, files, record versions and schools as they were; the audit log three entries longer (the refusals).
+        // Rounds, files, record versions and schools as they were; the audit log six entries longer (the three reads of the
+        // school's page the form is on, and the three refusals).
         var counts = before.Split(',');
-        counts[^1] = (long.Parse(counts[^1], System.Globalization.CultureInfo.InvariantCulture) + 3).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        counts[^1] = (long.Parse(counts[^1], System.Globalization.CultureInfo.InvariantCulture) + 6).ToString(System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(string.Join(',', counts), await db.StateCountsAsync());
     }
 
