@@ -25,6 +25,11 @@ namespace StudentDataQuality.Web;
 public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobStorage, SigningKey Key, string Urls)
 {
     public SignInPolicy SignInPolicy { get; init; } = SignInPolicy.Default;
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+    public SessionPolicy Sessions { get; init; } = SessionPolicy.Default;
+    public RateLimits RateLimits { get; init; } = RateLimits.Default;
+    public IReadOnlyList<string> KnownProxies { get; init; } = [];
+    public bool Tls { get; init; }
     public ILoggerProvider? Logging { get; init; }
 
     /// <summary>The folder of registry exports the data team may start rounds from (each file or folder directly in it); none: no starting from the web.</summary>

@@ -14,6 +14,8 @@ public enum SignInOutcome
     WrongPassword,
     Locked,
     Sealed,
+    Throttled,
+    InvalidName,
 }
 
 public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null, DateTimeOffset? LockedUntil = null)
@@ -26,6 +28,7 @@ public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null
 public sealed record SignInPolicy
 {
     public int MaxFailures { get; init; } = 5;
+    public int AddressMaxFailures { get; init; } = 20;
     public TimeSpan LockoutTime { get; init; } = TimeSpan.FromMinutes(15);
     public TimeSpan SealAfterUnused { get; init; } = TimeSpan.FromDays(180);
 
