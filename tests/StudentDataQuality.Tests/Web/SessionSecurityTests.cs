@@ -96,6 +96,8 @@ public sealed class SessionSecurityTests(DatabaseFixture db) : IClassFixture<Dat
         Assert.Equal("max-age=31536000; includeSubDomains", login.Headers.GetValues("Strict-Transport-Security").Single());
         var antiforgery = login.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-sdq.antiforgery=", StringComparison.Ordinal));
         AssertHostCookie(antiforgery);
+        var language = await SendAsync(proxy, jar, HttpMethod.Get, "/lang/en?back=/login", null);
+        AssertHostCookie(language.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-sdq.lang=", StringComparison.Ordinal)));
 
         var html = await login.Content.ReadAsStringAsync();
         var token = System.Text.RegularExpressions.Regex.Match(html, """<input type="hidden" name="([^"]+)" value="([^"]+)">""");
@@ -109,9 +111,6 @@ public sealed class SessionSecurityTests(DatabaseFixture db) : IClassFixture<Dat
         Assert.Contains("httponly", session, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=strict", session, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(proxy, jar, HttpMethod.Get, "/password", null)).StatusCode);
-
-        var language = await SendAsync(proxy, jar, HttpMethod.Get, "/lang/en?back=/login", null);
-        AssertHostCookie(language.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-sdq.lang=", StringComparison.Ordinal)));
 
         static void AssertHostCookie(string cookie)
         {
