@@ -1,12 +1,12 @@
 using System.Globalization;
+using System.Net;
 using System.Security.Claims;
+using System.Threading.RateLimiting;
 using Hangfire;
 using Hangfire.Dashboard;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
-using System.Net;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -50,6 +50,7 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
     /// sent on every https answer.
     /// </summary>
     public bool Tls { get; init; }
+
     public ILoggerProvider? Logging { get; init; }
 
     /// <summary>The folder of registry exports the data team may start rounds from (each file or folder directly in it); none: no starting from the web.</summary>

@@ -64,6 +64,7 @@ public sealed class SignInTests(DatabaseFixture db) : IClassFixture<DatabaseFixt
     }
 
     [Fact]
+    [Trait("Category", "Security")]
     public async Task RepeatedFailures_SlowTheAccountFromNewAddresses_EvenForTheRightPassword_UntilTheDataTeamResetsIt()
     {
         var password = await AccountAsync("school-a2", AccountRole.School, school: "2301000002");
