@@ -16,6 +16,9 @@ internal static class Html
 
     public const string LanguageCookie = "sdq.lang";
 
+    /// <summary>The language cookie's name over https: host-only, Secure, path / (the `__Host-` prefix holds the browser to it).</summary>
+    public const string SecureLanguageCookie = "__Host-" + LanguageCookie;
+
     /// <summary>True when the request is answered in English: the reader chose it (the switch's cookie), or, before any
     /// choice, the browser asks for English before Chinese. Simplified Chinese otherwise.</summary>
     public static bool English => Current.Value?.English ?? false;
@@ -26,7 +29,7 @@ internal static class Html
     /// <summary>Sets the request's language for the pages drawn while it is answered (an async-local value, one per request).</summary>
     public static Task ChooseLanguage(Microsoft.AspNetCore.Http.HttpContext context, Func<Task> next)
     {
-        var chosen = context.Request.Cookies[LanguageCookie];
+        var chosen = context.Request.Cookies[SecureLanguageCookie] ?? context.Request.Cookies[LanguageCookie];
         var english = chosen is "en" || (chosen is not "zh" && PrefersEnglish(context.Request.Headers.AcceptLanguage.ToString()));
         Current.Value = new Request(english, context.Request.Path + context.Request.QueryString);
         return next();
@@ -53,9 +56,14 @@ internal static class Html
 
     public static string E(string? text) => Encoder.Encode(text ?? "");
 
-    /// <summary>A path of this site only (the language switch and sign-in come back to it): never another host.</summary>
+    /// <summary>
+    /// A path of this site only (the language switch comes back to it), else "/": one leading '/', no "//" or '\\' anywhere
+    /// (browsers read "/\\host" as "//host"), no control characters or spaces (browsers drop tabs and line breaks from an
+    /// address, so "/\t/host" would become "//host"; a line break would also end the Location header), at most 2,000 characters.
+    /// </summary>
     public static string LocalOrHome(string? path) =>
-        path is { Length: > 0 } && path[0] == '/' && !path.StartsWith("//", StringComparison.Ordinal) && !path.Contains('\\', StringComparison.Ordinal) ? path : "/";
+        path is { Length: > 0 and <= 2000 } && path[0] == '/' && !path.Contains("//", StringComparison.Ordinal) && !path.Contains('\\', StringComparison.Ordinal)
+        && !path.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) ? path : "/";
 
     private static string Switch()
     {

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Net;
 using System.Security.Claims;
+using System.Threading.RateLimiting;
 using Hangfire;
 using Hangfire.Dashboard;
 using Microsoft.AspNetCore.Antiforgery;
@@ -8,6 +10,8 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -25,6 +29,28 @@ namespace StudentDataQuality.Web;
 public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobStorage, SigningKey Key, string Urls)
 {
     public SignInPolicy SignInPolicy { get; init; } = SignInPolicy.Default;
+
+    /// <summary>The clock of sessions and the sign-in throttle (a test moves its own).</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>A session's absolute lifetime (12 hours) and idle timeout (30 minutes).</summary>
+    public SessionPolicy Sessions { get; init; } = SessionPolicy.Default;
+
+    /// <summary>The rate limiter's limits on sign-in and uploads, per client address and per account.</summary>
+    public RateLimits RateLimits { get; init; } = RateLimits.Default;
+
+    /// <summary>
+    /// The reverse proxies (addresses, or networks as 10.0.0.0/8) whose X-Forwarded-For and X-Forwarded-Proto are believed;
+    /// none by default: the headers of any other sender are ignored.
+    /// </summary>
+    public IReadOnlyList<string> KnownProxies { get; init; } = [];
+
+    /// <summary>
+    /// The portal is reached over https (its own, or a TLS proxy's): its cookies are then `__Host-` and always Secure. HSTS is
+    /// sent on every https answer.
+    /// </summary>
+    public bool Tls { get; init; }
+
     public ILoggerProvider? Logging { get; init; }
 
     /// <summary>The folder of registry exports the data team may start rounds from (each file or folder directly in it); none: no starting from the web.</summary>
@@ -50,9 +76,10 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
 }
 
 /// <summary>
-/// The web portal (`sdq web`): sign-in with cookie authentication (lockout after repeated failures, a new password at
-/// first sign-in, sealed accounts refused), antiforgery on every form, security headers on every answer, and the jobs
-/// dashboard for the data team only. Every sign-in attempt and every refusal is in the audit log.
+/// The web portal (`sdq web`): sign-in (names checked first, rate limits, a throttle on repeated failures, a new password
+/// at first sign-in, sealed accounts refused) opening a session kept on the server, antiforgery on every form, security
+/// headers on every answer, and the jobs dashboard for the data team only. Every sign-in attempt and every refusal is in
+/// the audit log.
 /// </summary>
 public static class Portal
 {
@@ -64,7 +91,11 @@ public static class Portal
     /// <summary>An upload up to this size is received whole even when refused, so that the browser shows why.</summary>
     public const long MaxDrainedBytes = 128L * 1024 * 1024;
     private const string MustChangeClaim = "sdq:must_change_password";
-    private const string StampClaim = "sdq:stamp";
+    private const string SessionClaim = "sdq:session";
+
+    /// <summary>The rate limit of uploads (per client address, and per account): put on the upload endpoint.</summary>
+    public const string UploadRateLimit = "uploads";
+    private const string SignInRateLimit = "sign-in";
     internal const string SchoolClaim = "sdq:school";
     internal const string DistrictClaim = "sdq:district";
 
@@ -85,7 +116,10 @@ public static class Portal
         builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy with
         {
             DecoyHash = settings.SignInPolicy.DecoyHash ?? Passwords.Hash("decoy", Passwords.OneTime()),
-        }));
+        }, settings.Clock));
+        builder.Services.AddSingleton(new Sessions(settings.DataSource, settings.Sessions, settings.Clock));
+        builder.Services.AddSingleton(_ => new SignInLimiter(settings.RateLimits.SignInPerAccount));
+        AddRateLimits(builder.Services, settings.RateLimits);
         builder.Services.AddSingleton(new SchoolDesk(settings.DataSource));
         builder.Services.AddSingleton(new LineageReader(settings.DataSource));
         builder.Services.AddSingleton(new Gates(settings.ConcurrentUploads, Environment.ProcessorCount));
@@ -100,29 +134,36 @@ public static class Portal
         // A returned worksheet is refused above ReturnLimits.MaxBytes, with its reason; the request (form and token) may be a little larger.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadRequestBytes);
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = MaxUploadRequestBytes);
+        // Over TLS every cookie is `__Host-`: Secure, path /, no domain (the browser refuses it otherwise, and no other site
+        // of the domain can set or overwrite it).
+        var cookiePrefix = settings.Tls ? "__Host-" : "";
+        var securePolicy = settings.Tls ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
         builder.Services.AddAntiforgery(o =>
         {
-            o.Cookie.Name = "sdq.antiforgery";
+            o.Cookie.Name = cookiePrefix + "sdq.antiforgery";
+            o.Cookie.Path = "/";
             o.Cookie.SameSite = SameSiteMode.Strict;
-            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.Cookie.SecurePolicy = securePolicy;
         });
         builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o =>
         {
-            o.Cookie.Name = "sdq.session";
+            o.Cookie.Name = cookiePrefix + "sdq.session";
+            o.Cookie.Path = "/";
             o.Cookie.HttpOnly = true;
             o.Cookie.SameSite = SameSiteMode.Strict;
-            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.Cookie.SecurePolicy = securePolicy;
             o.LoginPath = "/login";
             o.AccessDeniedPath = "/denied";
-            o.ExpireTimeSpan = TimeSpan.FromHours(8);
-            o.SlidingExpiration = true;
-            // Every request of a session checks its account: sealed, or given a new password since (a reset ends the
-            // sessions opened with the old one), and the session ends.
+            // The cookie only names the session; the server decides whether it goes on (its row in access.session).
+            o.ExpireTimeSpan = settings.Sessions.Lifetime;
+            o.SlidingExpiration = false;
+            // Every request of a session checks it on the server, in one statement: not signed out, within its lifetime and
+            // idle time, its account not sealed and still with the password it was opened with; otherwise the session ends.
             o.Events.OnValidatePrincipal = async validate =>
             {
                 var principal = validate.Principal;
-                if (principal?.Identity?.Name is not { } name || principal.FindFirstValue(StampClaim) is not { } stamp
-                    || !await validate.HttpContext.RequestServices.GetRequiredService<SignIns>().SessionValidAsync(name, stamp, validate.HttpContext.RequestAborted))
+                if (principal?.Identity?.Name is not { } name || principal.FindFirstValue(SessionClaim) is not { } token
+                    || !await validate.HttpContext.RequestServices.GetRequiredService<Sessions>().ContinueAsync(token, name, validate.HttpContext.RequestAborted))
                 {
                     validate.RejectPrincipal();
                     await validate.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
@@ -147,11 +188,18 @@ public static class Portal
         builder.Services.AddSingleton(sp => new RoundLauncher(sp.GetRequiredService<RoundRuns>(), sp.GetRequiredService<IBackgroundJobClient>()));
 
         var app = builder.Build();
+        // First: the client's address and scheme, as a configured proxy forwards them (none configured: the headers are ignored).
+        if (settings.KnownProxies.Count > 0)
+        {
+            app.UseForwardedHeaders(ForwardedHeaders(settings.KnownProxies));
+        }
+
         app.Use(SecurityHeaders);
         app.Use(Html.ChooseLanguage);
         app.UseAuthentication();
         app.Use(NewPasswordFirst);
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.UseHangfireDashboard(DashboardPath, new DashboardOptions
         {
             Authorization = [new DataTeamOnly(settings.DataSource)],
@@ -169,23 +217,29 @@ public static class Portal
                 return Results.NotFound();
             }
 
-            context.Response.Cookies.Append(Html.LanguageCookie, code, new CookieOptions
+            context.Response.Cookies.Append(context.Request.IsHttps ? Html.SecureLanguageCookie : Html.LanguageCookie, code, new CookieOptions
             {
                 HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.FromDays(365), IsEssential = true,
-                Secure = context.Request.IsHttps,
+                Secure = context.Request.IsHttps, Path = "/",
             });
             return Results.Redirect(Html.LocalOrHome(back));
         });
         app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) => Page(LoginPage(antiforgery.GetAndStoreTokens(context), null)));
-        app.MapPost("/login", SignInAsync);
+        app.MapPost("/login", SignInAsync).RequireRateLimiting(SignInRateLimit);
         app.MapGet("/password", (HttpContext context, IAntiforgery antiforgery) => Page(PasswordPage(antiforgery.GetAndStoreTokens(context), null)))
             .RequireAuthorization();
         app.MapPost("/password", ChangePasswordAsync).RequireAuthorization();
-        app.MapPost("/logout", async (HttpContext context, IAntiforgery antiforgery) =>
+        app.MapPost("/logout", async (HttpContext context, IAntiforgery antiforgery, Sessions sessions) =>
         {
             if (!await antiforgery.IsRequestValidAsync(context))
             {
                 return Results.BadRequest();
+            }
+
+            // Ended on the server: the cookie, and any copy of it, opens nothing any more.
+            if (context.User.FindFirstValue(SessionClaim) is { } token)
+            {
+                await sessions.EndAsync(token, ClientAddress(context), context.RequestAborted);
             }
 
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
@@ -204,7 +258,12 @@ public static class Portal
 
     private static IResult Page(string html) => Results.Content(html, "text/html; charset=utf-8");
 
-    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Gates gates)
+    /// <summary>
+    /// A sign-in, in this order: the input (a name that cannot be an account's is refused before any look-up), the throttle
+    /// (failures from this address, or on this account from places it never signed in from) and the account's rate limit,
+    /// the password, and only then what is told to the right password alone (sealed, locked); then the session.
+    /// </summary>
+    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, SignInLimiter limiter, Gates gates)
     {
         if (!await antiforgery.IsRequestValidAsync(context))
         {
@@ -214,36 +273,93 @@ public static class Portal
         var form = await context.Request.ReadFormAsync();
         var name = form["account"].ToString().Trim();
         var password = form["password"].ToString();
+        var from = ClientAddress(context);
+
+        // 1. The input.
+        if (!AccountNames.IsValid(name))
+        {
+            await signIns.RefuseNameAsync(name, from, context.RequestAborted);
+            return LoginAnswer(context, antiforgery, Html.T(
+                $"账号名应为 1 至 {AccountNames.MaxLength} 个字母、数字或 . _ @ -（以字母或数字开头）；请核对后重新输入。",
+                $"An account name is 1 to {AccountNames.MaxLength} letters, digits, '.', '_', '@' or '-', starting with a letter or digit; check it and type it again."),
+                StatusCodes.Status400BadRequest);
+        }
+
+        // 2. The throttle, then the rate of attempts on the account (after the throttle: attempts it stops use none of it).
+        if (await signIns.ThrottleAsync(name, from, context.RequestAborted) is { } until)
+        {
+            return LoginAnswer(context, antiforgery, ThrottledMessage(until), StatusCodes.Status429TooManyRequests);
+        }
+
+        using var permit = limiter.Acquire(name);
+        if (!permit.IsAcquired)
+        {
+            return TooMany(permit);
+        }
+
+        // 3. The password.
         SignInResult result;
         using (await gates.PasswordChecks.EnterAsync(context.RequestAborted))
         {
-            result = await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, password), context.Connection.RemoteIpAddress?.ToString() ?? "",
-                cancellationToken: context.RequestAborted);
+            result = await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, password), from, cancellationToken: context.RequestAborted);
         }
 
+        // 4. What only the right password is told (and the throttle met at the last moment, by an attempt sent alongside).
         string? error = result.Outcome switch
         {
-            SignInOutcome.WrongPassword => Html.T("账号或密码不正确。", "The account or password is wrong."),
+            SignInOutcome.WrongPassword or SignInOutcome.InvalidName => Html.T("账号或密码不正确。", "The account or password is wrong."),
             SignInOutcome.Locked => string.Create(CultureInfo.InvariantCulture, $"{Html.T(
                 $"多次登录失败，账号已锁定至 {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm}（北京时间），请届时再试或联系数据管理员。",
                 $"After repeated failures the account is locked until {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm} (Beijing time); try again then, or ask the data team.")}"),
             SignInOutcome.Sealed => Html.T("账号超过 180 天未使用，已封存；请联系数据管理员获取新的一次性密码。",
                 "The account was unused for 180 days and is sealed; ask the data team for a new one-time password."),
+            SignInOutcome.Throttled => ThrottledMessage(result.LockedUntil!.Value),
             _ => null,
         };
         if (error is not null)
         {
-            return Results.Content(LoginPage(antiforgery.GetAndStoreTokens(context), error), "text/html; charset=utf-8",
-                statusCode: StatusCodes.Status401Unauthorized);
+            return LoginAnswer(context, antiforgery, error,
+                result.Outcome == SignInOutcome.Throttled ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized);
         }
 
-        var account = result.Account!;
-        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
-            Principal(account, result.Stamp!, mustChange: result.Outcome == SignInOutcome.MustChangePassword));
+        // 5. The session (a further step of sign-in, where an account has one, comes before this).
+        await IssueSessionAsync(context, result);
         return Results.Redirect(result.Outcome == SignInOutcome.MustChangePassword ? "/password" : "/");
     }
 
-    private static async Task<IResult> ChangePasswordAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Gates gates)
+    /// <summary>
+    /// Opens the session of a sign-in that succeeded (<see cref="SignInOutcome.SignedIn"/> or
+    /// <see cref="SignInOutcome.MustChangePassword"/>): a row on the server, its random token in the cookie. The one place a
+    /// session is issued; a session the request already had ends (no session is carried across a sign-in).
+    /// </summary>
+    internal static async Task IssueSessionAsync(HttpContext context, SignInResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        if (result.Outcome is not (SignInOutcome.SignedIn or SignInOutcome.MustChangePassword) || result.Account is null || result.Stamp is null)
+        {
+            throw new InvalidOperationException($"A session is issued only for a sign-in that succeeded, not for {result.Outcome}.");
+        }
+
+        var sessions = context.RequestServices.GetRequiredService<Sessions>();
+        if (context.User.FindFirstValue(SessionClaim) is { } previous)
+        {
+            await sessions.EndAsync(previous, ClientAddress(context), context.RequestAborted);
+        }
+
+        var token = await sessions.OpenAsync(result.Account.Name, result.Stamp, ClientAddress(context), context.RequestAborted);
+        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
+            Principal(result.Account, token, mustChange: result.Outcome == SignInOutcome.MustChangePassword),
+            new AuthenticationProperties { IsPersistent = false });
+    }
+
+    private static IResult LoginAnswer(HttpContext context, IAntiforgery antiforgery, string error, int status) =>
+        Results.Content(LoginPage(antiforgery.GetAndStoreTokens(context), error), "text/html; charset=utf-8", statusCode: status);
+
+    private static string ThrottledMessage(DateTimeOffset until) => string.Create(CultureInfo.InvariantCulture, $"{Html.T(
+        $"登录失败次数过多（来自此网络，或在此账号从未登录过的地点）。请于 {until.ToOffset(TimeSpan.FromHours(8)):HH:mm}（北京时间）后再试；在平时登录的地点仍可照常登录。",
+        $"Too many failed sign-ins (from this network, or on this account from places it has never signed in from). Try again after {until.ToOffset(TimeSpan.FromHours(8)):HH:mm} (Beijing time); from where you usually sign in, you can sign in now.")}");
+
+    private static async Task<IResult> ChangePasswordAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Sessions sessions, Gates gates)
     {
         if (!await antiforgery.IsRequestValidAsync(context))
         {
@@ -255,16 +371,16 @@ public static class Portal
         var current = form["current"].ToString();
         var chosen = form["new"].ToString();
         // The new password is judged first; the current one is then confirmed under the sign-in rules (failures count
-        // towards the lockout, so this form cannot be used to guess passwords).
+        // towards the throttle, so this form cannot be used to guess passwords).
         using var slot = await gates.PasswordChecks.EnterAsync(context.RequestAborted);
         var problem = Passwords.Problem(name, current, chosen, form["confirm"].ToString());
         var check = problem is null
-            ? await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, current), context.Connection.RemoteIpAddress?.ToString() ?? "",
-                confirmingPassword: true)
+            ? await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, current), ClientAddress(context), confirmingPassword: true,
+                cancellationToken: context.RequestAborted)
             : null;
         if (check is not null && check.Outcome is not (SignInOutcome.SignedIn or SignInOutcome.MustChangePassword))
         {
-            problem = Html.T("原密码不正确。", "The current password is wrong.");
+            problem = check.Outcome == SignInOutcome.Throttled ? ThrottledMessage(check.LockedUntil!.Value) : Html.T("原密码不正确。", "The current password is wrong.");
         }
 
         if (problem is not null || check is null)
@@ -275,13 +391,15 @@ public static class Portal
 
         var hash = Passwords.Hash(name, chosen);
         await signIns.SetPasswordAsync(name, hash, oneTime: false, actor: name);
-        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, Principal(check.Account!, SignIns.Stamp(hash), mustChange: false));
+        // A new password ends every session of the account (those elsewhere too); this browser goes on in a new one.
+        await sessions.EndAllAsync(name, context.RequestAborted);
+        await IssueSessionAsync(context, check with { Outcome = SignInOutcome.SignedIn, Stamp = SignIns.Stamp(hash) });
         return Results.Redirect("/");
     }
 
-    private static ClaimsPrincipal Principal(Account account, string stamp, bool mustChange)
+    private static ClaimsPrincipal Principal(Account account, string sessionToken, bool mustChange)
     {
-        var claims = new List<Claim> { new(ClaimTypes.Name, account.Name), new(ClaimTypes.Role, Account.RoleText(account.Role)), new(StampClaim, stamp) };
+        var claims = new List<Claim> { new(ClaimTypes.Name, account.Name), new(ClaimTypes.Role, Account.RoleText(account.Role)), new(SessionClaim, sessionToken) };
         if (account.SchoolCode is { } school)
         {
             claims.Add(new Claim(SchoolClaim, school));
@@ -312,9 +430,90 @@ public static class Portal
         return next();
     }
 
+    /// <summary>The client's address as the portal knows it (a configured proxy's X-Forwarded-For, else the connection's).</summary>
+    internal static string ClientAddress(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "";
+
+    private static ForwardedHeadersOptions ForwardedHeaders(IReadOnlyList<string> proxies)
+    {
+        // The framework's defaults believe loopback; only what is configured is believed here.
+        var options = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto,
+            ForwardLimit = 1,
+        };
+        options.KnownProxies.Clear();
+        options.KnownIPNetworks.Clear();
+        foreach (var proxy in proxies)
+        {
+            if (IPAddress.TryParse(proxy, out var address))
+            {
+                options.KnownProxies.Add(address);
+            }
+            else if (System.Net.IPNetwork.TryParse(proxy, out var network))
+            {
+                options.KnownIPNetworks.Add(network);
+            }
+            else
+            {
+                throw new UserErrorException(
+                    $"The known proxy '{proxy}' (Web:KnownProxies) is neither an IP address nor a network such as 10.0.0.0/8; correct it in the configuration.");
+            }
+        }
+
+        return options;
+    }
+
+    /// <summary>
+    /// The rate limiter: sign-in per client address, uploads per client address and per signed-in account (the account of a
+    /// sign-in is in its form, read by the handler: <see cref="SignInLimiter"/>). An answer over a limit is a page, 429.
+    /// </summary>
+    private static void AddRateLimits(IServiceCollection services, RateLimits limits)
+    {
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.OnRejected = (rejected, _) => new ValueTask(TooMany(rejected.Lease).ExecuteAsync(rejected.HttpContext));
+            o.AddPolicy(SignInRateLimit, context => RateLimits.Window("address:" + SignIns.AddressKey(ClientAddress(context)), limits.SignInPerAddress));
+            o.AddPolicy(UploadRateLimit, context => RateLimits.Window("address:" + SignIns.AddressKey(ClientAddress(context)), limits.UploadsPerAddress));
+            o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                context.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName == UploadRateLimit
+                && context.User.Identity?.Name is { } account
+                    ? RateLimits.Window("account:" + account, limits.UploadsPerAccount)
+                    : RateLimitPartition.GetNoLimiter(""));
+        });
+    }
+
+    /// <summary>The answer over a rate limit: a page in the reader's language, 429, with when to try again.</summary>
+    private static IResult TooMany(RateLimitLease lease)
+    {
+        var seconds = lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? (int)Math.Ceiling(retry.TotalSeconds) : 60;
+        var title = Html.T("尝试过于频繁", "Too many attempts");
+        var html = Html.Page(title, $"""
+            <h1>{title}</h1>
+            <p>{Html.T($"尝试过于频繁，请约 {Math.Max(1, seconds / 60)} 分钟后再试。", $"Too many attempts in a short time; wait about {Math.Max(1, seconds / 60)} minute(s) and try again.")}</p>
+            <p><a href="/">{Html.T("返回", "Back")}</a></p>
+            """);
+        return new TooManyResult(html, seconds);
+    }
+
+    private sealed class TooManyResult(string html, int retryAfterSeconds) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            return Html.Content(html, StatusCodes.Status429TooManyRequests).ExecuteAsync(httpContext);
+        }
+    }
+
     private static Task SecurityHeaders(HttpContext context, Func<Task> next)
     {
         var headers = context.Response.Headers;
+        // Over https (the portal's own, or a configured TLS proxy's): browsers use nothing but https here for a year.
+        if (context.Request.IsHttps)
+        {
+            headers.StrictTransportSecurity = "max-age=31536000; includeSubDomains";
+        }
+
         headers["X-Content-Type-Options"] = "nosniff";
         headers["X-Frame-Options"] = "DENY";
         headers["Referrer-Policy"] = "no-referrer";

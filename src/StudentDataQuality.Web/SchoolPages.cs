@@ -26,7 +26,7 @@ internal static class SchoolPages
         var school = app.MapGroup("/school").RequireAuthorization();
         school.MapGet("/", StatusAsync);
         school.MapGet("/worksheets/{id:guid}", DownloadAsync);
-        school.MapPost("/returns", UploadAsync);
+        school.MapPost("/returns", UploadAsync).RequireRateLimiting(Portal.UploadRateLimit);
         school.MapGet("/uploads/{key}", UploadedAsync);
         school.MapGet("/returns/{id:long}", ReceiptAsync);
         school.MapGet("/returns/{id:long}/receipt.xlsx", ReceiptFileAsync);

@@ -78,18 +78,73 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
             Log.Warning("The portal's database role {Excess}: connect it as sdq_app (SDQ_WEB_DB) so that the audit log cannot be changed through the portal", what);
         }
 
-        await using var app = Portal.Build(new PortalSettings(portalDataSource, JobHost.Storage(portalDataSource, SdqEnvironment.Configuration, prepareSchema: false),
+        // With its security settings (Web:KnownProxies, Web:Tls, session times, rate limits): PortalSecuritySettings.
+        await using var app = Portal.Build(PortalSecuritySettings.Apply(new PortalSettings(portalDataSource, JobHost.Storage(portalDataSource, SdqEnvironment.Configuration, prepareSchema: false),
             SdqEnvironment.SigningKey(dataDirectory), urls)
         {
             Logging = new SerilogLoggerProvider(Log.Logger),
             Exports = exports,
             Worksheets = Path.Combine(SdqEnvironment.DataRoot(), "worksheets"),
             Returns = JobHost.Returns(SdqEnvironment.Configuration),
-        });
+        }, SdqEnvironment.Configuration));
         await app.StartAsync(cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"The portal is at {urls} (Ctrl+C stops it). Give accounts a one-time password with `sdq user reset <account>`.");
         await app.WaitForShutdownAsync(cancellationToken);
     }
+}
+
+/// <summary>The portal's security settings from configuration (the `Web` section; README, "Running behind a TLS reverse proxy").</summary>
+internal static class PortalSecuritySettings
+{
+    /// <summary>
+    /// Web:KnownProxies (addresses or networks, a list or comma-separated; none by default), Web:Tls (default: on when the
+    /// portal listens on https or has a known proxy), Web:SessionLifetime (12:00:00), Web:IdleTimeout (00:30:00), and the
+    /// rate limits per minute: Web:RateLimits:SignInPerAddress (30), SignInPerAccount (10), UploadsPerAddress (60),
+    /// UploadsPerAccount (10); Web:AddressMaxFailures (20), the failures from one address before it is slowed.
+    /// </summary>
+    public static PortalSettings Apply(PortalSettings settings, IConfiguration configuration)
+    {
+        var web = configuration.GetSection("Web");
+        var proxies = web.GetSection("KnownProxies").GetChildren().Select(c => c.Value ?? "")
+            .Concat((web["KnownProxies"] ?? "").Split(',', StringSplitOptions.TrimEntries))
+            .Where(p => p.Length > 0).ToList();
+        var tls = web["Tls"] is { Length: > 0 } tlsText
+            ? bool.TryParse(tlsText, out var on) ? on : throw new UserErrorException($"Web:Tls is '{tlsText}'; write true or false.")
+            : settings.Urls.Contains("https://", StringComparison.OrdinalIgnoreCase) || proxies.Count > 0;
+        var limits = web.GetSection("RateLimits");
+        return settings with
+        {
+            KnownProxies = proxies,
+            Tls = tls,
+            Sessions = settings.Sessions with
+            {
+                Lifetime = Span(web, "SessionLifetime", settings.Sessions.Lifetime),
+                IdleTimeout = Span(web, "IdleTimeout", settings.Sessions.IdleTimeout),
+            },
+            RateLimits = new RateLimits
+            {
+                SignInPerAddress = PerMinute(limits, "SignInPerAddress", settings.RateLimits.SignInPerAddress),
+                SignInPerAccount = PerMinute(limits, "SignInPerAccount", settings.RateLimits.SignInPerAccount),
+                UploadsPerAddress = PerMinute(limits, "UploadsPerAddress", settings.RateLimits.UploadsPerAddress),
+                UploadsPerAccount = PerMinute(limits, "UploadsPerAccount", settings.RateLimits.UploadsPerAccount),
+            },
+            SignInPolicy = settings.SignInPolicy with
+            {
+                AddressMaxFailures = Count(web, "AddressMaxFailures", settings.SignInPolicy.AddressMaxFailures),
+            },
+        };
+    }
+
+    private static TimeSpan Span(IConfiguration section, string key, TimeSpan fallback) => section[key] is not { Length: > 0 } text ? fallback
+        : TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero ? span
+        : throw new UserErrorException($"Web:{key} is '{text}'; write a duration such as 12:00:00 (hours:minutes:seconds).");
+
+    private static RateLimit PerMinute(IConfiguration section, string key, RateLimit fallback) =>
+        section[key] is { Length: > 0 } ? new RateLimit(Count(section, key, fallback.Permits), TimeSpan.FromMinutes(1)) : fallback;
+
+    private static int Count(IConfiguration section, string key, int fallback) => section[key] is not { Length: > 0 } text ? fallback
+        : int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var count) && count > 0 ? count
+        : throw new UserErrorException($"{key} in the Web settings is '{text}'; write a whole number above 0.");
 }
 
 public sealed class UserNameSettings : SdqSettings

@@ -1,4 +1,5 @@
-using System.Text.Json;
+using System.Net;
+using System.Net.Sockets;
 using Npgsql;
 using StudentDataQuality.Data.Exchange;
 
@@ -12,8 +13,17 @@ public enum SignInOutcome
     MustChangePassword,
     /// <summary>Unknown account, no password yet, or the wrong password: the same answer for all three.</summary>
     WrongPassword,
+    /// <summary>The account is locked until <see cref="SignInResult.LockedUntil"/>; told only to the right password.</summary>
     Locked,
+    /// <summary>Unused for too long, or sealed by the data team; told only to the right password.</summary>
     Sealed,
+    /// <summary>
+    /// Too many failures from this address, or on this account from addresses it never signed in from: the password was not
+    /// checked; the attempt may be made again at <see cref="SignInResult.LockedUntil"/>.
+    /// </summary>
+    Throttled,
+    /// <summary>The name typed cannot be any account's (<see cref="AccountNames"/>): refused before any look-up.</summary>
+    InvalidName,
 }
 
 public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null, DateTimeOffset? LockedUntil = null)
@@ -22,11 +32,29 @@ public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null
     public string? Stamp { get; init; }
 }
 
-/// <summary>The rules of signing in (defaults: 5 failures lock for 15 minutes; 180 days unused seal the account).</summary>
+/// <summary>
+/// The rules of signing in. Failures are counted per account name and per client address; past the number allowed, each
+/// further attempt waits a delay (1 minute, doubled at each failure, at most 15 minutes). An account's delay applies only
+/// to addresses it has never signed in from, so that guessing from elsewhere cannot keep it out from where it works; an
+/// address's delay applies to every account tried from it. 180 days unused seal an account.
+/// </summary>
 public sealed record SignInPolicy
 {
+    /// <summary>Failures on one account name before attempts on it from addresses it never signed in from wait.</summary>
     public int MaxFailures { get; init; } = 5;
+
+    /// <summary>Failures from one address (any account names) before attempts from it wait: more, as an office or school shares one.</summary>
+    public int AddressMaxFailures { get; init; } = 20;
+
+    /// <summary>The first delay, doubled at each further failure.</summary>
+    public TimeSpan FirstDelay { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest delay.</summary>
     public TimeSpan LockoutTime { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Failures are forgotten this long after the last one (and an account's at a new password).</summary>
+    public TimeSpan ForgetFailuresAfter { get; init; } = TimeSpan.FromDays(1);
+
     public TimeSpan SealAfterUnused { get; init; } = TimeSpan.FromDays(180);
 
     /// <summary>
@@ -40,15 +68,36 @@ public sealed record SignInPolicy
 
 /// <summary>
 /// Signing in and passwords, with the rules in one place and every attempt in the audit log. The password hash is checked
-/// by the caller's function (the web framework's hasher): this class never sees a password. The account's row is locked
-/// for the attempt, so that parallel attempts count every failure.
+/// by the caller's function (the web framework's hasher): this class never sees a password. An attempt is decided in this
+/// order: the name (<see cref="AccountNames"/>), the throttle (<see cref="ThrottleAsync"/>), the password, and only then
+/// sealed, locked or a new password to choose: nothing about the account is told to a wrong password. The attempts on one
+/// account name are taken one at a time (its throttle row is locked), so that parallel attempts all count.
 /// </summary>
-public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = null)
+public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = null, TimeProvider? clock = null)
 {
     private readonly SignInPolicy _policy = policy ?? SignInPolicy.Default;
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    /// <summary>Puts a refused account name on record (cut to 64 characters, control characters replaced).</summary>
+    public async Task RefuseNameAsync(string? accountName, string from, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await AuditLog.WriteAsync(connection, "anonymous", "sign-in.refused", null, null, AccountNames.ForRecord(accountName),
+            new { from, reason = "not an account name", length = accountName?.Length ?? 0 }, cancellationToken);
+    }
 
     /// <summary>
-    /// One attempt: the account's password checked under the lockout and sealing rules, and audited. With
+    /// Whether an attempt on <paramref name="accountName"/> from <paramref name="from"/> must wait, and until when (null: it
+    /// may go on). A wait is put on record as <c>sign-in.throttled</c>.
+    /// </summary>
+    public async Task<DateTimeOffset?> ThrottleAsync(string accountName, string from, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await ThrottledAsync(connection, null, accountName, from, cancellationToken);
+    }
+
+    /// <summary>
+    /// One attempt: the account's password checked under the throttle and sealing rules, and audited. With
     /// <paramref name="confirmingPassword"/>, the attempt is a signed-in account confirming its current password (to choose
     /// a new one): the same rules, but a success is audited as <c>password.confirm</c>, not as a sign-in.
     /// </summary>
@@ -56,13 +105,20 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(passwordMatches);
+        ArgumentNullException.ThrowIfNull(from);
+        if (!AccountNames.IsValid(accountName))
+        {
+            await RefuseNameAsync(accountName, from, cancellationToken);
+            return new SignInResult(SignInOutcome.InvalidName);
+        }
+
         // The password is checked with no connection held (a check is tens of milliseconds of CPU: two hundred schools signing
-        // in at once would otherwise hold the pool); the outcome is then decided on the account's row, locked, as it is then.
-        string? verifiedHash = null;
+        // in at once would otherwise hold the pool); the outcome is then decided on the account's rows, locked, as they are then.
+        string? verifiedHash;
         var verified = false;
         await using (var peek = dataSource.CreateCommand("SELECT password_hash FROM access.account WHERE account = @name"))
         {
-            peek.Parameters.AddWithValue("name", accountName ?? "");
+            peek.Parameters.AddWithValue("name", accountName);
             verifiedHash = await peek.ExecuteScalarAsync(cancellationToken) as string;
         }
 
@@ -77,18 +133,30 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Attempts on one name, one at a time: a burst sent at once is counted, and throttled, as if sent one after another.
+        await using (var serialise = new NpgsqlCommand("SELECT FROM access.sign_in_throttle WHERE subject = @subject FOR UPDATE", connection, transaction))
+        {
+            serialise.Parameters.AddWithValue("subject", AccountSubject(accountName));
+            await serialise.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (await ThrottledAsync(connection, transaction, accountName, from, cancellationToken) is { } wait)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return new SignInResult(SignInOutcome.Throttled, LockedUntil: wait);
+        }
+
         Account? account = null;
         string? hash = null;
         bool mustChange = false, sealedNow = false;
-        int failures = 0;
-        DateTimeOffset? lockedUntil = null;
+        DateTimeOffset? lockedUntil = null, passwordSetAt = null;
         await using (var read = new NpgsqlCommand("""
-            SELECT account, role, school_code, district_code, password_hash, must_change_password, failed_sign_ins, locked_until,
+            SELECT account, role, school_code, district_code, password_hash, must_change_password, locked_until, password_set_at,
                    sealed_at IS NOT NULL OR greatest(last_sign_in_at, password_set_at, created_at) < now() - @seal
             FROM   access.account WHERE account = @name FOR UPDATE
             """, connection, transaction))
         {
-            read.Parameters.AddWithValue("name", accountName ?? "");
+            read.Parameters.AddWithValue("name", accountName);
             read.Parameters.AddWithValue("seal", _policy.SealAfterUnused);
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
@@ -97,8 +165,8 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
                     reader.IsDBNull(3) ? null : reader.GetString(3));
                 hash = reader.IsDBNull(4) ? null : reader.GetString(4);
                 mustChange = reader.GetBoolean(5);
-                failures = reader.GetInt32(6);
-                lockedUntil = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7);
+                lockedUntil = reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6);
+                passwordSetAt = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7);
                 sealedNow = reader.GetBoolean(8);
             }
         }
@@ -110,10 +178,13 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         }
 
         SignInResult result;
-        if (account is null || hash is null)
+        if (account is null || hash is null || !verified)
         {
+            var failures = await CountFailureAsync(connection, accountName, from, passwordSetAt, cancellationToken);
             result = new SignInResult(SignInOutcome.WrongPassword);
-            await AuditLog.WriteAsync(connection, accountName ?? "", "sign-in.failed", null, account?.SchoolCode, accountName ?? "", new { from, reason = account is null ? "unknown account" : "no password set" }, cancellationToken);
+            var reason = account is null ? "unknown account" : hash is null ? "no password set" : "wrong password";
+            await AuditLog.WriteAsync(connection, accountName, "sign-in.failed", null, account?.SchoolCode, accountName,
+                new { from, reason, failures }, cancellationToken);
         }
         else if (sealedNow)
         {
@@ -121,35 +192,26 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
             await Execute(connection, "UPDATE access.account SET sealed_at = coalesce(sealed_at, now()) WHERE account = @name", account.Name, cancellationToken);
             await AuditLog.WriteAsync(connection, account.Name, "sign-in.sealed", null, account.SchoolCode, account.Name, new { from }, cancellationToken);
         }
-        else if (lockedUntil is { } lockedTill && lockedTill > DateTimeOffset.UtcNow)
+        else if (lockedUntil is { } lockedTill && lockedTill > _clock.GetUtcNow())
         {
             result = new SignInResult(SignInOutcome.Locked, account, lockedTill);
             await AuditLog.WriteAsync(connection, account.Name, "sign-in.locked", null, account.SchoolCode, account.Name, new { from, locked_until = lockedTill }, cancellationToken);
         }
-        else if (!verified)
-        {
-            var locks = failures + 1 >= _policy.MaxFailures;
-            var until = DateTimeOffset.UtcNow + _policy.LockoutTime;
-            await using (var fail = new NpgsqlCommand("""
-                UPDATE access.account SET failed_sign_ins = CASE WHEN @locks THEN 0 ELSE failed_sign_ins + 1 END,
-                                          locked_until = CASE WHEN @locks THEN @until ELSE locked_until END
-                WHERE  account = @name
-                """, connection))
-            {
-                fail.Parameters.AddWithValue("locks", locks);
-                fail.Parameters.AddWithValue("until", until);
-                fail.Parameters.AddWithValue("name", account.Name);
-                await fail.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            result = locks ? new SignInResult(SignInOutcome.Locked, account, until) : new SignInResult(SignInOutcome.WrongPassword);
-            await AuditLog.WriteAsync(connection, account.Name, "sign-in.failed", null, account.SchoolCode, account.Name,
-                new { from, reason = "wrong password", failures = failures + 1, locked = locks }, cancellationToken);
-        }
         else
         {
-            await Execute(connection, "UPDATE access.account SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = now() WHERE account = @name",
-                account.Name, cancellationToken);
+            await using (var succeeded = new NpgsqlBatch(connection))
+            {
+                succeeded.BatchCommands.Add(Batched("DELETE FROM access.sign_in_throttle WHERE subject IN (@account_subject, @address_subject)",
+                    ("account_subject", AccountSubject(account.Name)), ("address_subject", AddressSubject(from))));
+                succeeded.BatchCommands.Add(Batched("""
+                    INSERT INTO access.sign_in_origin (account, address, last_success_at) VALUES (@name, @address, @now)
+                    ON CONFLICT (account, address) DO UPDATE SET last_success_at = excluded.last_success_at
+                    """, ("name", account.Name), ("address", AddressKey(from)), ("now", _clock.GetUtcNow())));
+                succeeded.BatchCommands.Add(Batched("UPDATE access.account SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = now() WHERE account = @name",
+                    ("name", account.Name)));
+                await succeeded.ExecuteNonQueryAsync(cancellationToken);
+            }
+
             result = new SignInResult(mustChange ? SignInOutcome.MustChangePassword : SignInOutcome.SignedIn, account) { Stamp = Stamp(hash) };
             await AuditLog.WriteAsync(connection, account.Name, confirmingPassword ? "password.confirm" : "sign-in", null, account.SchoolCode, account.Name,
                 new { from, must_change_password = mustChange }, cancellationToken);
@@ -157,6 +219,105 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
 
         await transaction.CommitAsync(cancellationToken);
         return result;
+    }
+
+    /// <summary>
+    /// The address a throttle counts by: an IPv4 address itself; an IPv6 address by its /64 (one subscriber's network, in
+    /// which an attacker has addresses to spare).
+    /// </summary>
+    public static string AddressKey(string from)
+    {
+        if (!IPAddress.TryParse(from, out var address))
+        {
+            return from.Length > 64 ? from[..64] : from;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4().ToString();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
+
+    private static string AccountSubject(string accountName) => "account:" + accountName;
+
+    private static string AddressSubject(string from) => "address:" + AddressKey(from);
+
+    private async Task<DateTimeOffset?> ThrottledAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string accountName, string from,
+        CancellationToken cancellationToken)
+    {
+        DateTimeOffset? until;
+        await using (var command = new NpgsqlCommand("""
+            SELECT max(until) FROM (
+                SELECT blocked_until AS until FROM access.sign_in_throttle WHERE subject = @address_subject
+                UNION ALL
+                SELECT t.blocked_until FROM access.sign_in_throttle t
+                WHERE  t.subject = @account_subject
+                  AND  t.last_failure_at > coalesce((SELECT password_set_at FROM access.account WHERE account = @name), '-infinity')
+                  AND  NOT EXISTS (SELECT FROM access.sign_in_origin o WHERE o.account = @name AND o.address = @address)) blocks
+            WHERE until > @now
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue("address_subject", AddressSubject(from));
+            command.Parameters.AddWithValue("account_subject", AccountSubject(accountName));
+            command.Parameters.AddWithValue("name", accountName);
+            command.Parameters.AddWithValue("address", AddressKey(from));
+            command.Parameters.AddWithValue("now", _clock.GetUtcNow());
+            until = await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+        }
+
+        if (until is not null)
+        {
+            await AuditLog.WriteAsync(connection, accountName, "sign-in.throttled", null, null, accountName, new { from, until }, cancellationToken);
+        }
+
+        return until;
+    }
+
+    /// <summary>Counts a failure against the account name and the address; the answer is the account name's count.</summary>
+    private async Task<int> CountFailureAsync(NpgsqlConnection connection, string accountName, string from, DateTimeOffset? passwordSetAt,
+        CancellationToken cancellationToken)
+    {
+        var now = _clock.GetUtcNow();
+        var forget = now - _policy.ForgetFailuresAfter;
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(Failure(AccountSubject(accountName), _policy.MaxFailures, passwordSetAt > forget ? passwordSetAt.Value : forget));
+        batch.BatchCommands.Add(Failure(AddressSubject(from), _policy.AddressMaxFailures, forget));
+        batch.BatchCommands.Add(Batched("DELETE FROM access.sign_in_throttle WHERE last_failure_at < @forget", ("forget", forget)));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetInt32(0);
+
+        NpgsqlBatchCommand Failure(string subject, int allowed, DateTimeOffset forgetBefore) => Batched("""
+            INSERT INTO access.sign_in_throttle AS t (subject, failures, last_failure_at, blocked_until)
+            VALUES (@subject, 1, @now, @now + access.sign_in_delay(1, @allowed, @first, @ceiling))
+            ON CONFLICT (subject) DO UPDATE SET
+                failures        = CASE WHEN t.last_failure_at <= @forget THEN 1 ELSE t.failures + 1 END,
+                last_failure_at = @now,
+                blocked_until   = @now + access.sign_in_delay(CASE WHEN t.last_failure_at <= @forget THEN 1 ELSE t.failures + 1 END,
+                                                              @allowed, @first, @ceiling)
+            RETURNING failures
+            """, ("subject", subject), ("now", now), ("allowed", allowed), ("first", _policy.FirstDelay), ("ceiling", _policy.LockoutTime),
+            ("forget", forgetBefore));
+    }
+
+    private static NpgsqlBatchCommand Batched(string sql, params (string Name, object Value)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return command;
     }
 
     /// <summary>

@@ -15,7 +15,7 @@ public sealed partial class PortalBrowser : IDisposable
     /// <summary>A browser on the portal; <paramref name="language"/> is what it asks for (Accept-Language), none: the portal's default, Chinese.</summary>
     public PortalBrowser(Uri site, string? language = null)
     {
-        Http = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = site };
+        Http = new HttpClient(new HttpClientHandler { CookieContainer = Cookies, AllowAutoRedirect = false }) { BaseAddress = site };
         if (language is not null)
         {
             Http.DefaultRequestHeaders.AcceptLanguage.ParseAdd(language);
@@ -23,6 +23,9 @@ public sealed partial class PortalBrowser : IDisposable
     }
 
     public HttpClient Http { get; }
+
+    /// <summary>The cookies it holds (a test copies them, as a thief would).</summary>
+    public CookieContainer Cookies { get; } = new();
 
     public void Dispose() => Http.Dispose();
 
