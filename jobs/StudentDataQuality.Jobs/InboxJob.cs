@@ -30,6 +30,9 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
     /// <summary>The inbox's own folders: never a sender's (an account of one of these names cannot send through the inbox).</summary>
     public static readonly IReadOnlySet<string> OwnFolders = new HashSet<string>(StringComparer.Ordinal) { "queued", "taken", "refused", "receipts", NotTaken };
 
+    private const string NoteInChinese =
+        "未接收（原因见上）：收件箱的文件须放在寄送账号同名的文件夹中（如 inbox/school-<学校代码>/），该账号须存在且未封存；放入正确的文件夹后即会接收。";
+
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
 
     // Still named Scan (no Async): the recurring job stored by earlier versions calls it by this name.
@@ -223,9 +226,9 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
         var name = Path.GetFileName(file);
         var target = Path.Combine(aside, $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid().ToString("N")[..8]}-{name}");
         File.Move(file, target);
+        var from = folder is null ? "" : $" (from the folder {folder}/)";
         await File.WriteAllTextAsync(target + ".not-taken.txt", string.Create(CultureInfo.InvariantCulture,
-            $"{DateTime.UtcNow:u}\nnot taken: {name}{(folder is null ? "" : $" (from the folder {folder}/)")}\n{reason}\n" +
-            "未接收（原因见上）：收件箱的文件须放在寄送账号同名的文件夹中（如 inbox/school-<学校代码>/），该账号须存在且未封存；放入正确的文件夹后即会接收。\n"), cancellationToken);
+            $"{DateTime.UtcNow:u}\nnot taken: {name}{from}\n{reason}\n{NoteInChinese}\n"), cancellationToken);
         _logger.LogWarning("Returned file {FileName} in the inbox was not taken: {Reason}", name, reason);
         await senders.NotTakenAsync(name, folder, reason, cancellationToken);
     }
