@@ -172,7 +172,7 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
                 continue;
             }
 
-            var (inbox, _, sender) = files[i];
+            var (_, inbox, sender) = files[i];
             var folder = Directory.CreateDirectory(Path.Combine(inbox, outcome.Refused ? "refused" : "taken", sender)).FullName;
             var target = Path.Combine(folder, Path.GetFileName(queuedPath));
             if (outcome.Refused)

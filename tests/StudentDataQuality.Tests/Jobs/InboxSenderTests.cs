@@ -38,8 +38,18 @@ public sealed class InboxSenderTests(DatabaseFixture db) : IClassFixture<Databas
         await using var services = HangfireJobs.Services(db.DataSource, storage, settings);
         using var server = HangfireJobs.Server(services, storage);
         await HangfireJobs.SucceededAsync(storage, new BackgroundJobClient(storage).Enqueue<InboxJob>(j => j.Scan(inbox)));
-        await HangfireJobs.EventuallyAsync(() => Task.FromResult(Count(inbox, "taken") + Count(inbox, "refused") + Count(inbox, "not-taken") == 5),
-            "every dropped file taken, refused or set aside", seconds: 90);
+        try
+        {
+            await HangfireJobs.EventuallyAsync(() => Task.FromResult(Count(inbox, "taken") + Count(inbox, "refused") + Count(inbox, "not-taken") == 5),
+                "every dropped file taken, refused or set aside", seconds: 90);
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            var monitoring = storage.GetMonitoringApi();
+            throw new Xunit.Sdk.XunitException(e.Message + "\nIn the inbox:\n" + string.Join("\n", Directory.GetFiles(inbox, "*", SearchOption.AllDirectories))
+                + "\nFailed jobs:\n" + string.Join("\n", monitoring.FailedJobs(0, 10).Select(j => j.Value.ExceptionMessage))
+                + "\nScheduled (retries):\n" + string.Join("\n", monitoring.ScheduledJobs(0, 10).Select(j => j.Value.Job?.Method.Name)));
+        }
 
         // Taken as the school's own account: the return, its receipt and its audit entry name it, not the pipeline.
         Assert.Equal(sender, await scenario.ScalarAsync<string>("SELECT received_by FROM exchange.worksheet_return WHERE school_code = @s",

@@ -210,8 +210,8 @@ public sealed class WorkerProcessTests(DatabaseFixture db) : IClassFixture<Datab
         var forged = await team.Http.PostAsync(new Uri(site, "/hangfire/recurring/trigger"),
             new FormUrlEncodedContent(new Dictionary<string, string> { ["jobs[]"] = "reminders" }));
         Assert.Equal(System.Net.HttpStatusCode.Forbidden, forged.StatusCode);
-        var header = System.Text.RegularExpressions.Regex.Match(html, "data-antiforgery-header=\"([^\"]+)\"");
-        var token = System.Text.RegularExpressions.Regex.Match(html, "data-antiforgery-token=\"([^\"]+)\"");
+        var header = System.Text.RegularExpressions.Regex.Match(html, "<meta name=\"csrf-header\" content=\"([^\"]+)\">");
+        var token = System.Text.RegularExpressions.Regex.Match(html, "<meta name=\"csrf-token\" content=\"([^\"]+)\">");
         Assert.True(header.Success && token.Success, "the dashboard's page carries its antiforgery token");
         using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(site, "/hangfire/recurring/trigger"))
                {
