@@ -83,6 +83,15 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
             var queued = Directory.CreateDirectory(Path.Combine(queuedRoot, name)).FullName;
             foreach (var file in files)
             {
+                // A link would let a sender's folder hand over a file of another folder (another school's, or any file the worker can read).
+                if (new FileInfo(file).LinkTarget is not null)
+                {
+                    await SetAsideAsync(inbox, file, name, "the file is a link to another file, and links are not followed: put a copy of the file itself in the folder",
+                        CancellationToken.None);
+                    asideCount++;
+                    continue;
+                }
+
                 var target = Path.Combine(queued, $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid().ToString("N")[..8]}-{Path.GetFileName(file)}");
                 File.Move(file, target);
                 // Queued now (a copy keeps its file's time, which may be old: it is not a file an earlier scan left behind).

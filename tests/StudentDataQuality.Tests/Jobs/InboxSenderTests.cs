@@ -32,6 +32,10 @@ public sealed class InboxSenderTests(DatabaseFixture db) : IClassFixture<Databas
         Drop(scenario, topLevel, inbox);
         Drop(scenario, unknown, Path.Combine(inbox, "nobody-of-that-name"));
         Drop(scenario, sealedOne, Path.Combine(inbox, IngestScenario.SchoolAccount(sealedOne.SchoolCode)));
+        // A link in the school's folder to a file elsewhere (here another school's worksheet as issued): never followed.
+        var link = Path.Combine(inbox, sender, "linked.xlsx");
+        File.CreateSymbolicLink(link, Path.Combine(scenario.Folder, scenario.Files[5].RelativePath));
+        File.SetLastWriteTimeUtc(link, DateTime.UtcNow - InboxJob.SettleTime - TimeSpan.FromSeconds(1));
 
         var storage = HangfireJobs.Storage(db.ConnectionString);
         var settings = new JobSettings { Inbox = inbox, Reports = Path.Combine(_temp.Path, "reports") };
@@ -40,7 +44,7 @@ public sealed class InboxSenderTests(DatabaseFixture db) : IClassFixture<Databas
         await HangfireJobs.SucceededAsync(storage, new BackgroundJobClient(storage).Enqueue<InboxJob>(j => j.Scan(inbox)));
         try
         {
-            await HangfireJobs.EventuallyAsync(() => Task.FromResult(Count(inbox, "taken") + Count(inbox, "refused") + Count(inbox, "not-taken") == 5),
+            await HangfireJobs.EventuallyAsync(() => Task.FromResult(Count(inbox, "taken") + Count(inbox, "refused") + Count(inbox, "not-taken") == 6),
                 "every dropped file taken, refused or set aside", seconds: 90);
         }
         catch (Xunit.Sdk.XunitException e)
@@ -66,15 +70,16 @@ public sealed class InboxSenderTests(DatabaseFixture db) : IClassFixture<Databas
         Assert.Equal(1L, await scenario.ScalarAsync<long>(
             "SELECT count(*) FROM audit.event WHERE action = 'worksheet.return.refused' AND actor = @a", ("a", sender)));
 
-        // No sender (the inbox's own folder, a folder no account is named after, a sealed account): not taken, and why.
+        // No sender (the inbox's own folder, a folder no account is named after, a sealed account), or a link: not taken, and why.
         var notes = Directory.GetFiles(Path.Combine(inbox, "not-taken"), "*.not-taken.txt").Select(File.ReadAllText).ToList();
-        Assert.Equal(3, notes.Count);
-        Assert.Equal(3, Directory.GetFiles(Path.Combine(inbox, "not-taken"), "*.xlsx").Length);
+        Assert.Equal(4, notes.Count);
+        Assert.Equal(4, Directory.GetFiles(Path.Combine(inbox, "not-taken"), "*.xlsx").Length);
         Assert.Contains(notes, n => n.Contains(Path.GetFileName(topLevel.RelativePath), StringComparison.Ordinal)
                                     && n.Contains("inbox's own folder", StringComparison.Ordinal) && n.Contains("inbox/<account>/", StringComparison.Ordinal));
         Assert.Contains(notes, n => n.Contains("no account is named 'nobody-of-that-name'", StringComparison.Ordinal));
         Assert.Contains(notes, n => n.Contains("is sealed", StringComparison.Ordinal) && n.Contains("sdq user reset", StringComparison.Ordinal));
-        Assert.Equal(3L, await scenario.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'inbox.not-taken' AND actor = 'job:inbox'"));
+        Assert.Contains(notes, n => n.Contains("links are not followed", StringComparison.Ordinal));
+        Assert.Equal(4L, await scenario.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'inbox.not-taken' AND actor = 'job:inbox'"));
         Assert.Empty(Directory.GetFiles(inbox, "*.xlsx"));
         Assert.Empty(Directory.GetFiles(Path.Combine(inbox, "queued"), "*", SearchOption.AllDirectories));
     }
