@@ -32,6 +32,7 @@ public static class JobServices
         services.AddSingleton(provider => new ReturnBatcher(provider.GetRequiredService<ReturnIngest>(), settings.Returns,
             provider.GetService<Microsoft.Extensions.Logging.ILogger<ReturnBatcher>>()));
         services.AddSingleton<AccountStore>();
+        services.AddSingleton<InboxSenders>();
         services.AddSingleton<RoundRuns>();
         services.AddSingleton<RoundLauncher>();
         services.AddTransient<RoundJobs>();

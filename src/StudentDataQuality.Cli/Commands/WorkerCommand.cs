@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using Hangfire;
-using Hangfire.Dashboard;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -12,6 +11,7 @@ using StudentDataQuality.Application;
 using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
+using StudentDataQuality.Web;
 
 namespace StudentDataQuality.Cli.Commands;
 
@@ -30,8 +30,12 @@ public sealed class WorkerSettings : SdqSettings
     public string? Inbox { get; init; }
 
     [CommandOption("--dashboard <URL>")]
-    [Description("Serve the jobs dashboard at this address, e.g. http://127.0.0.1:5080 (default Worker:Dashboard; off if neither). Local requests only.")]
+    [Description("Serve the jobs dashboard at this address, e.g. http://127.0.0.1:5081 (default Worker:Dashboard; off if neither). Data-team accounts sign in; requests from this machine only unless --dashboard-remote.")]
     public string? Dashboard { get; init; }
+
+    [CommandOption("--dashboard-remote")]
+    [Description("Let the dashboard answer requests from other machines too (default Worker:DashboardRemote, false): put it behind a TLS reverse proxy.")]
+    public bool? DashboardRemote { get; init; }
 }
 
 /// <summary>
@@ -55,6 +59,7 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
             : JobHost.Queues;
         var grace = configuration.GetValue("Worker:GracePeriod", TimeSpan.FromSeconds(30));
         var dashboard = settings.Dashboard ?? (configuration["Worker:Dashboard"] is { Length: > 0 } url ? url : null);
+        var localOnly = !(settings.DashboardRemote ?? configuration.GetValue("Worker:DashboardRemote", false));
 
         void Configure(IServiceCollection services)
         {
@@ -85,29 +90,15 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
             var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
             builder.WebHost.UseUrls(dashboard);
             Configure(builder.Services);
+            builder.Services.AddWorkerDashboard(dataSource);
             await using var app = builder.Build();
-            app.UseHangfireDashboard("/hangfire", Dashboard.Options());
-            app.MapGet("/", () => Microsoft.AspNetCore.Http.Results.Redirect("/hangfire"));
-            Log.Information("Jobs dashboard at {DashboardUrl}/hangfire (local requests only)", dashboard.TrimEnd('/'));
+            app.MapWorkerDashboard(dataSource, localOnly);
+            Log.Information("Jobs dashboard at {DashboardUrl}{DashboardPath} for data-team accounts ({Requests})", dashboard.TrimEnd('/'),
+                WorkerDashboard.DashboardPath, localOnly ? "requests from this machine only" : "requests from any machine");
             await app.RunAsync();
         }
 
         Log.Information("Worker {WorkerName} stopped", jobSettings.WorkerName);
         return 0;
     }
-}
-
-/// <summary>
-/// The jobs dashboard: for the data team only. Until the portal has accounts, that means requests from this machine only
-/// (Hangfire's local-requests filter); the storage's connection string is never shown.
-/// </summary>
-public static class Dashboard
-{
-    public static DashboardOptions Options() => new()
-    {
-        Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
-        DisplayStorageConnectionString = false,
-        DashboardTitle = "StudentDataQuality jobs",
-        AppPath = null,
-    };
 }

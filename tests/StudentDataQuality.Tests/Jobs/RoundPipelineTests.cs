@@ -2,6 +2,7 @@ using System.Globalization;
 using Hangfire;
 using Hangfire.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Synthetic;
@@ -86,6 +87,7 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
         var answers = RegistrarAnswers.Load(province.RegistrarAnswersPath);
         var late = schoolCodes[0];
         var dropped = 0;
+        var accounts = new AccountStore(db.DataSource);
         foreach (var path in issued)
         {
             var school = await db.ScalarAsync<string>("SELECT school_code FROM exchange.worksheet WHERE round_id = @r AND file_name = @f",
@@ -96,22 +98,27 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
             }
 
             var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(path), answers.GetValueOrDefault(school) ?? [], RegistrarStyle.Diligent, 21);
-            await DropAsync(settings.Inbox, Path.GetFileName(path), edited.Workbook);
+            // Each school drops its return in its own account's folder of the inbox.
+            await accounts.AddAsync(new Account(SchoolAccount(school), AccountRole.School, school), "test");
+            await DropAsync(Path.Combine(settings.Inbox, SchoolAccount(school)), Path.GetFileName(path), edited.Workbook);
             dropped++;
         }
 
-        await DropAsync(settings.Inbox, "not-a-worksheet.xlsx", "学校,姓名\n1,2\n"u8.ToArray());
+        await DropAsync(Path.Combine(settings.Inbox, SchoolAccount(schoolCodes[1])), "not-a-worksheet.xlsx", "学校,姓名\n1,2\n"u8.ToArray());
         await DropAsync(settings.Inbox, "note.txt", "please find our return attached"u8.ToArray());
         recurring.Trigger("inbox");
         await HangfireJobs.EventuallyAsync(() => Task.FromResult(
-            Directory.Exists(Path.Combine(settings.Inbox, "taken")) && Directory.GetFiles(Path.Combine(settings.Inbox, "taken")).Length == dropped
-            && Directory.Exists(Path.Combine(settings.Inbox, "refused")) && Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.xlsx").Length == 1),
+            Directory.Exists(Path.Combine(settings.Inbox, "taken"))
+            && Directory.GetFiles(Path.Combine(settings.Inbox, "taken"), "*", SearchOption.AllDirectories).Length == dropped
+            && Directory.Exists(Path.Combine(settings.Inbox, "refused"))
+            && Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.xlsx", SearchOption.AllDirectories).Length == 1),
             "every dropped return taken, the stray workbook refused");
         Assert.Equal((long)dropped, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE round_id = @r", ("r", run.RoundId)));
-        Assert.Equal(dropped, Directory.GetFiles(Path.Combine(settings.Inbox, "receipts"), "*.xlsx").Length);
-        Assert.Empty(Directory.GetFiles(Path.Combine(settings.Inbox, "queued")));
+        Assert.Equal(dropped, Directory.GetFiles(Path.Combine(settings.Inbox, "receipts"), "*.xlsx", SearchOption.AllDirectories).Length);
+        Assert.Empty(Directory.GetFiles(Path.Combine(settings.Inbox, "queued"), "*", SearchOption.AllDirectories));
         Assert.True(File.Exists(Path.Combine(settings.Inbox, "note.txt")), "a file that is no workbook is left where it was");
-        var refusal = await File.ReadAllTextAsync(Assert.Single(Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.refused.txt")));
+        var refusal = await File.ReadAllTextAsync(
+            Assert.Single(Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.refused.txt", SearchOption.AllDirectories)));
         Assert.Contains("refused (", refusal, StringComparison.Ordinal);
         Assert.True(await db.ScalarAsync<long>(
             "SELECT count(*) FROM quality.finding WHERE round_id = @r AND status = 'resolved'", ("r", run.RoundId)) > 0, "the returns resolved problems");
@@ -152,12 +159,14 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
 
         // A return after the close is refused, and kept aside with the reason.
         var lateFile = issued.First(p => Path.GetFileName(p).Contains(late, StringComparison.Ordinal));
-        await DropAsync(settings.Inbox, Path.GetFileName(lateFile), RegistrarSimulator.Edit(await File.ReadAllBytesAsync(lateFile),
+        await accounts.AddAsync(new Account(SchoolAccount(late), AccountRole.School, late), "test");
+        await DropAsync(Path.Combine(settings.Inbox, SchoolAccount(late)), Path.GetFileName(lateFile), RegistrarSimulator.Edit(await File.ReadAllBytesAsync(lateFile),
             answers.GetValueOrDefault(late) ?? [], RegistrarStyle.Diligent, 21).Workbook);
         recurring.Trigger("inbox");
-        await HangfireJobs.EventuallyAsync(() => Task.FromResult(Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.xlsx").Length == 2),
+        await HangfireJobs.EventuallyAsync(() => Task.FromResult(
+            Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.xlsx", SearchOption.AllDirectories).Length == 2),
             "the return after the close refused");
-        Assert.Contains(Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.refused.txt"),
+        Assert.Contains(Directory.GetFiles(Path.Combine(settings.Inbox, "refused"), "*.refused.txt", SearchOption.AllDirectories),
             f => File.ReadAllText(f).Contains("RoundClosed", StringComparison.Ordinal));
         Assert.Equal((long)dropped, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE round_id = @r", ("r", run.RoundId)));
     }
@@ -256,10 +265,12 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
         return [.. schools];
     }
 
+    private static string SchoolAccount(string schoolCode) => "school-" + schoolCode;
+
     /// <summary>A file dropped in the inbox as a copy that finished a while ago (the scan leaves files still being written).</summary>
-    private static async Task DropAsync(string inbox, string name, byte[] bytes)
+    private static async Task DropAsync(string folder, string name, byte[] bytes)
     {
-        var path = Path.Combine(inbox, name);
+        var path = Path.Combine(Directory.CreateDirectory(folder).FullName, name);
         await File.WriteAllBytesAsync(path, bytes);
         File.SetLastWriteTimeUtc(path, DateTime.UtcNow - InboxJob.SettleTime - TimeSpan.FromSeconds(1));
     }

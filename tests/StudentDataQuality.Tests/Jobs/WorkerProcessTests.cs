@@ -1,7 +1,9 @@
 using Hangfire;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Embedded;
+using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Migrations;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
@@ -160,32 +162,90 @@ public sealed class WorkerProcessTests(DatabaseFixture db) : IClassFixture<Datab
     }
 
     [Fact]
-    public async Task TheJobsDashboard_IsServedToLocalRequests_AndRefusedToOthers()
+    [Trait("Category", "Security")]
+    public async Task TheJobsDashboard_AsksForASignIn_AdmitsTheDataTeamOnly_AndRefusesAnActionWithoutItsAntiforgeryToken()
     {
+        const string teamPassword = "team-secret-2026", schoolPassword = "school-secret-2026";
+        await AccountAsync("dash-team", AccountRole.DataTeam, null, teamPassword);
+        await AccountAsync("dash-school", AccountRole.School, "2301990001", schoolPassword);
         var storage = HangfireJobs.Storage(db.ConnectionString);
         var port = FreePort();
         using var worker = WorkerProcess.Start(db.ConnectionString, _temp.Path, OneAtATime, "--dashboard", $"http://127.0.0.1:{port}");
         await worker.RegisteredAsync(storage);
-        using var http = new HttpClient();
-        var page = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/hangfire/recurring"));
-        Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
-        var html = await page.Content.ReadAsStringAsync();
+        var site = new Uri($"http://127.0.0.1:{port}");
+
+        // No session: sent to the sign-in page, never the dashboard; an action is refused outright.
+        using (var anonymous = new PortalBrowser(site, "en"))
+        {
+            var page = await anonymous.GetAsync("/hangfire/recurring");
+            Assert.Equal(System.Net.HttpStatusCode.Redirect, page.StatusCode);
+            Assert.StartsWith("/login", page.Headers.Location!.OriginalString, StringComparison.Ordinal);
+            Assert.DoesNotContain("reminders", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            var trigger = await anonymous.Http.PostAsync(new Uri(site, "/hangfire/recurring/trigger"),
+                new FormUrlEncodedContent(new Dictionary<string, string> { ["jobs[]"] = "reminders" }));
+            Assert.False(trigger.IsSuccessStatusCode, $"an anonymous action answered {trigger.StatusCode}");
+        }
+
+        // A school's account (right password): no dashboard, and the refusal is on record.
+        using (var school = new PortalBrowser(site, "en"))
+        {
+            var signIn = await school.SignInAsync("dash-school", schoolPassword);
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, signIn.StatusCode);
+            var page = await school.GetAsync("/hangfire/recurring");
+            Assert.NotEqual(System.Net.HttpStatusCode.OK, page.StatusCode);
+            Assert.DoesNotContain("reminders", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.True(await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE actor = 'dash-school' AND action = 'dashboard.refused'") >= 1);
+        }
+
+        // The data team: the dashboard; an action without the page's antiforgery token is refused, with it done.
+        using var team = new PortalBrowser(site, "en");
+        var signedIn = await team.SignInAsync("dash-team", teamPassword);
+        Assert.Equal(System.Net.HttpStatusCode.Redirect, signedIn.StatusCode);
+        var recurring = await team.GetAsync("/hangfire/recurring");
+        Assert.Equal(System.Net.HttpStatusCode.OK, recurring.StatusCode);
+        var html = await recurring.Content.ReadAsStringAsync();
         Assert.Contains("StudentDataQuality jobs", html, StringComparison.Ordinal);
         Assert.Contains("reminders", html, StringComparison.Ordinal);
         Assert.DoesNotContain("Password", html, StringComparison.OrdinalIgnoreCase);
+        var forged = await team.Http.PostAsync(new Uri(site, "/hangfire/recurring/trigger"),
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["jobs[]"] = "reminders" }));
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, forged.StatusCode);
+        var header = System.Text.RegularExpressions.Regex.Match(html, "<meta name=\"csrf-header\" content=\"([^\"]+)\">");
+        var token = System.Text.RegularExpressions.Regex.Match(html, "<meta name=\"csrf-token\" content=\"([^\"]+)\">");
+        Assert.True(header.Success && token.Success, "the dashboard's page carries its antiforgery token");
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(site, "/hangfire/recurring/trigger"))
+               {
+                   Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["jobs[]"] = "reminders" }),
+               })
+        {
+            request.Headers.Add(System.Net.WebUtility.HtmlDecode(header.Groups[1].Value), System.Net.WebUtility.HtmlDecode(token.Groups[1].Value));
+            Assert.True((await team.Http.SendAsync(request)).IsSuccessStatusCode, "an action with the page's token is done");
+        }
 
-        // The same filter the worker installs, asked about a request from another machine.
+        // Signed out: the session ends on the worker, so a copy of its cookie opens nothing.
+        var session = signedIn.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0]).Single(c => c.StartsWith("sdq.worker.session=", StringComparison.Ordinal));
+        using var copied = new PortalBrowser(site, "en");
+        copied.Http.DefaultRequestHeaders.Add("Cookie", session);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await copied.GetAsync("/hangfire/recurring")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.Redirect, (await team.PostAsync("/account", "/logout", new())).StatusCode);
+        Assert.NotEqual(System.Net.HttpStatusCode.OK, (await copied.GetAsync("/hangfire/recurring")).StatusCode);
+
+        // Requests from another machine are refused before anything else, as the worker installs its filters.
+        var options = StudentDataQuality.Web.WorkerDashboard.Options(db.DataSource, localOnly: true);
         await using var requestServices = new ServiceCollection().BuildServiceProvider();
         var remote = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = requestServices };
         remote.Connection.RemoteIpAddress = System.Net.IPAddress.Parse("203.0.113.5");
         remote.Connection.LocalIpAddress = System.Net.IPAddress.Parse("192.0.2.10");
-        var options = StudentDataQuality.Cli.Commands.Dashboard.Options();
-        Assert.All(options.Authorization, filter => Assert.False(filter.Authorize(new Hangfire.Dashboard.AspNetCoreDashboardContext(storage, options, remote))));
-        var local = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = requestServices };
-        local.Connection.RemoteIpAddress = System.Net.IPAddress.Loopback;
-        local.Connection.LocalIpAddress = System.Net.IPAddress.Loopback;
-        Assert.All(options.Authorization, filter => Assert.True(filter.Authorize(new Hangfire.Dashboard.AspNetCoreDashboardContext(storage, options, local))));
+        remote.User = StudentDataQuality.Web.WorkerDashboard.Principal(new Account("dash-team", AccountRole.DataTeam), "stamp");
+        Assert.Contains(options.Authorization, filter => !filter.Authorize(new Hangfire.Dashboard.AspNetCoreDashboardContext(storage, options, remote)));
         Assert.Equal(0, await worker.StopAsync());
+    }
+
+    /// <summary>An account with a password it chose (no one-time password to change first).</summary>
+    private async Task AccountAsync(string name, AccountRole role, string? school, string password)
+    {
+        await new AccountStore(db.DataSource).AddAsync(new Account(name, role, school), "test");
+        await new SignIns(db.DataSource).SetPasswordAsync(name, StudentDataQuality.Web.Passwords.Hash(name, password), oneTime: false, "test");
     }
 
     private static int FreePort()
