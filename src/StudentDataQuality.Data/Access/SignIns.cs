@@ -14,6 +14,8 @@ public enum SignInOutcome
     WrongPassword,
     Locked,
     Sealed,
+    /// <summary>The right one-time password, given longer ago than it was valid (told only after the password is right).</summary>
+    OneTimePasswordExpired,
 }
 
 public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null, DateTimeOffset? LockedUntil = null)
@@ -28,6 +30,9 @@ public sealed record SignInPolicy
     public int MaxFailures { get; init; } = 5;
     public TimeSpan LockoutTime { get; init; } = TimeSpan.FromMinutes(15);
     public TimeSpan SealAfterUnused { get; init; } = TimeSpan.FromDays(180);
+
+    /// <summary>How long a one-time password (a new account's first, or a reset) is valid; its expiry is stored when it is given.</summary>
+    public TimeSpan OneTimePasswordLifetime { get; init; } = TimeSpan.FromHours(72);
 
     /// <summary>
     /// A hash of no account's password, checked when the account named has no password (unknown, or not given one yet), so
@@ -79,12 +84,13 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         Account? account = null;
         string? hash = null;
-        bool mustChange = false, sealedNow = false;
+        bool mustChange = false, sealedNow = false, expired = false;
         int failures = 0;
         DateTimeOffset? lockedUntil = null;
         await using (var read = new NpgsqlCommand("""
             SELECT account, role, school_code, district_code, password_hash, must_change_password, failed_sign_ins, locked_until,
-                   sealed_at IS NOT NULL OR greatest(last_sign_in_at, password_set_at, created_at) < now() - @seal
+                   sealed_at IS NOT NULL OR greatest(last_sign_in_at, password_set_at, created_at) < now() - @seal,
+                   must_change_password AND password_expires_at <= now()
             FROM   access.account WHERE account = @name FOR UPDATE
             """, connection, transaction))
         {
@@ -100,6 +106,7 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
                 failures = reader.GetInt32(6);
                 lockedUntil = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7);
                 sealedNow = reader.GetBoolean(8);
+                expired = !reader.IsDBNull(9) && reader.GetBoolean(9);
             }
         }
 
@@ -146,6 +153,12 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
             await AuditLog.WriteAsync(connection, account.Name, "sign-in.failed", null, account.SchoolCode, account.Name,
                 new { from, reason = "wrong password", failures = failures + 1, locked = locks }, cancellationToken);
         }
+        else if (expired)
+        {
+            // The password was right: saying that it expired tells nothing to someone who did not know it.
+            result = new SignInResult(SignInOutcome.OneTimePasswordExpired, account);
+            await AuditLog.WriteAsync(connection, account.Name, "sign-in.expired", null, account.SchoolCode, account.Name, new { from }, cancellationToken);
+        }
         else
         {
             await Execute(connection, "UPDATE access.account SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = now() WHERE account = @name",
@@ -160,29 +173,32 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
     }
 
     /// <summary>
-    /// Sets an account's password hash: a one-time password from the data team (must be changed at first sign-in, and opens
-    /// a locked or sealed account), or the account's own new password.
+    /// Sets an account's password hash: a one-time password from the data team (must be changed at first sign-in, valid for
+    /// the policy's <see cref="SignInPolicy.OneTimePasswordLifetime"/>, and opens a locked or sealed account), or the
+    /// account's own new password. Through the database's account functions (migration 0017), which write the audit entry:
+    /// the portal's role may not write a password itself. Returns until when a one-time password is valid.
     /// </summary>
-    public async Task SetPasswordAsync(string accountName, string passwordHash, bool oneTime, string actor, CancellationToken cancellationToken = default)
+    public async Task<DateTimeOffset?> SetPasswordAsync(string accountName, string passwordHash, bool oneTime, string actor,
+        CancellationToken cancellationToken = default)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            WITH changed AS (
-                UPDATE access.account SET password_hash = @hash, must_change_password = @one_time, password_set_at = now(), failed_sign_ins = 0,
-                                          locked_until = NULL, sealed_at = CASE WHEN @one_time THEN NULL ELSE sealed_at END
-                WHERE  account = @name RETURNING account, school_code)
-            INSERT INTO audit.event (actor, action, school_code, object, details)
-            SELECT @actor, CASE WHEN @one_time THEN 'account.password.reset' ELSE 'account.password.change' END, school_code, account, '{}'
-            FROM   changed
-            """, connection);
-        command.Parameters.AddWithValue("hash", passwordHash);
-        command.Parameters.AddWithValue("one_time", oneTime);
+        DateTimeOffset? validUntil = oneTime ? DateTimeOffset.UtcNow + _policy.OneTimePasswordLifetime : null;
+        await using var command = oneTime
+            ? dataSource.CreateCommand("SELECT access.reset_password(@name, @hash, @until, @actor)")
+            : dataSource.CreateCommand("SELECT access.change_password(@name, @hash)");
         command.Parameters.AddWithValue("name", accountName);
-        command.Parameters.AddWithValue("actor", actor);
-        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        command.Parameters.AddWithValue("hash", passwordHash);
+        if (oneTime)
+        {
+            command.Parameters.AddWithValue("until", validUntil!.Value);
+            command.Parameters.AddWithValue("actor", actor);
+        }
+
+        if (await command.ExecuteScalarAsync(cancellationToken) is not true)
         {
             throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
         }
+
+        return validUntil;
     }
 
     /// <summary>
@@ -207,14 +223,10 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
     /// <summary>Seals an account: it cannot sign in until the data team gives it a new one-time password.</summary>
     public async Task SealAsync(string accountName, string actor, CancellationToken cancellationToken = default)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            WITH sealed AS (UPDATE access.account SET sealed_at = coalesce(sealed_at, now()) WHERE account = @name RETURNING account, school_code)
-            INSERT INTO audit.event (actor, action, school_code, object, details) SELECT @actor, 'account.seal', school_code, account, '{}' FROM sealed
-            """, connection);
+        await using var command = dataSource.CreateCommand("SELECT access.seal_account(@name, @actor)");
         command.Parameters.AddWithValue("name", accountName);
         command.Parameters.AddWithValue("actor", actor);
-        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        if (await command.ExecuteScalarAsync(cancellationToken) is not true)
         {
             throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
         }
