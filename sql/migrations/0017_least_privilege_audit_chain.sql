@@ -161,7 +161,7 @@ SELECT access.restrict_job_storage();
 -- milliseconds of another commit's linking. An event's place in the chain is therefore its commit order, not its id (ids
 -- are handed out at insert; a long batch commits after events of higher ids). Events that could not be sealed at their
 -- commit (a repeatable-read transaction, whose snapshot cannot see the chain's end) wait in audit.unlinked for the next
--- seal: at another commit, or audit.seal() as `sdq audit verify` calls it.
+-- audit.seal(), which `sdq audit verify` calls first.
 CREATE TABLE audit.link (
     seq          bigint PRIMARY KEY CHECK (seq >= 1),
     event_id     bigint NOT NULL UNIQUE,
@@ -182,15 +182,16 @@ GRANT SELECT ON audit.link TO sdq_app;
 
 -- The canonical text of an event: a JSON array of its fields in a fixed order, the time in UTC to the microsecond, the
 -- details as jsonb prints them (keys sorted, no spaces that vary). JSON quoting makes the text unambiguous.
+-- Plain SQL with every name qualified and no SET clause, so that the planner inlines them into the statements that call them.
 CREATE FUNCTION audit.canonical(e audit.event) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT jsonb_build_array(e.event_id, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.actor, e.action,
-                             e.round_id, e.school_code, e.object, e.details)::text
+LANGUAGE sql STABLE AS $$
+    SELECT pg_catalog.jsonb_build_array(e.event_id, pg_catalog.to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                        e.actor, e.action, e.round_id, e.school_code, e.object, e.details)::text
 $$;
 
 CREATE FUNCTION audit.link_hash(prev_hash text, e audit.event) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT encode(sha256(convert_to(prev_hash || E'\n' || audit.canonical(e), 'UTF8')), 'hex')
+LANGUAGE sql STABLE AS $$
+    SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(prev_hash || E'\n' || audit.canonical(e), 'UTF8')), 'hex')
 $$;
 
 -- Links every event that is visible and not linked yet, in id order, after the chain's end; returns how many. Runs under
@@ -231,18 +232,29 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- At commit, once per event: the first links all of the transaction's events (and any left waiting), the others find their
--- event linked and stop. A failure to link never fails the commit of what the events record: the events wait for the next seal.
+-- At commit, once per event of the transaction, in the order they were written: the event is linked after the chain's end,
+-- under the advisory lock (taken at the first, held until the commit is done). Only the transaction's own events: a few
+-- index lookups each, whatever waits elsewhere. No exception block: it would open a subtransaction per event, and a batch
+-- of more than 64 would slow every other session's snapshots (subtransaction overflow); under the lock in read committed
+-- the chain's end cannot move, so there is nothing to catch.
 CREATE FUNCTION audit.link_at_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_seq  bigint;
+    v_hash text;
 BEGIN
-    IF EXISTS (SELECT FROM audit.unlinked WHERE event_id = NEW.event_id) THEN
-        BEGIN
-            PERFORM audit.seal();
-        EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'The audit event % was not sealed at its commit (%); the next seal links it.', NEW.event_id, SQLERRM;
-        END;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RETURN NULL; -- waits in audit.unlinked for the next audit.seal()
     END IF;
+    DELETE FROM audit.unlinked WHERE event_id = NEW.event_id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('sdq.audit.chain'));
+    SELECT l.seq, l.hash INTO v_seq, v_hash FROM audit.link l ORDER BY l.seq DESC LIMIT 1;
+    v_hash := coalesce(v_hash, repeat('0', 64));
+    INSERT INTO audit.link (seq, event_id, occurred_at, prev_hash, hash)
+    VALUES (coalesce(v_seq, 0) + 1, NEW.event_id, NEW.occurred_at, v_hash, audit.link_hash(v_hash, NEW));
     RETURN NULL;
 END $$;
 
