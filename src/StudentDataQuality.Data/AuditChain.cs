@@ -33,7 +33,12 @@ public static class AuditChain
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    public static async Task<AuditChainReport> VerifyAsync(NpgsqlDataSource owner, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Verifies the chain; with <paramref name="keptEnd"/> (an end an earlier verify printed, kept outside the database) also
+    /// that the chain still holds that link: a log rewritten from before it, or cut short, no longer does.
+    /// </summary>
+    public static async Task<AuditChainReport> VerifyAsync(NpgsqlDataSource owner, (long Position, string Hash)? keptEnd = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(owner);
         await SealAsync(owner, cancellationToken);
@@ -110,6 +115,24 @@ public static class AuditChain
             {
                 return new AuditChainReport(linked, position, head, new AuditChainBreak(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), 0,
                     "the event is in no link of the chain: it was put into the log with the log's triggers disabled, or its link was removed"));
+            }
+        }
+
+        if (keptEnd is { } kept)
+        {
+            await using var check = new NpgsqlCommand("SELECT l.hash, l.event_id, l.occurred_at FROM audit.link l WHERE l.seq = @seq", connection, transaction);
+            check.Parameters.AddWithValue("seq", kept.Position);
+            await using var reader = await check.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return new AuditChainReport(linked, position, head, new AuditChainBreak(0, DateTimeOffset.MinValue, kept.Position,
+                    $"the chain ends at position {position}, before the end kept ({kept.Position}): events were cut from its end"));
+            }
+
+            if (!string.Equals(reader.GetString(0), kept.Hash, StringComparison.OrdinalIgnoreCase))
+            {
+                return new AuditChainReport(linked, position, head, new AuditChainBreak(reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2),
+                    kept.Position, "its link is not the end kept: the log was rewritten up to it, and every link after it recomputed"));
             }
         }
 

@@ -91,6 +91,34 @@ public sealed class AuditChainTests
     }
 
     [Fact]
+    public async Task ALogCutShortFromItsEnd_IsToldByTheEndKept()
+    {
+        await WithDatabaseAsync(async db =>
+        {
+            await WriteEventsAsync(db.DataSource, "owner", 4);
+            var first = await VerifyAsync(db);
+            var end = System.Text.RegularExpressions.Regex.Match(first.Output, "its end is ([0-9]+:[0-9a-f]{64})").Groups[1].Value;
+            Assert.NotEmpty(end);
+            // The owner removes the newest events and their links, triggers disabled: what is left is a whole chain.
+            await db.ExecuteAsync("""
+                ALTER TABLE audit.event DISABLE TRIGGER USER;
+                ALTER TABLE audit.link DISABLE TRIGGER USER;
+                DELETE FROM audit.event WHERE event_id IN (SELECT event_id FROM audit.link ORDER BY seq DESC LIMIT 2);
+                DELETE FROM audit.link WHERE seq IN (SELECT seq FROM audit.link ORDER BY seq DESC LIMIT 2);
+                ALTER TABLE audit.event ENABLE TRIGGER USER;
+                ALTER TABLE audit.link ENABLE TRIGGER USER;
+                """);
+            Assert.Equal(0, (await VerifyAsync(db)).Exit);
+
+            var (exit, output) = await SdqProcess.RunAsync(db.ConnectionString, null, "audit", "verify", "--end", end);
+
+            Assert.Equal(1, exit);
+            Assert.Contains("cut from its end", output, StringComparison.Ordinal);
+            Assert.NotEqual(0, (await SdqProcess.RunAsync(db.ConnectionString, null, "audit", "verify", "--end", "not-an-end")).Exit);
+        });
+    }
+
+    [Fact]
     public async Task ConcurrentWriters_AndAnOpenBatch_LeaveAWholeChain()
     {
         await WithDatabaseAsync(async db =>
