@@ -57,6 +57,11 @@ app.Configure(config =>
             .WithExample("user", "bulk", "--schools", "--out", "school-accounts.csv");
         user.AddCommand<UserSealCommand>("seal").WithDescription("Seal an account: no sign-in until it is reset.");
     });
+    config.AddBranch("audit", audit =>
+    {
+        audit.SetDescription("The audit log.");
+        audit.AddCommand<AuditVerifyCommand>("verify").WithDescription("Check the audit log's hash chain: whole, or the first broken link.");
+    });
     config.AddBranch("round", round =>
     {
         round.SetDescription("Rounds run by the jobs: extract, check, worksheets, returns, close.");

@@ -142,6 +142,32 @@ public static class SdqEnvironment
     }
 
     /// <summary>
+    /// The sign-in rules the command line gives passwords under: Accounts:OneTimePasswordHours, how long a one-time password
+    /// is valid (default 72, from 1 to 720). The expiry is stored with the password, so the portal enforces what was printed.
+    /// </summary>
+    public static Data.Access.SignInPolicy SignInPolicy()
+    {
+        var text = Configuration["Accounts:OneTimePasswordHours"];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return Data.Access.SignInPolicy.Default;
+        }
+
+        if (!int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var hours)
+            || hours is < 1 or > 720)
+        {
+            throw new UserErrorException(
+                $"Accounts:OneTimePasswordHours (SDQ__Accounts__OneTimePasswordHours) is '{text}': give a whole number of hours from 1 to 720, or leave it out for 72.");
+        }
+
+        return Data.Access.SignInPolicy.Default with { OneTimePasswordLifetime = TimeSpan.FromHours(hours) };
+    }
+
+    /// <summary>Until when a one-time password is valid, as the data team tells it: Beijing time, to the minute.</summary>
+    public static string ValidUntil(DateTimeOffset at) =>
+        at.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture) + " Beijing time";
+
+    /// <summary>
     /// The worksheet signing key: SDQ_SIGNING_KEY or Worksheets:SigningKey (base64, at least 32 bytes). With the embedded
     /// database and neither given, the program makes one on first use and keeps it in the database folder (mode 600), as it
     /// does the database password. A configured database needs a configured key: every worker must sign alike.

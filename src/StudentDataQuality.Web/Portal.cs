@@ -314,6 +314,8 @@ public static class Portal
             SignInOutcome.Sealed => Html.T("账号超过 180 天未使用，已封存；请联系数据管理员获取新的一次性密码。",
                 "The account was unused for 180 days and is sealed; ask the data team for a new one-time password."),
             SignInOutcome.Throttled => ThrottledMessage(result.LockedUntil!.Value),
+            SignInOutcome.OneTimePasswordExpired => Html.T("该一次性密码已过期，请联系数据管理员获取新的一次性密码。",
+                "This one-time password has expired: ask your data team for a new one."),
             _ => null,
         };
         if (error is not null)

@@ -135,10 +135,10 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         AnsiConsole.MarkupLine("[bold]8. The web portal, with a demo account of each role[/]");
         var urls = settings.Urls ?? WebCommand.DefaultUrls;
         var accounts = await DemoAccountsAsync(dataSource, run, simulated.Select(r => r.School).ToHashSet(StringComparer.Ordinal), cancellationToken);
-        var table = new Table().AddColumns("Role", "Account", "One-time password", "Try");
-        foreach (var (role, name, password, what) in accounts)
+        var table = new Table().AddColumns("Role", "Account", "One-time password", "Valid until", "Try");
+        foreach (var (role, name, password, validUntil, what) in accounts)
         {
-            table.AddRow(role, name, $"[bold]{password}[/]", Markup.Escape(what));
+            table.AddRow(role, name, $"[bold]{password}[/]", SdqEnvironment.ValidUntil(validUntil), Markup.Escape(what));
         }
 
         AnsiConsole.Write(table);
@@ -153,7 +153,7 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
     /// An account of each role with a fresh one-time password: the data team, a manager, the district of a school that sent
     /// nothing back, and that school (so that it can download, fix, upload and certify by hand).
     /// </summary>
-    private static async Task<List<(string Role, string Name, string Password, string What)>> DemoAccountsAsync(NpgsqlDataSource dataSource, RoundRun run,
+    private static async Task<List<(string Role, string Name, string Password, DateTimeOffset ValidUntil, string What)>> DemoAccountsAsync(NpgsqlDataSource dataSource, RoundRun run,
         IReadOnlySet<string> returned, CancellationToken cancellationToken)
     {
         string? school = null, district = null;
@@ -179,15 +179,15 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         }
 
         var store = new AccountStore(dataSource);
-        var signIns = new StudentDataQuality.Data.Access.SignIns(dataSource);
-        var accounts = new List<(string, string, string, string)>();
+        var signIns = new StudentDataQuality.Data.Access.SignIns(dataSource, SdqEnvironment.SignInPolicy());
+        var accounts = new List<(string, string, string, DateTimeOffset, string)>();
         async Task AddAsync(string role, Account account, string what)
         {
             await store.AddAsync(account, SdqEnvironment.Actor, cancellationToken);
             var password = StudentDataQuality.Web.Passwords.OneTime();
-            await signIns.SetPasswordAsync(account.Name, StudentDataQuality.Web.Passwords.Hash(account.Name, password), oneTime: true, SdqEnvironment.Actor,
-                cancellationToken);
-            accounts.Add((role, account.Name, password, what));
+            var validUntil = await signIns.SetPasswordAsync(account.Name, StudentDataQuality.Web.Passwords.Hash(account.Name, password), oneTime: true,
+                SdqEnvironment.Actor, cancellationToken);
+            accounts.Add((role, account.Name, password, validUntil!.Value, what));
         }
 
         await AddAsync("data team", new Account("demo-team", AccountRole.DataTeam, null, null), "console (/team): rounds, explanations, audit log; jobs (/jobs)");

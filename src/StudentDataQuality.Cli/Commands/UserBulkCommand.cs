@@ -91,15 +91,16 @@ public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
             hashed[i] = (missing[i].Account, Passwords.Hash(missing[i].Account.Name, passwords[missing[i].Account.Name])));
 
         var names = missing.ToDictionary(c => c.Account.Name, StringComparer.Ordinal);
+        var validUntil = DateTimeOffset.UtcNow + SdqEnvironment.SignInPolicy().OneTimePasswordLifetime;
         var created = false;
         IReadOnlyList<Account> added;
         try
         {
             added = await store.AddWithOneTimePasswordsAsync(hashed, async (accounts, ct) =>
             {
-                var sha256 = await WriteAsync(path, accounts.Select(a => names[a.Name]), passwords, () => created = true, ct);
+                var sha256 = await WriteAsync(path, accounts.Select(a => names[a.Name]), passwords, validUntil, () => created = true, ct);
                 return new BulkRecord(path, sha256);
-            }, SdqEnvironment.Actor, cancellationToken);
+            }, SdqEnvironment.Actor, validUntil, cancellationToken);
         }
         catch when (created)
         {
@@ -110,7 +111,7 @@ public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
 
         var meanwhile = missing.Length - added.Count;
         AnsiConsole.MarkupLineInterpolated(
-            $"Created {added.Count} {what} accounts with one-time passwords (changed at first sign-in); {skipped} {what}s already had one{(meanwhile > 0 ? $", {meanwhile} were made meanwhile by someone else" : "")}.");
+            $"Created {added.Count} {what} accounts with one-time passwords (valid until {SdqEnvironment.ValidUntil(validUntil)}, changed at first sign-in); {skipped} {what}s already had one{(meanwhile > 0 ? $", {meanwhile} were made meanwhile by someone else" : "")}.");
         AnsiConsole.MarkupLineInterpolated(
             $"The passwords are in {path} (readable by you only). Hand them out, then delete the file: they are not kept anywhere else.");
         return 0;
@@ -118,13 +119,17 @@ public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
 
     /// <summary>The new file (owner-only from its creation, never over another), UTF-8 with BOM for Excel; returns its sha256.</summary>
     private static async Task<string> WriteAsync(string path, IEnumerable<AccountCandidate> accounts, IReadOnlyDictionary<string, string> passwords,
-        Action created, CancellationToken cancellationToken)
+        DateTimeOffset validUntil, Action created, CancellationToken cancellationToken)
     {
-        var rows = new List<IEnumerable<string?>> { new[] { "账号 account", "学校标识码 school_code", "学校名称 school_name", "区县 district", "一次性密码 one_time_password" } };
+        var rows = new List<IEnumerable<string?>>
+        {
+            new[] { "账号 account", "学校标识码 school_code", "学校名称 school_name", "区县 district", "一次性密码 one_time_password", "有效期至 valid_until" },
+        };
+        var until = SdqEnvironment.ValidUntil(validUntil);
         foreach (var c in accounts)
         {
             var district = c.Account.DistrictCode is null ? "" : c.DistrictName is { Length: > 0 } name ? $"{c.Account.DistrictCode} {name}" : c.Account.DistrictCode;
-            rows.Add([c.Account.Name, c.Account.SchoolCode, c.SchoolName, district, passwords[c.Account.Name]]);
+            rows.Add([c.Account.Name, c.Account.SchoolCode, c.SchoolName, district, passwords[c.Account.Name], until]);
         }
 
         var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: true).GetPreamble().Concat(Encoding.UTF8.GetBytes(CsvTableWriter.Text(rows))).ToArray();

@@ -160,9 +160,10 @@ public sealed class UserResetCommand : AsyncCommand<UserNameSettings>
     {
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
         var password = Passwords.OneTime();
-        await new SignIns(dataSource).SetPasswordAsync(settings.Name, Passwords.Hash(settings.Name, password), oneTime: true, SdqEnvironment.Actor,
-            cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"One-time password of {settings.Name}: [bold]{password}[/] (shown once; it must be changed at first sign-in).");
+        var validUntil = await new SignIns(dataSource, SdqEnvironment.SignInPolicy()).SetPasswordAsync(settings.Name, Passwords.Hash(settings.Name, password),
+            oneTime: true, SdqEnvironment.Actor, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated(
+            $"One-time password of {settings.Name}: [bold]{password}[/] (shown once; valid until {SdqEnvironment.ValidUntil(validUntil!.Value)}; it must be changed at first sign-in).");
         return 0;
     }
 }

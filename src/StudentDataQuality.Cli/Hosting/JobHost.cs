@@ -36,7 +36,16 @@ public static class JobHost
             // milliseconds, the inbox scan's for its scan.
             DistributedLockTimeout = configuration.GetValue("Worker:DistributedLockTimeout", TimeSpan.FromMinutes(1)),
         };
-        return new PostgreSqlStorage(new DataSourceConnectionFactory(dataSource), options);
+        var storage = new PostgreSqlStorage(new DataSourceConnectionFactory(dataSource), options);
+        if (prepareSchema)
+        {
+            // The schema was just made or upgraded with the default privileges of migration 0010: the portal's role keeps only
+            // what it needs of it (migration 0017).
+            using var connection = dataSource.OpenConnection();
+            Data.Access.AppRole.RestrictJobStorage(connection);
+        }
+
+        return storage;
     }
 
     /// <summary>The worker's settings: Worker:Inbox, Worker:Reports (default: a reports folder beside the data), Worker:WorksheetBatch.</summary>

@@ -44,8 +44,21 @@ public static class AppRole
         new NpgsqlConnectionStringBuilder(ownerConnectionString) { Username = Name, Password = password }.ConnectionString;
 
     /// <summary>
-    /// What the data source's role may do that the portal's should not: be a superuser, own or change the audit log. Empty
-    /// when it is as restricted as sdq_app (a configured SDQ_WEB_DB is checked with this at start).
+    /// Takes from sdq_app what it need not write of Hangfire's storage (the server, list, aggregated-counter and schema tables;
+    /// migration 0017). Hangfire makes and upgrades its schema at run time, after the migrations, with the default privileges of
+    /// 0010: whoever prepared the storage as the owner calls this after it.
+    /// </summary>
+    public static void RestrictJobStorage(NpgsqlConnection owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        using var command = new NpgsqlCommand("SELECT access.restrict_job_storage()", owner);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// What the data source's role may do that the portal's should not: be a superuser, own or change the audit log, choose an
+    /// audit event's time or id, add, remove or re-role accounts. Empty when it is as restricted as sdq_app (a configured
+    /// SDQ_WEB_DB is checked with this at start).
     /// </summary>
     public static async Task<IReadOnlyList<string>> ExcessPrivilegesAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default)
     {
@@ -54,14 +67,19 @@ public static class AppRole
             SELECT r.rolsuper, r.rolbypassrls,
                    pg_has_role(current_user, c.relowner, 'USAGE'),
                    has_table_privilege('audit.event', 'UPDATE'), has_table_privilege('audit.event', 'DELETE'),
-                   has_table_privilege('audit.event', 'TRUNCATE')
+                   has_table_privilege('audit.event', 'TRUNCATE'),
+                   has_column_privilege('audit.event', 'occurred_at', 'INSERT'), has_column_privilege('audit.event', 'event_id', 'INSERT'),
+                   has_table_privilege('access.account', 'INSERT'), has_table_privilege('access.account', 'DELETE'),
+                   has_column_privilege('access.account', 'role', 'UPDATE'), has_column_privilege('access.account', 'password_hash', 'UPDATE')
             FROM   pg_catalog.pg_roles r, pg_catalog.pg_class c
             WHERE  r.rolname = current_user AND c.oid = 'audit.event'::regclass
             """);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         string[] what = ["is a superuser", "bypasses row security", "owns the audit log (or may act as its owner)",
-            "may UPDATE the audit log", "may DELETE from the audit log", "may TRUNCATE the audit log"];
+            "may UPDATE the audit log", "may DELETE from the audit log", "may TRUNCATE the audit log",
+            "may choose an audit event's time", "may choose an audit event's id", "may add accounts", "may delete accounts",
+            "may change an account's role", "may write a password hash"];
         return Enumerable.Range(0, what.Length).Where(reader.GetBoolean).Select(i => what[i]).ToArray();
     }
 

@@ -24,6 +24,8 @@ public enum SignInOutcome
     Throttled,
     /// <summary>The name typed cannot be any account's (<see cref="AccountNames"/>): refused before any look-up.</summary>
     InvalidName,
+    /// <summary>The right one-time password, given longer ago than it was valid (told only after the password is right).</summary>
+    OneTimePasswordExpired,
 }
 
 public sealed record SignInResult(SignInOutcome Outcome, Account? Account = null, DateTimeOffset? LockedUntil = null)
@@ -56,6 +58,9 @@ public sealed record SignInPolicy
     public TimeSpan ForgetFailuresAfter { get; init; } = TimeSpan.FromDays(1);
 
     public TimeSpan SealAfterUnused { get; init; } = TimeSpan.FromDays(180);
+
+    /// <summary>How long a one-time password (a new account's first, or a reset) is valid; its expiry is stored when it is given.</summary>
+    public TimeSpan OneTimePasswordLifetime { get; init; } = TimeSpan.FromHours(72);
 
     /// <summary>
     /// A hash of no account's password, checked when the account named has no password (unknown, or not given one yet), so
@@ -148,11 +153,12 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
 
         Account? account = null;
         string? hash = null;
-        bool mustChange = false, sealedNow = false;
+        bool mustChange = false, sealedNow = false, expired = false;
         DateTimeOffset? lockedUntil = null, passwordSetAt = null;
         await using (var read = new NpgsqlCommand("""
             SELECT account, role, school_code, district_code, password_hash, must_change_password, locked_until, password_set_at,
-                   sealed_at IS NOT NULL OR greatest(last_sign_in_at, password_set_at, created_at) < now() - @seal
+                   sealed_at IS NOT NULL OR greatest(last_sign_in_at, password_set_at, created_at) < now() - @seal,
+                   must_change_password AND password_expires_at <= now()
             FROM   access.account WHERE account = @name FOR UPDATE
             """, connection, transaction))
         {
@@ -168,6 +174,7 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
                 lockedUntil = reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6);
                 passwordSetAt = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7);
                 sealedNow = reader.GetBoolean(8);
+                expired = !reader.IsDBNull(9) && reader.GetBoolean(9);
             }
         }
 
@@ -196,6 +203,12 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         {
             result = new SignInResult(SignInOutcome.Locked, account, lockedTill);
             await AuditLog.WriteAsync(connection, account.Name, "sign-in.locked", null, account.SchoolCode, account.Name, new { from, locked_until = lockedTill }, cancellationToken);
+        }
+        else if (expired)
+        {
+            // The password was right: saying that it expired tells nothing to someone who did not know it.
+            result = new SignInResult(SignInOutcome.OneTimePasswordExpired, account);
+            await AuditLog.WriteAsync(connection, account.Name, "sign-in.expired", null, account.SchoolCode, account.Name, new { from }, cancellationToken);
         }
         else
         {
@@ -321,29 +334,32 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
     }
 
     /// <summary>
-    /// Sets an account's password hash: a one-time password from the data team (must be changed at first sign-in, and opens
-    /// a locked or sealed account), or the account's own new password.
+    /// Sets an account's password hash: a one-time password from the data team (must be changed at first sign-in, valid for
+    /// the policy's <see cref="SignInPolicy.OneTimePasswordLifetime"/>, and opens a locked or sealed account), or the
+    /// account's own new password. Through the database's account functions (migration 0017), which write the audit entry:
+    /// the portal's role may not write a password itself. Returns until when a one-time password is valid.
     /// </summary>
-    public async Task SetPasswordAsync(string accountName, string passwordHash, bool oneTime, string actor, CancellationToken cancellationToken = default)
+    public async Task<DateTimeOffset?> SetPasswordAsync(string accountName, string passwordHash, bool oneTime, string actor,
+        CancellationToken cancellationToken = default)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            WITH changed AS (
-                UPDATE access.account SET password_hash = @hash, must_change_password = @one_time, password_set_at = now(), failed_sign_ins = 0,
-                                          locked_until = NULL, sealed_at = CASE WHEN @one_time THEN NULL ELSE sealed_at END
-                WHERE  account = @name RETURNING account, school_code)
-            INSERT INTO audit.event (actor, action, school_code, object, details)
-            SELECT @actor, CASE WHEN @one_time THEN 'account.password.reset' ELSE 'account.password.change' END, school_code, account, '{}'
-            FROM   changed
-            """, connection);
-        command.Parameters.AddWithValue("hash", passwordHash);
-        command.Parameters.AddWithValue("one_time", oneTime);
+        DateTimeOffset? validUntil = oneTime ? DateTimeOffset.UtcNow + _policy.OneTimePasswordLifetime : null;
+        await using var command = oneTime
+            ? dataSource.CreateCommand("SELECT access.reset_password(@name, @hash, @until, @actor)")
+            : dataSource.CreateCommand("SELECT access.change_password(@name, @hash)");
         command.Parameters.AddWithValue("name", accountName);
-        command.Parameters.AddWithValue("actor", actor);
-        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        command.Parameters.AddWithValue("hash", passwordHash);
+        if (oneTime)
+        {
+            command.Parameters.AddWithValue("until", validUntil!.Value);
+            command.Parameters.AddWithValue("actor", actor);
+        }
+
+        if (await command.ExecuteScalarAsync(cancellationToken) is not true)
         {
             throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
         }
+
+        return validUntil;
     }
 
     /// <summary>
@@ -368,14 +384,10 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
     /// <summary>Seals an account: it cannot sign in until the data team gives it a new one-time password.</summary>
     public async Task SealAsync(string accountName, string actor, CancellationToken cancellationToken = default)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            WITH sealed AS (UPDATE access.account SET sealed_at = coalesce(sealed_at, now()) WHERE account = @name RETURNING account, school_code)
-            INSERT INTO audit.event (actor, action, school_code, object, details) SELECT @actor, 'account.seal', school_code, account, '{}' FROM sealed
-            """, connection);
+        await using var command = dataSource.CreateCommand("SELECT access.seal_account(@name, @actor)");
         command.Parameters.AddWithValue("name", accountName);
         command.Parameters.AddWithValue("actor", actor);
-        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        if (await command.ExecuteScalarAsync(cancellationToken) is not true)
         {
             throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
         }

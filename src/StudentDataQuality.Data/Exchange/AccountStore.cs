@@ -108,29 +108,18 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
                 $"'{account.Name}' cannot be an account name: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit.");
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            WITH added AS (
-                INSERT INTO access.account (account, role, school_code, district_code, created_by)
-                VALUES (@name, @role, @school, @district, @actor)
-                ON CONFLICT (account) DO NOTHING
-                RETURNING account)
-            INSERT INTO audit.event (actor, action, school_code, object, details)
-            SELECT @actor, 'account.add', @school, account, jsonb_build_object('role', @role, 'district_code', @district) FROM added
-            """, connection);
+        // Through the account function of migration 0017, which writes the audit entry: the same way whoever runs it.
+        await using var command = dataSource.CreateCommand("SELECT access.add_account(@name, @role, @school, @district, @actor)");
         command.Parameters.AddWithValue("name", account.Name);
         command.Parameters.AddWithValue("role", Account.RoleText(account.Role));
-        command.Parameters.AddWithValue("school", (object?)account.SchoolCode ?? DBNull.Value);
-        command.Parameters.AddWithValue("district", (object?)account.DistrictCode ?? DBNull.Value);
+        command.Parameters.Add(new NpgsqlParameter("school", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)account.SchoolCode ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("district", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)account.DistrictCode ?? DBNull.Value });
         command.Parameters.AddWithValue("actor", actor);
-        var added = await command.ExecuteNonQueryAsync(cancellationToken);
-        if (added == 0 && await FindAsync(account.Name, cancellationToken) is { } existing && existing != account)
+        var added = await command.ExecuteScalarAsync(cancellationToken) is true;
+        if (!added && await FindAsync(account.Name, cancellationToken) is { } existing && existing != account)
         {
             throw new UserErrorException($"An account '{account.Name}' already exists with another role or school ({Account.RoleText(existing.Role)}, {existing.SchoolCode ?? existing.DistrictCode ?? "all"}).");
         }
-
-        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>
@@ -184,13 +173,15 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Adds accounts, each with the hash of a one-time password (changed at first sign-in), in one transaction and one
+    /// Adds accounts, each with the hash of a one-time password (changed at first sign-in, valid until
+    /// <paramref name="validUntil"/>), in one transaction and one
     /// statement; an account made meanwhile by someone else is left as it is. <paramref name="record"/> is given the accounts
     /// this call made, while the transaction is open, and returns the sha256 of what it wrote of them; the single audit entry
     /// holds the count and that sha256, never a password. Nothing is committed when it throws.
     /// </summary>
     public async Task<IReadOnlyList<Account>> AddWithOneTimePasswordsAsync(IReadOnlyList<(Account Account, string PasswordHash)> accounts,
-        Func<IReadOnlyList<Account>, CancellationToken, Task<BulkRecord>> record, string actor, CancellationToken cancellationToken = default)
+        Func<IReadOnlyList<Account>, CancellationToken, Task<BulkRecord>> record, string actor, DateTimeOffset validUntil,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(accounts);
         ArgumentNullException.ThrowIfNull(record);
@@ -199,8 +190,9 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         var byName = accounts.ToDictionary(a => a.Account.Name, a => a.Account, StringComparer.Ordinal);
         var added = new List<Account>();
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO access.account (account, role, school_code, district_code, created_by, password_hash, must_change_password, password_set_at)
-            SELECT t.account, t.role, t.school_code, t.district_code, @actor, t.hash, true, now()
+            INSERT INTO access.account (account, role, school_code, district_code, created_by, password_hash, must_change_password, password_set_at,
+                                        password_expires_at)
+            SELECT t.account, t.role, t.school_code, t.district_code, @actor, t.hash, true, now(), @valid_until
             FROM   unnest(@accounts, @roles, @schools, @districts, @hashes) AS t(account, role, school_code, district_code, hash)
             ON CONFLICT (account) DO NOTHING
             RETURNING account
@@ -214,6 +206,7 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
                 { Value = accounts.Select(a => a.Account.DistrictCode).ToArray() });
             insert.Parameters.AddWithValue("hashes", accounts.Select(a => a.PasswordHash).ToArray());
             insert.Parameters.AddWithValue("actor", actor);
+            insert.Parameters.AddWithValue("valid_until", validUntil);
             await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -228,6 +221,7 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
             roles = added.Select(a => Account.RoleText(a.Role)).Distinct().ToArray(),
             created = added.Count,
             made_elsewhere_meanwhile = accounts.Count - added.Count,
+            valid_until = validUntil,
             file_sha256 = written.Sha256,
         }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);

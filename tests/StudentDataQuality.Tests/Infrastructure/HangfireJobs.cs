@@ -24,7 +24,16 @@ public static class HangfireJobs
             SchemaName = "hangfire", PrepareSchemaIfNecessary = prepareSchema, QueuePollInterval = TimeSpan.FromMilliseconds(200),
             InvisibilityTimeout = TimeSpan.FromSeconds(20), UseSlidingInvisibilityTimeout = true, DistributedLockTimeout = TimeSpan.FromSeconds(20),
         };
-        return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, options), options);
+        var storage = new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, options), options);
+        if (prepareSchema)
+        {
+            // As JobHost.Storage does: the portal's role keeps only what it needs of the schema just made (migration 0017).
+            using var connection = new NpgsqlConnection(connectionString);
+            connection.Open();
+            StudentDataQuality.Data.Access.AppRole.RestrictJobStorage(connection);
+        }
+
+        return storage;
     }
 
     /// <summary>
