@@ -25,6 +25,9 @@ namespace StudentDataQuality.Web;
 public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobStorage, SigningKey Key, string Urls)
 {
     public SignInPolicy SignInPolicy { get; init; } = SignInPolicy.Default;
+
+    /// <summary>Which roles must have a second factor (the data team and districts by default), and how long a sign-in waits for it.</summary>
+    public SecondFactorPolicy SecondFactor { get; init; } = SecondFactorPolicy.Default;
     public ILoggerProvider? Logging { get; init; }
 
     /// <summary>The folder of registry exports the data team may start rounds from (each file or folder directly in it); none: no starting from the web.</summary>
@@ -97,6 +100,7 @@ public static class Portal
         builder.Services.AddSingleton(provider => new ReturnBatcher(provider.GetRequiredService<ReturnIngest>(), settings.Returns,
             provider.GetService<ILogger<ReturnBatcher>>()));
         builder.Services.AddSingleton<PendingUploads>();
+        SecondFactorPages.AddServices(builder.Services, settings);
         // A returned worksheet is refused above ReturnLimits.MaxBytes, with its reason; the request (form and token) may be a little larger.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadRequestBytes);
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = MaxUploadRequestBytes);
@@ -196,6 +200,7 @@ public static class Portal
             StatusCodes.Status403Forbidden));
         app.MapGet("/", (HttpContext context, IAntiforgery antiforgery) => Page(HomePage(context.User, antiforgery.GetAndStoreTokens(context))))
             .RequireAuthorization();
+        SecondFactorPages.Map(app);
         SchoolPages.Map(app);
         TeamPages.Map(app);
         ManagerPages.Map(app);
@@ -238,10 +243,21 @@ public static class Portal
         }
 
         var account = result.Account!;
-        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
-            Principal(account, result.Stamp!, mustChange: result.Outcome == SignInOutcome.MustChangePassword));
-        return Results.Redirect(result.Outcome == SignInOutcome.MustChangePassword ? "/password" : "/");
+        var mustChange = result.Outcome == SignInOutcome.MustChangePassword;
+        // Second factor (SecondFactorPages): an account that has one, or whose role must, is sent to give a code (or to enrol)
+        // with the sign-in kept pending; its session starts there, through StartSessionAsync.
+        if (await SecondFactorPages.BeforeSessionAsync(context, account, result.Stamp!, mustChange) is { } secondFactor)
+        {
+            return secondFactor;
+        }
+
+        await StartSessionAsync(context, account, result.Stamp!, mustChange);
+        return Results.Redirect(mustChange ? "/password" : "/");
     }
+
+    /// <summary>Starts an account's session: after its password, and its second factor when it has or needs one.</summary>
+    internal static Task StartSessionAsync(HttpContext context, Account account, string stamp, bool mustChange) =>
+        context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, Principal(account, stamp, mustChange));
 
     private static async Task<IResult> ChangePasswordAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Gates gates)
     {
