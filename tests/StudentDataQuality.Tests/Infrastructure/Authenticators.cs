@@ -29,6 +29,16 @@ public static class Authenticators
         return secret;
     }
 
+    /// <summary>The secret kept for the account.</summary>
+    public static byte[] Remembered(Uri site, string account)
+    {
+        lock (Gate)
+        {
+            return Known.TryGetValue(Key(site, account), out var known) ? known.Secret
+                : throw new InvalidOperationException($"No authenticator was set up for {account} on {site} in these tests.");
+        }
+    }
+
     /// <summary>A code of the secret kept for the account, of a step not given before.</summary>
     public static string NextCode(Uri site, string account)
     {
