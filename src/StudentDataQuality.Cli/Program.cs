@@ -56,6 +56,7 @@ app.Configure(config =>
             .WithDescription("Accounts with one-time passwords for every school (or district) of the school master that has none, into a new owner-only CSV.")
             .WithExample("user", "bulk", "--schools", "--out", "school-accounts.csv");
         user.AddCommand<UserSealCommand>("seal").WithDescription("Seal an account: no sign-in until it is reset.");
+        user.AddCommand<UserResetSecondFactorCommand>("reset-2fa").WithDescription("Remove an account's second factor (a lost phone): it sets up a new one at next sign-in.");
     });
     config.AddBranch("audit", audit =>
     {

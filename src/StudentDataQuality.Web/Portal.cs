@@ -51,6 +51,8 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
     /// </summary>
     public bool Tls { get; init; }
 
+    /// <summary>Which roles must have a second factor (the data team and districts by default), and how long a sign-in waits for it.</summary>
+    public SecondFactorPolicy SecondFactor { get; init; } = SecondFactorPolicy.Default;
     public ILoggerProvider? Logging { get; init; }
 
     /// <summary>The folder of registry exports the data team may start rounds from (each file or folder directly in it); none: no starting from the web.</summary>
@@ -131,6 +133,7 @@ public static class Portal
         builder.Services.AddSingleton(provider => new ReturnBatcher(provider.GetRequiredService<ReturnIngest>(), settings.Returns,
             provider.GetService<ILogger<ReturnBatcher>>()));
         builder.Services.AddSingleton<PendingUploads>();
+        SecondFactorPages.AddServices(builder.Services, settings);
         // A returned worksheet is refused above ReturnLimits.MaxBytes, with its reason; the request (form and token) may be a little larger.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadRequestBytes);
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = MaxUploadRequestBytes);
@@ -250,6 +253,7 @@ public static class Portal
             StatusCodes.Status403Forbidden));
         app.MapGet("/", (HttpContext context, IAntiforgery antiforgery) => Page(HomePage(context.User, antiforgery.GetAndStoreTokens(context))))
             .RequireAuthorization();
+        SecondFactorPages.Map(app);
         SchoolPages.Map(app);
         TeamPages.Map(app);
         ManagerPages.Map(app);
@@ -324,10 +328,22 @@ public static class Portal
                 result.Outcome == SignInOutcome.Throttled ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized);
         }
 
-        // 5. The session (a further step of sign-in, where an account has one, comes before this).
+        // 5. The second factor (SecondFactorPages): an account that has one, or whose role must, is sent to give a code (or to
+        // enrol) with the sign-in kept pending; its session is issued there, through StartSessionAsync.
+        var mustChange = result.Outcome == SignInOutcome.MustChangePassword;
+        if (await SecondFactorPages.BeforeSessionAsync(context, result.Account!, result.Stamp!, mustChange) is { } secondFactor)
+        {
+            return secondFactor;
+        }
+
+        // 6. The session.
         await IssueSessionAsync(context, result);
-        return Results.Redirect(result.Outcome == SignInOutcome.MustChangePassword ? "/password" : "/");
+        return Results.Redirect(mustChange ? "/password" : "/");
     }
+
+    /// <summary>Issues the session of an account whose second factor was given (or that needs none): see <see cref="IssueSessionAsync"/>.</summary>
+    internal static Task StartSessionAsync(HttpContext context, Account account, string stamp, bool mustChange) =>
+        IssueSessionAsync(context, new SignInResult(mustChange ? SignInOutcome.MustChangePassword : SignInOutcome.SignedIn, account) { Stamp = stamp });
 
     /// <summary>
     /// Opens the session of a sign-in that succeeded (<see cref="SignInOutcome.SignedIn"/> or

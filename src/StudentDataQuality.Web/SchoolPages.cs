@@ -185,6 +185,11 @@ internal static class SchoolPages
                 """);
         }
 
+        if (account.Role == AccountRole.School)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"<p><a href=\"/account/second-factor\">{Html.T("第二重验证（可选）", "Second factor (optional)")}</a></p>");
+        }
+
         var problems = await desk.OpenProblemsAsync(account, schoolCode, From(context), 1000, context.RequestAborted);
         body.Append(CultureInfo.InvariantCulture, $"""
             <h2>{Html.T("仍未解决的问题", "What remains open")} ({problems.Count}{(problems.Count == 1000 ? "+" : "")})</h2>

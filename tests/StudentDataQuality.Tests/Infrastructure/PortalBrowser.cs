@@ -31,8 +31,48 @@ public sealed partial class PortalBrowser : IDisposable
 
     public Task<HttpResponseMessage> GetAsync(string path) => Http.GetAsync(new Uri(Http.BaseAddress!, path));
 
-    public Task<HttpResponseMessage> SignInAsync(string account, string password) =>
+    /// <summary>
+    /// Signs in as a person does: the password, then the second factor when the portal asks for it (enrolment with the
+    /// secret its page shows, kept in <see cref="Authenticators"/>, or a code from it). The answer is the last one: the
+    /// start of the session (or the password's refusal).
+    /// </summary>
+    public async Task<HttpResponseMessage> SignInAsync(string account, string password)
+    {
+        var answer = await PasswordOnlyAsync(account, password);
+        return answer.Headers.Location?.OriginalString switch
+        {
+            Authenticators.EnrolPath => (await EnrolAsync(account)).Answer,
+            Authenticators.CodePath => await PostAsync(Authenticators.CodePath, Authenticators.CodePath,
+                new() { ["code"] = Authenticators.NextCode(Http.BaseAddress!, account) }),
+            _ => answer,
+        };
+    }
+
+    /// <summary>The password step of signing in only: its answer (to the second factor, or the session, or a refusal).</summary>
+    public Task<HttpResponseMessage> PasswordOnlyAsync(string account, string password) =>
         PostAsync("/login", "/login", new() { ["account"] = account, ["password"] = password });
+
+    /// <summary>
+    /// Enrols at sign-in (the password given, the portal sent here): reads the secret from the enrolment page, enters a code
+    /// of it, reads the recovery codes, and goes on; the answer of going on (the session's start) and what was shown.
+    /// </summary>
+    public async Task<(HttpResponseMessage Answer, string Secret, IReadOnlyList<string> RecoveryCodes)> EnrolAsync(string account)
+    {
+        var page = await Http.GetStringAsync(new Uri(Http.BaseAddress!, Authenticators.EnrolPath));
+        var secret = SecretField().Match(page);
+        Assert.True(secret.Success, "no secret on the enrolment page");
+        Authenticators.Remember(Http.BaseAddress!, account, secret.Groups[1].Value);
+        var shown = await Http.PostAsync(new Uri(Http.BaseAddress!, Authenticators.EnrolPath), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            [TokenName] = Token(page), ["code"] = Authenticators.NextCode(Http.BaseAddress!, account),
+        }));
+        var codesPage = await shown.Content.ReadAsStringAsync();
+        Assert.True(shown.StatusCode == HttpStatusCode.OK, $"enrolment refused: {shown.StatusCode}");
+        var codes = RecoveryCodeField().Matches(codesPage).Select(m => m.Groups[1].Value).ToArray();
+        var answer = await Http.PostAsync(new Uri(Http.BaseAddress!, Authenticators.EnrolPath + "/done"),
+            new FormUrlEncodedContent(new Dictionary<string, string> { [TokenName] = Token(codesPage) }));
+        return (answer, secret.Groups[1].Value, codes);
+    }
 
     /// <summary>Signs in with a one-time password and chooses a new one, as a first sign-in does.</summary>
     public async Task SignInFirstTimeAsync(string account, string oneTimePassword)
@@ -69,14 +109,19 @@ public sealed partial class PortalBrowser : IDisposable
 
     private string TokenName { get; set; } = "__RequestVerificationToken";
 
-    private async Task<string> TokenAsync(string page)
+    private async Task<string> TokenAsync(string page) => Token(await Http.GetStringAsync(new Uri(Http.BaseAddress!, page)));
+
+    /// <summary>The antiforgery token of a page read before.</summary>
+    public string Token(string html)
     {
-        var html = await Http.GetStringAsync(new Uri(Http.BaseAddress!, page));
         var token = TokenField().Match(html);
-        Assert.True(token.Success, $"no antiforgery token on {page}");
+        Assert.True(token.Success, "no antiforgery token on the page");
         TokenName = token.Groups[1].Value;
         return WebUtility.HtmlDecode(token.Groups[2].Value);
     }
+
+    /// <summary>The name of the antiforgery field (as the last page read names it).</summary>
+    public string TokenFieldName => TokenName;
 
     /// <summary>Adds the account (if new) and gives it a one-time password, as `sdq user add` and `sdq user reset` do.</summary>
     public static async Task<string> AccountAsync(Npgsql.NpgsqlDataSource dataSource, string name, AccountRole role, string? school = null, string? district = null)
@@ -89,4 +134,10 @@ public sealed partial class PortalBrowser : IDisposable
 
     [GeneratedRegex("""<input type="hidden" name="([^"]+)" value="([^"]+)">""")]
     private static partial Regex TokenField();
+
+    [GeneratedRegex("""<code id="secret">([A-Z2-7 ]+)</code>""")]
+    private static partial Regex SecretField();
+
+    [GeneratedRegex("""<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>""")]
+    private static partial Regex RecoveryCodeField();
 }
