@@ -161,12 +161,14 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         var path = Path.Combine(folder, fileName);
         // Written whole, then renamed into place: a process killed mid-write leaves a .partial file, never a truncated workbook
         // under the worksheet's name (its retry issues the same file name again, since nothing was saved).
-        await OwnerOnly.WriteAllBytesAsync(path + ".partial", bytes, cancellationToken);
+        // A write cut short (a full disk, or the issue cancelled because another school's workbook failed) takes its .partial
+        // file away with it.
         try
         {
+            await OwnerOnly.WriteAllBytesAsync(path + ".partial", bytes, cancellationToken);
             File.Move(path + ".partial", path, overwrite: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or OperationCanceledException or UnauthorizedAccessException)
         {
             File.Delete(path + ".partial");
             throw;
