@@ -6,6 +6,7 @@ using DocumentFormat.OpenXml.Packaging;
 using DocumentFormat.OpenXml.Spreadsheet;
 using StudentDataQuality.Tests.Infrastructure;
 using StudentDataQuality.Worksheets;
+using Xunit.Abstractions;
 
 namespace StudentDataQuality.Tests.Worksheets;
 
@@ -15,7 +16,7 @@ namespace StudentDataQuality.Tests.Worksheets;
 /// and the peak resident set of that process (VmHWM, which the kernel keeps as a high-water mark) is what is measured.
 /// </summary>
 [Trait("Category", "Security")]
-public sealed class UploadMemoryTests(DamagedReturnFixture fixture) : IClassFixture<DamagedReturnFixture>
+public sealed class UploadMemoryTests(DamagedReturnFixture fixture, ITestOutputHelper log) : IClassFixture<DamagedReturnFixture>
 {
     /// <summary>The bound of issue 16 for one upload, the whole process included.</summary>
     private const long PeakLimitBytes = 200L * 1024 * 1024;
@@ -157,7 +158,6 @@ public sealed class UploadMemoryTests(DamagedReturnFixture fixture) : IClassFixt
         info.Environment["SDQ_SIGNING_KEY"] = Convert.ToBase64String(IngestScenario.Key.Key);
         info.Environment["SDQ_DATA_DIR"] = folder.Path;
         info.Environment["DOTNET_GCHeapHardLimit"] = "0x40000000";
-        info.Environment["COLUMNS"] = "400";
         using var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
@@ -176,7 +176,10 @@ public sealed class UploadMemoryTests(DamagedReturnFixture fixture) : IClassFixt
         }
 
         await process.WaitForExitAsync();
-        return new Run(process.ExitCode, await output + await errors, peak);
+        log.WriteLine($"{Megabytes(bytes.Length)} file: exit {process.ExitCode}, peak {Megabytes(peak)}");
+        // The console wraps lines at 80 columns when it writes to a pipe: one line of words again.
+        var text = System.Text.RegularExpressions.Regex.Replace(await output + await errors, @"\s*\n\s*", " ");
+        return new Run(process.ExitCode, text, peak);
     }
 
     /// <summary>VmHWM of /proc/[pid]/status in bytes; 0 once the process has gone.</summary>
