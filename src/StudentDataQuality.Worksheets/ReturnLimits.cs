@@ -23,9 +23,10 @@ public sealed record ReturnLimits
 
     /// <summary>
     /// The most characters a parsed part (the workbook, the shared strings, a sheet) may hold; the Open XML SDK's
-    /// <c>OpenSettings.MaxCharactersInPart</c>. About 3 times the largest measured sheet (10.6 million).
+    /// <c>OpenSettings.MaxCharactersInPart</c>. About 2.3 times the largest measured sheet (10.6 million); the shared strings are
+    /// kept while the sheets are read, so this also bounds what they can take.
     /// </summary>
-    public long MaxCharactersInPart { get; init; } = 32_000_000;
+    public long MaxCharactersInPart { get; init; } = 24_000_000;
 
     /// <summary>
     /// The most bytes <c>[Content_Types].xml</c> and each relationship part (.rels) may unpack to: System.IO.Packaging reads them

@@ -45,8 +45,8 @@ public sealed class UploadMemoryTests(DamagedReturnFixture fixture, ITestOutputH
     [Fact]
     public async Task TheLargestSheetTheLimitsLetThrough_IsReadAndTaken_InBoundedMemory()
     {
-        // Thirty million characters of formatted empty cells below the rows: a sheet just inside the limits, read to the end.
-        var (sheet, returned) = Padded(Correctable(1), 30_000_000);
+        // 23.5 million characters of formatted empty cells below the rows: a sheet just inside the limits (24 million), read to the end.
+        var (sheet, returned) = Padded(Correctable(1), 23_500_000);
 
         var run = await IngestInAProcessAsync(sheet, returned);
 
