@@ -61,6 +61,46 @@ public sealed class UploadMemoryTests(DamagedReturnFixture fixture, ITestOutputH
     /// <summary>The n-th school whose worksheet has a row to correct (a school of its own for each case of this class).</summary>
     private SchoolSheet Correctable(int n) => fixture.Sheets.Where(s => s.Fixes().Count > 0).OrderBy(s => s.File.SchoolCode, StringComparer.Ordinal).ElementAt(n);
 
+    [Theory]
+    [InlineData("manager")]
+    [InlineData("school without a worksheet")]
+    public async Task AnAccountThatCannotReturnWorksheets_IsRefusedBeforeAnythingOfTheFileIsRead(string kind)
+    {
+        // The bytes are no workbook at all: had they been read, the refusal would say so (NotXlsx).
+        var account = kind == "manager"
+            ? new StudentDataQuality.Data.Exchange.Account("manager-1", StudentDataQuality.Data.Exchange.AccountRole.Manager)
+            : IngestScenario.AccountOf("2199999999");
+        var state = await Scenario.StateAsync();
+
+        var refusal = await Assert.ThrowsAsync<WorksheetRejectedException>(
+            () => Scenario.Ingest().IngestAsync(new MemoryStream("not a workbook"u8.ToArray()), "问题清单.xlsx", account));
+
+        Assert.Equal(WorksheetRejection.NotPermitted, refusal.Code);
+        Assert.Contains("this account cannot return worksheets", refusal.MessageIn(WorksheetLanguage.English), StringComparison.Ordinal);
+        Assert.Contains("此账户不能上传问题清单", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(state, await Scenario.StateAsync());
+    }
+
+    [Fact]
+    public async Task AnotherSchoolsWorksheet_IsRefusedByItsMeta_BeforeItsRowsAreRead()
+    {
+        // The problems sheet lost its action header: read to its rows, the file would be refused for the missing column.
+        var (sheet, other) = (Correctable(2), Correctable(3));
+        var issued = Scenario.Issued(sheet.File);
+        var layout = IngestScenario.Read(issued);
+        byte[] returned;
+        using (var edits = new RegistrarEdits(issued, layout.Meta.Language))
+        {
+            returned = edits.Type(layout.HeaderRow, layout.ColumnNumbers["action"], "处理").Save();
+        }
+
+        var refusal = await Assert.ThrowsAsync<WorksheetRejectedException>(() => Scenario.Ingest().IngestAsync(new MemoryStream(returned),
+            Path.GetFileName(sheet.File.RelativePath), IngestScenario.AccountOf(other.File.SchoolCode)));
+
+        Assert.Equal(WorksheetRejection.OtherSchool, refusal.Code);
+        Assert.Contains($"school {sheet.File.SchoolCode}, not of your school", refusal.MessageIn(WorksheetLanguage.English), StringComparison.Ordinal);
+    }
+
     private static string Megabytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.#} MB");
 
     /// <summary>The school's worksheet with its first correction typed in, and its problems sheet padded with that many characters of formatted empty rows.</summary>
