@@ -99,6 +99,27 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="uploader"/> may return worksheets at all, asked before anything of an upload is read (the portal asks
+    /// before it reads the form): a manager's account never; a school's account only when its school has been issued a worksheet; a
+    /// district's only when its district is in a school master. The ingest asks the same again of every file.
+    /// </summary>
+    /// <exception cref="WorksheetRejectedException">The account cannot return worksheets (<see cref="WorksheetRejection.NotPermitted"/>); audited.</exception>
+    public async Task CheckUploaderAsync(Account uploader, string fileName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uploader);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await UploadScopeAsync(connection, uploader, fileName, cancellationToken);
+        }
+        catch (WorksheetRejectedException e)
+        {
+            await AuditRefusalAsync(connection, uploader, e, null, null, cancellationToken);
+            throw;
+        }
+    }
+
     /// <summary>Puts on record a file refused before it reached the ingest (an upload over the size limit, stopped at the door).</summary>
     public async Task RefusedAsync(Account uploader, WorksheetRejectedException refusal, long? bytes, CancellationToken cancellationToken = default)
     {
@@ -136,13 +157,16 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
             var file = files[i];
             try
             {
+                // Who sent it is judged before anything of the file is read, the school its _meta names before any of its rows.
+                var scope = await UploadScopeAsync(connection, file.Uploader, file.FileName, cancellationToken);
                 if (await EarlierAsync(connection, file, cancellationToken) is { } earlier)
                 {
                     outcomes[i] = new BatchOutcome(file, earlier, null, null);
                     continue;
                 }
 
-                pending.Add(new Pending(i, file, ReturnedWorkbookReader.Read(new MemoryStream(file.Bytes, writable: false), file.FileName, _limits)));
+                pending.Add(new Pending(i, file, ReturnedWorkbookReader.Read(new MemoryStream(file.Bytes, writable: false), file.FileName, _limits,
+                    meta => InScope(meta, scope, file.FileName))));
             }
             catch (WorksheetRejectedException e)
             {
@@ -448,6 +472,58 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
     private static object RefusalDetails(WorksheetRejectedException refusal, string? sha256, long? bytes) =>
         new { code = refusal.Code.ToString(), sha256, bytes, message = refusal.MessageIn(WorksheetLanguage.English) };
 
+    /// <summary>
+    /// The schools <paramref name="uploader"/> may return worksheets of (null: any), or a refusal when it may return none: what can
+    /// be known of an upload before any of it is read (docs/security.md, "Uploads bounded in memory").
+    /// </summary>
+    private static async Task<IReadOnlySet<string>?> UploadScopeAsync(NpgsqlConnection connection, Account uploader, string fileName,
+        CancellationToken cancellationToken)
+    {
+        WorksheetRejectedException NotPermitted(string why) => new(WorksheetRejection.NotPermitted, fileName, detail: why);
+        switch (uploader.Role)
+        {
+            case AccountRole.DataTeam:
+                return null;
+            case AccountRole.School when !string.IsNullOrEmpty(uploader.SchoolCode):
+                await using (var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM exchange.worksheet WHERE school_code = @school)", connection))
+                {
+                    command.Parameters.AddWithValue("school", uploader.SchoolCode);
+                    return (bool)(await command.ExecuteScalarAsync(cancellationToken))!
+                        ? new HashSet<string>([uploader.SchoolCode], StringComparer.Ordinal)
+                        : throw NotPermitted($"no worksheet was ever issued to school {uploader.SchoolCode}");
+                }
+
+            case AccountRole.District when !string.IsNullOrEmpty(uploader.DistrictCode):
+                await using (var command = new NpgsqlCommand("SELECT DISTINCT school_code FROM registry.school WHERE district_code = @district AND school_code IS NOT NULL",
+                                 connection))
+                {
+                    command.Parameters.AddWithValue("district", uploader.DistrictCode);
+                    await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                    var schools = new HashSet<string>(StringComparer.Ordinal);
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        schools.Add(reader.GetString(0));
+                    }
+
+                    return schools.Count > 0 ? schools : throw NotPermitted($"district {uploader.DistrictCode} has no school in any school master");
+                }
+
+            case AccountRole.Manager:
+                throw NotPermitted("a manager's account sees aggregates only");
+            default:
+                throw NotPermitted("the account has no school or district");
+        }
+    }
+
+    /// <summary>Refuses another school's worksheet by what its <c>_meta</c> says, before any of its rows is read (the issued worksheet decides again later).</summary>
+    private static void InScope(ReturnedWorkbookMeta meta, IReadOnlySet<string>? scope, string fileName)
+    {
+        if (scope is not null && !scope.Contains(meta.SchoolCode))
+        {
+            throw new WorksheetRejectedException(WorksheetRejection.OtherSchool, fileName, detail: meta.SchoolCode);
+        }
+    }
+
     private async Task<byte[]> ReadBoundedAsync(Stream file, string fileName, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
@@ -457,8 +533,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
         {
             if (buffer.Length + read > _limits.MaxBytes)
             {
-                throw new WorksheetRejectedException(WorksheetRejection.TooLarge, fileName,
-                    detail: string.Create(CultureInfo.InvariantCulture, $"> {_limits.MaxBytes / 1048576.0:0.##} MB"));
+                throw _limits.TooLarge(fileName);
             }
 
             buffer.Write(chunk, 0, read);

@@ -325,6 +325,19 @@ internal static class SchoolPages
             bodySize.MaxRequestBodySize = Portal.MaxDrainedBytes;
         }
 
+        // Who may return worksheets at all is decided before anything of the upload is read, the form included (the ingest
+        // decides it again for the file, and the school of the file's _meta before any of its rows).
+        var account = AccountOf(context.User);
+        try
+        {
+            await ingest.CheckUploaderAsync(account, Html.T("所选文件", "the chosen file"), context.RequestAborted);
+        }
+        catch (WorksheetRejectedException refusal)
+        {
+            await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+            return Refused(refusal.MessageIn(Html.English ? WorksheetLanguage.English : WorksheetLanguage.Chinese), StatusCodes.Status403Forbidden);
+        }
+
         // Over the size limit by its length: refused before the form is read (the form, token included, could not be read whole).
         var tooLarge = context.Request.ContentLength > Portal.MaxUploadRequestBytes;
         IFormFile? upload = null;
@@ -349,9 +362,8 @@ internal static class SchoolPages
         if (tooLarge)
         {
             await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
-            var refusal = new WorksheetRejectedException(WorksheetRejection.TooLarge, upload?.FileName ?? Html.T("所选文件", "the chosen file"),
-                detail: string.Create(CultureInfo.InvariantCulture, $"> {ReturnLimits.Default.MaxBytes / 1048576.0:0.##} MB"));
-            await ingest.RefusedAsync(AccountOf(context.User), refusal, upload?.Length ?? context.Request.ContentLength, context.RequestAborted);
+            var refusal = ReturnLimits.Default.TooLarge(upload?.FileName ?? Html.T("所选文件", "the chosen file"));
+            await ingest.RefusedAsync(account, refusal, upload?.Length ?? context.Request.ContentLength, context.RequestAborted);
             return Refused(refusal.MessageIn(Html.English ? WorksheetLanguage.English : WorksheetLanguage.Chinese), StatusCodes.Status413PayloadTooLarge);
         }
 
@@ -362,7 +374,6 @@ internal static class SchoolPages
 
         // The file is held (a slot of the gate) from its reading until its batch is done; the batch goes on when the
         // browser goes away, and the receipt is on the school's page.
-        var account = AccountOf(context.User);
         var slot = await gates.Uploads.EnterAsync(context.RequestAborted);
         Task<BatchOutcome> outcome;
         try

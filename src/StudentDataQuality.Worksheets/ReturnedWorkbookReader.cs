@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Xml;
 using DocumentFormat.OpenXml;
 using DocumentFormat.OpenXml.Packaging;
 using DocumentFormat.OpenXml.Spreadsheet;
@@ -15,31 +16,52 @@ namespace StudentDataQuality.Worksheets;
 /// the whole file for what makes it unreadable or untrustworthy, and otherwise returns every row with what was wrong
 /// with it. Uses the Open XML SDK directly rather than ClosedXML, because the reader must see what the file says: the
 /// formulas behind cached values, the cell types, the date system and the sheets' states.
+/// <para>
+/// Bounded in memory (docs/security.md, "Uploads bounded in memory"): the package is measured before it is opened, and the
+/// parts it is read from (the workbook, the shared strings, <c>_meta</c> and the problems sheet) are streamed with the
+/// SDK's <see cref="OpenXmlReader"/>, each stopped at <see cref="ReturnLimits.MaxCharactersInPart"/>; what is kept is one row
+/// at a time, the shared strings, and the rows the result holds (at most <see cref="ReturnLimits.MaxRows"/> of each kind).
+/// </para>
 /// </summary>
 public static partial class ReturnedWorkbookReader
 {
     private const string WorkbookContentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml";
 
+    private const string RelationshipsNamespace = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
     /// <summary>How far down a registrar may have pushed the header row by inserting rows above it.</summary>
     private const int HeaderSearchRows = 20;
+
+    /// <summary>Excel's last column (XFD); a cell beyond it is no spreadsheet's and is not read.</summary>
+    private const int MaxColumns = 16_384;
+
+    /// <summary>A worksheet's <c>_meta</c> has a dozen meta records and a column record per column (a few dozen).</summary>
+    private const int MaxMetaRecords = 1_000;
 
     private static readonly byte[] OleSignature = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
     /// <summary>Reads the returned file. Throws <see cref="WorksheetRejectedException"/> when the file is refused whole.</summary>
-    public static ReturnedWorkbook Read(Stream file, string fileName, ReturnLimits limits)
+    public static ReturnedWorkbook Read(Stream file, string fileName, ReturnLimits limits) => Read(file, fileName, limits, accept: null);
+
+    /// <summary>
+    /// Reads the returned file; <paramref name="accept"/> is given its <c>_meta</c> as soon as that is read, before any row of
+    /// the problems sheet, and refuses the file by throwing a <see cref="WorksheetRejectedException"/> (another school's
+    /// worksheet is refused before its rows are read).
+    /// </summary>
+    public static ReturnedWorkbook Read(Stream file, string fileName, ReturnLimits limits, Action<ReturnedWorkbookMeta>? accept)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(fileName);
         ArgumentNullException.ThrowIfNull(limits);
         using var bytes = ReadBounded(file, fileName, limits);
-        CheckPackage(bytes, fileName, limits);
+        var sizes = CheckPackage(bytes, fileName, limits);
         bytes.Position = 0;
         SpreadsheetDocument document;
         try
         {
-            document = SpreadsheetDocument.Open(bytes, false);
+            document = SpreadsheetDocument.Open(bytes, false, new OpenSettings { MaxCharactersInPart = limits.MaxCharactersInPart });
         }
-        catch (Exception e) when (e is OpenXmlPackageException or InvalidDataException or IOException or System.Xml.XmlException
+        catch (Exception e) when (e is OpenXmlPackageException or InvalidDataException or IOException or XmlException
                                       or InvalidOperationException or ArgumentException)
         {
             throw new WorksheetRejectedException(WorksheetRejection.NotXlsx, fileName, e.Message, e);
@@ -47,11 +69,18 @@ public static partial class ReturnedWorkbookReader
 
         using (document)
         {
+            var reading = new Reading(document, fileName, limits);
             try
             {
-                return new Reading(document, fileName).Run();
+                return reading.Run(accept);
             }
-            catch (Exception e) when (e is OpenXmlPackageException or System.Xml.XmlException or InvalidDataException)
+            catch (XmlException e) when (reading.CurrentPart is { } part && sizes.GetValueOrDefault(part) > limits.MaxCharactersInPart)
+            {
+                // The part's reader stopped at MaxCharactersInPart (a part has at least as many bytes as characters).
+                throw new WorksheetRejectedException(WorksheetRejection.ZipBomb, fileName, string.Create(CultureInfo.InvariantCulture,
+                    $"{part}: more than {limits.MaxCharactersInPart:N0} characters"), e);
+            }
+            catch (Exception e) when (e is OpenXmlPackageException or XmlException or InvalidDataException)
             {
                 throw new WorksheetRejectedException(WorksheetRejection.NotXlsx, fileName, e.Message, e);
             }
@@ -63,7 +92,7 @@ public static partial class ReturnedWorkbookReader
     {
         if (file.CanSeek && file.Length - file.Position > limits.MaxBytes)
         {
-            throw TooLarge(file.Length - file.Position);
+            throw limits.TooLarge(fileName);
         }
 
         var memory = new MemoryStream();
@@ -74,24 +103,20 @@ public static partial class ReturnedWorkbookReader
             memory.Write(buffer, 0, read);
             if (memory.Length > limits.MaxBytes)
             {
-                throw TooLarge(memory.Length);
+                throw limits.TooLarge(fileName);
             }
         }
 
         return memory;
-
-        WorksheetRejectedException TooLarge(long size) => new(
-            WorksheetRejection.TooLarge, fileName,
-            detail: string.Create(CultureInfo.InvariantCulture, $"{Megabytes(size)} > {Megabytes(limits.MaxBytes)}"));
     }
 
     private static string Megabytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.##} MB");
 
     /// <summary>
     /// Signature, zip structure, sizes and macros, with System.IO.Compression alone: nothing here trusts the sizes the
-    /// zip declares, every entry is unpacked into a counter that stops at the limit.
+    /// zip declares, every entry is unpacked into a counter that stops at the limit. Returns each entry's unpacked size.
     /// </summary>
-    private static void CheckPackage(MemoryStream bytes, string fileName, ReturnLimits limits)
+    private static Dictionary<string, long> CheckPackage(MemoryStream bytes, string fileName, ReturnLimits limits)
     {
         var head = bytes.GetBuffer().AsSpan(0, (int)Math.Min(bytes.Length, 8));
         if (head.StartsWith(OleSignature) || !head.StartsWith("PK\u0003\u0004"u8))
@@ -128,6 +153,7 @@ public static partial class ReturnedWorkbookReader
             long total = 0;
             var buffer = new byte[81920];
             string? contentTypes = null;
+            var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (var entry in zip.Entries)
             {
                 var name = entry.FullName;
@@ -140,6 +166,8 @@ public static partial class ReturnedWorkbookReader
 
                 long size = 0;
                 var isContentTypes = string.Equals(name, "[Content_Types].xml", StringComparison.Ordinal);
+                // System.IO.Packaging reads these whole when the package is opened, before any limit of the SDK applies.
+                var packagePart = isContentTypes || name.EndsWith(".rels", StringComparison.OrdinalIgnoreCase);
                 using var copy = isContentTypes ? new MemoryStream() : null;
                 try
                 {
@@ -160,6 +188,12 @@ public static partial class ReturnedWorkbookReader
                                 CultureInfo.InvariantCulture, $"{name}: more than {limits.MaxCompressionRatio}:1"));
                         }
 
+                        if (packagePart && size > limits.MaxPackagePartBytes)
+                        {
+                            throw new WorksheetRejectedException(WorksheetRejection.ZipBomb, fileName, detail: string.Create(
+                                CultureInfo.InvariantCulture, $"{name}: {Megabytes(size)} > {Megabytes(limits.MaxPackagePartBytes)}"));
+                        }
+
                         copy?.Write(buffer, 0, read);
                     }
                 }
@@ -172,6 +206,9 @@ public static partial class ReturnedWorkbookReader
                 {
                     contentTypes = Encoding.UTF8.GetString(copy.GetBuffer(), 0, (int)copy.Length);
                 }
+
+                // A zip may name an entry twice; the larger size stands for the name.
+                sizes[name] = Math.Max(size, sizes.GetValueOrDefault(name));
             }
 
             if (contentTypes is null)
@@ -190,6 +227,8 @@ public static partial class ReturnedWorkbookReader
                 // A .docx, .pptx, .xlsb or any other package renamed to .xlsx.
                 throw new WorksheetRejectedException(WorksheetRejection.NotXlsx, fileName, detail: "no spreadsheet workbook part");
             }
+
+            return sizes;
         }
 
         WorksheetRejectedException Bomb(long size) => new(
@@ -254,45 +293,126 @@ public static partial class ReturnedWorkbookReader
     private static partial Regex CellReference();
 
     /// <summary>A cell as read: its text before normalisation, how it was stored, and whether it holds a formula.</summary>
+    /// <summary>A cell as read: its text before normalisation, how it was stored, and whether it holds a formula.</summary>
     private readonly record struct RawCell(string? Text, CellValues? Type, bool Formula);
 
+    /// <summary>A sheet as the workbook lists it: its name and the id of its part.</summary>
+    private sealed record SheetEntry(string? Name, string? Id);
+
+    /// <summary>One row with a value or a formula: its Excel number and its cells by column number.</summary>
+    private sealed record SheetRow(int ExcelRow, SortedDictionary<int, RawCell> Cells);
+
     /// <summary>One reading of one package.</summary>
-    private sealed class Reading(SpreadsheetDocument document, string fileName)
+    private sealed class Reading(SpreadsheetDocument document, string fileName, ReturnLimits limits)
     {
         private readonly WorkbookPart _workbook = document.WorkbookPart
             ?? throw new WorksheetRejectedException(WorksheetRejection.NotXlsx, fileName, detail: "no workbook part");
 
-        private string[] _sharedStrings = [];
+        private List<string> _sharedStrings = [];
         private bool _date1904;
 
-        public ReturnedWorkbook Run()
+        /// <summary>The part being read (as its zip entry is named), so that a part stopped at its limit can be named.</summary>
+        public string? CurrentPart { get; private set; }
+
+        public ReturnedWorkbook Run(Action<ReturnedWorkbookMeta>? accept)
         {
-            _sharedStrings = _workbook.SharedStringTablePart?.SharedStringTable?
-                .Elements<SharedStringItem>().Select(i => DecodeEscapes(ItemText(i))).ToArray() ?? [];
-            _date1904 = _workbook.Workbook.WorkbookProperties?.Date1904?.Value ?? false;
-            var sheets = _workbook.Workbook.Sheets?.Elements<Sheet>().ToArray() ?? [];
+            var sheets = ReadWorkbook();
+            _sharedStrings = ReadSharedStrings();
 
             // Visible, hidden (LibreOffice re-saves very hidden as hidden) and very hidden are all accepted: the locks
             // and states are conveniences, the signatures are what the ingest trusts.
-            var metaSheet = sheets.FirstOrDefault(s => string.Equals(s.Name?.Value, WorksheetMeta.SheetName, StringComparison.Ordinal))
+            var metaSheet = sheets.FirstOrDefault(s => string.Equals(s.Name, WorksheetMeta.SheetName, StringComparison.Ordinal))
                 ?? throw new WorksheetRejectedException(WorksheetRejection.NoMeta, fileName, sheet: WorksheetMeta.SheetName);
-            var meta = ReadMeta(Grid(PartOf(metaSheet) ?? throw BadMeta(null, "not a worksheet")));
-            var (sheetName, grid) = FindProblemsSheet(sheets, meta);
-            return ReadProblems(meta, sheetName, grid);
+            var meta = ReadMeta(Rows(PartOf(metaSheet) ?? throw BadMeta(null, "not a worksheet")));
+            accept?.Invoke(meta);
+            var (sheetName, part) = FindProblemsSheet(sheets, meta);
+            return ReadProblems(meta, sheetName, part);
         }
 
-        private WorksheetPart? PartOf(Sheet sheet) =>
-            sheet.Id?.Value is { } id && _workbook.TryGetPartById(id, out var part) ? part as WorksheetPart : null;
+        /// <summary>The date system and the sheets, streamed: a workbook part is a few kilobytes, but it is the file's word.</summary>
+        private List<SheetEntry> ReadWorkbook()
+        {
+            var sheets = new List<SheetEntry>();
+            using var reader = Open(_workbook);
+            while (reader.Read())
+            {
+                if (!reader.IsStartElement)
+                {
+                    continue;
+                }
+
+                if (reader.ElementType == typeof(WorkbookProperties))
+                {
+                    _date1904 = Attribute(reader, "date1904") is "1" or "true";
+                }
+                else if (reader.ElementType == typeof(Sheet))
+                {
+                    if (sheets.Count == limits.MaxEntries)
+                    {
+                        throw new WorksheetRejectedException(WorksheetRejection.ZipBomb, fileName,
+                            detail: string.Create(CultureInfo.InvariantCulture, $"more than {limits.MaxEntries} sheets"));
+                    }
+
+                    sheets.Add(new SheetEntry(Attribute(reader, "name"), Attribute(reader, "id", RelationshipsNamespace)));
+                }
+            }
+
+            return sheets;
+        }
+
+        /// <summary>The shared strings, streamed item by item; each is kept (cells refer to them by number), nothing else is.</summary>
+        private List<string> ReadSharedStrings()
+        {
+            var strings = new List<string>();
+            if (_workbook.SharedStringTablePart is not { } part)
+            {
+                return strings;
+            }
+
+            using var reader = Open(part);
+            while (reader.Read())
+            {
+                if (reader.IsStartElement && reader.ElementType == typeof(SharedStringItem))
+                {
+                    strings.Add(DecodeEscapes(ItemText(reader, typeof(SharedStringItem))));
+                }
+            }
+
+            return strings;
+        }
+
+        private OpenXmlReader Open(OpenXmlPart part)
+        {
+            CurrentPart = part.Uri.OriginalString.TrimStart('/');
+            // The package was opened with OpenSettings.MaxCharactersInPart: the part's XML reader stops there.
+            return OpenXmlReader.Create(part);
+        }
+
+        private static string? Attribute(OpenXmlReader reader, string localName, string namespaceUri = "")
+        {
+            foreach (var attribute in reader.Attributes)
+            {
+                if (attribute.LocalName == localName && attribute.NamespaceUri == namespaceUri)
+                {
+                    return attribute.Value;
+                }
+            }
+
+            return null;
+        }
+
+        private WorksheetPart? PartOf(SheetEntry sheet) =>
+            sheet.Id is { } id && _workbook.TryGetPartById(id, out var part) ? part as WorksheetPart : null;
 
         private WorksheetRejectedException BadMeta(int? excelRow, string detail) =>
             new(WorksheetRejection.BadMeta, fileName, WorksheetMeta.SheetName, excelRow, detail: detail);
 
-        private ReturnedWorkbookMeta ReadMeta(SortedDictionary<int, SortedDictionary<int, RawCell>> grid)
+        private ReturnedWorkbookMeta ReadMeta(IEnumerable<SheetRow> sheetRows)
         {
             var properties = new Dictionary<string, string>(StringComparer.Ordinal);
             var columns = new List<MetaColumn>();
             var rows = new Dictionary<string, MetaRow>(StringComparer.Ordinal);
-            foreach (var (excelRow, cells) in grid)
+            foreach (var (excelRow, cells) in sheetRows)
             {
                 if (cells.Values.Any(c => c.Formula))
                 {
@@ -307,6 +427,11 @@ public static partial class ReturnedWorkbookReader
                     case "":
                         break;
                     case WorksheetMeta.MetaRecord:
+                        if (properties.Count == MaxMetaRecords)
+                        {
+                            throw BadMeta(excelRow, string.Create(CultureInfo.InvariantCulture, $"more than {MaxMetaRecords} meta records"));
+                        }
+
                         if (a.Length == 0 || !properties.TryAdd(a, b))
                         {
                             throw BadMeta(excelRow, "meta record without a name, or twice");
@@ -314,6 +439,11 @@ public static partial class ReturnedWorkbookReader
 
                         break;
                     case WorksheetMeta.ColumnRecord:
+                        if (columns.Count == MaxMetaRecords)
+                        {
+                            throw BadMeta(excelRow, string.Create(CultureInfo.InvariantCulture, $"more than {MaxMetaRecords} column records"));
+                        }
+
                         if (!int.TryParse(a, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || b.Length == 0 ||
                             Part(4).Length == 0 || columns.Any(c => c.Marker == b || c.Number == number))
                         {
@@ -323,6 +453,11 @@ public static partial class ReturnedWorkbookReader
                         columns.Add(new MetaColumn(number, b, Part(4)));
                         break;
                     case WorksheetMeta.RowRecord:
+                        if (rows.Count == limits.MaxRows)
+                        {
+                            throw BadMeta(excelRow, string.Create(CultureInfo.InvariantCulture, $"more than {limits.MaxRows} row records"));
+                        }
+
                         var signature = Part(4);
                         if (!int.TryParse(a, NumberStyles.None, CultureInfo.InvariantCulture, out var issuedRow) || b.Length == 0 ||
                             signature.Length != 64 || !signature.All(char.IsAsciiHexDigit) ||
@@ -379,55 +514,51 @@ public static partial class ReturnedWorkbookReader
         /// The problems sheet by the name <c>_meta</c> records, or else the first other worksheet whose header row carries
         /// the recorded row-key and action headers (a registrar may rename a sheet).
         /// </summary>
-        private (string Name, SortedDictionary<int, SortedDictionary<int, RawCell>> Grid) FindProblemsSheet(
-            IReadOnlyList<Sheet> sheets, ReturnedWorkbookMeta meta)
+        private (string Name, WorksheetPart Part) FindProblemsSheet(IReadOnlyList<SheetEntry> sheets, ReturnedWorkbookMeta meta)
         {
-            var named = sheets.FirstOrDefault(s => s.Name?.Value == meta.ProblemsSheet);
-            var candidates = named is not null ? [named] : sheets.Where(s => s.Name?.Value != WorksheetMeta.SheetName);
+            var named = sheets.FirstOrDefault(s => s.Name == meta.ProblemsSheet);
+            var candidates = named is not null ? [named] : sheets.Where(s => s.Name != WorksheetMeta.SheetName);
             foreach (var sheet in candidates)
             {
-                if (PartOf(sheet) is { } part)
+                if (PartOf(sheet) is { } part && (named is not null || Header(Rows(part), meta) is not null))
                 {
-                    var grid = Grid(part);
-                    if (named is not null || HeaderRow(grid, meta) is not null)
-                    {
-                        return (sheet.Name!.Value!, grid);
-                    }
+                    return (sheet.Name!, part);
                 }
             }
 
             throw new WorksheetRejectedException(WorksheetRejection.NoProblemsSheet, fileName, meta.ProblemsSheet);
         }
 
-        private int? HeaderRow(SortedDictionary<int, SortedDictionary<int, RawCell>> grid, ReturnedWorkbookMeta meta)
+        /// <summary>The first row, within the first <see cref="HeaderSearchRows"/>, that carries the row-key and action headers.</summary>
+        private static SheetRow? Header(IEnumerable<SheetRow> sheetRows, ReturnedWorkbookMeta meta)
         {
             var keyHeader = meta.Columns.Single(c => c.Marker == "row_key").Header;
             var actionHeader = meta.Columns.Single(c => c.Marker == "action").Header;
-            foreach (var (excelRow, cells) in grid)
+            foreach (var row in sheetRows)
             {
-                if (excelRow > HeaderSearchRows)
+                if (row.ExcelRow > HeaderSearchRows)
                 {
                     break;
                 }
 
-                var texts = cells.Values.Select(c => Normalise(c.Text)).ToArray();
+                var texts = row.Cells.Values.Select(c => Normalise(c.Text)).ToArray();
                 if (texts.Contains(keyHeader) && texts.Contains(actionHeader))
                 {
-                    return excelRow;
+                    return row;
                 }
             }
 
             return null;
         }
 
-        private ReturnedWorkbook ReadProblems(ReturnedWorkbookMeta meta, string sheetName, SortedDictionary<int, SortedDictionary<int, RawCell>> grid)
+        /// <summary>The problems sheet, read twice as a stream: for its header row (at the top), then row by row below it.</summary>
+        private ReturnedWorkbook ReadProblems(ReturnedWorkbookMeta meta, string sheetName, WorksheetPart part)
         {
-            var headerRow = HeaderRow(grid, meta) ?? throw new WorksheetRejectedException(
+            var (headerRow, headers) = Header(Rows(part), meta) ?? throw new WorksheetRejectedException(
                 WorksheetRejection.MissingColumn, fileName, sheetName, WorksheetLayout.HeaderRow,
                 meta.Columns.Single(c => c.Marker == "row_key").Header);
 
             // Each recorded column by its header text, wherever it now is; the read-only problem summary is not needed.
-            var headers = grid[headerRow];
             var at = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var column in meta.Columns.Where(c => c.Marker != "problems"))
             {
@@ -449,7 +580,19 @@ public static partial class ReturnedWorkbookReader
             var rows = new List<ReturnedRow>();
             var notImported = new List<ReturnProblem>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (excelRow, cells) in grid)
+            void NotImported(ReturnProblem problem)
+            {
+                // Rows that were never issued are reported one by one; more than a worksheet can hold are no return.
+                if (notImported.Count == limits.MaxRows)
+                {
+                    throw new WorksheetRejectedException(WorksheetRejection.TooManyRows, fileName, sheetName,
+                        detail: string.Create(CultureInfo.InvariantCulture, $"more than {limits.MaxRows}"));
+                }
+
+                notImported.Add(problem);
+            }
+
+            foreach (var (excelRow, cells) in Rows(part))
             {
                 if (excelRow <= headerRow)
                 {
@@ -484,13 +627,13 @@ public static partial class ReturnedWorkbookReader
                 var key = Value("row_key");
                 if (key is null || !meta.Rows.TryGetValue(key, out var issued))
                 {
-                    notImported.Add(new ReturnProblem(ReturnProblemCode.AddedRow, sheetName, excelRow, key, byMarker["row_key"].Header, null, key));
+                    NotImported(new ReturnProblem(ReturnProblemCode.AddedRow, sheetName, excelRow, key, byMarker["row_key"].Header, null, key));
                     continue;
                 }
 
                 if (!seen.Add(key))
                 {
-                    notImported.Add(new ReturnProblem(ReturnProblemCode.DuplicateKey, sheetName, excelRow, key, byMarker["row_key"].Header, null, key));
+                    NotImported(new ReturnProblem(ReturnProblemCode.DuplicateKey, sheetName, excelRow, key, byMarker["row_key"].Header, null, key));
                     continue;
                 }
 
@@ -604,66 +747,156 @@ public static partial class ReturnedWorkbookReader
         private static string DayText(DateOnly day, FieldKind kind) =>
             day.ToString(kind == FieldKind.YearMonth ? "yyyyMM" : "yyyyMMdd", CultureInfo.InvariantCulture);
 
-        /// <summary>Every cell with a value or a formula, by Excel row and column number (a missing r attribute counts on).</summary>
-        private SortedDictionary<int, SortedDictionary<int, RawCell>> Grid(WorksheetPart part)
+        /// <summary>
+        /// The rows with a value or a formula, streamed one at a time in file order (a missing r attribute counts on, for rows
+        /// and cells alike); each row's cells by column number. Nothing of a row is kept once the next is read.
+        /// </summary>
+        private IEnumerable<SheetRow> Rows(WorksheetPart part)
         {
-            var grid = new SortedDictionary<int, SortedDictionary<int, RawCell>>();
-            var sheetData = part.Worksheet.GetFirstChild<SheetData>();
-            if (sheetData is null)
-            {
-                return grid;
-            }
-
+            using var reader = Open(part);
             var rowNumber = 0;
-            foreach (var row in sheetData.Elements<Row>())
+            while (reader.Read())
             {
-                rowNumber = row.RowIndex?.Value is { } index ? (int)index : rowNumber + 1;
-                var columnNumber = 0;
-                foreach (var cell in row.Elements<Cell>())
+                if (!reader.IsStartElement || reader.ElementType != typeof(Row))
                 {
-                    columnNumber = cell.CellReference?.Value is { } reference && CellReference().Match(reference) is { Success: true } match
-                        ? ColumnNumber(match.Groups[1].Value)
-                        : columnNumber + 1;
-                    var raw = Read(cell);
-                    if (raw.Text is null && !raw.Formula)
-                    {
-                        continue;
-                    }
+                    continue;
+                }
 
-                    if (!grid.TryGetValue(rowNumber, out var cells))
-                    {
-                        cells = [];
-                        grid[rowNumber] = cells;
-                    }
+                rowNumber = uint.TryParse(Attribute(reader, "r"), NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index is > 0 and <= int.MaxValue
+                    ? (int)index
+                    : rowNumber + 1;
+                var cells = RowCells(reader);
+                if (cells.Count > 0)
+                {
+                    yield return new SheetRow(rowNumber, cells);
+                }
+            }
+        }
 
+        /// <summary>The cells of the row the reader is at, read to the row's end: those with a value or a formula.</summary>
+        private SortedDictionary<int, RawCell> RowCells(OpenXmlReader reader)
+        {
+            var cells = new SortedDictionary<int, RawCell>();
+            var columnNumber = 0;
+            while (reader.Read())
+            {
+                if (reader.ElementType == typeof(Row) && reader.IsEndElement)
+                {
+                    break;
+                }
+
+                if (reader.ElementType != typeof(Cell) || !reader.IsStartElement)
+                {
+                    continue;
+                }
+
+                columnNumber = Attribute(reader, "r") is { } reference && CellReference().Match(reference) is { Success: true } match
+                    ? ColumnNumber(match.Groups[1].Value)
+                    : columnNumber + 1;
+                var raw = ReadCell(reader);
+                if ((raw.Text is not null || raw.Formula) && columnNumber <= MaxColumns)
+                {
                     cells[columnNumber] = raw;
                 }
             }
 
-            return grid;
+            return cells;
         }
 
-        private RawCell Read(Cell cell)
+        /// <summary>The cell the reader is at, read to its end: its type, its value or inline string, whether it has a formula.</summary>
+        private RawCell ReadCell(OpenXmlReader reader)
         {
-            var type = cell.DataType?.Value;
-            var value = cell.CellValue?.Text;
+            var type = Attribute(reader, "t") switch
+            {
+                null => (CellValues?)null,
+                "s" => CellValues.SharedString,
+                "inlineStr" => CellValues.InlineString,
+                "str" => CellValues.String,
+                "b" => CellValues.Boolean,
+                "n" => CellValues.Number,
+                "d" => CellValues.Date,
+                _ => CellValues.Error,
+            };
+            string? value = null, inline = null;
+            var formula = false;
+            while (reader.Read())
+            {
+                if (reader.ElementType == typeof(Cell) && reader.IsEndElement)
+                {
+                    break;
+                }
+
+                if (!reader.IsStartElement)
+                {
+                    continue;
+                }
+
+                if (reader.ElementType == typeof(CellFormula))
+                {
+                    formula = true;
+                }
+                else if (reader.ElementType == typeof(CellValue))
+                {
+                    value = reader.GetText();
+                }
+                else if (reader.ElementType == typeof(InlineString))
+                {
+                    inline = ItemText(reader, typeof(InlineString));
+                }
+            }
+
             var text = type switch
             {
-                CellValues.SharedString => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i < _sharedStrings.Length
+                CellValues.SharedString => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i < _sharedStrings.Count
                     ? _sharedStrings[i]
                     : null,
-                CellValues.InlineString => cell.InlineString is { } inline ? DecodeEscapes(ItemText(inline)) : null,
+                CellValues.InlineString => inline is null ? null : DecodeEscapes(inline),
                 CellValues.String => value is null ? null : DecodeEscapes(value),
                 _ => value,
             };
-            return new RawCell(string.IsNullOrEmpty(text) ? null : text, type, cell.CellFormula is not null);
+            return new RawCell(string.IsNullOrEmpty(text) ? null : text, type, formula);
         }
 
-        /// <summary>The text of a shared or inline string: its t, or its runs' t; never the phonetic (rPh) runs.</summary>
-        private static string ItemText(OpenXmlElement item) =>
-            item.GetFirstChild<DocumentFormat.OpenXml.Spreadsheet.Text>() is { } text
-                ? text.Text
-                : string.Concat(item.Elements<Run>().Select(r => r.Text?.Text));
+        /// <summary>
+        /// The text of a shared or inline string the reader is at, read to its end: its t, or its runs' t; never the phonetic
+        /// (rPh) runs.
+        /// </summary>
+        private static string ItemText(OpenXmlReader reader, Type item)
+        {
+            string? own = null;
+            StringBuilder? runs = null;
+            var (inRun, inPhonetic) = (false, false);
+            while (reader.Read())
+            {
+                var type = reader.ElementType;
+                if (type == item && reader.IsEndElement)
+                {
+                    break;
+                }
+
+                if (type == typeof(Run))
+                {
+                    inRun = reader.IsStartElement;
+                }
+                else if (type == typeof(PhoneticRun))
+                {
+                    inPhonetic = reader.IsStartElement;
+                }
+                else if (type == typeof(DocumentFormat.OpenXml.Spreadsheet.Text) && reader.IsStartElement && !inPhonetic)
+                {
+                    if (inRun)
+                    {
+                        (runs ??= new StringBuilder()).Append(reader.GetText());
+                    }
+                    else
+                    {
+                        own ??= reader.GetText();
+                    }
+                }
+            }
+
+            return own ?? runs?.ToString() ?? "";
+        }
 
         private static int ColumnNumber(string letters) =>
             letters.ToUpperInvariant().Aggregate(0, (n, c) => (n * 26) + (c - 'A' + 1));

@@ -11,7 +11,10 @@ public enum WorksheetRejection
     /// <summary>Larger than <see cref="ReturnLimits.MaxBytes"/>.</summary>
     TooLarge,
 
-    /// <summary>Its zip unpacks past <see cref="ReturnLimits.MaxUncompressedBytes"/>, or packs absurdly well, or has too many entries.</summary>
+    /// <summary>
+    /// Its zip unpacks past <see cref="ReturnLimits.MaxUncompressedBytes"/>, or packs absurdly well, or has too many entries, or a part
+    /// it is read from is longer than <see cref="ReturnLimits.MaxCharactersInPart"/>.
+    /// </summary>
     ZipBomb,
 
     /// <summary>A macro-enabled workbook (vbaProject part or macro content type).</summary>
@@ -46,6 +49,12 @@ public enum WorksheetRejection
 
     /// <summary>A newer issue of the school's worksheet exists.</summary>
     StaleIssue,
+
+    /// <summary>The problems sheet holds more rows that were not issued (added or copied) than <see cref="ReturnLimits.MaxRows"/>.</summary>
+    TooManyRows,
+
+    /// <summary>The uploading account cannot return worksheets at all (its role, or its school or district unknown): refused before the file is read.</summary>
+    NotPermitted,
 }
 
 /// <summary>

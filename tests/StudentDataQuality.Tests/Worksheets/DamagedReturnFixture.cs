@@ -57,6 +57,9 @@ public sealed class DamagedReturnFixture : IAsyncLifetime
 
     public string Folder => _temp.Path;
 
+    /// <summary>The test database's connection string, password included (for a process of the program run by a test).</summary>
+    public string ConnectionString => _database.ConnectionString;
+
     public async Task InitializeAsync()
     {
         await _database.InitializeAsync();

@@ -202,7 +202,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
     [InlineData(60)]
     public async Task AZipBomb_IsRefused_BeforeItIsUnpacked(int megabytesOfZeros)
     {
-        // 300 MB of zeros pass the unpacked limit (256 MB); 60 MB do not, but pack a thousand to one, which no sheet does.
+        // 300 MB of zeros pass the unpacked limit (100 MB); 60 MB do not, but pack a thousand to one, which no sheet does.
         var (sheet, fix, corrected) = Refusable();
         var returned = WithZeros(corrected, "xl/media/image1.png", megabytesOfZeros * 1024L * 1024);
         Assert.True(returned.Length < ReturnLimits.Default.MaxBytes, "the bomb itself is small");
@@ -210,7 +210,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
         var refusal = await RefusedAsync(returned, FileName(sheet), WorksheetRejection.ZipBomb);
 
         Assert.Contains("unpacks to too much data or is packed abnormally", refusal.MessageIn(English), StringComparison.Ordinal);
-        var detail = megabytesOfZeros == 300 ? "MB > 256 MB unpacked" : "xl/media/image1.png: more than 200:1";
+        var detail = megabytesOfZeros == 300 ? "MB > 100 MB unpacked" : "xl/media/image1.png: more than 200:1";
         Assert.Contains(detail, refusal.MessageIn(English), StringComparison.Ordinal);
         Assert.Contains("解压后过大或压缩异常", refusal.Message, StringComparison.Ordinal);
         await AssertNotTakenAsync(fix.Row);
