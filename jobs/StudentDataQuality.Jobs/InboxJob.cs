@@ -3,6 +3,7 @@ using Hangfire;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Files;
 using StudentDataQuality.Worksheets;
 
 namespace StudentDataQuality.Jobs;
@@ -43,7 +44,7 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
     {
         ArgumentException.ThrowIfNullOrEmpty(inbox);
         inbox = Path.GetFullPath(inbox);
-        var queuedRoot = Directory.CreateDirectory(Path.Combine(inbox, "queued")).FullName;
+        var queuedRoot = OwnerOnly.CreateDirectory(Path.Combine(inbox, "queued")).FullName;
         var moved = new List<string>();
         var asideCount = 0;
         foreach (var file in Settled(inbox))
@@ -80,7 +81,7 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
                 continue;
             }
 
-            var queued = Directory.CreateDirectory(Path.Combine(queuedRoot, name)).FullName;
+            var queued = OwnerOnly.CreateDirectory(Path.Combine(queuedRoot, name)).FullName;
             foreach (var file in files)
             {
                 // A link would let a sender's folder hand over a file of another folder (another school's, or any file the worker can read).
@@ -93,7 +94,7 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
                 }
 
                 var target = Path.Combine(queued, $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid().ToString("N")[..8]}-{Path.GetFileName(file)}");
-                File.Move(file, target);
+                OwnerOnly.Move(file, target);
                 // Queued now (a copy keeps its file's time, which may be old: it is not a file an earlier scan left behind).
                 File.SetLastWriteTimeUtc(target, DateTime.UtcNow);
                 moved.Add(target);
@@ -182,18 +183,18 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
             }
 
             var (_, inbox, sender) = files[i];
-            var folder = Directory.CreateDirectory(Path.Combine(inbox, outcome.Refused ? "refused" : "taken", sender)).FullName;
+            var folder = OwnerOnly.CreateDirectory(Path.Combine(inbox, outcome.Refused ? "refused" : "taken", sender)).FullName;
             var target = Path.Combine(folder, Path.GetFileName(queuedPath));
             if (outcome.Refused)
             {
-                await File.WriteAllTextAsync(target + ".refused.txt",
+                await OwnerOnly.WriteAllTextAsync(target + ".refused.txt",
                     string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:u}\n{outcome.Text}\n"), cancellationToken);
                 _logger.LogWarning("Returned file {FileName} from {Sender} in the inbox was refused", Path.GetFileName(queuedPath), sender);
             }
 
             if (File.Exists(queuedPath))
             {
-                File.Move(queuedPath, target, overwrite: true);
+                OwnerOnly.Move(queuedPath, target, overwrite: true);
             }
 
             texts.Add(outcome.Text);
@@ -231,12 +232,12 @@ public sealed class InboxJob(IngestJob ingest, IBackgroundJobClient jobs, JobSet
     /// <summary>Moves a file that has no sender to <c>not-taken/</c> with a note saying why and what to do, logs it, and puts it on record.</summary>
     private async Task SetAsideAsync(string inbox, string file, string? folder, string reason, CancellationToken cancellationToken)
     {
-        var aside = Directory.CreateDirectory(Path.Combine(inbox, NotTaken)).FullName;
+        var aside = OwnerOnly.CreateDirectory(Path.Combine(inbox, NotTaken)).FullName;
         var name = Path.GetFileName(file);
         var target = Path.Combine(aside, $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid().ToString("N")[..8]}-{name}");
-        File.Move(file, target);
+        OwnerOnly.Move(file, target);
         var from = folder is null ? "" : $" (from the folder {folder}/)";
-        await File.WriteAllTextAsync(target + ".not-taken.txt", string.Create(CultureInfo.InvariantCulture,
+        await OwnerOnly.WriteAllTextAsync(target + ".not-taken.txt", string.Create(CultureInfo.InvariantCulture,
             $"{DateTime.UtcNow:u}\nnot taken: {name}{from}\n{reason}\n{NoteInChinese}\n"), cancellationToken);
         _logger.LogWarning("Returned file {FileName} in the inbox was not taken: {Reason}", name, reason);
         await senders.NotTakenAsync(name, folder, reason, cancellationToken);

@@ -39,6 +39,26 @@ public static class OwnerOnly
         return new DirectoryInfo(path);
     }
 
+    /// <summary>
+    /// Moves a file the program takes in (a return from the inbox) into one of its own folders, created 0700, and makes it
+    /// 0600: a file keeps the mode it was sent with otherwise.
+    /// </summary>
+    public static void Move(string source, string target, bool overwrite = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        if (Path.GetDirectoryName(Path.GetFullPath(target)) is { } folder && !Directory.Exists(folder))
+        {
+            CreateDirectory(folder);
+        }
+
+        File.Move(source, target, overwrite);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(target, FileMode);
+        }
+    }
+
     /// <summary>Opens a file for writing, 0600 from its creation (and made 0600 when it existed), its folder created 0700.</summary>
     /// <param name="mode"><see cref="System.IO.FileMode.Create"/> to write over, <see cref="System.IO.FileMode.CreateNew"/> to refuse an existing file.</param>
     public static FileStream Create(string path, System.IO.FileMode mode = System.IO.FileMode.Create)

@@ -82,6 +82,19 @@ public sealed class InboxSenderTests(DatabaseFixture db) : IClassFixture<Databas
         Assert.Equal(4L, await scenario.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'inbox.not-taken' AND actor = 'job:inbox'"));
         Assert.Empty(Directory.GetFiles(inbox, "*.xlsx"));
         Assert.Empty(Directory.GetFiles(Path.Combine(inbox, "queued"), "*", SearchOption.AllDirectories));
+
+        // What the inbox keeps (taken, refused, set aside, and its notes) is the owner's alone, as every file with personal data.
+        if (!OperatingSystem.IsWindows())
+        {
+            foreach (var kept in new[] { "taken", "refused", "not-taken", "queued" })
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(inbox, kept)));
+                foreach (var file in Directory.GetFiles(Path.Combine(inbox, kept), "*", SearchOption.AllDirectories))
+                {
+                    Assert.True(File.GetUnixFileMode(file) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), $"{file} is not 0600");
+                }
+            }
+        }
     }
 
     /// <summary>The school's issued worksheet sent back as it is, dropped in a folder as a copy that finished a while ago.</summary>
