@@ -494,7 +494,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
                 }
 
             case AccountRole.District when !string.IsNullOrEmpty(uploader.DistrictCode):
-                await using (var command = new NpgsqlCommand("SELECT DISTINCT school_code FROM registry.school WHERE district_code = @district AND school_code IS NOT NULL",
+                await using (var command = new NpgsqlCommand("SELECT school_code FROM access.school_district WHERE district_code = @district",
                                  connection))
                 {
                     command.Parameters.AddWithValue("district", uploader.DistrictCode);
@@ -505,7 +505,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
                         schools.Add(reader.GetString(0));
                     }
 
-                    return schools.Count > 0 ? schools : throw NotPermitted($"district {uploader.DistrictCode} has no school in any school master");
+                    return schools.Count > 0 ? schools : throw NotPermitted($"district {uploader.DistrictCode} has no school in the newest school master");
                 }
 
             case AccountRole.Manager:

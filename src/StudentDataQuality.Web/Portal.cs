@@ -97,7 +97,7 @@ public static class Portal
 
     /// <summary>The rate limit of uploads (per client address, and per account): put on the upload endpoint.</summary>
     public const string UploadRateLimit = "uploads";
-    private const string SignInRateLimit = "sign-in";
+    internal const string SignInRateLimit = "sign-in";
     internal const string SchoolClaim = "sdq:school";
     internal const string DistrictClaim = "sdq:district";
 

@@ -24,7 +24,7 @@ internal static class SecondFactorPages
     public const string EnrolPath = "/login/enrol";
     public const string EnrolDonePath = "/login/enrol/done";
     public const string AccountPath = "/account/second-factor";
-    private const string PendingCookie = "sdq.pending";
+    private const string PendingCookieName = "sdq.pending";
 
     public static void AddServices(IServiceCollection services, PortalSettings settings)
     {
@@ -35,9 +35,10 @@ internal static class SecondFactorPages
     public static void Map(WebApplication app)
     {
         app.MapGet(CodePath, CodePageAsync);
-        app.MapPost(CodePath, CheckCodeAsync);
+        // Codes are tried at the sign-in's rate per address too (besides the second factor's own lock per account).
+        app.MapPost(CodePath, CheckCodeAsync).RequireRateLimiting(Portal.SignInRateLimit);
         app.MapGet(EnrolPath, EnrolAtSignInAsync);
-        app.MapPost(EnrolPath, FinishEnrolmentAtSignInAsync);
+        app.MapPost(EnrolPath, FinishEnrolmentAtSignInAsync).RequireRateLimiting(Portal.SignInRateLimit);
         app.MapPost(EnrolDonePath, EnrolmentShownAsync);
         app.MapGet(AccountPath, EnrolSignedInAsync).RequireAuthorization();
         app.MapPost(AccountPath, FinishEnrolmentSignedInAsync).RequireAuthorization();
@@ -61,7 +62,7 @@ internal static class SecondFactorPages
 
         var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         await factors.StartPendingAsync(TokenHash(token), account, stamp, mustChange, policy.PendingFor, context.RequestAborted);
-        context.Response.Cookies.Append(PendingCookie, token, new CookieOptions
+        context.Response.Cookies.Append(PendingCookie(context), token, new CookieOptions
         {
             HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps, Path = "/login", MaxAge = policy.PendingFor, IsEssential = true,
         });
@@ -166,7 +167,7 @@ internal static class SecondFactorPages
             return refusal!;
         }
 
-        await factors.FactorDoneAsync(TokenHash(context.Request.Cookies[PendingCookie]!), context.RequestAborted);
+        await factors.FactorDoneAsync(TokenHash(context.Request.Cookies[PendingCookie(context)]!), context.RequestAborted);
         return Html.Content(RecoveryCodesPage(recovery, $"""
             <form method="post" action="{EnrolDonePath}">{Html.Token(antiforgery.GetAndStoreTokens(context))}
             <button type="submit">{Html.T("我已保存恢复码，继续", "I have kept the recovery codes; continue")}</button></form>
@@ -272,7 +273,7 @@ internal static class SecondFactorPages
     /// <summary>Takes the pending sign-in (once) and starts its session, as the sign-in would have without a second factor.</summary>
     private static async Task<IResult> StartSessionAsync(HttpContext context, SecondFactors factors, bool factorDoneOnly)
     {
-        var token = context.Request.Cookies[PendingCookie];
+        var token = context.Request.Cookies[PendingCookie(context)];
         var pending = token is null ? null : await factors.TakePendingAsync(TokenHash(token), factorDoneOnly, context.RequestAborted);
         DeleteCookie(context);
         if (pending is null)
@@ -285,11 +286,11 @@ internal static class SecondFactorPages
     }
 
     private static async Task<PendingSignIn?> PendingAsync(HttpContext context, SecondFactors factors) =>
-        context.Request.Cookies[PendingCookie] is { Length: > 0 and <= 64 } token ? await factors.FindPendingAsync(TokenHash(token), context.RequestAborted) : null;
+        context.Request.Cookies[PendingCookie(context)] is { Length: > 0 and <= 64 } token ? await factors.FindPendingAsync(TokenHash(token), context.RequestAborted) : null;
 
     private static async Task EndPendingAsync(HttpContext context, SecondFactors factors)
     {
-        if (context.Request.Cookies[PendingCookie] is { Length: > 0 and <= 64 } token)
+        if (context.Request.Cookies[PendingCookie(context)] is { Length: > 0 and <= 64 } token)
         {
             await factors.TakePendingAsync(TokenHash(token), factorDoneOnly: false, context.RequestAborted);
         }
@@ -298,7 +299,13 @@ internal static class SecondFactorPages
     }
 
     private static void DeleteCookie(HttpContext context) =>
-        context.Response.Cookies.Delete(PendingCookie, new CookieOptions { Path = "/login", Secure = context.Request.IsHttps, SameSite = SameSiteMode.Strict });
+        context.Response.Cookies.Delete(PendingCookie(context), new CookieOptions { Path = "/login", Secure = context.Request.IsHttps, SameSite = SameSiteMode.Strict });
+
+    /// <summary>
+    /// The pending sign-in's cookie: over https (the portal's own, or a known TLS proxy's) `__Secure-`, so that no plain-http
+    /// answer or other site can plant one; its path stays /login, which `__Host-` would not allow.
+    /// </summary>
+    private static string PendingCookie(HttpContext context) => context.Request.IsHttps ? "__Secure-" + PendingCookieName : PendingCookieName;
 
     private static string TokenHash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 

@@ -41,10 +41,14 @@ public static class WorkerDashboard
     private static readonly string DataTeam = Account.RoleText(AccountRole.DataTeam);
 
     /// <summary>The services of the dashboard's sign-in, sessions and antiforgery, on the worker's database.</summary>
-    public static IServiceCollection AddWorkerDashboard(this IServiceCollection services, NpgsqlDataSource dataSource)
+    public static IServiceCollection AddWorkerDashboard(this IServiceCollection services, NpgsqlDataSource dataSource, Application.SigningKey key)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentNullException.ThrowIfNull(key);
+        // The data team's second factor, as the portal asks it (the authenticator set up there; the same key reads its secret).
+        services.AddSingleton(new SecondFactors(dataSource));
+        services.AddSingleton(new SecondFactorCodes(key));
         // An unknown account is checked against a decoy hash: its answer takes as long as a wrong password's.
         services.AddSingleton(new SignIns(dataSource, SignInPolicy.Default with { DecoyHash = Passwords.Hash("decoy", Passwords.OneTime()) }));
         services.AddSingleton(new Gates(1, Environment.ProcessorCount));
@@ -190,7 +194,8 @@ public static class WorkerDashboard
     private static bool IsLocal(ConnectionInfo connection) =>
         connection.RemoteIpAddress is { } remote && (IPAddress.IsLoopback(remote) || remote.Equals(connection.LocalIpAddress));
 
-    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Gates gates, NpgsqlDataSource dataSource)
+    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Gates gates, NpgsqlDataSource dataSource,
+        SecondFactors factors, SecondFactorCodes codes)
     {
         if (!await antiforgery.IsRequestValidAsync(context))
         {
@@ -207,18 +212,23 @@ public static class WorkerDashboard
             result = await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, password), from, cancellationToken: context.RequestAborted);
         }
 
+        // Every outcome by name: only a signed-in data-team account goes on, to its second factor.
         var (error, status) = result.Outcome switch
         {
-            SignInOutcome.WrongPassword => (Html.T("账号或密码不正确。", "The account or password is wrong."), StatusCodes.Status401Unauthorized),
+            SignInOutcome.WrongPassword or SignInOutcome.InvalidName => (Html.T("账号或密码不正确。", "The account or password is wrong."), StatusCodes.Status401Unauthorized),
+            SignInOutcome.Throttled => (Html.T("登录失败次数过多，请稍后再试。", "Too many failed sign-ins; try again later."), StatusCodes.Status429TooManyRequests),
+            SignInOutcome.OneTimePasswordExpired => (Html.T("该一次性密码已过期，请联系数据管理员获取新的一次性密码。",
+                "This one-time password has expired: ask your data team for a new one."), StatusCodes.Status401Unauthorized),
             SignInOutcome.Locked => (Html.T("多次登录失败，账号暂时锁定，请稍后再试或联系数据管理员。",
                 "After repeated failures the account is locked for a while; try again later, or ask the data team."), StatusCodes.Status401Unauthorized),
             SignInOutcome.Sealed => (Html.T("账号已封存；请联系数据管理员获取新的一次性密码。",
                 "The account is sealed; ask the data team for a new one-time password."), StatusCodes.Status401Unauthorized),
             SignInOutcome.MustChangePassword => (Html.T("请先在门户网站设置新密码，再登录作业面板。",
                 "Choose your new password in the web portal first, then sign in here."), StatusCodes.Status403Forbidden),
-            _ when result.Account!.Role != AccountRole.DataTeam => (Html.T("作业面板仅供数据管理员使用。",
+            SignInOutcome.SignedIn when result.Account!.Role != AccountRole.DataTeam => (Html.T("作业面板仅供数据管理员使用。",
                 "The jobs dashboard is for the data team only."), StatusCodes.Status403Forbidden),
-            _ => ((string?)null, StatusCodes.Status200OK),
+            SignInOutcome.SignedIn => await SecondFactorAsync(result.Account!, form["code"].ToString(), from, factors, codes, context.RequestAborted),
+            _ => (Html.T("无法登录。", "The sign-in was refused."), StatusCodes.Status401Unauthorized),
         };
         if (error is not null)
         {
@@ -232,6 +242,40 @@ public static class WorkerDashboard
 
         await context.SignInAsync(Scheme, Principal(result.Account!, result.Stamp!));
         return Results.Redirect(DashboardPath);
+    }
+
+    /// <summary>
+    /// The data team's second factor (required of it, as in the portal): a code of the authenticator the account set up in the
+    /// portal, taken once; failures count, and lock, as there. No error: the code was right.
+    /// </summary>
+    private static async Task<(string? Error, int Status)> SecondFactorAsync(Account account, string typed, string from, SecondFactors factors,
+        SecondFactorCodes codes, CancellationToken cancellationToken)
+    {
+        var state = await factors.FindAsync(account.Name, cancellationToken);
+        if (state is not { Enrolled: true })
+        {
+            return (Html.T("请先在门户网站登录一次，设置第二重验证（验证器应用），再登录作业面板。",
+                "Set up your second factor (an authenticator app) by signing in to the web portal once, then sign in here."), StatusCodes.Status403Forbidden);
+        }
+
+        if (state.LockedUntil is { } lockedUntil && lockedUntil > DateTimeOffset.UtcNow)
+        {
+            await factors.LockedAttemptAsync(account, lockedUntil, from, cancellationToken);
+            return (Html.T("验证码错误次数过多，请稍后再试。", "Too many wrong codes; try again later."), StatusCodes.Status429TooManyRequests);
+        }
+
+        var secret = codes.Unprotect(account.Name, state.ProtectedSecret, state.KeyId);
+        var step = secret is null ? null : SecondFactorCodes.MatchingStep(secret, typed, DateTime.UtcNow);
+        var failure = secret is null ? "secret unreadable (another key)"
+            : step is null ? "wrong code"
+            : await factors.TakeCodeAsync(account, step.Value, from, cancellationToken) ? null : "code used before";
+        if (failure is null)
+        {
+            return (null, StatusCodes.Status200OK);
+        }
+
+        await factors.FailedAsync(account, failure, from, cancellationToken);
+        return (Html.T("验证码不正确（验证器应用中的 6 位数字）。", "The code is wrong (the six digits of your authenticator app)."), StatusCodes.Status401Unauthorized);
     }
 
     private static async Task AuditRefusedAsync(NpgsqlDataSource dataSource, string actor, string path, string from, CancellationToken cancellationToken)
@@ -272,6 +316,8 @@ public static class WorkerDashboard
         <input type="text" id="account" name="account" autocomplete="username" required maxlength="64">
         <label for="password">{Html.T("密码", "Password")}</label>
         <input type="password" id="password" name="password" autocomplete="current-password" required>
+        <label for="code">{Html.T("验证码（验证器应用）", "Code (authenticator app)")}</label>
+        <input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="10">
         <button type="submit">{Html.T("登录", "Sign in")}</button>
         </form>
         """);

@@ -90,7 +90,7 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
             var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
             builder.WebHost.UseUrls(dashboard);
             Configure(builder.Services);
-            builder.Services.AddWorkerDashboard(dataSource);
+            builder.Services.AddWorkerDashboard(dataSource, key);
             await using var app = builder.Build();
             app.MapWorkerDashboard(dataSource, localOnly);
             Log.Information("Jobs dashboard at {DashboardUrl}{DashboardPath} for data-team accounts ({Requests})", dashboard.TrimEnd('/'),

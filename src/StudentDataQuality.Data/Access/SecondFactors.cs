@@ -95,6 +95,8 @@ public sealed class SecondFactors(NpgsqlDataSource dataSource, SignInPolicy? pol
         await using (var take = new NpgsqlCommand("""
             UPDATE access.second_factor SET last_step = @step, failed_codes = 0
             WHERE  account = @name AND enrolled_at IS NOT NULL AND (last_step IS NULL OR last_step < @step)
+              -- A code checked while the lock was being set by a parallel attempt is not taken.
+              AND  (locked_until IS NULL OR locked_until <= now())
             """, connection, transaction))
         {
             take.Parameters.AddWithValue("name", account.Name);
@@ -122,6 +124,7 @@ public sealed class SecondFactors(NpgsqlDataSource dataSource, SignInPolicy? pol
             UPDATE access.second_factor SET recovery_code_hashes = array_remove(recovery_code_hashes, @hash),
                                             recovery_codes_used = recovery_codes_used + 1, failed_codes = 0
             WHERE  account = @name AND enrolled_at IS NOT NULL AND @hash = ANY (recovery_code_hashes)
+              AND  (locked_until IS NULL OR locked_until <= now())
             RETURNING cardinality(recovery_code_hashes)
             """, connection, transaction))
         {
@@ -150,22 +153,32 @@ public sealed class SecondFactors(NpgsqlDataSource dataSource, SignInPolicy? pol
         ArgumentNullException.ThrowIfNull(account);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var until = DateTimeOffset.UtcNow + _policy.LockoutTime;
-        int failures;
+        // Every MaxFailures failures lock it, each lock twice as long as the one before (LockoutTime, then double, up to a
+        // day), until a right code clears the count: guessing a six-digit code stays out of reach however long it goes on.
+        int failures = 1;
+        DateTimeOffset? until = null;
         await using (var fail = new NpgsqlCommand("""
-            UPDATE access.second_factor SET failed_codes = CASE WHEN failed_codes + 1 >= @max THEN 0 ELSE failed_codes + 1 END,
-                                            locked_until = CASE WHEN failed_codes + 1 >= @max THEN @until ELSE locked_until END
+            UPDATE access.second_factor SET
+                   failed_codes = failed_codes + 1,
+                   locked_until = CASE WHEN (failed_codes + 1) % @max = 0
+                                       THEN now() + least(@lockout * power(2, least((failed_codes + 1) / @max - 1, 10)), interval '24 hours')
+                                       ELSE locked_until END
             WHERE  account = @name
-            RETURNING CASE WHEN failed_codes = 0 THEN @max ELSE failed_codes END
+            RETURNING failed_codes, locked_until
             """, connection, transaction))
         {
             fail.Parameters.AddWithValue("name", account.Name);
             fail.Parameters.AddWithValue("max", _policy.MaxFailures);
-            fail.Parameters.AddWithValue("until", until);
-            failures = await fail.ExecuteScalarAsync(cancellationToken) is int counted ? counted : 1;
+            fail.Parameters.AddWithValue("lockout", _policy.LockoutTime);
+            await using var reader = await fail.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                failures = reader.GetInt32(0);
+                until = reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1);
+            }
         }
 
-        var locks = failures >= _policy.MaxFailures;
+        var locks = failures % _policy.MaxFailures == 0;
         await AuditLog.WriteAsync(connection, account.Name, "second-factor.failed", null, account.SchoolCode, account.Name,
             new { from, reason, failures, locked = locks }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);

@@ -138,8 +138,9 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // Attempts on one name, one at a time: a burst sent at once is counted, and throttled, as if sent one after another.
-        await using (var serialise = new NpgsqlCommand("SELECT FROM access.sign_in_throttle WHERE subject = @subject FOR UPDATE", connection, transaction))
+        // Attempts on one name, one at a time: a burst sent at once is counted, and throttled, as if sent one after another. An
+        // advisory lock of the transaction, not the throttle's row: a name with no failures yet has no row to lock.
+        await using (var serialise = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended(@subject, 0))", connection, transaction))
         {
             serialise.Parameters.AddWithValue("subject", AccountSubject(accountName));
             await serialise.ExecuteNonQueryAsync(cancellationToken);

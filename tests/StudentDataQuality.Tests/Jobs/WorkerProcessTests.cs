@@ -197,9 +197,35 @@ public sealed class WorkerProcessTests(DatabaseFixture db) : IClassFixture<Datab
             Assert.True(await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE actor = 'dash-school' AND action = 'dashboard.refused'") >= 1);
         }
 
+        // The data team's second factor, as in the portal: without one set up, or with its password alone, no dashboard.
+        using (var noFactor = new PortalBrowser(site, "en"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await noFactor.SignInAsync("dash-team", teamPassword)).StatusCode);
+        }
+
+        var secret = StudentDataQuality.Web.SecondFactorCodes.NewSecret();
+        var factors = new SecondFactors(db.DataSource);
+        var codes = new StudentDataQuality.Web.SecondFactorCodes(Worksheets.IngestScenario.Key);
+        var teamAccount = new Account("dash-team", AccountRole.DataTeam);
+        Assert.True(await factors.StartEnrolmentAsync("dash-team", codes.Protect("dash-team", secret), codes.KeyId));
+        Assert.True(await factors.FinishEnrolmentAsync(teamAccount, Authenticators.Step(DateTimeOffset.UtcNow) - 2, [], "test"));
+        Authenticators.Remember(site, "dash-team", StudentDataQuality.Web.SecondFactorCodes.Base32(secret));
+        using (var wrongCode = new PortalBrowser(site, "en"))
+        {
+            var now = Authenticators.Step(DateTimeOffset.UtcNow);
+            var right = Enumerable.Range(-1, 3).Select(d => Authenticators.Code(secret, now + d)).ToHashSet();
+            var wrong = Enumerable.Range(0, 10).Select(i => i.ToString("D6", System.Globalization.CultureInfo.InvariantCulture)).First(c => !right.Contains(c));
+            var refused = await wrongCode.PostAsync("/login", "/login", new() { ["account"] = "dash-team", ["password"] = teamPassword, ["code"] = wrong });
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.NotEqual(System.Net.HttpStatusCode.OK, (await wrongCode.GetAsync("/hangfire/recurring")).StatusCode);
+        }
+
         // The data team: the dashboard; an action without the page's antiforgery token is refused, with it done.
         using var team = new PortalBrowser(site, "en");
-        var signedIn = await team.SignInAsync("dash-team", teamPassword);
+        var signedIn = await team.PostAsync("/login", "/login", new()
+        {
+            ["account"] = "dash-team", ["password"] = teamPassword, ["code"] = Authenticators.NextCode(site, "dash-team"),
+        });
         Assert.Equal(System.Net.HttpStatusCode.Redirect, signedIn.StatusCode);
         var recurring = await team.GetAsync("/hangfire/recurring");
         Assert.Equal(System.Net.HttpStatusCode.OK, recurring.StatusCode);

@@ -201,7 +201,9 @@ public sealed partial class PersonalDataReadTests(PortalRound fixture) : IClassF
         var path = Directory.EnumerateFiles(fixture.Run.OutputDirectory, $"*_{moved}_*.xlsx", SearchOption.AllDirectories).Single();
         var edited = RegistrarSimulator.Edit(await File.ReadAllBytesAsync(path),
             RegistrarAnswers.Load(fixture.Province.RegistrarAnswersPath).GetValueOrDefault(moved) ?? [], RegistrarStyle.Diligent, 31);
-        Assert.Equal(HttpStatusCode.BadRequest, (await before.UploadAsync("/", "/school/returns", Path.GetFileName(path), edited.Workbook)).StatusCode);
+        // Refused from the worksheet's _meta, before its rows are read: the school is not the old district's any more.
+        var outOfScope = await before.UploadAsync("/", "/school/returns", Path.GetFileName(path), edited.Workbook);
+        Assert.Equal(HttpStatusCode.Forbidden, outOfScope.StatusCode);
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM exchange.worksheet_return WHERE round_id = @r AND school_code = @s",
             ("r", roundId), ("s", moved)));
         var taken = await now.UploadAsync("/", "/school/returns", Path.GetFileName(path), edited.Workbook);
