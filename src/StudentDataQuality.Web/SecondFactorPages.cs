@@ -196,7 +196,26 @@ internal static class SecondFactorPages
             return Results.BadRequest("The form expired or did not come from this site; reload the page.");
         }
 
-        var (recovery, refusal) = await FinishEnrolmentAsync(context, antiforgery, factors, codes, SchoolPages.AccountOf(context.User), AccountPath);
+        // The password again first (ASVS: re-authentication before a factor changes): a session alone must not be enough to
+        // put another authenticator on the account. Confirming counts like a sign-in's attempt (throttle, audit).
+        var account = SchoolPages.AccountOf(context.User);
+        var password = (await context.Request.ReadFormAsync(context.RequestAborted))["password"].ToString();
+        var signIns = context.RequestServices.GetRequiredService<SignIns>();
+        var gates = context.RequestServices.GetRequiredService<Gates>();
+        SignInResult confirmed;
+        using (await gates.PasswordChecks.EnterAsync(context.RequestAborted))
+        {
+            confirmed = await signIns.SignInAsync(account.Name, hash => Passwords.Matches(account.Name, hash, password), From(context),
+                confirmingPassword: true, cancellationToken: context.RequestAborted);
+        }
+
+        if (confirmed.Outcome is not (SignInOutcome.SignedIn or SignInOutcome.MustChangePassword))
+        {
+            return Html.Content(EnrolPage(antiforgery.GetAndStoreTokens(context), AccountPath, null, null,
+                Html.T("密码不正确，请重新开始设置。", "The password is wrong; start the set-up again.")), StatusCodes.Status400BadRequest);
+        }
+
+        var (recovery, refusal) = await FinishEnrolmentAsync(context, antiforgery, factors, codes, account, AccountPath);
         return recovery is null ? refusal! : Html.Content(RecoveryCodesPage(recovery, $"""<p><a href="/">{Html.T("返回首页", "Home")}</a></p>"""));
     }
 
@@ -361,6 +380,10 @@ internal static class SecondFactorPages
         {Html.Token(tokens)}
         <label for="code">{Html.T("应用中显示的 6 位验证码", "The 6-digit code the app shows")}</label>
         <input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength="12" required autofocus>
+        {(action == AccountPath ? $"""
+          <label for="password">{Html.T("您的密码（确认是您本人）", "Your password (to confirm it is you)")}</label>
+          <input type="password" id="password" name="password" autocomplete="current-password" required>
+          """ : "")}
         <button type="submit">{Html.T("完成设置", "Finish")}</button>
         </form>
         """);

@@ -199,9 +199,18 @@ public sealed class SecondFactorTests(DatabaseFixture db) : IClassFixture<Databa
         Assert.Contains("<svg", page, StringComparison.Ordinal);
         var secret = System.Text.RegularExpressions.Regex.Match(page, "<code id=\"secret\">([A-Z2-7 ]+)</code>").Groups[1].Value;
         Authenticators.Remember(_base, "school-f6", secret);
+        // Setting up a factor asks for the password again: a session alone (a copied cookie, a machine left signed in) cannot
+        // put someone else's authenticator on the account.
+        Assert.Contains("name=\"password\"", page, StringComparison.Ordinal);
+        var unconfirmed = await browser.Http.PostAsync(new Uri(_base, "/account/second-factor"), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            [browser.TokenFieldName] = browser.Token(page), ["code"] = Authenticators.NextCode(_base, "school-f6"), ["password"] = "not-" + chosen,
+        }));
+        Assert.Equal(HttpStatusCode.BadRequest, unconfirmed.StatusCode);
+        Assert.Equal(0L, await AuditAsync("school-f6", "second-factor.enrol"));
         var enrolled = await browser.Http.PostAsync(new Uri(_base, "/account/second-factor"), new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            [browser.TokenFieldName] = browser.Token(page), ["code"] = Authenticators.NextCode(_base, "school-f6"),
+            [browser.TokenFieldName] = browser.Token(page), ["code"] = Authenticators.NextCode(_base, "school-f6"), ["password"] = chosen,
         }));
         Assert.Equal(HttpStatusCode.OK, enrolled.StatusCode);
         Assert.Contains("recovery-codes", await enrolled.Content.ReadAsStringAsync(), StringComparison.Ordinal);
