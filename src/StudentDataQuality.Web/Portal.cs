@@ -197,7 +197,7 @@ public static class Portal
             app.UseForwardedHeaders(ForwardedHeaders(settings.KnownProxies));
         }
 
-        app.Use(SecurityHeaders);
+        app.Use(SecurityHeaders.For(DashboardPath));
         app.Use(Html.ChooseLanguage);
         app.UseAuthentication();
         app.Use(NewPasswordFirst);
@@ -521,37 +521,6 @@ public static class Portal
             httpContext.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return Html.Content(html, StatusCodes.Status429TooManyRequests).ExecuteAsync(httpContext);
         }
-    }
-
-    private static Task SecurityHeaders(HttpContext context, Func<Task> next)
-    {
-        var headers = context.Response.Headers;
-        // Over https (the portal's own, or a configured TLS proxy's): browsers use nothing but https here for a year.
-        if (context.Request.IsHttps)
-        {
-            headers.StrictTransportSecurity = "max-age=31536000; includeSubDomains";
-        }
-
-        headers["X-Content-Type-Options"] = "nosniff";
-        headers["X-Frame-Options"] = "DENY";
-        headers["Referrer-Policy"] = "no-referrer";
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";
-        headers["Cross-Origin-Opener-Policy"] = "same-origin";
-        // The dashboard needs its own inline scripts and styles; the portal's pages need inline styles only.
-        headers["Content-Security-Policy"] = context.Request.Path.StartsWithSegments(DashboardPath)
-            ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
-            : "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
-        // Nothing personal is cached; set as the answer starts, where antiforgery has not set its own (it would warn at an override).
-        context.Response.OnStarting(() =>
-        {
-            if (!context.Response.Headers.ContainsKey("Cache-Control"))
-            {
-                context.Response.Headers.CacheControl = "no-store";
-            }
-
-            return Task.CompletedTask;
-        });
-        return next();
     }
 
     private static string LoginPage(AntiforgeryTokenSet tokens, string? error) => Html.Page(Html.T("登录", "Sign in"), $"""

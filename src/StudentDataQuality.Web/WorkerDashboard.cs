@@ -99,7 +99,7 @@ public static class WorkerDashboard
     {
         ArgumentNullException.ThrowIfNull(app);
         ArgumentNullException.ThrowIfNull(dataSource);
-        app.Use(SecurityHeaders);
+        app.Use(SecurityHeaders.For(DashboardPath));
         if (localOnly)
         {
             app.Use((context, next) =>
@@ -282,28 +282,6 @@ public static class WorkerDashboard
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await AuditLog.WriteAsync(connection, actor, "dashboard.refused", null, null, path, new { from, where = "worker" }, cancellationToken);
-    }
-
-    private static Task SecurityHeaders(HttpContext context, Func<Task> next)
-    {
-        var headers = context.Response.Headers;
-        headers["X-Content-Type-Options"] = "nosniff";
-        headers["X-Frame-Options"] = "DENY";
-        headers["Referrer-Policy"] = "no-referrer";
-        // The dashboard needs its own inline scripts and styles; the sign-in pages inline styles only.
-        headers["Content-Security-Policy"] = context.Request.Path.StartsWithSegments(DashboardPath)
-            ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
-            : "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
-        context.Response.OnStarting(() =>
-        {
-            if (!context.Response.Headers.ContainsKey("Cache-Control"))
-            {
-                context.Response.Headers.CacheControl = "no-store";
-            }
-
-            return Task.CompletedTask;
-        });
-        return next();
     }
 
     private static string LoginPage(AntiforgeryTokenSet tokens, string? error) => Html.Page(Html.T("作业面板 · 登录", "Jobs dashboard · Sign in"), $"""
