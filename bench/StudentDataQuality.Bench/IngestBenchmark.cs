@@ -193,6 +193,13 @@ internal static class IngestBenchmark
 
         var seconds = watch.Elapsed.TotalSeconds;
         var sorted = perFile.Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            // Every file refused (e.g. --reuse-issued with worksheets of a database made again since): no figures to print.
+            Console.Error.WriteLine($"No return was taken ({failed} refused or failed): nothing was measured. Issue the worksheets again (without --reuse-issued).");
+            return 1;
+        }
+
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
 
             ingested {perFile.Count:N0} returns in {seconds:F1} s ({perFile.Count / seconds:F1} files/s; {repeats} taken by an earlier run skipped, {failed} refused or failed; {rechecks.Count:N0} re-checks)
