@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using nietras.SeparatedValues;
 using Npgsql;
 using StudentDataQuality.Application;
 using StudentDataQuality.Data.Embedded;
@@ -9,6 +10,7 @@ using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Data.Staging;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Synthetic;
+using StudentDataQuality.Text;
 
 namespace StudentDataQuality.Bench;
 
@@ -79,10 +81,25 @@ internal static class IngestBenchmark
         if (reuse && File.Exists(Path.Combine(issued, "manifest.csv")))
         {
             // The worksheets of an earlier run whose returns were not ingested (an interrupted run): still the newest issue.
-            files = File.ReadLines(Path.Combine(issued, "manifest.csv")).Skip(1).Select(l => l.Split(','))
-                .Select(f => new IssuedFile(f[0], f[1], f[2], f[3], f[4], int.Parse(f[5], CultureInfo.InvariantCulture),
-                    int.Parse(f[6], CultureInfo.InvariantCulture), int.Parse(f[7], CultureInfo.InvariantCulture), int.Parse(f[8], CultureInfo.InvariantCulture)))
-                .ToList();
+            // The manifest as the issuer writes it (CsvTableWriter: quoted where needed, formula-like text behind an apostrophe).
+            var read = new List<IssuedFile>();
+            using (var manifest = Sep.New(',').Reader(o => o with { Unescape = true }).FromFile(Path.Combine(issued, "manifest.csv")))
+            {
+                foreach (var row in manifest)
+                {
+                    var f = new string[9];
+                    for (var i = 0; i < f.Length; i++)
+                    {
+                        var v = row[i].ToString();
+                        f[i] = v.Length > 1 && v[0] == FormulaText.Prefix && FormulaText.LooksLikeFormula(v.AsSpan(1)) ? v[1..] : v;
+                    }
+
+                    read.Add(new IssuedFile(f[0], f[1], f[2], f[3], f[4], int.Parse(f[5], CultureInfo.InvariantCulture), int.Parse(f[6], CultureInfo.InvariantCulture),
+                        int.Parse(f[7], CultureInfo.InvariantCulture), int.Parse(f[8], CultureInfo.InvariantCulture)));
+                }
+            }
+
+            files = read;
             Console.WriteLine($"using the {files.Count:N0} worksheets issued earlier in {issued}");
         }
         else
