@@ -21,7 +21,7 @@ internal static class Html
 
     /// <summary>True when the request is answered in English: the reader chose it (the switch's cookie), or, before any
     /// choice, the browser asks for English before Chinese. Simplified Chinese otherwise.</summary>
-    public static bool English => Current.Value?.English ?? false;
+    public static bool English => System.Globalization.CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "en";
 
     /// <summary>The text in the reader's language. Both are the page's own literals (trusted markup); data is encoded with <see cref="E"/>.</summary>
     public static string T(string chinese, string english) => English ? english : chinese;

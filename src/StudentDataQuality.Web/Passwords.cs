@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Localization;
 
 namespace StudentDataQuality.Web;
 
@@ -21,26 +22,18 @@ public static class Passwords
     /// <summary>A one-time password of 12 characters (about 70 bits), given by the data team and changed at first sign-in.</summary>
     public static string OneTime() => RandomNumberGenerator.GetString(OneTimeAlphabet, 12);
 
-    /// <summary>Why a chosen password cannot be used (Chinese, then English), or null when it can.</summary>
-    public static string? Problem(string accountName, string current, string chosen, string confirmation)
+    /// <summary>Why a chosen password cannot be used, as a text key of <see cref="PortalText"/>; null when it can.</summary>
+    public static string? Problem(string accountName, string current, string chosen, string confirmation) =>
+        chosen != confirmation ? "Password.Differ"
+        : chosen.Length < MinimumLength ? "Password.TooShort"
+        : chosen == current ? "Password.Same"
+        : chosen.Contains(accountName, StringComparison.OrdinalIgnoreCase) ? "Password.ContainsName"
+        : null;
+
+    /// <summary>Why a chosen password cannot be used, in the reader's language; null when it can.</summary>
+    public static string? Problem(IStringLocalizer<PortalText> text, string accountName, string current, string chosen, string confirmation)
     {
-        if (chosen != confirmation)
-        {
-            return "两次输入的新密码不一致。The two new passwords differ.";
-        }
-
-        if (chosen.Length < MinimumLength)
-        {
-            return $"新密码至少 {MinimumLength} 个字符。The new password needs at least {MinimumLength} characters.";
-        }
-
-        if (chosen == current)
-        {
-            return "新密码不能与原密码相同。The new password must differ from the old one.";
-        }
-
-        return chosen.Contains(accountName, StringComparison.OrdinalIgnoreCase)
-            ? "新密码不能包含账号名。The new password must not contain the account name."
-            : null;
+        ArgumentNullException.ThrowIfNull(text);
+        return Problem(accountName, current, chosen, confirmation) is { } key ? text[key, MinimumLength].Value : null;
     }
 }

@@ -11,8 +11,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.Localization;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using StudentDataQuality.Application;
@@ -21,6 +23,7 @@ using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Reporting;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
+using StudentDataQuality.Web.Components.Pages;
 using StudentDataQuality.Worksheets;
 
 namespace StudentDataQuality.Web;
@@ -179,7 +182,12 @@ public static class Portal
                 redirect.Response.Redirect(redirect.RedirectUri);
             };
         });
-        builder.Services.AddAuthorization();
+        builder.Services.AddAuthorization(Policies.Add);
+        // Pages are Razor components rendered on the server from the endpoints; their texts come from Resources/*.resx.
+        builder.Services.AddRazorComponents();
+        // Every script as itself (the default encoder would write Chinese as numeric references); markup characters are still encoded.
+        builder.Services.AddSingleton(System.Text.Encodings.Web.HtmlEncoder.Create(System.Text.Unicode.UnicodeRanges.All));
+        builder.Services.AddLocalization(o => o.ResourcesPath = "Resources");
         // The dashboard reads this storage, with no AddHangfire: resolving its global configuration would
         // point the process-wide Hangfire log provider at this app's logger factory, which dies with the app (and with it
         // the logging of every other Hangfire server or client in the process, a worker beside the portal or a test).
@@ -198,10 +206,13 @@ public static class Portal
         }
 
         app.Use(SecurityHeaders.For(DashboardPath));
-        app.Use(Html.ChooseLanguage);
+        app.UseRequestLocalization(Languages.Options());
+        app.Use(Html.ChooseLanguage); // for the pages still drawn by Html (their language switch's way back); goes with Html.cs
         app.UseAuthentication();
         app.Use(NewPasswordFirst);
         app.UseAuthorization();
+        // Every POST of a page group carries a token; the middleware checks it, the groups' filter refuses a bad one (Policies).
+        app.UseAntiforgery();
         app.UseRateLimiter();
         app.UseHangfireDashboard(DashboardPath, new DashboardOptions
         {
@@ -220,25 +231,21 @@ public static class Portal
                 return Results.NotFound();
             }
 
-            context.Response.Cookies.Append(context.Request.IsHttps ? Html.SecureLanguageCookie : Html.LanguageCookie, code, new CookieOptions
+            context.Response.Cookies.Append(context.Request.IsHttps ? Languages.SecureCookie : Languages.Cookie, Languages.CookieValue(code), new CookieOptions
             {
                 HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.FromDays(365), IsEssential = true,
                 Secure = context.Request.IsHttps, Path = "/",
             });
-            return Results.Redirect(Html.LocalOrHome(back));
+            return Results.Redirect(LocalPath.OrHome(back));
         });
-        app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) => Page(LoginPage(antiforgery.GetAndStoreTokens(context), null)));
-        app.MapPost("/login", SignInAsync).RequireRateLimiting(SignInRateLimit);
-        app.MapGet("/password", (HttpContext context, IAntiforgery antiforgery) => Page(PasswordPage(antiforgery.GetAndStoreTokens(context), null)))
-            .RequireAuthorization();
-        app.MapPost("/password", ChangePasswordAsync).RequireAuthorization();
-        app.MapPost("/logout", async (HttpContext context, IAntiforgery antiforgery, Sessions sessions) =>
+        // The pages open to any visitor or any signed-in account; each group of pages has its policy (Policies).
+        var open = app.MapGroup("").Guarded();
+        open.MapGet("/login", () => Page.Show<LoginPage>());
+        open.MapPost("/login", SignInAsync).RequireRateLimiting(SignInRateLimit);
+        open.MapGet("/password", () => Page.Show<PasswordPage>()).RequireAuthorization();
+        open.MapPost("/password", ChangePasswordAsync).RequireAuthorization();
+        open.MapPost("/logout", async (HttpContext context, Sessions sessions) =>
         {
-            if (!await antiforgery.IsRequestValidAsync(context))
-            {
-                return Results.BadRequest();
-            }
-
             // Ended on the server: the cookie, and any copy of it, opens nothing any more.
             if (context.User.FindFirstValue(SessionClaim) is { } token)
             {
@@ -248,11 +255,9 @@ public static class Portal
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             return Results.Redirect("/login");
         });
-        app.MapGet("/denied", () => Html.Content(Html.Page(Html.T("无权访问", "Not allowed"),
-            $"<h1>{Html.T("无权访问", "Not allowed")}</h1><p>{Html.T("您的账号无权查看此页面。", "Your account may not see this page.")}</p><p><a href=\"/\">{Html.T("返回", "Back")}</a></p>"),
-            StatusCodes.Status403Forbidden));
-        app.MapGet("/", (HttpContext context, IAntiforgery antiforgery) => Page(HomePage(context.User, antiforgery.GetAndStoreTokens(context))))
-            .RequireAuthorization();
+        open.MapGet("/denied", (IStringLocalizer<PortalText> text) =>
+            Page.Message(text["Denied.Title"], text["Denied"], StatusCodes.Status403Forbidden, error: true));
+        open.MapGet("/", (HttpContext context) => Page.Show<HomePage>(new { Account = AccountOf(context.User) })).RequireAuthorization();
         SecondFactorPages.Map(app);
         SchoolPages.Map(app);
         TeamPages.Map(app);
@@ -260,20 +265,13 @@ public static class Portal
         return app;
     }
 
-    private static IResult Page(string html) => Results.Content(html, "text/html; charset=utf-8");
-
     /// <summary>
     /// A sign-in, in this order: the input (a name that cannot be an account's is refused before any look-up), the throttle
     /// (failures from this address, or on this account from places it never signed in from) and the account's rate limit,
     /// the password, and only then what is told to the right password alone (sealed, locked); then the session.
     /// </summary>
-    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, SignInLimiter limiter, Gates gates)
+    private static async Task<IResult> SignInAsync(HttpContext context, IStringLocalizer<PortalText> text, SignIns signIns, SignInLimiter limiter, Gates gates)
     {
-        if (!await antiforgery.IsRequestValidAsync(context))
-        {
-            return Results.BadRequest("The form expired or did not come from this site; reload the sign-in page.");
-        }
-
         var form = await context.Request.ReadFormAsync();
         var name = form["account"].ToString().Trim();
         var password = form["password"].ToString();
@@ -283,22 +281,19 @@ public static class Portal
         if (!AccountNames.IsValid(name))
         {
             await signIns.RefuseNameAsync(name, from, context.RequestAborted);
-            return LoginAnswer(context, antiforgery, Html.T(
-                $"账号名应为 1 至 {AccountNames.MaxLength} 个字母、数字或 . _ @ -（以字母或数字开头）；请核对后重新输入。",
-                $"An account name is 1 to {AccountNames.MaxLength} letters, digits, '.', '_', '@' or '-', starting with a letter or digit; check it and type it again."),
-                StatusCodes.Status400BadRequest);
+            return LoginAnswer(text["SignIn.BadName", AccountNames.MaxLength], StatusCodes.Status400BadRequest);
         }
 
         // 2. The throttle, then the rate of attempts on the account (after the throttle: attempts it stops use none of it).
         if (await signIns.ThrottleAsync(name, from, context.RequestAborted) is { } until)
         {
-            return LoginAnswer(context, antiforgery, ThrottledMessage(until), StatusCodes.Status429TooManyRequests);
+            return LoginAnswer(ThrottledMessage(text, until), StatusCodes.Status429TooManyRequests);
         }
 
         using var permit = limiter.Acquire(name);
         if (!permit.IsAcquired)
         {
-            return TooMany(permit);
+            return TooMany(context, permit);
         }
 
         // 3. The password.
@@ -311,20 +306,16 @@ public static class Portal
         // 4. What only the right password is told (and the throttle met at the last moment, by an attempt sent alongside).
         string? error = result.Outcome switch
         {
-            SignInOutcome.WrongPassword or SignInOutcome.InvalidName => Html.T("账号或密码不正确。", "The account or password is wrong."),
-            SignInOutcome.Locked => string.Create(CultureInfo.InvariantCulture, $"{Html.T(
-                $"多次登录失败，账号已锁定至 {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm}（北京时间），请届时再试或联系数据管理员。",
-                $"After repeated failures the account is locked until {result.LockedUntil!.Value.ToOffset(TimeSpan.FromHours(8)):HH:mm} (Beijing time); try again then, or ask the data team.")}"),
-            SignInOutcome.Sealed => Html.T("账号超过 180 天未使用，已封存；请联系数据管理员获取新的一次性密码。",
-                "The account was unused for 180 days and is sealed; ask the data team for a new one-time password."),
-            SignInOutcome.Throttled => ThrottledMessage(result.LockedUntil!.Value),
-            SignInOutcome.OneTimePasswordExpired => Html.T("该一次性密码已过期，请联系数据管理员获取新的一次性密码。",
-                "This one-time password has expired: ask your data team for a new one."),
+            SignInOutcome.WrongPassword or SignInOutcome.InvalidName => text["SignIn.Wrong"],
+            SignInOutcome.Locked => text["SignIn.Locked", BeijingTime(result.LockedUntil!.Value)],
+            SignInOutcome.Sealed => text["SignIn.Sealed"],
+            SignInOutcome.Throttled => ThrottledMessage(text, result.LockedUntil!.Value),
+            SignInOutcome.OneTimePasswordExpired => text["SignIn.OneTimeExpired"],
             _ => null,
         };
         if (error is not null)
         {
-            return LoginAnswer(context, antiforgery, error,
+            return LoginAnswer(error,
                 result.Outcome == SignInOutcome.Throttled ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized);
         }
 
@@ -370,20 +361,15 @@ public static class Portal
             new AuthenticationProperties { IsPersistent = false });
     }
 
-    private static IResult LoginAnswer(HttpContext context, IAntiforgery antiforgery, string error, int status) =>
-        Results.Content(LoginPage(antiforgery.GetAndStoreTokens(context), error), "text/html; charset=utf-8", statusCode: status);
+    private static IResult LoginAnswer(string error, int status) => Page.Show<LoginPage>(new { Error = error }, status);
 
-    private static string ThrottledMessage(DateTimeOffset until) => string.Create(CultureInfo.InvariantCulture, $"{Html.T(
-        $"登录失败次数过多（来自此网络，或在此账号从未登录过的地点）。请于 {until.ToOffset(TimeSpan.FromHours(8)):HH:mm}（北京时间）后再试；在平时登录的地点仍可照常登录。",
-        $"Too many failed sign-ins (from this network, or on this account from places it has never signed in from). Try again after {until.ToOffset(TimeSpan.FromHours(8)):HH:mm} (Beijing time); from where you usually sign in, you can sign in now.")}");
+    private static string ThrottledMessage(IStringLocalizer<PortalText> text, DateTimeOffset until) => text["SignIn.Throttled", BeijingTime(until)];
 
-    private static async Task<IResult> ChangePasswordAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Sessions sessions, Gates gates)
+    /// <summary>A time of day as the province reads it (Beijing time, 24 hours).</summary>
+    internal static string BeijingTime(DateTimeOffset at) => at.ToOffset(TimeSpan.FromHours(8)).ToString("HH:mm", CultureInfo.InvariantCulture);
+
+    private static async Task<IResult> ChangePasswordAsync(HttpContext context, IStringLocalizer<PortalText> text, SignIns signIns, Sessions sessions, Gates gates)
     {
-        if (!await antiforgery.IsRequestValidAsync(context))
-        {
-            return Results.BadRequest("The form expired or did not come from this site; reload the page.");
-        }
-
         var form = await context.Request.ReadFormAsync();
         var name = context.User.Identity!.Name!;
         var current = form["current"].ToString();
@@ -391,20 +377,19 @@ public static class Portal
         // The new password is judged first; the current one is then confirmed under the sign-in rules (failures count
         // towards the throttle, so this form cannot be used to guess passwords).
         using var slot = await gates.PasswordChecks.EnterAsync(context.RequestAborted);
-        var problem = Passwords.Problem(name, current, chosen, form["confirm"].ToString());
+        var problem = Passwords.Problem(text, name, current, chosen, form["confirm"].ToString());
         var check = problem is null
             ? await signIns.SignInAsync(name, hash => Passwords.Matches(name, hash, current), ClientAddress(context), confirmingPassword: true,
                 cancellationToken: context.RequestAborted)
             : null;
         if (check is not null && check.Outcome is not (SignInOutcome.SignedIn or SignInOutcome.MustChangePassword))
         {
-            problem = check.Outcome == SignInOutcome.Throttled ? ThrottledMessage(check.LockedUntil!.Value) : Html.T("原密码不正确。", "The current password is wrong.");
+            problem = check.Outcome == SignInOutcome.Throttled ? ThrottledMessage(text, check.LockedUntil!.Value) : text["Password.CurrentWrong"];
         }
 
         if (problem is not null || check is null)
         {
-            return Results.Content(PasswordPage(antiforgery.GetAndStoreTokens(context), problem), "text/html; charset=utf-8",
-                statusCode: StatusCodes.Status400BadRequest);
+            return Page.Show<PasswordPage>(new { Error = problem }, StatusCodes.Status400BadRequest);
         }
 
         var hash = Passwords.Hash(name, chosen);
@@ -490,7 +475,7 @@ public static class Portal
         services.AddRateLimiter(o =>
         {
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            o.OnRejected = (rejected, _) => new ValueTask(TooMany(rejected.Lease).ExecuteAsync(rejected.HttpContext));
+            o.OnRejected = (rejected, _) => new ValueTask(TooMany(rejected.HttpContext, rejected.Lease).ExecuteAsync(rejected.HttpContext));
             o.AddPolicy(SignInRateLimit, context => RateLimits.Window("address:" + SignIns.AddressKey(ClientAddress(context)), limits.SignInPerAddress));
             o.AddPolicy(UploadRateLimit, context => RateLimits.Window("address:" + SignIns.AddressKey(ClientAddress(context)), limits.UploadsPerAddress));
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
@@ -502,90 +487,28 @@ public static class Portal
     }
 
     /// <summary>The answer over a rate limit: a page in the reader's language, 429, with when to try again.</summary>
-    private static IResult TooMany(RateLimitLease lease)
+    private static IResult TooMany(HttpContext context, RateLimitLease lease)
     {
         var seconds = lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? (int)Math.Ceiling(retry.TotalSeconds) : 60;
-        var title = Html.T("尝试过于频繁", "Too many attempts");
-        var html = Html.Page(title, $"""
-            <h1>{title}</h1>
-            <p>{Html.T($"尝试过于频繁，请约 {Math.Max(1, seconds / 60)} 分钟后再试。", $"Too many attempts in a short time; wait about {Math.Max(1, seconds / 60)} minute(s) and try again.")}</p>
-            <p><a href="/">{Html.T("返回", "Back")}</a></p>
-            """);
-        return new TooManyResult(html, seconds);
+        var text = context.RequestServices.GetRequiredService<IStringLocalizer<PortalText>>();
+        return new TooManyResult(Page.Message(text["TooMany.Title"], text["TooMany", Math.Max(1, seconds / 60)], StatusCodes.Status429TooManyRequests, error: true), seconds);
     }
 
-    private sealed class TooManyResult(string html, int retryAfterSeconds) : IResult
+    private sealed class TooManyResult(IResult page, int retryAfterSeconds) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-            return Html.Content(html, StatusCodes.Status429TooManyRequests).ExecuteAsync(httpContext);
+            return page.ExecuteAsync(httpContext);
         }
     }
 
-    private static string LoginPage(AntiforgeryTokenSet tokens, string? error) => Html.Page(Html.T("登录", "Sign in"), $"""
-        <h1>{Html.T("学籍数据质量 · 登录", "StudentDataQuality · Sign in")}</h1>
-        {Html.Error(error)}
-        <form class="stacked" method="post" action="/login">
-        {Html.Token(tokens)}
-        <label for="account">{Html.T("账号", "Account")}</label>
-        <input type="text" id="account" name="account" autocomplete="username" required>
-        <label for="password">{Html.T("密码", "Password")}</label>
-        <input type="password" id="password" name="password" autocomplete="current-password" required>
-        <button type="submit">{Html.T("登录", "Sign in")}</button>
-        </form>
-        """);
-
-    private static string PasswordPage(AntiforgeryTokenSet tokens, string? error) => Html.Page(Html.T("设置新密码", "New password"), $"""
-        <h1>{Html.T("设置新密码", "Choose a new password")}</h1>
-        <p>{Html.T($"请设置只有您知道的新密码（至少 {Passwords.MinimumLength} 个字符）。", $"Choose a password only you know (at least {Passwords.MinimumLength} characters).")}</p>
-        {Html.Error(error)}
-        <form class="stacked" method="post" action="/password">
-        {Html.Token(tokens)}
-        <label for="current">{Html.T("原密码", "Current password")}</label>
-        <input type="password" id="current" name="current" autocomplete="current-password" required>
-        <label for="new">{Html.T("新密码", "New password")}</label>
-        <input type="password" id="new" name="new" autocomplete="new-password" required minlength="{Passwords.MinimumLength}">
-        <label for="confirm">{Html.T("再次输入新密码", "New password again")}</label>
-        <input type="password" id="confirm" name="confirm" autocomplete="new-password" required minlength="{Passwords.MinimumLength}">
-        <button type="submit">{Html.T("保存", "Save")}</button>
-        </form>
-        """);
-
-    private static string HomePage(ClaimsPrincipal user, AntiforgeryTokenSet tokens)
+    /// <summary>The signed-in account as its session's claims name it.</summary>
+    public static Account AccountOf(ClaimsPrincipal user)
     {
-        var role = user.FindFirstValue(ClaimTypes.Role);
-        var scope = user.FindFirstValue(SchoolClaim) is { } school ? $"{Html.T("学校", "school")} {Html.E(school)}"
-            : user.FindFirstValue(DistrictClaim) is { } district ? $"{Html.T("区县", "district")} {Html.E(district)}"
-            : role == "manager" ? Html.T("汇总数据", "aggregates only") : Html.T("全省", "the whole province");
-        var links = role switch
-        {
-            "data_team" => $"""
-                <p><a href="/team">{Html.T("数据管理控制台", "Data team console")}</a></p>
-                <p><a href="/trends">{Html.T("质量趋势", "Quality trends")}</a></p>
-                <p><a href="{DashboardPath}">{Html.T("作业面板", "Jobs dashboard")}</a></p>
-                <p><a href="/school">{Html.T("学校（/school?code=…）", "Schools (/school?code=…)")}</a> · <a href="/district">{Html.T("区县（/district?code=…）", "Districts (/district?code=…)")}</a></p>
-                """,
-            "school" => $"""<p><a href="/school">{Html.T("本校问题清单", "Our worksheet")}</a></p>""",
-            "district" => $"""<p><a href="/district">{Html.T("辖区学校", "Our schools")}</a></p><p><a href="/trends">{Html.T("本区县质量趋势", "Our district's quality trends")}</a></p>""",
-            "manager" => $"""<p><a href="/trends">{Html.T("质量趋势", "Quality trends")}</a></p>""",
-            _ => "",
-        };
-        return Html.Page(Html.T("首页", "Home"), $"""
-            <header><span>{Html.E(user.Identity?.Name)} · {Html.E(RoleName(role))} · {scope}</span>
-            <form method="post" action="/logout">{Html.Token(tokens)}<button type="submit">{Html.T("退出", "Sign out")}</button></form></header>
-            {links}
-            """);
+        ArgumentNullException.ThrowIfNull(user);
+        return new(user.Identity!.Name!, Account.ParseRole(user.FindFirstValue(ClaimTypes.Role)!), user.FindFirstValue(SchoolClaim), user.FindFirstValue(DistrictClaim));
     }
-
-    private static string RoleName(string? role) => role switch
-    {
-        "data_team" => Html.T("数据管理员", "data team"),
-        "district" => Html.T("区县教育局", "district office"),
-        "school" => Html.T("学校学籍管理员", "school registrar"),
-        "manager" => Html.T("管理人员", "manager"),
-        _ => role ?? "",
-    };
 
     /// <summary>Sends a signed-in account away from a page its role may not see, and puts the refusal on record.</summary>
     internal static async Task<IResult> DeniedAsync(HttpContext context)

@@ -132,7 +132,7 @@ public sealed partial class PortalBrowser : IDisposable
         return password;
     }
 
-    [GeneratedRegex("""<input type="hidden" name="([^"]+)" value="([^"]+)">""")]
+    [GeneratedRegex("""<input type="hidden" name="([^"]+)" value="([^"]+)"\s*/?>""")]
     private static partial Regex TokenField();
 
     [GeneratedRegex("""<code id="secret">([A-Z2-7 ]+)</code>""")]

@@ -100,7 +100,7 @@ public sealed class SessionSecurityTests(DatabaseFixture db) : IClassFixture<Dat
         AssertHostCookie(language.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-sdq.lang=", StringComparison.Ordinal)));
 
         var html = await login.Content.ReadAsStringAsync();
-        var token = System.Text.RegularExpressions.Regex.Match(html, """<input type="hidden" name="([^"]+)" value="([^"]+)">""");
+        var token = System.Text.RegularExpressions.Regex.Match(html, """<input type="hidden" name="([^"]+)" value="([^"]+)"\s*/?>""");
         var signIn = await SendAsync(proxy, jar, HttpMethod.Post, "/login", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             [token.Groups[1].Value] = WebUtility.HtmlDecode(token.Groups[2].Value), ["account"] = "school-s5", ["password"] = password,
