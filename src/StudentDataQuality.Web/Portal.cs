@@ -534,7 +534,7 @@ public static class Portal
         {
             var http = context.GetHttpContext();
             var user = http.User;
-            if (user.Identity?.IsAuthenticated == true && user.IsInRole("data_team") && !user.HasClaim(c => c.Type == MustChangeClaim))
+            if (user.Identity?.IsAuthenticated == true && user.IsInRole(Account.RoleText(AccountRole.DataTeam)) && !user.HasClaim(c => c.Type == MustChangeClaim))
             {
                 return true;
             }
