@@ -46,7 +46,7 @@ public sealed record BatchOutcome(ReturnedFile File, IngestResult? Result, Works
 }
 
 /// <summary>
-/// Takes returned worksheets back (WORKSHEETS.md, what the server accepts back), as clear steps: read the file
+/// Takes returned worksheets back (docs/worksheets.md, "Taking a return back"), as clear steps: read the file
 /// (<see cref="ReturnedWorkbookReader"/>), verify it (<see cref="ReturnVerifier"/>), plan what each row asks for
 /// (<see cref="ReturnPlanner"/>), store it (<see cref="ReturnStore"/>), re-check the changed records
 /// (<see cref="CheckRunner"/>), build the receipt (<see cref="ReceiptBuilder"/>), audit (<see cref="AuditLog"/>).

@@ -11,7 +11,7 @@ namespace StudentDataQuality.Synthetic;
 /// </summary>
 public static class ProvinceGenerator
 {
-    /// <summary>The rule ids of DATA.md's catalogue, in catalogue order.</summary>
+    /// <summary>The rule ids of the catalogue (docs/record.md), in catalogue order.</summary>
     public static IReadOnlyList<string> RuleIds { get; } =
     [
         "S01", "S02", "S03",

@@ -1,7 +1,7 @@
 namespace StudentDataQuality.Worksheets;
 
 /// <summary>
-/// What the school is told about one returned worksheet (WORKSHEETS.md, receipt): per row what became of it, the
+/// What the school is told about one returned worksheet (docs/worksheets.md, "The receipt"): per row what became of it, the
 /// totals, and what remains open. The same data is kept with the return (as JSON) for the web page, and written as an
 /// .xlsx by <c>ReceiptWriter</c>. Every text in it that comes from the server (reasons, rule titles) is already
 /// in <see cref="Language"/>; the writer adds only its own headings and labels.

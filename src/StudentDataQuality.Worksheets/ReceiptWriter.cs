@@ -8,7 +8,7 @@ using StudentDataQuality.Text;
 namespace StudentDataQuality.Worksheets;
 
 /// <summary>
-/// Writes the receipt of a returned worksheet as an .xlsx (WORKSHEETS.md): a summary (first and active) with the totals,
+/// Writes the receipt of a returned worksheet as an .xlsx (docs/worksheets.md): a summary (first and active) with the totals,
 /// what to do next and the reasons for rows not taken grouped by kind; one line per row of the returned file; and what
 /// remains open. Every value is a text cell with the text format; none is ever a formula.
 /// </summary>

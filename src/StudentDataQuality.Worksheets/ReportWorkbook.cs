@@ -27,7 +27,7 @@ public sealed record ReportColumn(string Header, ReportFormat Format, double Wid
 /// <summary>
 /// Writes one table of figures as an .xlsx: a header row (bold, frozen, with a filter), then a row per item, every value
 /// typed by its column (numbers as numbers with their format, text as text, an empty cell for a missing value). Never a
-/// formula. Column widths are set by hand (AdjustToContents needs libgdiplus and is slow, TOOLCHAIN.md).
+/// formula. Column widths are set by hand (AdjustToContents needs libgdiplus and is slow, docs/development.md).
 /// </summary>
 public static class ReportWorkbook
 {

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace StudentDataQuality.Worksheets;
 
 /// <summary>
-/// What a returned worksheet may weigh before it is refused whole (WORKSHEETS.md, "What the server accepts back"; docs/security.md,
+/// What a returned worksheet may weigh before it is refused whole (docs/worksheets.md, "Refused whole"; docs/security.md,
 /// "Uploads bounded in memory"). The package is measured with System.IO.Compression before any spreadsheet library parses it, so a
 /// zip bomb never unpacks; the parts that are parsed are streamed, each stopped at <see cref="MaxCharactersInPart"/>. The one set
 /// of limits for every way a return comes in (portal, command line, inbox).

@@ -12,7 +12,7 @@ using StudentDataQuality.Text;
 namespace StudentDataQuality.Worksheets;
 
 /// <summary>
-/// Reads a worksheet a school sends back (WORKSHEETS.md, "What the server accepts back"), without a database: refuses
+/// Reads a worksheet a school sends back (docs/worksheets.md, "Taking a return back"), without a database: refuses
 /// the whole file for what makes it unreadable or untrustworthy, and otherwise returns every row with what was wrong
 /// with it. Uses the Open XML SDK directly rather than ClosedXML, because the reader must see what the file says: the
 /// formulas behind cached values, the cell types, the date system and the sheets' states.

@@ -5,7 +5,7 @@ using System.Text;
 namespace StudentDataQuality.Worksheets;
 
 /// <summary>
-/// The signature of one issued row (WORKSHEETS.md): HMAC-SHA256 with a server key over the worksheet id, the row key
+/// The signature of one issued row (docs/worksheets.md, "Signed rows"): HMAC-SHA256 with a server key over the worksheet id, the row key
 /// and the row's issued values, as 64 lower-case hex digits. It proves that a row of a returned file's <c>_meta</c> was
 /// issued by this server for this worksheet; the locks of the sheet prove nothing.
 /// </summary>

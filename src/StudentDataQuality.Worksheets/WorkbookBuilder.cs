@@ -61,7 +61,7 @@ internal sealed class WorkbookBuilder
         WriteInstructions(instructions);
         WriteMeta(meta, problemsName);
 
-        // A hidden sheet must be neither first nor active (WORKSHEETS.md): _meta is last, the instructions are active.
+        // A hidden sheet must be neither first nor active (docs/worksheets.md, "Sheets"): _meta is last, the instructions are active.
         meta.Visibility = XLWorksheetVisibility.VeryHidden;
         instructions.SetTabActive().SetTabSelected();
         workbook.Author = _author;

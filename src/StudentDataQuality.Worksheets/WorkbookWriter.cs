@@ -5,7 +5,7 @@ using StudentDataQuality.Records;
 namespace StudentDataQuality.Worksheets;
 
 /// <summary>
-/// Writes a school's problem worksheet as an .xlsx (WORKSHEETS.md): instructions (first and active), problems, codes,
+/// Writes a school's problem worksheet as an .xlsx (docs/worksheets.md): instructions (first and active), problems, codes,
 /// and the very hidden <c>_meta</c>. Every value is a text cell with the text format; none is ever a formula.
 /// </summary>
 public static class WorkbookWriter

@@ -1,6 +1,6 @@
 namespace StudentDataQuality.Worksheets;
 
-/// <summary>What a school answers for a problem row (DATA.md, resolution actions).</summary>
+/// <summary>What a school answers for a problem row (docs/record.md, "Resolution actions").</summary>
 public enum WorksheetAction
 {
     /// <summary>变更: the flagged values were edited in place.</summary>

@@ -1,7 +1,7 @@
 namespace StudentDataQuality.Worksheets;
 
 /// <summary>
-/// One school's problem worksheet for one round and issue (WORKSHEETS.md): what the workbook shows and what its
+/// One school's problem worksheet for one round and issue (docs/worksheets.md): what the workbook shows and what its
 /// <c>_meta</c> sheet records. The caller builds it from the issued snapshot; <see cref="WorkbookWriter"/> writes it.
 /// </summary>
 public sealed record WorksheetDocument

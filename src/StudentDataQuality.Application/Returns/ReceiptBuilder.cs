@@ -7,7 +7,7 @@ namespace StudentDataQuality.Application.Returns;
 public sealed record ReturnArrival(long ReturnId, string FileName, string Sha256, DateTimeOffset ReceivedAt, string ReceivedBy);
 
 /// <summary>
-/// The receipt of a return (WORKSHEETS.md, the receipt): what became of every row, and what is still open at the school
+/// The receipt of a return (docs/worksheets.md, "The receipt"): what became of every row, and what is still open at the school
 /// after the re-check. Pure: built from the plan and the school's open findings as the caller read them.
 /// </summary>
 public static class ReceiptBuilder

@@ -81,7 +81,7 @@ public sealed record ReturnPlan(IReadOnlyList<RowDecision> Decisions, string She
 }
 
 /// <summary>
-/// Decides, row by row, what a verified return asks for (WORKSHEETS.md, what the server accepts back): corrections,
+/// Decides, row by row, what a verified return asks for (docs/worksheets.md, "Taken row by row"): corrections,
 /// confirmations, removals, rejections. A pure function of the returned workbook, the issued snapshot, the records as
 /// they are now and what earlier returns of the same worksheet set; no database.
 /// </summary>

@@ -5,7 +5,7 @@ using StudentDataQuality.Worksheets;
 namespace StudentDataQuality.Application.Returns;
 
 /// <summary>
-/// Whether a returned file can be trusted at all (WORKSHEETS.md, what the server refuses): the school, round and issue it
+/// Whether a returned file can be trusted at all (docs/worksheets.md, "Refused whole"): the school, round and issue it
 /// names, who sent it, and the signature of every row. Pure: it judges the file against the issued worksheet and its
 /// snapshot as read by the caller; a refusal is a <see cref="WorksheetRejectedException"/> and nothing of the file is taken.
 /// </summary>

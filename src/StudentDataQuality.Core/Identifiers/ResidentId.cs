@@ -58,7 +58,7 @@ public static class ResidentId
     public static (bool? CheckOk, DateOnly? Birth) Facts(string? id) =>
         id is not null && HasValidShape(id) ? (ComputeCheckCharacter(id.AsSpan(0, 17)) == id[17], BirthDate(id)) : (null, null);
 
-    /// <summary>1 (male) for an odd sequence, 2 (female) for an even one, as the gender code of DATA.md.</summary>
+    /// <summary>1 (male) for an odd sequence, 2 (female) for an even one, as the record's gender code (docs/record.md).</summary>
     public static int? GenderCode(ReadOnlySpan<char> id) =>
         HasValidShape(id) ? ((id[16] - '0') % 2 == 1 ? 1 : 2) : null;
 

@@ -4,7 +4,7 @@ namespace StudentDataQuality.Records;
 public sealed record CodeEntry(string Code, string NameZh, string NameEn);
 
 /// <summary>
-/// A code list of DATA.md. A value matches when it is a code, or one of the entry's names or aliases
+/// A code list of docs/record.md. A value matches when it is a code, or one of the entry's names or aliases
 /// (the words a registrar types: 男, 女, 是, 否…), compared after trimming and folding full-width characters.
 /// </summary>
 public sealed class CodeList

@@ -2,7 +2,7 @@ using StudentDataQuality.Reference;
 
 namespace StudentDataQuality.Records;
 
-/// <summary>The code lists of the student record (DATA.md), from the national student registration system.</summary>
+/// <summary>The code lists of the student record (docs/record.md), from the national student registration system.</summary>
 public static class CodeLists
 {
     public static CodeList Gender { get; } = new("gender",

@@ -1,6 +1,6 @@
 namespace StudentDataQuality.Records;
 
-/// <summary>The file layouts the system reads and writes (DATA.md).</summary>
+/// <summary>The file layouts the system reads and writes (docs/record.md).</summary>
 public static class Layouts
 {
     private static RegistryField F(string name, string english, string[] chinese, FieldKind kind, bool required, int maxLength,

@@ -2,7 +2,7 @@ using Npgsql;
 
 namespace StudentDataQuality.Data.Exchange;
 
-/// <summary>What an account may do (ARCHITECTURE.md, who uses it).</summary>
+/// <summary>What an account may do (docs/architecture.md, "Who uses it").</summary>
 public enum AccountRole
 {
     /// <summary>The provincial or city data team: every school, every round.</summary>

@@ -7,7 +7,7 @@ public sealed record PendingExplanation(long ExplanationId, string RoundCode, st
     IReadOnlyList<string> RuleIds, string Text, DateTimeOffset ReceivedAt, string ReceivedBy);
 
 /// <summary>
-/// The data team's review of explanations (DATA.md, confirmed): accepted, the findings it explains become confirmed and
+/// The data team's review of explanations (docs/record.md, "Resolution actions"): accepted, the findings it explains become confirmed and
 /// stay so while the value is unchanged; refused, they stay open and the school sees the note. Every decision is audited.
 /// </summary>
 public sealed class ExplanationReview(NpgsqlDataSource dataSource)

@@ -28,7 +28,7 @@ public sealed record LineageFinding(long FindingId, string RuleId, int RuleVersi
 public sealed record LineageWorksheet(Guid WorksheetId, int IssueNumber, string FileName, string Sha256, DateTimeOffset IssuedAt, string IssuedBy,
     int RecordVersion, string RowKey, IReadOnlyList<(string Actor, DateTimeOffset At)> Downloads);
 
-/// <summary>Everything that is known of where one record's values came from (WORKSHEETS.md, lineage).</summary>
+/// <summary>Everything that is known of where one record's values came from (docs/worksheets.md, "Lineage").</summary>
 public sealed record RecordLineage(string RoundCode, int RoundId, long RecordId, string? SchoolCode, string? StudentNo, IReadOnlyList<LineageVersion> Versions,
     IReadOnlyList<LineageWorksheet> Worksheets, IReadOnlyList<LineageReturn> Returns, IReadOnlyList<LineageCorrection> Corrections,
     IReadOnlyList<LineageFinding> Findings);

@@ -33,7 +33,7 @@ public sealed record Rule(
 }
 
 /// <summary>
-/// The stages of the checks, in the order they run (DATA.md). A rule sees only the values that the invalidating rules of
+/// The stages of the checks, in the order they run (docs/record.md, "Stages"). A rule sees only the values that the invalidating rules of
 /// the stages before it passed. The number is what a rule file's header and quality.rule.stage say ('school' is 6).
 /// </summary>
 public enum RuleStage

@@ -13,7 +13,7 @@ public sealed record NextVersion(long RecordId, int Version, IReadOnlyDictionary
     bool Removed);
 
 /// <summary>
-/// Reads the current versions of records and writes their next versions (DATA.md, record lifecycle): raw rows are never
+/// Reads the current versions of records and writes their next versions (docs/record.md, "Record versions"): raw rows are never
 /// changed; a correction adds version n + 1, parsed exactly as staging parses a row, and makes it the current one
 /// (is_current and record_head, which the views and the checks read).
 /// </summary>

@@ -4,7 +4,7 @@ namespace StudentDataQuality.Tests.Infrastructure;
 
 /// <summary>
 /// The machine's chromium (Debian's /usr/bin/chromium, or SDQ_CHROMIUM) driven by Playwright, headless: no browser is
-/// downloaded (TOOLCHAIN.md). One browser per test class; each test opens its own contexts (cookies apart, like people).
+/// downloaded (docs/development.md). One browser per test class; each test opens its own contexts (cookies apart, like people).
 /// </summary>
 public sealed class Chromium : IAsyncDisposable
 {

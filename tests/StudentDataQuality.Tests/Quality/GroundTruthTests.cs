@@ -53,7 +53,7 @@ public sealed class GroundTruthTests(DatabaseFixture db) : IClassFixture<Databas
         }
 
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
-        // The whole catalogue of DATA.md is implemented, and nothing is found that the ground truth does not list.
+        // The whole catalogue (docs/record.md) is implemented, and nothing is found that the ground truth does not list.
         Assert.Equal(ProvinceGenerator.RuleIds.Concat(NotInjected).Order(StringComparer.Ordinal), RuleCatalog.All.Select(r => r.Id).Order(StringComparer.Ordinal));
         Assert.Equal(truth.Count, found.Count);
     }

@@ -13,7 +13,7 @@ using XText = DocumentFormat.OpenXml.Spreadsheet.Text;
 namespace StudentDataQuality.Tests.Worksheets;
 
 /// <summary>
-/// A corpus of damaged returns (WORKSHEETS.md, "What the server accepts back"), each taken through the real ingest
+/// A corpus of damaged returns (docs/worksheets.md, "Taken row by row"), each taken through the real ingest
 /// service on a real database: what a registrar's spreadsheet program, or the registrar, does to a worksheet on its way
 /// back. A file refused whole changes nothing but the refusal's audit entry, and its message says, in both languages,
 /// which file, sheet, row or column is at fault; a file taken is taken row by row, each row's outcome naming the
