@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using Microsoft.Playwright;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Synthetic;
@@ -244,6 +245,80 @@ public sealed class TeamBrowserTests(TeamBrowserTests.Site site) : IClassFixture
         Assert.Contains($"{pending} in all", await page.Locator("body").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await page.Locator("script").CountAsync());
         await page.GetByRole(AriaRole.Link, new() { Name = "中文" }).ClickAsync();
+    }
+
+    [Fact]
+    public async Task ADecision_FromAForgedForm_IsRefusedWithItsReason_AndDecidesNothing()
+    {
+        using var team = new PortalBrowser(_round.Site, "en");
+        await team.SignInFirstTimeAsync("team-forged", await PortalBrowser.AccountAsync(Db.DataSource, "team-forged", AccountRole.DataTeam));
+        var id = await Db.ScalarAsync<long>("SELECT min(explanation_id) FROM exchange.explanation WHERE status = 'pending'");
+        var text = id.ToString(CultureInfo.InvariantCulture);
+        foreach (var (fields, reason) in new (Dictionary<string, string> Fields, string Reason)[]
+        {
+            (new() { ["id"] = "1 OR 1=1", ["decision"] = "accept" }, "could not be read"),
+            (new() { ["id"] = text, ["decision"] = "delete" }, "Choose"),
+            (new() { ["id"] = text, ["decision"] = "refuse", ["note"] = new string('x', 501) }, "at most 500"),
+            (new() { ["decision"] = "accept" }, "No explanation was selected"),
+            (new() { ["id"] = "999999999", ["decision"] = "accept" }, "999999999"),
+            // Of another school than the page's filter said: not decided behind the filter's back.
+            (new() { ["id"] = text, ["decision"] = "accept", ["school"] = "0000000000" }, text),
+        })
+        {
+            var answer = await team.PostAsync("/team/explanations", "/team/explanations/decide", fields);
+            Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+            Assert.Contains(reason, await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // More than a page of ids at once.
+        var many = new List<KeyValuePair<string, string>> { new("decision", "accept") };
+        many.AddRange(Enumerable.Range(1, 51).Select(i => new KeyValuePair<string, string>("id", i.ToString(CultureInfo.InvariantCulture))));
+        many.Add(new("__RequestVerificationToken", await team.FormTokenAsync("/team/explanations")));
+        var tooMany = await team.Http.PostAsync(new Uri(_round.Site, "/team/explanations/decide"), new FormUrlEncodedContent(many));
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Contains("At most 50", await tooMany.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        Assert.Equal("pending", await Db.ScalarAsync<string>("SELECT status FROM exchange.explanation WHERE explanation_id = @id", ("id", id)));
+        Assert.Equal(0L, await Db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE actor = 'team-forged' AND action LIKE 'explanation.%'"));
+    }
+
+    [Fact]
+    public async Task TheAuditSearch_FiltersByActionSchoolAccountAndDates_AndPagesFiftyAtATime()
+    {
+        await using (var connection = await Db.DataSource.OpenConnectionAsync())
+        {
+            for (var i = 0; i < 60; i++)
+            {
+                await StudentDataQuality.Data.AuditLog.WriteAsync(connection, i % 2 == 0 ? "audit-even" : "audit-odd", "test.paging", null, "7777777777",
+                    i.ToString(CultureInfo.InvariantCulture), new { i });
+            }
+        }
+
+        using var team = new PortalBrowser(_round.Site, "en");
+        await team.SignInFirstTimeAsync("team-audit", await PortalBrowser.AccountAsync(Db.DataSource, "team-audit", AccountRole.DataTeam));
+        async Task<(int Rows, string Page)> SearchAsync(string query)
+        {
+            var answer = await team.GetAsync("/team/audit?" + query);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            var page = await answer.Content.ReadAsStringAsync();
+            return (System.Text.RegularExpressions.Regex.Matches(page, "<td>test.paging</td>").Count, page);
+        }
+
+        var first = await SearchAsync("action=test.paging&school=7777777777");
+        Assert.Equal(50, first.Rows);
+        Assert.Contains("page=2", first.Page, StringComparison.Ordinal);
+        var second = await SearchAsync("action=test.paging&school=7777777777&page=2");
+        Assert.Equal(10, second.Rows);
+        Assert.DoesNotContain("rel=\"next\"", second.Page, StringComparison.Ordinal);
+        Assert.Equal(30, (await SearchAsync("action=test.paging&account=audit-odd")).Rows);
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai")).DateTime);
+        Assert.Equal(50, (await SearchAsync($"action=test.paging&from={today.AddDays(-1):yyyy-MM-dd}&to={today.AddDays(1):yyyy-MM-dd}")).Rows);
+        Assert.Equal(0, (await SearchAsync($"action=test.paging&from={today.AddDays(1):yyyy-MM-dd}")).Rows);
+        Assert.Equal(0, (await SearchAsync($"action=test.paging&to={today.AddDays(-1):yyyy-MM-dd}")).Rows);
+        // A hostile value is left out, and said so.
+        var hostile = await SearchAsync("action=test.paging&account=%27%3B%20DROP%20TABLE%20audit.event%3B--&from=yesterday");
+        Assert.Equal(50, hostile.Rows);
+        Assert.Contains("were not understood and were left out: Account, From (date)", hostile.Page, StringComparison.Ordinal);
     }
 
     private static async Task<List<long>> IdsOnPageAsync(IPage page) =>
