@@ -105,6 +105,7 @@ public sealed class TeamBrowserTests(TeamBrowserTests.Site site) : IClassFixture
         await page.GetByRole(AriaRole.Link, new() { Name = "全选本页" }).ClickAsync();
         await page.WaitForURLAsync("**all=1**");
         Assert.Equal(50, await page.Locator("input[name=id]:checked").CountAsync());
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Chromium.Screenshots, "team-explanations.png") });
         await page.GetByRole(AriaRole.Button, new() { Name = "拒绝所选" }).ClickAsync();
         await page.WaitForURLAsync("**/team/explanations/decide");
         Assert.Equal("未作审核", await page.Locator("h1").InnerTextAsync());
