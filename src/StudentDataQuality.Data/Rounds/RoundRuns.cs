@@ -37,6 +37,25 @@ public sealed record RoundRun(int RoundId, string RoundCode, RoundStage Stage, I
 public sealed record LateSchool(string RoundCode, string SchoolCode, string SchoolName, string? DistrictCode, int IssueNumber, DateOnly Deadline,
     int DaysLate, int OpenErrors, int OpenWarnings);
 
+/// <summary>One page of the late schools, and how many there are in all.</summary>
+public sealed record LateSchoolPage(IReadOnlyList<LateSchool> Schools, int Total);
+
+/// <summary>A school of a round as the round's page shows it: its newest worksheet, its returns, its sign-off.</summary>
+public sealed record RoundSchool(string SchoolCode, string SchoolName, string? DistrictCode, int IssueNumber, DateOnly? Deadline, int Returns,
+    DateTimeOffset? LastReturnAt, DateTimeOffset? CertifiedAt, DateTimeOffset? ApprovedAt);
+
+/// <summary>One page of a round's schools, and how many schools the round issued worksheets to.</summary>
+public sealed record RoundSchoolPage(IReadOnlyList<RoundSchool> Schools, int Total);
+
+/// <summary>At the end of one day (Beijing time): how many schools had returned a worksheet, certified, been approved.</summary>
+public sealed record ProgressDay(DateOnly Day, int Returned, int Certified, int Approved);
+
+/// <summary>
+/// A round's returns over the days since its first worksheet was issued (none issued: no days), against the schools it
+/// was issued to.
+/// </summary>
+public sealed record RoundProgress(int Schools, IReadOnlyList<ProgressDay> Days);
+
 /// <summary>A round that was started before: its run goes on by itself.</summary>
 public sealed class RoundAlreadyStartedException(string roundCode, RoundStage stage) : UserErrorException(
     $"Round {roundCode} was started already and is {RoundRuns.StageText(stage)}; follow it with `sdq round status {roundCode}`.")
@@ -341,7 +360,48 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<IReadOnlyList<LateSchool>> LateSchoolsAsync(DateOnly today, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand(LateSql);
+        command.Parameters.AddWithValue("today", today);
+        return (await ReadLateAsync(command, cancellationToken)).Schools;
+    }
+
+    /// <summary>One page of <see cref="LateSchoolsAsync"/> (the chase list), paged in the database.</summary>
+    public async Task<LateSchoolPage> LateSchoolsPageAsync(DateOnly today, int offset, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var command = dataSource.CreateCommand(LateSql + " LIMIT @limit OFFSET @offset");
+        command.Parameters.AddWithValue("today", today);
+        command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.AddWithValue("offset", offset);
+        var page = await ReadLateAsync(command, cancellationToken);
+        if (page.Schools.Count == 0 && offset > 0)
+        {
+            // Past the end: the count comes with the rows, so ask for it alone.
+            await using var count = dataSource.CreateCommand($"SELECT count(*)::int FROM ({LateSql}) l");
+            count.Parameters.AddWithValue("today", today);
+            return page with { Total = (int)(await count.ExecuteScalarAsync(cancellationToken))! };
+        }
+
+        return page;
+    }
+
+    private static async Task<LateSchoolPage> ReadLateAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var late = new List<LateSchool>();
+        var total = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            late.Add(new LateSchool(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.GetInt32(4), reader.GetFieldValue<DateOnly>(5), reader.GetInt32(6), reader.GetInt32(7), reader.GetInt32(8)));
+            total = (int)reader.GetInt64(9);
+        }
+
+        return new LateSchoolPage(late, total);
+    }
+
+    private const string LateSql = """
             WITH newest AS (
                 SELECT DISTINCT ON (w.round_id, w.school_code) w.round_id, w.school_code, w.worksheet_id, w.issue_no, w.deadline
                 FROM   exchange.worksheet w JOIN registry.round r USING (round_id)
@@ -350,7 +410,8 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
             )
             SELECT r.code, n.school_code, coalesce(s.school_name_raw, ''), s.district_code, n.issue_no, n.deadline, (@today - n.deadline),
                    (SELECT count(*)::int FROM quality.finding f WHERE f.round_id = n.round_id AND f.school_code = n.school_code AND f.status = 'open' AND f.severity = 'error'),
-                   (SELECT count(*)::int FROM quality.finding f WHERE f.round_id = n.round_id AND f.school_code = n.school_code AND f.status = 'open' AND f.severity = 'warning')
+                   (SELECT count(*)::int FROM quality.finding f WHERE f.round_id = n.round_id AND f.school_code = n.school_code AND f.status = 'open' AND f.severity = 'warning'),
+                   count(*) OVER ()
             FROM   newest n
             JOIN   registry.round r USING (round_id)
             LEFT   JOIN LATERAL (SELECT school_name_raw, district_code FROM registry.school s
@@ -358,17 +419,105 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
             WHERE  n.deadline < @today
               AND  NOT EXISTS (SELECT 1 FROM exchange.worksheet_return x WHERE x.worksheet_id = n.worksheet_id)
             ORDER  BY n.deadline, r.code, n.school_code
-            """);
-        command.Parameters.AddWithValue("today", today);
-        var late = new List<LateSchool>();
+        """;
+
+    /// <summary>
+    /// One page of the schools a round issued worksheets to (by school code), each with its newest worksheet, its returns
+    /// and its sign-off; paged in the database.
+    /// </summary>
+    public async Task<RoundSchoolPage> SchoolsOfRoundAsync(int roundId, int offset, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var count = new NpgsqlCommand("SELECT count(DISTINCT school_code)::int FROM exchange.worksheet WHERE round_id = @round", connection);
+        count.Parameters.AddWithValue("round", roundId);
+        var total = (int)(await count.ExecuteScalarAsync(cancellationToken))!;
+        await using var command = new NpgsqlCommand("""
+            WITH newest AS (
+                SELECT DISTINCT ON (school_code) school_code, issue_no, deadline
+                FROM   exchange.worksheet WHERE round_id = @round
+                ORDER  BY school_code, issue_no DESC
+                LIMIT  @limit OFFSET @offset
+            )
+            SELECT n.school_code, coalesce(s.school_name_raw, ''), s.district_code, n.issue_no, n.deadline, x.returns, x.last_at,
+                   o.certified_at, o.approved_at
+            FROM   newest n
+            LEFT   JOIN LATERAL (SELECT school_name_raw, district_code FROM registry.school s
+                                 WHERE s.round_id = @round AND s.school_code = n.school_code ORDER BY row_no LIMIT 1) s ON true
+            CROSS  JOIN LATERAL (SELECT count(*)::int AS returns, max(received_at) AS last_at FROM exchange.worksheet_return x
+                                 WHERE x.round_id = @round AND x.school_code = n.school_code) x
+            LEFT   JOIN exchange.sign_off o ON o.round_id = @round AND o.school_code = n.school_code
+            ORDER  BY n.school_code
+            """, connection);
+        command.Parameters.AddWithValue("round", roundId);
+        command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.AddWithValue("offset", offset);
+        var schools = new List<RoundSchool>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            late.Add(new LateSchool(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                reader.GetInt32(4), reader.GetFieldValue<DateOnly>(5), reader.GetInt32(6), reader.GetInt32(7), reader.GetInt32(8)));
+            schools.Add(new RoundSchool(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt32(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateOnly>(4), reader.GetInt32(5),
+                reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8)));
         }
 
-        return late;
+        return new RoundSchoolPage(schools, total);
+    }
+
+    /// <summary>The most days <see cref="ProgressAsync"/> gives (a round's returns take weeks, not years).</summary>
+    public const int MaxProgressDays = 366;
+
+    /// <summary>
+    /// A round's returns day by day (Beijing time), from the day its first worksheet was issued to <paramref name="today"/>
+    /// (at most <see cref="MaxProgressDays"/> days): per day, how many schools had returned a worksheet, certified, been
+    /// approved by then; counted in the database.
+    /// </summary>
+    public async Task<RoundProgress> ProgressAsync(int roundId, DateOnly today, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var count = new NpgsqlCommand("SELECT count(DISTINCT school_code)::int FROM exchange.worksheet WHERE round_id = @round", connection);
+        count.Parameters.AddWithValue("round", roundId);
+        var schools = (int)(await count.ExecuteScalarAsync(cancellationToken))!;
+        await using var command = new NpgsqlCommand("""
+            WITH first AS (
+                SELECT (min(issued_at) AT TIME ZONE 'Asia/Shanghai')::date AS day FROM exchange.worksheet WHERE round_id = @round
+            ),
+            days AS (
+                SELECT generate_series(f.day, least(greatest(f.day, @today), f.day + @max - 1), interval '1 day')::date AS day
+                FROM   first f WHERE f.day IS NOT NULL
+            ),
+            events AS (
+                SELECT (min(received_at) AT TIME ZONE 'Asia/Shanghai')::date AS day, 1 AS returned, 0 AS certified, 0 AS approved
+                FROM   exchange.worksheet_return WHERE round_id = @round GROUP BY school_code
+                UNION  ALL
+                SELECT (certified_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 1, 0 FROM exchange.sign_off WHERE round_id = @round
+                UNION  ALL
+                SELECT (approved_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0, 1 FROM exchange.sign_off WHERE round_id = @round AND approved_at IS NOT NULL
+            ),
+            per_day AS (
+                -- What happened before the first issue (none should) counts from the first day.
+                SELECT greatest(e.day, (SELECT day FROM first)) AS day, sum(returned) AS returned, sum(certified) AS certified, sum(approved) AS approved
+                FROM   events e GROUP BY 1
+            )
+            SELECT d.day,
+                   (sum(coalesce(p.returned, 0)) OVER w)::int, (sum(coalesce(p.certified, 0)) OVER w)::int, (sum(coalesce(p.approved, 0)) OVER w)::int
+            FROM   days d LEFT JOIN per_day p ON p.day = d.day
+            WINDOW w AS (ORDER BY d.day)
+            ORDER  BY d.day
+            """, connection);
+        command.Parameters.AddWithValue("round", roundId);
+        command.Parameters.AddWithValue("today", today);
+        command.Parameters.AddWithValue("max", MaxProgressDays);
+        var days = new List<ProgressDay>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            days.Add(new ProgressDay(reader.GetFieldValue<DateOnly>(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3)));
+        }
+
+        return new RoundProgress(schools, days);
     }
 
     /// <summary>Records that reminders went out for a day (once per day: a second run that day adds nothing); true the first time.</summary>

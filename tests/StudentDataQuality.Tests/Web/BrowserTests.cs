@@ -166,12 +166,15 @@ public sealed class BrowserTests(BrowserTests.Site site) : IClassFixture<Browser
             Assert.Contains(Hangfire.Storage.StorageConnectionExtensions.GetRecurringJobs(connection), j => j.Id == "round-schedule:semester");
         }
 
-        var explanation = page.Locator("tr", new() { Has = page.Locator($"form[action='/team/explanations/{pending}']") });
-        await explanation.GetByRole(AriaRole.Button, new() { Name = "接受" }).ClickAsync();
-        await page.WaitForURLAsync("**/team");
+        // The explanations have their own page: the one ticked, then accepted.
+        await page.GetByRole(AriaRole.Link, new() { Name = "学校说明审核" }).First.ClickAsync();
+        await page.WaitForURLAsync("**/team/explanations");
+        await page.Locator($"input[name=id][value='{pending}']").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "接受所选" }).ClickAsync();
+        await page.WaitForURLAsync("**/team/explanations?**");
         Assert.Equal("accepted", await Db.ScalarAsync<string>("SELECT status FROM exchange.explanation WHERE explanation_id = @id", ("id", pending)));
         Assert.Equal("team-browser", await Db.ScalarAsync<string>("SELECT reviewed_by FROM exchange.explanation WHERE explanation_id = @id", ("id", pending)));
-        Assert.Equal(0, await page.Locator($"form[action='/team/explanations/{pending}']").CountAsync());
+        Assert.Equal(0, await page.Locator($"input[name=id][value='{pending}']").CountAsync());
     }
 
     [Fact]

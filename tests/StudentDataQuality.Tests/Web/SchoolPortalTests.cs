@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
@@ -309,17 +310,22 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
             .IngestAsync(new MemoryStream(edited.Workbook), Path.GetFileName(path), new Account("school-" + code, AccountRole.School, code));
         var pending = await db.ScalarAsync<long>("SELECT min(explanation_id) FROM exchange.explanation WHERE status = 'pending'");
 
-        using var team = new PortalBrowser(_base);
+        // In English, so that the refusal's words can be asserted as they were.
+        using var team = new PortalBrowser(_base, "en");
         await team.SignInFirstTimeAsync("team-console", await PortalBrowser.AccountAsync(db.DataSource, "team-console", AccountRole.DataTeam));
         var console = await (await team.GetAsync("/team")).Content.ReadAsStringAsync();
         Assert.Contains("portal", console, StringComparison.Ordinal);
-        Assert.Contains($"/team/explanations/{pending}", console, StringComparison.Ordinal);
+        // The explanations have their own page: each pending one with its box to tick for a decision.
+        var list = await (await team.GetAsync("/team/explanations")).Content.ReadAsStringAsync();
+        Assert.Contains($"name=\"id\" value=\"{pending}\"", list, StringComparison.Ordinal);
 
-        var noNote = await team.PostAsync("/team", $"/team/explanations/{pending}", new() { ["decision"] = "refuse", ["note"] = "" });
+        var noNote = await team.PostAsync("/team/explanations", "/team/explanations/decide",
+            new() { ["id"] = pending.ToString(CultureInfo.InvariantCulture), ["decision"] = "refuse", ["note"] = "" });
         Assert.Equal(HttpStatusCode.BadRequest, noNote.StatusCode);
         Assert.Contains("Say why", await noNote.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal("pending", await db.ScalarAsync<string>("SELECT status FROM exchange.explanation WHERE explanation_id = @id", ("id", pending)));
-        Assert.Equal("/team", (await team.PostAsync("/team", $"/team/explanations/{pending}", new() { ["decision"] = "accept" })).Headers.Location?.OriginalString);
+        Assert.StartsWith("/team/explanations", (await team.PostAsync("/team/explanations", "/team/explanations/decide",
+            new() { ["id"] = pending.ToString(CultureInfo.InvariantCulture), ["decision"] = "accept" })).Headers.Location?.OriginalString, StringComparison.Ordinal);
         Assert.Equal("accepted", await db.ScalarAsync<string>("SELECT status FROM exchange.explanation WHERE explanation_id = @id", ("id", pending)));
         Assert.Equal("team-console", await db.ScalarAsync<string>("SELECT reviewed_by FROM exchange.explanation WHERE explanation_id = @id", ("id", pending)));
 
