@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using OtpNet;
@@ -28,7 +29,7 @@ public sealed record SecondFactorPolicy
 /// The cryptography of the second factor: TOTP (RFC 6238: SHA-1, 6 digits, 30-second steps, one step either side taken),
 /// the secret encrypted with AES-GCM under a key derived from the signing key (HKDF, its own purpose; the account name is
 /// the associated data, so a secret copied to another account's row does not open), recovery codes kept as HMAC-SHA256
-/// under another derived key, and the enrolment's QR code as SVG.
+/// under another derived key, and the enrolment's QR code as an SVG path.
 /// </summary>
 public sealed class SecondFactorCodes
 {
@@ -134,13 +135,40 @@ public sealed class SecondFactorCodes
     public static string AppAddress(string issuer, string accountName, byte[] secret) =>
         new OtpUri(OtpType.Totp, Base32(secret), accountName, issuer).ToString();
 
-    /// <summary>The QR code of <paramref name="address"/> as an inline SVG element (drawn here: no image request, nothing but markup).</summary>
-    public static string QrSvg(string address)
+    /// <summary>
+    /// The QR code of <paramref name="address"/> as the enrolment page draws it: one SVG path of its dark modules, a run of a
+    /// row at a time, the quiet zone included (<see cref="QrDrawing.Size"/> modules square). The page draws it inline, so
+    /// there is no image request and no data: address (the CSP allows neither); the path holds nothing but numbers.
+    /// </summary>
+    public static QrDrawing Qr(string address)
     {
         using var generator = new QRCodeGenerator();
         using var data = generator.CreateQrCode(address, QRCodeGenerator.ECCLevel.M);
-        var svg = new SvgQRCode(data).GetGraphic(5);
-        var start = svg.IndexOf("<svg", StringComparison.Ordinal);
-        return start < 0 ? svg : svg[start..];
+        var rows = data.ModuleMatrix;
+        var path = new StringBuilder();
+        for (var y = 0; y < rows.Count; y++)
+        {
+            for (var x = 0; x < rows[y].Length; x++)
+            {
+                if (!rows[y][x])
+                {
+                    continue;
+                }
+
+                var run = 1;
+                while (x + run < rows[y].Length && rows[y][x + run])
+                {
+                    run++;
+                }
+
+                path.Append(CultureInfo.InvariantCulture, $"M{x} {y}h{run}v1h-{run}z");
+                x += run - 1;
+            }
+        }
+
+        return new QrDrawing(rows.Count, path.ToString());
     }
 }
+
+/// <summary>A QR code to draw: <see cref="Size"/> modules square, its dark modules as one SVG path.</summary>
+public sealed record QrDrawing(int Size, string Path);

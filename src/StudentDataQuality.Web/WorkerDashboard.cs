@@ -10,10 +10,12 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Localization;
 using Npgsql;
 using StudentDataQuality.Data;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Web.Components.Worker;
 
 namespace StudentDataQuality.Web;
 
@@ -23,7 +25,9 @@ namespace StudentDataQuality.Web;
 /// sealing, every attempt audited), a session cookie whose session lives in the worker (signing out ends it there: a copy
 /// of the cookie opens nothing), antiforgery on every form and on every action of the dashboard (Hangfire's middleware
 /// checks ASP.NET Core's <see cref="IAntiforgery"/> when it is registered), and requests from other machines refused unless
-/// the deployment allows them. Every refusal of a signed-in account is audited (<c>dashboard.refused</c>).
+/// the deployment allows them. Every refusal of a signed-in account is audited (<c>dashboard.refused</c>). Its pages are the
+/// portal's kind: Razor components (Components/Worker) in the portal's layout, texts in Resources/WorkerText.resx, the language
+/// chosen as in the portal, and every form's POST checked by the antiforgery middleware and refused (400) by the group's filter.
 /// </summary>
 public static class WorkerDashboard
 {
@@ -88,6 +92,10 @@ public static class WorkerDashboard
         });
         services.AddOptions<CookieAuthenticationOptions>(Scheme).Configure<SessionStore>((o, store) => o.SessionStore = store);
         services.AddAuthorization();
+        // The pages, as the portal draws them (Portal.Build): Razor components, every script as itself, texts from Resources/*.resx.
+        services.AddRazorComponents();
+        services.AddSingleton(System.Text.Encodings.Web.HtmlEncoder.Create(System.Text.Unicode.UnicodeRanges.All));
+        services.AddLocalization(o => o.ResourcesPath = "Resources");
         return services;
     }
 
@@ -100,6 +108,7 @@ public static class WorkerDashboard
         ArgumentNullException.ThrowIfNull(app);
         ArgumentNullException.ThrowIfNull(dataSource);
         app.Use(SecurityHeaders.For(DashboardPath));
+        app.UseRequestLocalization(Languages.Options());
         if (localOnly)
         {
             app.Use((context, next) =>
@@ -109,13 +118,15 @@ public static class WorkerDashboard
                     return next();
                 }
 
-                context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                return context.Response.WriteAsync("The jobs dashboard answers requests from this machine only (Worker:DashboardRemote).");
+                var text = context.RequestServices.GetRequiredService<IStringLocalizer<WorkerText>>();
+                return Page.Message(text["LocalOnly.Title"], text["LocalOnly"], StatusCodes.Status403Forbidden, error: true).ExecuteAsync(context);
             });
         }
 
-        app.Use(Html.ChooseLanguage);
         app.UseAuthentication();
+        app.UseAuthorization();
+        // Every POST of the pages carries its form's token: the middleware checks it, the group's filter refuses a bad one (Policies).
+        app.UseAntiforgery();
         // Without a session the dashboard's pages send the reader to sign in; its actions answer 401.
         app.Use((context, next) =>
         {
@@ -138,6 +149,7 @@ public static class WorkerDashboard
         app.UseHangfireDashboard(DashboardPath, Options(dataSource, localOnly));
 
         app.MapGet("/", () => Results.Redirect(DashboardPath));
+        // The reader's language, kept a year, as the portal keeps it (the same cookie and value).
         app.MapGet("/lang/{code}", (HttpContext context, string code, string? back) =>
         {
             if (code is not ("zh" or "en"))
@@ -145,24 +157,20 @@ public static class WorkerDashboard
                 return Results.NotFound();
             }
 
-            context.Response.Cookies.Append(Html.LanguageCookie, code, new CookieOptions
+            context.Response.Cookies.Append(context.Request.IsHttps ? Languages.SecureCookie : Languages.Cookie, Languages.CookieValue(code), new CookieOptions
             {
-                HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.FromDays(365), IsEssential = true, Secure = context.Request.IsHttps,
+                HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.FromDays(365), IsEssential = true, Secure = context.Request.IsHttps, Path = "/",
             });
-            return Results.Redirect(Html.LocalOrHome(back));
+            return Results.Redirect(LocalPath.OrHome(back));
         });
-        app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) => Html.Content(LoginPage(antiforgery.GetAndStoreTokens(context), null)));
-        app.MapPost("/login", SignInAsync);
-        app.MapGet("/account", (HttpContext context, IAntiforgery antiforgery) => context.User.Identity?.IsAuthenticated == true
-            ? Html.Content(AccountPage(context.User, antiforgery.GetAndStoreTokens(context)))
+        var pages = app.MapGroup("").Guarded();
+        pages.MapGet("/login", () => Page.Show<WorkerLoginPage>());
+        pages.MapPost("/login", SignInAsync);
+        pages.MapGet("/account", (HttpContext context) => context.User.Identity?.IsAuthenticated == true
+            ? (IResult)Page.Show<WorkerAccountPage>()
             : Results.Redirect("/login"));
-        app.MapPost("/logout", async (HttpContext context, IAntiforgery antiforgery) =>
+        pages.MapPost("/logout", async (HttpContext context) =>
         {
-            if (!await antiforgery.IsRequestValidAsync(context))
-            {
-                return Results.BadRequest("The form expired or did not come from this site; reload the page.");
-            }
-
             await context.SignOutAsync(Scheme);
             return Results.Redirect("/login");
         });
@@ -194,14 +202,9 @@ public static class WorkerDashboard
     private static bool IsLocal(ConnectionInfo connection) =>
         connection.RemoteIpAddress is { } remote && (IPAddress.IsLoopback(remote) || remote.Equals(connection.LocalIpAddress));
 
-    private static async Task<IResult> SignInAsync(HttpContext context, IAntiforgery antiforgery, SignIns signIns, Gates gates, NpgsqlDataSource dataSource,
-        SecondFactors factors, SecondFactorCodes codes)
+    private static async Task<IResult> SignInAsync(HttpContext context, IStringLocalizer<WorkerText> text, SignIns signIns, Gates gates,
+        NpgsqlDataSource dataSource, SecondFactors factors, SecondFactorCodes codes)
     {
-        if (!await antiforgery.IsRequestValidAsync(context))
-        {
-            return Results.BadRequest("The form expired or did not come from this site; reload the sign-in page.");
-        }
-
         var form = await context.Request.ReadFormAsync();
         var name = form["account"].ToString().Trim();
         var password = form["password"].ToString();
@@ -215,20 +218,15 @@ public static class WorkerDashboard
         // Every outcome by name: only a signed-in data-team account goes on, to its second factor.
         var (error, status) = result.Outcome switch
         {
-            SignInOutcome.WrongPassword or SignInOutcome.InvalidName => (Html.T("账号或密码不正确。", "The account or password is wrong."), StatusCodes.Status401Unauthorized),
-            SignInOutcome.Throttled => (Html.T("登录失败次数过多，请稍后再试。", "Too many failed sign-ins; try again later."), StatusCodes.Status429TooManyRequests),
-            SignInOutcome.OneTimePasswordExpired => (Html.T("该一次性密码已过期，请联系数据管理员获取新的一次性密码。",
-                "This one-time password has expired: ask your data team for a new one."), StatusCodes.Status401Unauthorized),
-            SignInOutcome.Locked => (Html.T("多次登录失败，账号暂时锁定，请稍后再试或联系数据管理员。",
-                "After repeated failures the account is locked for a while; try again later, or ask the data team."), StatusCodes.Status401Unauthorized),
-            SignInOutcome.Sealed => (Html.T("账号已封存；请联系数据管理员获取新的一次性密码。",
-                "The account is sealed; ask the data team for a new one-time password."), StatusCodes.Status401Unauthorized),
-            SignInOutcome.MustChangePassword => (Html.T("请先在门户网站设置新密码，再登录作业面板。",
-                "Choose your new password in the web portal first, then sign in here."), StatusCodes.Status403Forbidden),
-            SignInOutcome.SignedIn when result.Account!.Role != AccountRole.DataTeam => (Html.T("作业面板仅供数据管理员使用。",
-                "The jobs dashboard is for the data team only."), StatusCodes.Status403Forbidden),
-            SignInOutcome.SignedIn => await SecondFactorAsync(result.Account!, form["code"].ToString(), from, factors, codes, context.RequestAborted),
-            _ => (Html.T("无法登录。", "The sign-in was refused."), StatusCodes.Status401Unauthorized),
+            SignInOutcome.WrongPassword or SignInOutcome.InvalidName => (text["SignIn.Wrong"].Value, StatusCodes.Status401Unauthorized),
+            SignInOutcome.Throttled => (text["SignIn.Throttled"].Value, StatusCodes.Status429TooManyRequests),
+            SignInOutcome.OneTimePasswordExpired => (text["SignIn.OneTimeExpired"].Value, StatusCodes.Status401Unauthorized),
+            SignInOutcome.Locked => (text["SignIn.Locked"].Value, StatusCodes.Status401Unauthorized),
+            SignInOutcome.Sealed => (text["SignIn.Sealed"].Value, StatusCodes.Status401Unauthorized),
+            SignInOutcome.MustChangePassword => (text["SignIn.MustChange"].Value, StatusCodes.Status403Forbidden),
+            SignInOutcome.SignedIn when result.Account!.Role != AccountRole.DataTeam => (text["SignIn.DataTeamOnly"].Value, StatusCodes.Status403Forbidden),
+            SignInOutcome.SignedIn => await SecondFactorAsync(text, result.Account!, form["code"].ToString(), from, factors, codes, context.RequestAborted),
+            _ => (text["SignIn.Refused"].Value, StatusCodes.Status401Unauthorized),
         };
         if (error is not null)
         {
@@ -237,7 +235,7 @@ public static class WorkerDashboard
                 await AuditRefusedAsync(dataSource, result.Account?.Name ?? name, "/login", from, context.RequestAborted);
             }
 
-            return Html.Content(LoginPage(antiforgery.GetAndStoreTokens(context), error), status);
+            return Page.Show<WorkerLoginPage>(new { Error = error }, status);
         }
 
         await context.SignInAsync(Scheme, Principal(result.Account!, result.Stamp!));
@@ -248,20 +246,19 @@ public static class WorkerDashboard
     /// The data team's second factor (required of it, as in the portal): a code of the authenticator the account set up in the
     /// portal, taken once; failures count, and lock, as there. No error: the code was right.
     /// </summary>
-    private static async Task<(string? Error, int Status)> SecondFactorAsync(Account account, string typed, string from, SecondFactors factors,
-        SecondFactorCodes codes, CancellationToken cancellationToken)
+    private static async Task<(string? Error, int Status)> SecondFactorAsync(IStringLocalizer<WorkerText> text, Account account, string typed, string from,
+        SecondFactors factors, SecondFactorCodes codes, CancellationToken cancellationToken)
     {
         var state = await factors.FindAsync(account.Name, cancellationToken);
         if (state is not { Enrolled: true })
         {
-            return (Html.T("请先在门户网站登录一次，设置第二重验证（验证器应用），再登录作业面板。",
-                "Set up your second factor (an authenticator app) by signing in to the web portal once, then sign in here."), StatusCodes.Status403Forbidden);
+            return (text["SignIn.NoFactor"], StatusCodes.Status403Forbidden);
         }
 
         if (state.LockedUntil is { } lockedUntil && lockedUntil > DateTimeOffset.UtcNow)
         {
             await factors.LockedAttemptAsync(account, lockedUntil, from, cancellationToken);
-            return (Html.T("验证码错误次数过多，请稍后再试。", "Too many wrong codes; try again later."), StatusCodes.Status429TooManyRequests);
+            return (text["SignIn.CodesLocked"], StatusCodes.Status429TooManyRequests);
         }
 
         var secret = codes.Unprotect(account.Name, state.ProtectedSecret, state.KeyId);
@@ -275,7 +272,7 @@ public static class WorkerDashboard
         }
 
         await factors.FailedAsync(account, failure, from, cancellationToken);
-        return (Html.T("验证码不正确（验证器应用中的 6 位数字）。", "The code is wrong (the six digits of your authenticator app)."), StatusCodes.Status401Unauthorized);
+        return (text["SignIn.CodeWrong"], StatusCodes.Status401Unauthorized);
     }
 
     private static async Task AuditRefusedAsync(NpgsqlDataSource dataSource, string actor, string path, string from, CancellationToken cancellationToken)
@@ -283,28 +280,6 @@ public static class WorkerDashboard
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await AuditLog.WriteAsync(connection, actor, "dashboard.refused", null, null, path, new { from, where = "worker" }, cancellationToken);
     }
-
-    private static string LoginPage(AntiforgeryTokenSet tokens, string? error) => Html.Page(Html.T("作业面板 · 登录", "Jobs dashboard · Sign in"), $"""
-        <h1>{Html.T("作业面板 · 登录", "Jobs dashboard · Sign in")}</h1>
-        <p>{Html.T("仅供数据管理员使用，账号和密码与门户网站相同。", "For the data team only, with the same account and password as the web portal.")}</p>
-        {Html.Error(error)}
-        <form class="stacked" method="post" action="/login">
-        {Html.Token(tokens)}
-        <label for="account">{Html.T("账号", "Account")}</label>
-        <input type="text" id="account" name="account" autocomplete="username" required maxlength="64">
-        <label for="password">{Html.T("密码", "Password")}</label>
-        <input type="password" id="password" name="password" autocomplete="current-password" required>
-        <label for="code">{Html.T("验证码（验证器应用）", "Code (authenticator app)")}</label>
-        <input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="10">
-        <button type="submit">{Html.T("登录", "Sign in")}</button>
-        </form>
-        """);
-
-    private static string AccountPage(ClaimsPrincipal user, AntiforgeryTokenSet tokens) => Html.Page(Html.T("作业面板", "Jobs dashboard"), $"""
-        <header><span>{Html.E(user.Identity?.Name)}</span>
-        <form method="post" action="/logout">{Html.Token(tokens)}<button type="submit">{Html.T("退出", "Sign out")}</button></form></header>
-        <p><a href="{DashboardPath}">{Html.T("作业面板", "Jobs dashboard")}</a></p>
-        """);
 
     /// <summary>The dashboard answers signed-in data-team accounts of this dashboard's sessions only; every other signed-in account's request is audited.</summary>
     private sealed class DataTeamOnly(NpgsqlDataSource dataSource) : IDashboardAuthorizationFilter

@@ -59,8 +59,7 @@ public static class SecondFactorSettings
                 "district" => AccountRole.District,
                 "school" => AccountRole.School,
                 "manager" => AccountRole.Manager,
-                _ => throw new UserErrorException(
-                    $"Web:SecondFactorRoles names '{name}', which is no role: use data-team, district, school or manager, separated by commas (or none)."),
+                _ => throw new UserErrorException(new UserMessage("SecondFactor.UnknownRole", name)),
             });
         }
 

@@ -215,7 +215,7 @@ public sealed class SecondFactors(NpgsqlDataSource dataSource, SignInPolicy? pol
 
         if (!exists)
         {
-            throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
+            throw new UserErrorException(new UserMessage("SecondFactor.NoAccount", accountName));
         }
 
         bool wasEnrolled = false, removed;

@@ -186,6 +186,29 @@ public sealed class WorkerProcessTests(DatabaseFixture db) : IClassFixture<Datab
             Assert.False(trigger.IsSuccessStatusCode, $"an anonymous action answered {trigger.StatusCode}");
         }
 
+        // Its sign-in page in the reader's language (the portal's layout and resources), and its form refused without its token.
+        foreach (var (language, htmlLang, title) in new[] { ("en", "en", "Jobs dashboard · Sign in"), ("zh-CN", "zh-CN", "作业面板 · 登录") })
+        {
+            using var reader = new PortalBrowser(site, language);
+            var page = await reader.GetAsync("/login");
+            var signInPage = System.Net.WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync());
+            Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
+            Assert.Contains($"<html lang=\"{htmlLang}\">", signInPage, StringComparison.Ordinal);
+            Assert.Contains($"<h1>{title}</h1>", signInPage, StringComparison.Ordinal);
+        }
+
+        using (var forger = new PortalBrowser(site, "en"))
+        {
+            var tokenless = await forger.Http.PostAsync(new Uri(site, "/login"), new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["account"] = "dash-school", ["password"] = schoolPassword,
+            }));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, tokenless.StatusCode);
+            // The handler did not run: no sign-in of the account on record.
+            Assert.Equal(0L, await db.ScalarAsync<long>(
+                "SELECT count(*) FROM audit.event WHERE actor = 'dash-school' AND (action LIKE 'sign-in%' OR action = 'dashboard.refused')"));
+        }
+
         // A school's account (right password): no dashboard, and the refusal is on record.
         using (var school = new PortalBrowser(site, "en"))
         {

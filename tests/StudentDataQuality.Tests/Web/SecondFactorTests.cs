@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
+using System.Resources;
 using Microsoft.AspNetCore.Builder;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
@@ -252,6 +254,86 @@ public sealed class SecondFactorTests(DatabaseFixture db) : IClassFixture<Databa
         Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
     }
 
+    [Theory]
+    [InlineData("en", "en")]
+    [InlineData("zh-CN", "zh-CN")]
+    public async Task TheCodePage_AndTheEnrolmentPage_AreInTheReadersLanguage(string language, string htmlLang)
+    {
+        var culture = CultureInfo.GetCultureInfo(language);
+        var suffix = language == "en" ? "en" : "zh";
+        // Enrolment: a district's first sign-in.
+        var oneTime = await PortalBrowser.AccountAsync(db.DataSource, "district-l" + suffix, AccountRole.District, district: "230108");
+        using var enrolling = new PortalBrowser(_base, language);
+        Assert.Equal("/login/enrol", (await enrolling.PasswordOnlyAsync("district-l" + suffix, oneTime)).Headers.Location?.OriginalString);
+        var enrol = await PageTextAsync(enrolling, "/login/enrol");
+        Assert.Contains($"<html lang=\"{htmlLang}\">", enrol, StringComparison.Ordinal);
+        foreach (var key in new[] { "Enrol.Title", "Enrol.Scan", "Enrol.Secret", "Enrol.CodeLabel", "Enrol.Finish" })
+        {
+            Assert.Contains(Text(key, culture), enrol, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(Text("Enrol.Title", Other(culture)), enrol, StringComparison.Ordinal);
+
+        // The code: an enrolled account's next sign-in.
+        var (password, secret) = await EnrolledAsync("team-l" + suffix, AccountRole.DataTeam);
+        using var signingIn = new PortalBrowser(_base, language);
+        Assert.Equal("/login/second-factor", (await signingIn.PasswordOnlyAsync("team-l" + suffix, password)).Headers.Location?.OriginalString);
+        var code = await PageTextAsync(signingIn, "/login/second-factor");
+        Assert.Contains($"<html lang=\"{htmlLang}\">", code, StringComparison.Ordinal);
+        foreach (var key in new[] { "Title", "Code.Intro", "Code.Label", "Code.Verify" })
+        {
+            Assert.Contains(Text(key, culture), code, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(Text("Code.Intro", Other(culture)), code, StringComparison.Ordinal);
+
+        // A wrong code: the refusal in the same language.
+        var wrong = await CodeAsync(signingIn, WrongCode(secret));
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Contains(Text("Code.Wrong", culture), WebUtility.HtmlDecode(await wrong.Content.ReadAsStringAsync()), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/login/second-factor")]
+    [InlineData("/login/enrol")]
+    [InlineData("/login/enrol/done")]
+    public async Task APostWithoutItsFormToken_IsRefusedBeforeItsHandler(string path)
+    {
+        // A pending sign-in (the password given), as a forged form from another site would find it in the victim's browser.
+        var (password, secret) = await EnrolledAsync("team-t" + path.Length, AccountRole.DataTeam);
+        using var browser = Browser();
+        Assert.Equal("/login/second-factor", (await browser.PasswordOnlyAsync("team-t" + path.Length, password)).Headers.Location?.OriginalString);
+        var failedBefore = await AuditAsync("team-t" + path.Length, "second-factor.failed");
+
+        var forged = await browser.Http.PostAsync(new Uri(_base, path), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["code"] = WrongCode(secret),
+        }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Contains("The form expired", WebUtility.HtmlDecode(await forged.Content.ReadAsStringAsync()), StringComparison.Ordinal);
+        // The handler did not run: no attempt counted, no session.
+        Assert.Equal(failedBefore, await AuditAsync("team-t" + path.Length, "second-factor.failed"));
+        Assert.NotEqual(HttpStatusCode.OK, (await browser.GetAsync("/team")).StatusCode);
+        // The pending sign-in is still there: the page with its token goes on.
+        Assert.Equal("/", (await CodeAsync(browser, Authenticators.NextCode(_base, "team-t" + path.Length))).Headers.Location?.OriginalString);
+    }
+
+    private static async Task<string> PageTextAsync(PortalBrowser browser, string path)
+    {
+        var page = await browser.GetAsync(path);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        return WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync());
+    }
+
+    private static readonly ResourceManager SecondFactorTexts = new("StudentDataQuality.Web.Resources.SecondFactorText", typeof(SecondFactorText).Assembly);
+
+    /// <summary>A text of the second factor's pages as its resources hold it in that language.</summary>
+    private static string Text(string key, CultureInfo culture) =>
+        SecondFactorTexts.GetString(key, culture) ?? throw new InvalidOperationException($"no text {key}");
+
+    private static CultureInfo Other(CultureInfo culture) => CultureInfo.GetCultureInfo(culture.TwoLetterISOLanguageName == "en" ? "zh-CN" : "en");
+
     /// <summary>An account of that role with its second factor set up through the pages: its password (changed) and secret.</summary>
     private async Task<(string Password, byte[] Secret)> EnrolledAsync(string name, AccountRole role, string? district = null)
     {
@@ -289,6 +371,9 @@ public sealed class SecondFactorTests(DatabaseFixture db) : IClassFixture<Databa
 
         info.Environment["SDQ_DB"] = db.ConnectionString;
         info.Environment["COLUMNS"] = "400";
+        // The command line speaks the language of its locale: English here, as the assertions read it.
+        info.Environment["LANG"] = "en_US.UTF-8";
+        info.Environment["LC_ALL"] = "en_US.UTF-8";
         using var process = Process.Start(info)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
