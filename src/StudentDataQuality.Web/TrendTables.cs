@@ -12,7 +12,10 @@ public sealed record TrendColumn<T>(string Header, ReportFormat Format, Func<T, 
     public bool Numeric => Format is not (ReportFormat.Text or ReportFormat.Date);
 
     /// <summary>The cell as the page shows it.</summary>
-    public string Shown(T row) => TrendTables.Show(Format, Value(row));
+    public string Shown(T row) => TrendTables.Show(Format, Cell(row));
+
+    /// <summary>The cell's value: a text of the resources as its string, numbers and dates as they are.</summary>
+    public object? Cell(T row) => Value(row) is LocalizedString text ? text.Value : Value(row);
 }
 
 /// <summary>A district of a chart of the ranking: its list (worst, best, apart), its rank in that list, its figures.</summary>
@@ -148,7 +151,7 @@ public sealed class TrendTables(IStringLocalizer<ManagerText> text)
     /// <summary>A table as a sheet of the export, the values typed by their columns.</summary>
     public static ReportSheet Sheet<T>(string name, IReadOnlyList<TrendColumn<T>> columns, IEnumerable<T> rows) =>
         new(name, [.. columns.Select(c => new ReportColumn(c.Header, c.Format, c.Width))],
-            rows.Select(row => (IReadOnlyList<object?>)[.. columns.Select(c => c.Value(row))]));
+            rows.Select(row => (IReadOnlyList<object?>)[.. columns.Select(c => c.Cell(row))]));
 
     /// <summary>A district's trends page (of a round), or none for the group without a district.</summary>
     public static string? DistrictLink(string? code, string? round) => code is null ? null
