@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
 using ClosedXML.Excel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -259,6 +260,54 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
             "SELECT string_agg(object, ',' ORDER BY object) FROM audit.event WHERE action = 'report.export' AND actor = 'manager-x'")).Split(','));
         Assert.Equal(fixture.Previous.RoundId, await db.ScalarAsync<int>(
             "SELECT round_id FROM audit.event WHERE action = 'report.export' AND actor = 'manager-x' AND object = 'trends/schools'"));
+    }
+
+    [Fact]
+    public async Task TheChosenDistricts_AreDrawnAsSmallMultiples_ARoundAPoint_WithTheirNumbersInTheTableAndTheWorkbook()
+    {
+        using var manager = await SignInAsync("manager-s", AccountRole.Manager);
+        var districts = (await DistrictsAsync()).Take(2).ToList();
+        var query = string.Join('&', districts.Select(d => "d=" + d));
+        var page = await (await manager.GetAsync("/trends?" + query)).Content.ReadAsStringAsync();
+        // One small chart per chosen district, in the order chosen; two rounds: two points on each line.
+        Assert.Equal(districts, Regex.Matches(page, """<figure class="multiple" data-district="([^"]+)">""").Select(m => m.Groups[1].Value));
+        var lines = Regex.Matches(page, """<polyline points="([^"]*)" class="(problems|open)"[ />]""");
+        Assert.Equal(2 * districts.Count, lines.Count);
+        foreach (Match line in lines)
+        {
+            Assert.Equal(2, line.Groups[1].Value.Split(' ').Length);
+        }
+
+        // The table beside them: a row per district and round, the figures of the districts' trend.
+        var trends = new QualityTrends(db.DataSource);
+        var manager2 = new TrendRequest(new Account("manager-s", AccountRole.Manager), "test");
+        var expected = new List<DistrictTrend>();
+        foreach (var district in districts)
+        {
+            expected.AddRange((await trends.DistrictsAsync(manager2)).Where(d => d.DistrictCode == district));
+        }
+
+        var table = page[page.IndexOf("id=\"series-table\"", StringComparison.Ordinal)..];
+        table = table[..table.IndexOf("</table>", StringComparison.Ordinal)];
+        var cells = Regex.Matches(table, "<tr>(.*?)</tr>", RegexOptions.Singleline).Skip(1)
+            .Select(r => Regex.Matches(r.Groups[1].Value, "<td[^>]*>(.*?)</td>", RegexOptions.Singleline)
+                .Select(c => WebUtility.HtmlDecode(Regex.Replace(c.Groups[1].Value, "<[^>]+>", "")).Trim()).ToList()).ToList();
+        Assert.Equal(expected.Select(e => (e.DistrictCode, e.RoundCode, e.Measures.OpenErrorsPer1000!.Value.ToString("#,##0.0", CultureInfo.InvariantCulture))),
+            cells.Select(c => ((string?)c[0], c[2], c[4])));
+
+        using var book = await WorkbookAsync(manager, "/trends/export/charts.xlsx?" + query);
+        var sheet = book.Worksheet("所选区县趋势");
+        Assert.Equal(expected.Count + 1, sheet.LastRowUsed().RowNumber());
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].DistrictCode, sheet.Cell(i + 2, 1).GetString());
+            Assert.Equal(expected[i].RoundCode, sheet.Cell(i + 2, 3).GetString());
+            Assert.Equal(expected[i].Measures.ProblemsPer1000!.Value, sheet.Cell(i + 2, 4).GetDouble(), 9);
+            Assert.Equal(expected[i].Measures.OpenErrorsPer1000!.Value, sheet.Cell(i + 2, 5).GetDouble(), 9);
+        }
+
+        // The rounds chart's sheet: every round, as the rounds table.
+        Assert.Equal(["trend-a", "trend-b"], book.Worksheet("各轮次").Column(1).CellsUsed().Skip(1).Select(c => c.GetString()));
     }
 
     [Fact]
