@@ -285,7 +285,7 @@ public sealed class QualityTrends(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// The district the request reads (NULL: the province), as <c>access.trend_scope</c> decides; out of the account's scope:
-    /// <see cref="OutOfScopeException"/> (what: <c>trends/&lt;table&gt;</c>, the district asked for).
+    /// <see cref="OutOfScopeException"/> (what: <c>trends</c>, object: <c>trends/&lt;table&gt;</c>, as the refusals were always audited).
     /// </summary>
     private static async Task<string?> ScopeAsync(NpgsqlConnection connection, TrendRequest request, string table, CancellationToken cancellationToken)
     {
@@ -298,7 +298,7 @@ public sealed class QualityTrends(NpgsqlDataSource dataSource)
         await using var scope = await command.ExecuteReaderAsync(cancellationToken);
         if (!await scope.ReadAsync(cancellationToken) || !scope.GetBoolean(0))
         {
-            throw new OutOfScopeException("trends/" + table, asked ?? "province", roundId: request.RoundId);
+            throw new OutOfScopeException("trends", "trends/" + table, roundId: request.RoundId);
         }
 
         return scope.IsDBNull(1) ? null : scope.GetString(1);
