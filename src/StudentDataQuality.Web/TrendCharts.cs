@@ -13,9 +13,10 @@ internal sealed record ChartFont(string Family, bool Found, string Source);
 /// <summary>
 /// The trend charts as PNG, drawn with ScottPlot (SkiaSharp). Labels are in the reader's language; Chinese needs a CJK font,
 /// so the charts use WenQuanYi Micro Hei (Debian fonts-wqy-microhei) by name, or from its file where the system's font
-/// lookup does not find it, and say through <see cref="Font"/> whether it was found. Aggregates only.
+/// lookup does not find it, and say through <see cref="Font"/> whether it was found. Aggregates only. The page draws its
+/// charts itself (inline, with the numbers in a table beside each); these images are the same charts to take elsewhere.
 /// </summary>
-internal static class TrendCharts
+internal sealed class TrendCharts(TrendTables tables)
 {
     public const string FontFamily = "WenQuanYi Micro Hei";
     public const string FontFile = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
@@ -60,49 +61,52 @@ internal static class TrendCharts
     }
 
     /// <summary>Problems and open errors per 1,000 students across the rounds, in round order.</summary>
-    public static byte[] TrendLine(IReadOnlyList<RoundTrend> rounds, string title)
+    public byte[] TrendLine(IReadOnlyList<RoundTrend> rounds, string title, string roundLabel, string problemsLabel, string openLabel)
     {
         ArgumentNullException.ThrowIfNull(rounds);
         var plot = NewPlot(title);
         double[] xs = [.. Enumerable.Range(0, rounds.Count).Select(i => (double)i)];
         var problems = plot.Add.Scatter(xs, [.. rounds.Select(r => r.Measures.ProblemsPer1000 ?? double.NaN)]);
-        problems.LegendText = Html.T("问题数/千人", "Problems per 1,000");
+        problems.LegendText = problemsLabel;
         problems.LineWidth = 2;
         problems.MarkerSize = 8;
         var errors = plot.Add.Scatter(xs, [.. rounds.Select(r => r.Measures.OpenErrorsPer1000 ?? double.NaN)]);
-        errors.LegendText = Html.T("未解决错误/千人", "Open errors per 1,000");
+        errors.LegendText = openLabel;
         errors.LineWidth = 2;
         errors.MarkerSize = 8;
+        errors.LinePattern = LinePattern.Dashed;
         plot.Axes.Bottom.SetTicks(xs, [.. rounds.Select(r => r.RoundCode)]);
-        plot.Axes.Bottom.Label.Text = Html.T("轮次", "Round");
-        plot.Axes.Left.Label.Text = Html.T("每千名学生", "Per 1,000 students");
+        plot.Axes.Bottom.Label.Text = roundLabel;
         plot.Axes.SetLimitsX(-0.5, Math.Max(rounds.Count - 0.5, 0.5));
         plot.Axes.SetLimitsY(0, Math.Max(1, rounds.SelectMany(r => new[] { r.Measures.ProblemsPer1000 ?? 0, r.Measures.OpenErrorsPer1000 ?? 0 }).DefaultIfEmpty(0).Max() * 1.15));
         plot.ShowLegend(Alignment.UpperRight);
-        return Png(plot);
+        return Png(plot, Height);
     }
 
-    /// <summary>A bar per district: open errors per 1,000 students in the round (a district without students has no bar).</summary>
-    public static byte[] DistrictBars(IReadOnlyList<DistrictTrend> districts, string title)
+    /// <summary>
+    /// The ranking as horizontal bars, a district's name beside its bar, from the worst at the top down to the best; the groups
+    /// that are not districts are left out (the page shows them apart). Taller with more bars, so that names never crowd.
+    /// </summary>
+    public byte[] DistrictBars(DistrictRanking ranking, string title, string figureLabel)
     {
-        ArgumentNullException.ThrowIfNull(districts);
+        ArgumentNullException.ThrowIfNull(ranking);
         var plot = NewPlot(title);
-        var values = districts.Select(d => d.Measures.OpenErrorsPer1000 ?? 0).ToArray();
-        var bars = plot.Add.Bars(values);
+        var shown = ranking.Worst.Concat(ranking.Best).ToList();
+        // From the top down: the first district at the highest position.
+        double[] ys = [.. Enumerable.Range(0, shown.Count).Select(i => (double)(shown.Count - 1 - i))];
+        var bars = plot.Add.Bars(ys, [.. shown.Select(d => d.Measures.OpenErrorsPer1000 ?? 0)]);
+        bars.Horizontal = true;
         bars.Color = Colors.SteelBlue;
-        double[] xs = [.. Enumerable.Range(0, districts.Count).Select(i => (double)i)];
-        plot.Axes.Bottom.SetTicks(xs, [.. districts.Select(d => d.DistrictName is { Length: > 0 } name ? name : d.DistrictCode ?? Html.T("无区县", "no district"))]);
-        if (districts.Count > 8)
+        for (var i = 0; i < bars.Bars.Count; i++)
         {
-            // Many names: slanted, with room below the axis for them (ScottPlot does not make it by itself).
-            plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
-            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-            plot.Axes.Bottom.MinimumSize = 80;
+            bars.Bars[i].FillColor = i < ranking.Worst.Count ? Colors.DarkRed : Colors.SteelBlue;
         }
 
-        plot.Axes.Left.Label.Text = Html.T("未解决错误/千人", "Open errors per 1,000");
-        plot.Axes.Margins(bottom: 0);
-        return Png(plot);
+        plot.Axes.Left.SetTicks(ys, [.. shown.Select(tables.Label)]);
+        plot.Axes.Left.MinimumSize = 160;
+        plot.Axes.Bottom.Label.Text = figureLabel;
+        plot.Axes.Margins(left: 0);
+        return Png(plot, Math.Max(Height, 22 * shown.Count + 120));
     }
 
     private static Plot NewPlot(string title)
@@ -118,5 +122,5 @@ internal static class TrendCharts
         return plot;
     }
 
-    private static byte[] Png(Plot plot) => plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    private static byte[] Png(Plot plot, int height) => plot.GetImageBytes(Width, height, ImageFormat.Png);
 }

@@ -24,21 +24,44 @@ public enum ReportFormat
 /// <summary>A column of a report table: its header and its format.</summary>
 public sealed record ReportColumn(string Header, ReportFormat Format, double Width = 14);
 
+/// <summary>A table of figures as one sheet of a report: its name (at most 31 characters, unique in the workbook), columns and rows.</summary>
+public sealed record ReportSheet(string Name, IReadOnlyList<ReportColumn> Columns, IEnumerable<IReadOnlyList<object?>> Rows);
+
 /// <summary>
-/// Writes one table of figures as an .xlsx: a header row (bold, frozen, with a filter), then a row per item, every value
+/// Writes tables of figures as an .xlsx, a sheet each: a header row (bold, frozen, with a filter), then a row per item, every value
 /// typed by its column (numbers as numbers with their format, text as text, an empty cell for a missing value). Never a
 /// formula. Column widths are set by hand (AdjustToContents needs libgdiplus and is slow, docs/development.md).
 /// </summary>
 public static class ReportWorkbook
 {
     /// <summary>Writes the table to <paramref name="output"/> (left open). Each row has a value per column, in column order.</summary>
-    public static void Write(Stream output, string sheetName, IReadOnlyList<ReportColumn> columns, IEnumerable<IReadOnlyList<object?>> rows)
+    public static void Write(Stream output, string sheetName, IReadOnlyList<ReportColumn> columns, IEnumerable<IReadOnlyList<object?>> rows) =>
+        Write(output, [new ReportSheet(sheetName, columns, rows)]);
+
+    /// <summary>Writes each table as a sheet of one workbook, in order, to <paramref name="output"/> (left open).</summary>
+    public static void Write(Stream output, IReadOnlyList<ReportSheet> sheets)
     {
         ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(sheets);
+        if (sheets.Count == 0)
+        {
+            throw new ArgumentException("A report has at least one sheet.", nameof(sheets));
+        }
+
+        using var workbook = new XLWorkbook();
+        foreach (var sheet in sheets)
+        {
+            AddSheet(workbook, sheet.Name, sheet.Columns, sheet.Rows);
+        }
+
+        workbook.SaveAs(output);
+    }
+
+    private static void AddSheet(XLWorkbook workbook, string sheetName, IReadOnlyList<ReportColumn> columns, IEnumerable<IReadOnlyList<object?>> rows)
+    {
         ArgumentNullException.ThrowIfNull(columns);
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentException.ThrowIfNullOrEmpty(sheetName);
-        using var workbook = new XLWorkbook();
         var sheet = workbook.Worksheets.Add(sheetName.Length > 31 ? sheetName[..31] : sheetName);
         for (var c = 0; c < columns.Count; c++)
         {
@@ -70,8 +93,6 @@ public static class ReportWorkbook
         {
             sheet.Range(1, 1, row, columns.Count).SetAutoFilter();
         }
-
-        workbook.SaveAs(output);
     }
 
     private static void Set(IXLCell cell, ReportFormat format, object? value)

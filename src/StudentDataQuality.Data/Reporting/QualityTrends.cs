@@ -65,25 +65,73 @@ public sealed record TrendMover(TrendLevel Level, string Code, string? Name, int
 /// </summary>
 public sealed record TrendRequest(Account Reader, string From, int? RoundId = null, string? DistrictCode = null, bool Export = false);
 
-/// <summary>The account may not read trends of that scope (a school account, or a district account asking for another district).</summary>
-public sealed class TrendScopeRefusedException(string account, string? districtCode)
-    : Exception($"The account '{account}' may not read the quality trends of {(districtCode is null ? "the province" : "district " + districtCode)}.")
+/// <summary>How a page of districts is sorted: a fixed list (the query string names one; anything else is refused).</summary>
+public enum DistrictSort
 {
-    /// <summary>The refused account.</summary>
-    public string Account { get; } = account;
+    /// <summary>By district code.</summary>
+    Code,
+
+    /// <summary>By district name.</summary>
+    Name,
+
+    /// <summary>By the number of schools.</summary>
+    Schools,
+
+    /// <summary>By the number of students.</summary>
+    Students,
+
+    /// <summary>By problems per 1,000 students.</summary>
+    Problems,
+
+    /// <summary>By open errors per 1,000 students.</summary>
+    Open,
+
+    /// <summary>By the share of problems fixed.</summary>
+    Fixed,
+
+    /// <summary>By the share of schools that returned.</summary>
+    Returned,
 }
+
+/// <summary>
+/// One page of a round's districts: <paramref name="Search"/> (a code's start or part of a name; NULL: all), sorted by
+/// <paramref name="Sort"/>, <paramref name="Size"/> rows from row <paramref name="Offset"/>.
+/// </summary>
+public sealed record DistrictPageQuery(int RoundId, string? Search, DistrictSort Sort, bool Descending, int Offset, int Size);
+
+/// <summary>A page of rows and how many there are in all.</summary>
+public sealed record TrendPage<T>(IReadOnlyList<T> Rows, int Total);
+
+/// <summary>
+/// A round's districts ranked by open errors per 1,000 students: the worst N (highest first), the best N (the lowest, the
+/// worst left out), and apart the groups that are not districts (schools outside the school master), never ranked.
+/// </summary>
+/// <param name="Worst">From the worst down.</param>
+/// <param name="Best">Going on down to the best (the best last).</param>
+/// <param name="Apart">The groups that are not districts.</param>
+/// <param name="Ranked">How many districts had a figure and were ranked.</param>
+public sealed record DistrictRanking(IReadOnlyList<DistrictTrend> Worst, IReadOnlyList<DistrictTrend> Best, IReadOnlyList<DistrictTrend> Apart,
+    int Ranked);
 
 /// <summary>
 /// Quality trends for managers, the data team and district offices, read from the quality snapshots (sql/reports/trend_*.sql,
 /// each table one set-based query). Each round counts by its snapshot of record: the close snapshot of a closed round, else
 /// its newest live one. Scope is decided here, not by the pages: managers and the data team read the province (or a
-/// district they name), a district account only its own district, a school account nothing; a refusal is audited as
-/// <c>access.refused</c>, and an export as <c>report.export</c>. Aggregates only: codes, names of schools and districts, counts.
+/// district they name), a district account only its own district, a school account nothing, as one SQL function decides
+/// (<c>access.trend_scope</c>, migration 0022); a refusal is an <see cref="OutOfScopeException"/> (the host audits it and
+/// answers "not found"), an export is audited as <c>report.export</c>. Aggregates only: codes, names of schools and
+/// districts, counts.
 /// </summary>
 public sealed class QualityTrends(NpgsqlDataSource dataSource)
 {
     /// <summary>How many districts and schools each list of worst and most improved holds.</summary>
     public const int MoversPerList = 10;
+
+    /// <summary>The most districts a selection of per-district trends may hold.</summary>
+    public const int MaxSeries = 12;
+
+    /// <summary>The most rows of a page of districts.</summary>
+    public const int MaxPageSize = 200;
 
     /// <summary>The rounds of the trend in order (round date, then id), of the province or the district in scope.</summary>
     public Task<IReadOnlyList<RoundTrend>> RoundsAsync(TrendRequest request, CancellationToken cancellationToken = default) =>
@@ -116,22 +164,106 @@ public sealed class QualityTrends(NpgsqlDataSource dataSource)
             r.IsDBNull(4) ? null : r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), Number(r, 7), Number(r, 8), Number(r, 9), Number(r, 10),
             r.GetInt32(11), r.IsDBNull(12) ? null : r.GetInt32(12)), cancellationToken);
 
-    private async Task<IReadOnlyList<T>> ReadAsync<T>(TrendRequest request, string table, string script, int? top, Func<NpgsqlDataReader, T> map,
-        CancellationToken cancellationToken)
+    /// <summary>One page of the districts of the request's round (the groups that are not districts left out), searched and sorted in SQL.</summary>
+    public async Task<TrendPage<DistrictTrend>> DistrictPageAsync(TrendRequest request, DistrictPageQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfNegative(query.Offset);
+        ArgumentOutOfRangeException.ThrowIfLessThan(query.Size, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(query.Size, MaxPageSize);
+        var total = 0;
+        var rows = await QueryAsync(request with { RoundId = query.RoundId }, "districts", "reports/trend_district_page.sql", command =>
+        {
+            command.Parameters.AddWithValue("round", query.RoundId);
+            command.Parameters.Add(new NpgsqlParameter("search", NpgsqlDbType.Text) { Value = (object?)query.Search ?? DBNull.Value });
+            command.Parameters.AddWithValue("sort", SortText(query.Sort));
+            command.Parameters.AddWithValue("descending", query.Descending);
+            command.Parameters.AddWithValue("limit", query.Size);
+            command.Parameters.AddWithValue("offset", query.Offset);
+        }, r =>
+        {
+            total = r.GetInt32(20);
+            return District(r, 0);
+        }, cancellationToken);
+        if (rows.Count == 0 && query.Offset > 0)
+        {
+            // Past the last page: how many there are, for the page to offer the first.
+            total = (await DistrictPageAsync(request, query with { Offset = 0, Size = 1 }, cancellationToken)).Total;
+        }
+
+        return new TrendPage<DistrictTrend>(rows, total);
+    }
+
+    /// <summary>The worst and best <paramref name="top"/> districts of the request's round, and the groups apart.</summary>
+    public async Task<DistrictRanking> RankAsync(TrendRequest request, int roundId, int top, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        var ranked = 0;
+        var rows = await QueryAsync(request with { RoundId = roundId }, "ranks", "reports/trend_district_ranks.sql", command =>
+        {
+            command.Parameters.AddWithValue("round", roundId);
+            command.Parameters.AddWithValue("top", top);
+        }, r =>
+        {
+            if (!r.IsDBNull(2))
+            {
+                ranked = r.GetInt32(2);
+            }
+
+            return (List: r.GetString(0), District: District(r, 3));
+        }, cancellationToken);
+        return new DistrictRanking([.. rows.Where(x => x.List == "worst").Select(x => x.District)],
+            [.. rows.Where(x => x.List == "best").Select(x => x.District)], [.. rows.Where(x => x.List == "apart").Select(x => x.District)], ranked);
+    }
+
+    /// <summary>Every round of each district of <paramref name="codes"/> (at most <see cref="MaxSeries"/>), district by district in their order.</summary>
+    public Task<IReadOnlyList<DistrictTrend>> SeriesAsync(TrendRequest request, IReadOnlyList<string> codes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(codes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(codes.Count, MaxSeries);
+        return QueryAsync(request, "series", "reports/trend_district_series.sql",
+            command => command.Parameters.Add(new NpgsqlParameter("codes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = codes.ToArray() }),
+            r => District(r, 0), cancellationToken);
+    }
+
+    private static string SortText(DistrictSort sort) => sort switch
+    {
+        DistrictSort.Name => "name",
+        DistrictSort.Schools => "schools",
+        DistrictSort.Students => "students",
+        DistrictSort.Problems => "problems",
+        DistrictSort.Open => "open",
+        DistrictSort.Fixed => "fixed",
+        DistrictSort.Returned => "returned",
+        _ => "code",
+    };
+
+    private static DistrictTrend District(NpgsqlDataReader r, int at) => new(r.GetInt32(at), r.GetString(at + 1), r.GetFieldValue<DateOnly>(at + 2),
+        Text(r, at + 3), Text(r, at + 4), Measures(r, at + 5));
+
+    private Task<IReadOnlyList<T>> ReadAsync<T>(TrendRequest request, string table, string script, int? top, Func<NpgsqlDataReader, T> map,
+        CancellationToken cancellationToken) =>
+        QueryAsync(request, table, script, command =>
+        {
+            if (top is { } limit)
+            {
+                command.Parameters.AddWithValue("top", limit);
+            }
+            else
+            {
+                command.Parameters.Add(new NpgsqlParameter("round", NpgsqlDbType.Integer) { Value = (object?)request.RoundId ?? DBNull.Value });
+            }
+        }, map, cancellationToken);
+
+    private async Task<IReadOnlyList<T>> QueryAsync<T>(TrendRequest request, string table, string script, Action<NpgsqlCommand> parameters,
+        Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var district = await ScopeAsync(connection, request, table, cancellationToken);
         await using var command = new NpgsqlCommand(SqlScripts.Load(script), connection);
         command.Parameters.Add(new NpgsqlParameter("district", NpgsqlDbType.Text) { Value = (object?)district ?? DBNull.Value });
-        if (top is { } limit)
-        {
-            command.Parameters.AddWithValue("top", limit);
-        }
-        else
-        {
-            command.Parameters.Add(new NpgsqlParameter("round", NpgsqlDbType.Integer) { Value = (object?)request.RoundId ?? DBNull.Value });
-        }
+        parameters(command);
 
         var rows = new List<T>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -151,22 +283,25 @@ public sealed class QualityTrends(NpgsqlDataSource dataSource)
         return rows;
     }
 
-    /// <summary>The district the request reads (NULL: the province), or a refusal, audited, for what the account may not read.</summary>
+    /// <summary>
+    /// The district the request reads (NULL: the province), as <c>access.trend_scope</c> decides; out of the account's scope:
+    /// <see cref="OutOfScopeException"/> (what: <c>trends</c>, object: <c>trends/&lt;table&gt;</c>, as the refusals were always audited).
+    /// </summary>
     private static async Task<string?> ScopeAsync(NpgsqlConnection connection, TrendRequest request, string table, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
         var asked = string.IsNullOrWhiteSpace(request.DistrictCode) ? null : request.DistrictCode.Trim();
-        switch (reader.Role)
+        await using var command = new NpgsqlCommand("SELECT allowed, district_code FROM access.trend_scope(@role, @own, @asked)", connection);
+        command.Parameters.AddWithValue("role", Account.RoleText(reader.Role));
+        command.Parameters.Add(new NpgsqlParameter("own", NpgsqlDbType.Text) { Value = (object?)reader.DistrictCode ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("asked", NpgsqlDbType.Text) { Value = (object?)asked ?? DBNull.Value });
+        await using var scope = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await scope.ReadAsync(cancellationToken) || !scope.GetBoolean(0))
         {
-            case AccountRole.DataTeam or AccountRole.Manager:
-                return asked;
-            case AccountRole.District when reader.DistrictCode is { } own && (asked is null || string.Equals(asked, own, StringComparison.Ordinal)):
-                return own;
-            default:
-                await AuditLog.WriteAsync(connection, reader.Name, "access.refused", request.RoundId, null, "trends/" + table,
-                    new { what = "trends", district = asked, from = request.From }, cancellationToken);
-                throw new TrendScopeRefusedException(reader.Name, asked);
+            throw new OutOfScopeException("trends", "trends/" + table, roundId: request.RoundId);
         }
+
+        return scope.IsDBNull(1) ? null : scope.GetString(1);
     }
 
     private static TrendMeasures Measures(NpgsqlDataReader r, int at) => new(r.GetInt32(at), r.GetInt32(at + 1), r.GetInt32(at + 2),

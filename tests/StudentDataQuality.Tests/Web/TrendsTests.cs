@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
 using ClosedXML.Excel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -262,14 +263,63 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
     }
 
     [Fact]
+    public async Task TheChosenDistricts_AreDrawnAsSmallMultiples_ARoundAPoint_WithTheirNumbersInTheTableAndTheWorkbook()
+    {
+        using var manager = await SignInAsync("manager-s", AccountRole.Manager);
+        var districts = (await DistrictsAsync()).Take(2).ToList();
+        var query = string.Join('&', districts.Select(d => "d=" + d));
+        var page = await (await manager.GetAsync("/trends?" + query)).Content.ReadAsStringAsync();
+        // One small chart per chosen district, in the order chosen; two rounds: two points on each line.
+        Assert.Equal(districts, Regex.Matches(page, """<figure class="multiple" data-district="([^"]+)">""").Select(m => m.Groups[1].Value));
+        var lines = Regex.Matches(page, """<polyline points="([^"]*)" class="(problems|open)"[ />]""");
+        Assert.Equal(2 * districts.Count, lines.Count);
+        foreach (Match line in lines)
+        {
+            Assert.Equal(2, line.Groups[1].Value.Split(' ').Length);
+        }
+
+        // The table beside them: a row per district and round, the figures of the districts' trend.
+        var trends = new QualityTrends(db.DataSource);
+        var manager2 = new TrendRequest(new Account("manager-s", AccountRole.Manager), "test");
+        var expected = new List<DistrictTrend>();
+        foreach (var district in districts)
+        {
+            expected.AddRange((await trends.DistrictsAsync(manager2)).Where(d => d.DistrictCode == district));
+        }
+
+        var table = page[page.IndexOf("id=\"series-table\"", StringComparison.Ordinal)..];
+        table = table[..table.IndexOf("</table>", StringComparison.Ordinal)];
+        var cells = Regex.Matches(table, "<tr>(.*?)</tr>", RegexOptions.Singleline).Skip(1)
+            .Select(r => Regex.Matches(r.Groups[1].Value, "<td[^>]*>(.*?)</td>", RegexOptions.Singleline)
+                .Select(c => WebUtility.HtmlDecode(Regex.Replace(c.Groups[1].Value, "<[^>]+>", "")).Trim()).ToList()).ToList();
+        Assert.Equal(expected.Select(e => (e.DistrictCode, e.RoundCode, e.Measures.OpenErrorsPer1000!.Value.ToString("#,##0.0", CultureInfo.InvariantCulture))),
+            cells.Select(c => ((string?)c[0], c[2], c[4])));
+
+        using var book = await WorkbookAsync(manager, "/trends/export/charts.xlsx?" + query);
+        var sheet = book.Worksheet("所选区县趋势");
+        Assert.Equal(expected.Count + 1, sheet.LastRowUsed().RowNumber());
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].DistrictCode, sheet.Cell(i + 2, 1).GetString());
+            Assert.Equal(expected[i].RoundCode, sheet.Cell(i + 2, 3).GetString());
+            Assert.Equal(expected[i].Measures.ProblemsPer1000!.Value, sheet.Cell(i + 2, 4).GetDouble(), 9);
+            Assert.Equal(expected[i].Measures.OpenErrorsPer1000!.Value, sheet.Cell(i + 2, 5).GetDouble(), 9);
+        }
+
+        // The rounds chart's sheet: every round, as the rounds table.
+        Assert.Equal(["trend-a", "trend-b"], book.Worksheet("各轮次").Column(1).CellsUsed().Skip(1).Select(c => c.GetString()));
+    }
+
+    [Fact]
     public async Task ASchoolAccount_IsRefusedEveryTrend_AndEachRefusalIsAudited()
     {
         var school = await db.ScalarAsync<string>("SELECT min(school_code) FROM exchange.worksheet WHERE round_id = @r", ("r", fixture.Current.RoundId));
         using var browser = await SignInAsync("school-trends", AccountRole.School, school: school);
         Assert.DoesNotContain("/trends", await (await browser.GetAsync("/")).Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync("/trends")).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync("/trends/chart/trend.png")).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync("/trends/export/schools.xlsx")).StatusCode);
+        // The group's policy refuses the role: sent to the "not allowed" page, which answers 403.
+        Assert.Equal(HttpStatusCode.Forbidden, await RefusedAsync(browser, "/trends"));
+        Assert.Equal(HttpStatusCode.Forbidden, await RefusedAsync(browser, "/trends/chart/trend.png"));
+        Assert.Equal(HttpStatusCode.Forbidden, await RefusedAsync(browser, "/trends/export/schools.xlsx"));
         Assert.Equal(3L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'school-trends'"));
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'report.export' AND actor = 'school-trends'"));
     }
@@ -290,8 +340,9 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
         }
 
         Assert.Equal(HttpStatusCode.OK, (await office.GetAsync($"/trends/district/{own}")).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await office.GetAsync($"/trends/district/{other}")).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await office.GetAsync($"/trends/export/schools.xlsx?district={other}")).StatusCode);
+        // Another district is out of the account's scope (decided in SQL): answered as not found, like every read out of scope.
+        Assert.Equal(HttpStatusCode.NotFound, (await office.GetAsync($"/trends/district/{other}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await office.GetAsync($"/trends/export/schools.xlsx?district={other}")).StatusCode);
         Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'district-trends'"));
 
         using var book = await WorkbookAsync(office, "/trends/export/schools.xlsx");
@@ -361,6 +412,20 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
         var browser = new PortalBrowser(fixture.Site);
         await browser.SignInFirstTimeAsync(account, await PortalBrowser.AccountAsync(db.DataSource, account, role, school, district));
         return browser;
+    }
+
+    /// <summary>The status a refused page ends on: the policy's refusal is a redirect to /denied, followed as a browser does.</summary>
+    private static async Task<HttpStatusCode> RefusedAsync(PortalBrowser browser, string path)
+    {
+        var answer = await browser.GetAsync(path);
+        if (answer.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.Found or HttpStatusCode.SeeOther)
+        {
+            var location = answer.Headers.Location!;
+            Assert.Equal("/denied", location.IsAbsoluteUri ? location.AbsolutePath : location.OriginalString.Split('?')[0]);
+            answer = await browser.GetAsync(location.IsAbsoluteUri ? location.PathAndQuery : location.OriginalString);
+        }
+
+        return answer.StatusCode;
     }
 
     private static async Task<XLWorkbook> WorkbookAsync(PortalBrowser browser, string path)
