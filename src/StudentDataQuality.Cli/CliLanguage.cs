@@ -42,6 +42,21 @@ public static class CliLanguage
         }
     }
 
+    /// <summary>
+    /// A user error as the command line tells it. A message the portal may also show names no option; where the command line
+    /// has its own wording for it (<c>Cli.</c> + the code, naming the option or command to use), that one is told instead.
+    /// </summary>
+    public static string MessageOf(Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return error is UserErrorException { Text: { } text } && CliCodes.Value.Contains("Cli." + text.Code)
+            ? new UserMessage("Cli." + text.Code, text.Args).ToString()
+            : error.Message;
+    }
+
+    private static readonly Lazy<HashSet<string>> CliCodes =
+        new(() => UserMessage.Codes("en").SelectMany(f => f.Codes).Where(c => c.StartsWith("Cli.", StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal));
+
     private static void Use(CultureInfo culture)
     {
         CultureInfo.DefaultThreadCurrentUICulture = culture;

@@ -98,7 +98,7 @@ try
 catch (Exception e) when (Unwrap(e) is UserErrorException or CommandParseException or CommandRuntimeException)
 {
     var error = Unwrap(e);
-    AnsiConsole.MarkupLineInterpolated($"[red]{new UserMessage("Cli.Error")}[/] {error.Message}");
+    AnsiConsole.MarkupLineInterpolated($"[red]{new UserMessage("Cli.Error")}[/] {CliLanguage.MessageOf(error)}");
     if (verbose)
     {
         AnsiConsole.WriteException(e);
