@@ -49,9 +49,10 @@ public static class CliLanguage
     public static string MessageOf(Exception error)
     {
         ArgumentNullException.ThrowIfNull(error);
-        return error is UserErrorException { Text: { } text } && CliCodes.Value.Contains("Cli." + text.Code)
-            ? new UserMessage("Cli." + text.Code, text.Args).ToString()
+        return error is UserErrorException { Text: { } text } && CliCodes.Value.Contains(CliCode(text)) ? new UserMessage(CliCode(text), text.Args).ToString()
             : error.Message;
+
+        static string CliCode(UserMessage message) => "Cli." + message.Code;
     }
 
     private static readonly Lazy<HashSet<string>> CliCodes =

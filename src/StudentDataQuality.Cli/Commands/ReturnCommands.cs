@@ -74,7 +74,7 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
         void Refused(string name, WorksheetRejectedException e)
         {
             refused++;
-            AnsiConsole.MarkupLineInterpolated($"[red]{name}: refused[/]. {e.MessageIn(WorksheetLanguage.English)}");
+            AnsiConsole.MarkupLineInterpolated($"[red]{new UserMessage("Cli.ReturnRefused", name)}[/] {e.Message}");
         }
 
         foreach (var chunk in files.Chunk(Math.Max(1, batchFiles)))
