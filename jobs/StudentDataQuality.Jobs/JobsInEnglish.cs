@@ -53,6 +53,14 @@ public sealed class JobsInEnglish : JobFilterAttribute, IServerFilter, IElectSta
     {
     }
 
-    // The failed state is written after the job, on the worker's thread: its message is read then.
-    public void OnStateElection(ElectStateContext context) => CultureInfo.CurrentUICulture = English;
+    // The failed state is written after the job, on the worker's thread: its message is read then. Only a failure: the other
+    // elections happen in the callers too (enqueuing from a portal request, which must keep its reader's language).
+    public void OnStateElection(ElectStateContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.CandidateState is FailedState)
+        {
+            CultureInfo.CurrentUICulture = English;
+        }
+    }
 }
