@@ -20,6 +20,8 @@ public static class JobServices
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(key);
+        // What the jobs record (problems, results, failures) is in English: JobsInEnglish.
+        JobsInEnglish.Register();
         services.AddSingleton(dataSource);
         services.AddSingleton(_ => key());
         services.AddSingleton(settings);

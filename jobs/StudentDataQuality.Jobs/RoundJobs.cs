@@ -167,7 +167,7 @@ public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunne
             _logger.LogError(e, "Stage {Stage} of round {RoundId} failed; it will be retried", RoundRuns.StageText(stage), run.RoundId);
             try
             {
-                await runs.RecordProblemAsync(run.RoundId, $"{RoundRuns.StageText(stage)}: {e.Message}", CancellationToken.None);
+                await runs.RecordProblemAsync(run.RoundId, $"{RoundRuns.StageText(stage)}: {JobsInEnglish.MessageOf(e)}", CancellationToken.None);
             }
             catch (Npgsql.NpgsqlException noted)
             {

@@ -24,7 +24,7 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         {
             if (!File.Exists(source) && !Directory.Exists(source))
             {
-                throw new UserErrorException($"The source '{source}' is neither a file nor a folder. Give the registry export files or folders of the round.");
+                throw new UserErrorException(new UserMessage("RoundRun.SourceMissing", source));
             }
         }
 
@@ -38,10 +38,10 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
     public async Task<RoundRun> ResumeAsync(string roundCode, CancellationToken cancellationToken = default)
     {
         var run = await runs.GetAsync(roundCode, cancellationToken)
-            ?? throw new UserErrorException($"Round {roundCode} was not started through the jobs; start it with `sdq round start`.");
+            ?? throw new UserErrorException(new UserMessage("RoundRun.NotStarted", roundCode));
         if (run.Stage == RoundStage.Closed)
         {
-            throw new UserErrorException($"Round {roundCode} is closed; there is nothing to resume.");
+            throw new UserErrorException(new UserMessage("RoundRun.ClosedNothingToResume", roundCode));
         }
 
         RoundJobs.Enqueue(jobs, run.RoundCode);
@@ -57,7 +57,7 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         ArgumentNullException.ThrowIfNull(schedule);
         if (!ScheduleName().IsMatch(schedule.Name))
         {
-            throw new UserErrorException($"'{schedule.Name}' is not a usable schedule name: up to 24 letters, digits, hyphens or underscores, e.g. semester.");
+            throw new UserErrorException(new UserMessage("Schedule.NameInvalid", schedule.Name));
         }
 
         TimeZoneOf(schedule);
@@ -71,7 +71,7 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         }
         catch (TimeZoneNotFoundException)
         {
-            throw new UserErrorException($"'{schedule.TimeZone}' is not a time zone this machine knows; use an IANA name such as {DefaultTimeZone}.");
+            throw new UserErrorException(new UserMessage("Schedule.TimeZoneUnknown", schedule.TimeZone, DefaultTimeZone));
         }
     }
 
@@ -143,8 +143,7 @@ public sealed partial class RoundLauncher(RoundRuns runs, IBackgroundJobClient j
         }
         catch (ArgumentException e) when (e.ParamName is "cronExpression" || e.Message.Contains("CRON", StringComparison.OrdinalIgnoreCase))
         {
-            throw new UserErrorException(
-                $"'{schedule.Cron}' is not a cron expression (five fields: minute hour day-of-month month day-of-week). Per semester, for example: \"{SemesterCron}\".", e);
+            throw new UserErrorException(new UserMessage("Schedule.CronInvalid", schedule.Cron, SemesterCron), e);
         }
     }
 

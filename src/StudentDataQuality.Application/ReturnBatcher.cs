@@ -48,7 +48,7 @@ public sealed record ReturnBatching
 
         return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
             ? value
-            : throw new ArgumentException($"The setting {Section}:{name} is \"{text}\"; it must be a whole number from {min} to {max}.");
+            : throw new ArgumentException($"The setting {Section}:{name} is \"{text}\"; it must be a whole number from {min} to {max}.", $"{Section}:{name}");
     }
 }
 

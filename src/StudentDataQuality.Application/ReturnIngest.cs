@@ -479,7 +479,8 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
     private static async Task<IReadOnlySet<string>?> UploadScopeAsync(NpgsqlConnection connection, Account uploader, string fileName,
         CancellationToken cancellationToken)
     {
-        WorksheetRejectedException NotPermitted(string why) => new(WorksheetRejection.NotPermitted, fileName, detail: why);
+        WorksheetRejectedException NotPermitted(string why, params object?[] args) =>
+            WorksheetRejectedException.Explained(WorksheetRejection.NotPermitted, fileName, null, null, why, args);
         switch (uploader.Role)
         {
             case AccountRole.DataTeam:
@@ -490,7 +491,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
                     command.Parameters.AddWithValue("school", uploader.SchoolCode);
                     return (bool)(await command.ExecuteScalarAsync(cancellationToken))!
                         ? new HashSet<string>([uploader.SchoolCode], StringComparer.Ordinal)
-                        : throw NotPermitted($"no worksheet was ever issued to school {uploader.SchoolCode}");
+                        : throw NotPermitted("NoWorksheetIssued", uploader.SchoolCode);
                 }
 
             case AccountRole.District when !string.IsNullOrEmpty(uploader.DistrictCode):
@@ -505,13 +506,13 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
                         schools.Add(reader.GetString(0));
                     }
 
-                    return schools.Count > 0 ? schools : throw NotPermitted($"district {uploader.DistrictCode} has no school in the newest school master");
+                    return schools.Count > 0 ? schools : throw NotPermitted("DistrictNoSchools", uploader.DistrictCode);
                 }
 
             case AccountRole.Manager:
-                throw NotPermitted("a manager's account sees aggregates only");
+                throw NotPermitted("Manager");
             default:
-                throw NotPermitted("the account has no school or district");
+                throw NotPermitted("NoScope");
         }
     }
 

@@ -23,8 +23,7 @@ public sealed record SigningKey(byte[] Key, string KeyId)
         ArgumentNullException.ThrowIfNull(key);
         if (key.Length < RowSignature.MinimumKeyBytes)
         {
-            throw new UserErrorException(
-                $"The worksheet signing key has {key.Length} bytes; it needs at least {RowSignature.MinimumKeyBytes} (give 32 random bytes, base64).");
+            throw new UserErrorException(new UserMessage("Issue.SigningKeyShort", key.Length, RowSignature.MinimumKeyBytes));
         }
 
         return new SigningKey(key, "k" + Convert.ToHexString(SHA256.HashData(key))[..8].ToLowerInvariant());
@@ -74,7 +73,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
     {
         ArgumentNullException.ThrowIfNull(request);
         var round = await RoundStore.FindAsync(dataSource, request.RoundCode, cancellationToken)
-            ?? throw new UserErrorException($"Round {request.RoundCode} does not exist. Extract and check it first.");
+            ?? throw new UserErrorException(new UserMessage("Issue.RoundNotFound", request.RoundCode));
         OwnerOnly.CreateDirectory(request.OutputDirectory);
         var deadline = request.Deadline ?? DateOnly.FromDateTime(DateTime.Today).AddDays(14);
         var issued = new List<IssuedFile>();

@@ -91,12 +91,14 @@ app.Configure(config =>
 
 try
 {
+    // The language of the messages, before anything can fail (README, "Settings"): SDQ_LANGUAGE, Cli:Language, the locale.
+    CliLanguage.Apply();
     return await app.RunAsync(args);
 }
 catch (Exception e) when (Unwrap(e) is UserErrorException or CommandParseException or CommandRuntimeException)
 {
     var error = Unwrap(e);
-    AnsiConsole.MarkupLineInterpolated($"[red]Error:[/] {error.Message}");
+    AnsiConsole.MarkupLineInterpolated($"[red]{new UserMessage("Cli.Error")}[/] {CliLanguage.MessageOf(error)}");
     if (verbose)
     {
         AnsiConsole.WriteException(e);
@@ -106,7 +108,7 @@ catch (Exception e) when (Unwrap(e) is UserErrorException or CommandParseExcepti
 }
 catch (OperationCanceledException)
 {
-    AnsiConsole.MarkupLine("[yellow]Cancelled.[/]");
+    AnsiConsole.MarkupLineInterpolated($"[yellow]{new UserMessage("Cli.Cancelled")}[/]");
     return 130;
 }
 catch (Exception e)
@@ -116,7 +118,7 @@ catch (Exception e)
         Log.Fatal(e, "sdq failed");
     }
 
-    AnsiConsole.MarkupLineInterpolated($"[red]Failed:[/] {e.Message}{(verbose ? "" : " (run with --verbose for details)")}");
+    AnsiConsole.MarkupLineInterpolated($"[red]{new UserMessage("Cli.Failed")}[/] {e.Message}{(verbose ? "" : new UserMessage("Cli.FailedVerboseHint").ToString())}");
     return 1;
 }
 finally

@@ -58,7 +58,7 @@ public static class SdqEnvironment
 
         if (!Uri.TryCreate(text, UriKind.Absolute, out var url))
         {
-            throw new UserErrorException("A connection setting (SDQ_DB, SDQ_WEB_DB) looks like a postgresql:// URL but is not a valid one: postgresql://user:password@host:port/database.");
+            throw new UserErrorException(new UserMessage("Cli.ConnectionUrlInvalid"));
         }
 
         var user = url.UserInfo.Split(':', 2);
@@ -103,8 +103,7 @@ public static class SdqEnvironment
         catch (NpgsqlException e) when (e is not PostgresException && e.InnerException is not TimeoutException)
         {
             await dataSource.DisposeAsync();
-            throw new UserErrorException(
-                $"Cannot connect to the database ({e.Message}). Check SDQ_DB, or unset it to use the embedded database.", e);
+            throw new UserErrorException(new UserMessage("Cli.CannotConnect", e.Message), e);
         }
         catch
         {
@@ -156,8 +155,7 @@ public static class SdqEnvironment
         if (!int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var hours)
             || hours is < 1 or > 720)
         {
-            throw new UserErrorException(
-                $"Accounts:OneTimePasswordHours (SDQ__Accounts__OneTimePasswordHours) is '{text}': give a whole number of hours from 1 to 720, or leave it out for 72.");
+            throw new UserErrorException(new UserMessage("Cli.OneTimePasswordHoursInvalid", text));
         }
 
         return Data.Access.SignInPolicy.Default with { OneTimePasswordLifetime = TimeSpan.FromHours(hours) };
@@ -184,14 +182,13 @@ public static class SdqEnvironment
             }
             catch (FormatException)
             {
-                throw new UserErrorException("The worksheet signing key (SDQ_SIGNING_KEY or Worksheets:SigningKey) is not base64. Give 32 random bytes, base64.");
+                throw new UserErrorException(new UserMessage("Cli.SigningKeyNotBase64"));
             }
         }
 
         if (ConfiguredConnectionString() is not null)
         {
-            throw new UserErrorException(
-                "A configured database needs a configured worksheet signing key: set SDQ_SIGNING_KEY (or Worksheets:SigningKey) to 32 random bytes, base64, the same for every worker.");
+            throw new UserErrorException(new UserMessage("Cli.SigningKeyRequired"));
         }
 
         var key = Embedded(dataDirectory).LoadOrCreateSecret("signing-key",

@@ -77,8 +77,8 @@ public static partial class ReturnedWorkbookReader
             catch (XmlException e) when (reading.CurrentPart is { } part && sizes.GetValueOrDefault(part) > limits.MaxCharactersInPart)
             {
                 // The part's reader stopped at MaxCharactersInPart (a part has at least as many bytes as characters).
-                throw new WorksheetRejectedException(WorksheetRejection.ZipBomb, fileName, string.Create(CultureInfo.InvariantCulture,
-                    $"{part}: more than {limits.MaxCharactersInPart:N0} characters"), e);
+                throw WorksheetRejectedException.ExplainedBy(e, WorksheetRejection.ZipBomb, fileName, "PartCharacters", part,
+                    limits.MaxCharactersInPart.ToString("N0", CultureInfo.InvariantCulture));
             }
             catch (Exception e) when (e is OpenXmlPackageException or XmlException or InvalidDataException)
             {
@@ -140,8 +140,7 @@ public static partial class ReturnedWorkbookReader
         {
             if (zip.Entries.Count > limits.MaxEntries)
             {
-                throw new WorksheetRejectedException(WorksheetRejection.ZipBomb, fileName,
-                    detail: string.Create(CultureInfo.InvariantCulture, $"{zip.Entries.Count} entries"));
+                throw WorksheetRejectedException.Explained(WorksheetRejection.ZipBomb, fileName, null, null, "Entries", zip.Entries.Count);
             }
 
             var declared = zip.Entries.Sum(e => Math.Max(0, e.Length));
@@ -184,8 +183,7 @@ public static partial class ReturnedWorkbookReader
 
                         if (size > limits.RatioCheckFromBytes && size > (long)limits.MaxCompressionRatio * Math.Max(1, entry.CompressedLength))
                         {
-                            throw new WorksheetRejectedException(WorksheetRejection.ZipBomb, fileName, detail: string.Create(
-                                CultureInfo.InvariantCulture, $"{name}: more than {limits.MaxCompressionRatio}:1"));
+                            throw WorksheetRejectedException.Explained(WorksheetRejection.ZipBomb, fileName, null, null, "Ratio", name, limits.MaxCompressionRatio);
                         }
 
                         if (packagePart && size > limits.MaxPackagePartBytes)
@@ -323,7 +321,7 @@ public static partial class ReturnedWorkbookReader
             // and states are conveniences, the signatures are what the ingest trusts.
             var metaSheet = sheets.FirstOrDefault(s => string.Equals(s.Name, WorksheetMeta.SheetName, StringComparison.Ordinal))
                 ?? throw new WorksheetRejectedException(WorksheetRejection.NoMeta, fileName, sheet: WorksheetMeta.SheetName);
-            var meta = ReadMeta(Rows(PartOf(metaSheet) ?? throw BadMeta(null, "not a worksheet")));
+            var meta = ReadMeta(Rows(PartOf(metaSheet) ?? throw BadMeta(null, "NotAWorksheet")));
             accept?.Invoke(meta);
             var (sheetName, part) = FindProblemsSheet(sheets, meta);
             return ReadProblems(meta, sheetName, part);
@@ -349,8 +347,7 @@ public static partial class ReturnedWorkbookReader
                 {
                     if (sheets.Count == limits.MaxEntries)
                     {
-                        throw new WorksheetRejectedException(WorksheetRejection.ZipBomb, fileName,
-                            detail: string.Create(CultureInfo.InvariantCulture, $"more than {limits.MaxEntries} sheets"));
+                        throw WorksheetRejectedException.Explained(WorksheetRejection.ZipBomb, fileName, null, null, "Sheets", limits.MaxEntries);
                     }
 
                     sheets.Add(new SheetEntry(Attribute(reader, "name"), Attribute(reader, "id", RelationshipsNamespace)));
@@ -404,8 +401,8 @@ public static partial class ReturnedWorkbookReader
         private WorksheetPart? PartOf(SheetEntry sheet) =>
             sheet.Id is { } id && _workbook.TryGetPartById(id, out var part) ? part as WorksheetPart : null;
 
-        private WorksheetRejectedException BadMeta(int? excelRow, string detail) =>
-            new(WorksheetRejection.BadMeta, fileName, WorksheetMeta.SheetName, excelRow, detail: detail);
+        private WorksheetRejectedException BadMeta(int? excelRow, string detailKey, params object?[] detailArgs) =>
+            WorksheetRejectedException.Explained(WorksheetRejection.BadMeta, fileName, WorksheetMeta.SheetName, excelRow, detailKey, detailArgs);
 
         private ReturnedWorkbookMeta ReadMeta(IEnumerable<SheetRow> sheetRows)
         {
@@ -416,7 +413,7 @@ public static partial class ReturnedWorkbookReader
             {
                 if (cells.Values.Any(c => c.Formula))
                 {
-                    throw BadMeta(excelRow, "formula");
+                    throw BadMeta(excelRow, "Formula");
                 }
 
                 string Part(int column) => cells.TryGetValue(column, out var cell) ? cell.Text ?? "" : "";
@@ -429,25 +426,25 @@ public static partial class ReturnedWorkbookReader
                     case WorksheetMeta.MetaRecord:
                         if (properties.Count == MaxMetaRecords)
                         {
-                            throw BadMeta(excelRow, string.Create(CultureInfo.InvariantCulture, $"more than {MaxMetaRecords} meta records"));
+                            throw BadMeta(excelRow, "TooManyMetaRecords", MaxMetaRecords);
                         }
 
                         if (a.Length == 0 || !properties.TryAdd(a, b))
                         {
-                            throw BadMeta(excelRow, "meta record without a name, or twice");
+                            throw BadMeta(excelRow, "MetaRecord");
                         }
 
                         break;
                     case WorksheetMeta.ColumnRecord:
                         if (columns.Count == MaxMetaRecords)
                         {
-                            throw BadMeta(excelRow, string.Create(CultureInfo.InvariantCulture, $"more than {MaxMetaRecords} column records"));
+                            throw BadMeta(excelRow, "TooManyColumnRecords", MaxMetaRecords);
                         }
 
                         if (!int.TryParse(a, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || b.Length == 0 ||
                             Part(4).Length == 0 || columns.Any(c => c.Marker == b || c.Number == number))
                         {
-                            throw BadMeta(excelRow, "column record");
+                            throw BadMeta(excelRow, "ColumnRecord");
                         }
 
                         columns.Add(new MetaColumn(number, b, Part(4)));
@@ -455,7 +452,7 @@ public static partial class ReturnedWorkbookReader
                     case WorksheetMeta.RowRecord:
                         if (rows.Count == limits.MaxRows)
                         {
-                            throw BadMeta(excelRow, string.Create(CultureInfo.InvariantCulture, $"more than {limits.MaxRows} row records"));
+                            throw BadMeta(excelRow, "TooManyRowRecords", limits.MaxRows);
                         }
 
                         var signature = Part(4);
@@ -463,38 +460,38 @@ public static partial class ReturnedWorkbookReader
                             signature.Length != 64 || !signature.All(char.IsAsciiHexDigit) ||
                             !rows.TryAdd(b, new MetaRow(issuedRow, b, signature)))
                         {
-                            throw BadMeta(excelRow, "row record");
+                            throw BadMeta(excelRow, "RowRecord");
                         }
 
                         break;
                     default:
-                        throw BadMeta(excelRow, "unknown record '" + Part(1) + "'");
+                        throw BadMeta(excelRow, "UnknownRecord", Part(1));
                 }
             }
 
             if (properties.GetValueOrDefault(WorksheetMeta.Properties.Format) != WorksheetMeta.Format)
             {
-                throw BadMeta(null, "format is not " + WorksheetMeta.Format);
+                throw BadMeta(null, "Format", WorksheetMeta.Format);
             }
 
             string Required(string name) =>
-                properties.TryGetValue(name, out var value) && value.Length > 0 ? value : throw BadMeta(null, "no " + name);
+                properties.TryGetValue(name, out var value) && value.Length > 0 ? value : throw BadMeta(null, "Missing", name);
 
             int Number(string name) =>
-                int.TryParse(Required(name), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw BadMeta(null, name);
+                int.TryParse(Required(name), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw BadMeta(null, "Invalid", name);
 
             foreach (var marker in new[] { "row_key", "action", "explanation" })
             {
                 if (!columns.Any(c => c.Marker == marker))
                 {
-                    throw BadMeta(null, "no column " + marker);
+                    throw BadMeta(null, "MissingColumn", marker);
                 }
             }
 
             return new ReturnedWorkbookMeta
             {
                 WorksheetId = Guid.TryParse(Required(WorksheetMeta.Properties.WorksheetId), out var id) ? id
-                    : throw BadMeta(null, WorksheetMeta.Properties.WorksheetId),
+                    : throw BadMeta(null, "Invalid", WorksheetMeta.Properties.WorksheetId),
                 RoundId = Number(WorksheetMeta.Properties.RoundId),
                 SchoolCode = Required(WorksheetMeta.Properties.SchoolCode),
                 IssueNumber = Number(WorksheetMeta.Properties.IssueNumber),
@@ -585,8 +582,7 @@ public static partial class ReturnedWorkbookReader
                 // Rows that were never issued are reported one by one; more than a worksheet can hold are no return.
                 if (notImported.Count == limits.MaxRows)
                 {
-                    throw new WorksheetRejectedException(WorksheetRejection.TooManyRows, fileName, sheetName,
-                        detail: string.Create(CultureInfo.InvariantCulture, $"more than {limits.MaxRows}"));
+                    throw WorksheetRejectedException.Explained(WorksheetRejection.TooManyRows, fileName, sheetName, null, "RowsMoreThan", limits.MaxRows);
                 }
 
                 notImported.Add(problem);

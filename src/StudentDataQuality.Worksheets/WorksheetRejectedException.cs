@@ -58,11 +58,15 @@ public enum WorksheetRejection
 }
 
 /// <summary>
-/// A returned worksheet refused whole: nothing of it is taken. <see cref="Exception.Message"/> is the Chinese text a
-/// registrar reads (<see cref="MessageIn"/> gives English); <see cref="Code"/> is for programs.
+/// A returned worksheet refused whole: nothing of it is taken. <see cref="Message"/> is told in the reader's language (the UI
+/// culture: English for en, Chinese otherwise, as the host chose it); <see cref="MessageIn"/> gives either; <see cref="Code"/> is for
+/// programs and <see cref="Detail"/> (English) for the audit log.
 /// </summary>
 public sealed class WorksheetRejectedException : UserErrorException
 {
+    private readonly string? _detailKey;
+    private readonly object?[] _detailArgs = [];
+
     public WorksheetRejectedException(
         WorksheetRejection code, string fileName, string? sheet = null, int? excelRow = null, string? column = null, string? detail = null)
         : base(Render(code, fileName, sheet, excelRow, column, detail, WorksheetLanguage.Chinese))
@@ -84,6 +88,20 @@ public sealed class WorksheetRejectedException : UserErrorException
         Detail = detail;
     }
 
+    private WorksheetRejectedException(
+        WorksheetRejection code, string fileName, string? sheet, int? excelRow, string detailKey, object?[] detailArgs, Exception? innerException)
+        : base(Render(code, fileName, sheet, excelRow, null, DetailText(detailKey, detailArgs, WorksheetLanguage.Chinese), WorksheetLanguage.Chinese),
+            innerException!)
+    {
+        Code = code;
+        FileName = fileName;
+        Sheet = sheet;
+        ExcelRow = excelRow;
+        _detailKey = detailKey;
+        _detailArgs = detailArgs;
+        Detail = DetailText(detailKey, detailArgs, WorksheetLanguage.English);
+    }
+
     public WorksheetRejection Code { get; }
 
     public string FileName { get; }
@@ -97,11 +115,30 @@ public sealed class WorksheetRejectedException : UserErrorException
     /// <summary>The column's header as the file shows it, when there is one.</summary>
     public string? Column { get; }
 
-    /// <summary>What was found (sizes, the malformed record); not translated.</summary>
+    /// <summary>What was found (sizes, the malformed record), in English for the audit log; the message tells it in its own language.</summary>
     public string? Detail { get; }
 
+    /// <summary>The message in the reader's language: English when the UI culture is English, Chinese otherwise (the default).</summary>
+    public override string Message => MessageIn(CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "en" ? WorksheetLanguage.English : WorksheetLanguage.Chinese);
+
+    /// <summary>
+    /// A refusal whose detail is itself a text of the resources (<c>Detail</c> + <paramref name="detailKey"/>), so that the message
+    /// tells it in the message's language rather than gluing English into Chinese.
+    /// </summary>
+    public static WorksheetRejectedException Explained(
+        WorksheetRejection code, string fileName, string? sheet, int? excelRow, string detailKey, params object?[] detailArgs) =>
+        new(code, fileName, sheet, excelRow, detailKey, detailArgs, null);
+
+    /// <summary>The same, keeping the exception that revealed it.</summary>
+    public static WorksheetRejectedException ExplainedBy(
+        Exception innerException, WorksheetRejection code, string fileName, string detailKey, params object?[] detailArgs) =>
+        new(code, fileName, null, null, detailKey, detailArgs, innerException);
+
     /// <summary>The message in the given language.</summary>
-    public string MessageIn(WorksheetLanguage language) => Render(Code, FileName, Sheet, ExcelRow, Column, Detail, language);
+    public string MessageIn(WorksheetLanguage language) =>
+        Render(Code, FileName, Sheet, ExcelRow, Column, _detailKey is null ? Detail : DetailText(_detailKey, _detailArgs, language), language);
+
+    private static string DetailText(string key, object?[] args, WorksheetLanguage language) => WorksheetText.Format("Detail" + key, language, args);
 
     private static string Render(
         WorksheetRejection code, string fileName, string? sheet, int? excelRow, string? column, string? detail, WorksheetLanguage language) =>

@@ -21,8 +21,7 @@ public static class ReturnVerifier
         var meta = workbook.Meta;
         if (meta.SchoolCode != worksheet.SchoolCode || meta.RoundId != worksheet.RoundId || meta.IssueNumber != worksheet.IssueNumber)
         {
-            throw new WorksheetRejectedException(WorksheetRejection.BadSignature, workbook.FileName, WorksheetMeta.SheetName,
-                detail: "school, round or issue number differ from the issued worksheet");
+            throw WorksheetRejectedException.Explained(WorksheetRejection.BadSignature, workbook.FileName, WorksheetMeta.SheetName, null, "MetaDiffers");
         }
 
         if (!uploader.MayActFor(worksheet.SchoolCode, worksheet.DistrictCode))
@@ -37,8 +36,8 @@ public static class ReturnVerifier
 
         if (worksheet.LatestIssue > worksheet.IssueNumber)
         {
-            throw new WorksheetRejectedException(WorksheetRejection.StaleIssue, workbook.FileName,
-                detail: string.Create(CultureInfo.InvariantCulture, $"v{worksheet.IssueNumber}, newest v{worksheet.LatestIssue}"));
+            throw WorksheetRejectedException.Explained(WorksheetRejection.StaleIssue, workbook.FileName, null, null, "Issues", worksheet.IssueNumber,
+                worksheet.LatestIssue);
         }
     }
 
@@ -53,14 +52,15 @@ public static class ReturnVerifier
         ArgumentNullException.ThrowIfNull(workbook);
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(key);
-        string? fault = null;
+        // What is wrong, as a text of the resources (Detail + the key) and its arguments: the message tells it in its language.
+        (string Key, object?[] Args)? fault = null;
         if (workbook.Meta.KeyId != key.KeyId || worksheet.KeyId != key.KeyId)
         {
-            fault = $"signed with key {workbook.Meta.KeyId}, this server's key is {key.KeyId}";
+            fault = ("OtherKey", [workbook.Meta.KeyId, key.KeyId]);
         }
         else if (workbook.Meta.Rows.Count != snapshot.Count)
         {
-            fault = string.Create(CultureInfo.InvariantCulture, $"{workbook.Meta.Rows.Count} rows recorded, {snapshot.Count} issued");
+            fault = ("RowCount", [workbook.Meta.Rows.Count, snapshot.Count]);
         }
         else
         {
@@ -68,21 +68,21 @@ public static class ReturnVerifier
             {
                 if (!snapshot.TryGetValue(rowKey, out var issued))
                 {
-                    fault = $"row key {rowKey} was not issued";
+                    fault = ("RowNotIssued", [rowKey]);
                     break;
                 }
 
                 if (metaRow.Signature != issued.Signature || !RowSignature.Verify(key.Key, worksheet.WorksheetId, rowKey, issued.Values, metaRow.Signature))
                 {
-                    fault = $"the signature of row key {rowKey} does not verify";
+                    fault = ("RowSignature", [rowKey]);
                     break;
                 }
             }
         }
 
-        if (fault is not null)
+        if (fault is { } found)
         {
-            throw new WorksheetRejectedException(WorksheetRejection.BadSignature, workbook.FileName, WorksheetMeta.SheetName, detail: fault);
+            throw WorksheetRejectedException.Explained(WorksheetRejection.BadSignature, workbook.FileName, WorksheetMeta.SheetName, null, found.Key, found.Args);
         }
     }
 }

@@ -9,7 +9,7 @@ public sealed class DbStartCommand : AsyncCommand<SdqSettings>
     {
         if (SdqEnvironment.ConfiguredConnectionString() is not null)
         {
-            throw new UserErrorException("A connection string is configured (SDQ_DB or appsettings.json): that server is used and there is no embedded database to start.");
+            throw new UserErrorException(new UserMessage("Cli.DbConfigured"));
         }
 
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
@@ -54,7 +54,7 @@ public sealed class DbUrlCommand : Command<SdqSettings>
     {
         var connectionString = SdqEnvironment.ConfiguredConnectionString()
             ?? SdqEnvironment.Embedded(settings.DataDirectory).ConnectionStringIfInitialised()
-            ?? throw new UserErrorException("The embedded database does not exist yet. Run `sdq db start` first.");
+            ?? throw new UserErrorException(new UserMessage("Cli.DbNotCreated"));
         var b = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
         Console.WriteLine($"postgresql://{Uri.EscapeDataString(b.Username ?? "")}:{Uri.EscapeDataString(b.Password ?? "")}@{b.Host}:{b.Port}/{b.Database}");
         return 0;

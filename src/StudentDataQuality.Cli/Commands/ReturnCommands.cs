@@ -44,7 +44,7 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
                 .Order(StringComparer.Ordinal).ToList()
             : File.Exists(settings.Path)
                 ? [settings.Path]
-                : throw new UserErrorException($"'{settings.Path}' is neither a file nor a folder. Give a returned worksheet (.xlsx) or a folder of them.");
+                : throw new UserErrorException(new UserMessage("Cli.ReturnPathMissing", settings.Path));
         var receipts = settings.Receipts ?? System.IO.Path.Combine(
             Directory.Exists(settings.Path) ? settings.Path : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(settings.Path))!, "receipts");
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
@@ -74,7 +74,7 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
         void Refused(string name, WorksheetRejectedException e)
         {
             refused++;
-            AnsiConsole.MarkupLineInterpolated($"[red]{name}: refused[/]. {e.MessageIn(WorksheetLanguage.English)}");
+            AnsiConsole.MarkupLineInterpolated($"[red]{new UserMessage("Cli.ReturnRefused", name)}[/] {e.Message}");
         }
 
         foreach (var chunk in files.Chunk(Math.Max(1, batchFiles)))
@@ -246,7 +246,9 @@ public sealed class LineageCommand : AsyncCommand<LineageSettings>
         var records = await new LineageReader(dataSource).ReadAsync(settings.StudentNo, settings.Round, Account.Operator(SdqEnvironment.Actor), cancellationToken);
         if (records.Count == 0)
         {
-            throw new UserErrorException($"No record has the student number '{settings.StudentNo}'{(settings.Round is null ? "" : " in round " + settings.Round)}.");
+            throw new UserErrorException(settings.Round is null
+                ? new UserMessage("Cli.NoRecordWithStudentNo", settings.StudentNo)
+                : new UserMessage("Cli.NoRecordWithStudentNoInRound", settings.StudentNo, settings.Round));
         }
 
         foreach (var record in records)

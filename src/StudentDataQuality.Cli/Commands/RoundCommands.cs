@@ -69,12 +69,12 @@ public sealed class RoundStartCommand : AsyncCommand<RoundStartSettings>
     {
         if (settings.Language is not ("zh" or "en"))
         {
-            throw new UserErrorException($"--language is zh or en, not '{settings.Language}'.");
+            throw new UserErrorException(new UserMessage("Cli.LanguageOption", settings.Language));
         }
 
         DateOnly? roundDate = settings.RoundDate is null ? null
             : DateOnly.TryParseExact(settings.RoundDate, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date) ? date
-            : throw new UserErrorException($"--round-date must be YYYY-MM-DD, not '{settings.RoundDate}'.");
+            : throw new UserErrorException(new UserMessage("Cli.RoundDateOption", settings.RoundDate));
         await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
         var start = new RoundStart(settings.Round, roundDate ?? DateOnly.FromDateTime(DateTime.Today), settings.Sources,
             settings.Output ?? Path.Combine(SdqEnvironment.DataRoot(), "worksheets", settings.Round))
@@ -110,7 +110,7 @@ public sealed class RoundStatusCommand : AsyncCommand<RoundCodeSettings>
         await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
         var runs = settings.Round is null
             ? await jobs.Runs.ListAsync(cancellationToken: cancellationToken)
-            : [await jobs.Runs.GetAsync(settings.Round, cancellationToken) ?? throw new UserErrorException($"Round {settings.Round} was not started through the jobs.")];
+            : [await jobs.Runs.GetAsync(settings.Round, cancellationToken) ?? throw new UserErrorException(new UserMessage("RoundRun.NotStarted", settings.Round))];
         var table = new Table().AddColumns("Round", "Stage", "Sources staged", "Worksheets", "Deadline", "Closes", "Started", "Problem");
         foreach (var run in runs)
         {
@@ -133,7 +133,7 @@ public sealed class RoundResumeCommand : AsyncCommand<RoundCodeSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, RoundCodeSettings settings, CancellationToken cancellationToken)
     {
         await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
-        var run = await jobs.Launcher.ResumeAsync(settings.Round ?? throw new UserErrorException("Name the round to resume."), cancellationToken);
+        var run = await jobs.Launcher.ResumeAsync(settings.Round ?? throw new UserErrorException(new UserMessage("Cli.NameRoundToResume")), cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"Round [bold]{run.RoundCode}[/] ({RoundRuns.StageText(run.Stage)}) enqueued again.");
         return 0;
     }
@@ -145,8 +145,8 @@ public sealed class RoundCloseCommand : AsyncCommand<RoundCodeSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, RoundCodeSettings settings, CancellationToken cancellationToken)
     {
         await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
-        var code = settings.Round ?? throw new UserErrorException("Name the round to close.");
-        _ = await jobs.Runs.RoundAsync(code, cancellationToken) ?? throw new UserErrorException($"Round {code} does not exist.");
+        var code = settings.Round ?? throw new UserErrorException(new UserMessage("Cli.NameRoundToClose"));
+        _ = await jobs.Runs.RoundAsync(code, cancellationToken) ?? throw new UserErrorException(new UserMessage("Cli.RoundNotFound", code));
         var result = await jobs.Services.GetRequiredService<RoundJobs>().CloseAsync(code, SdqEnvironment.Actor, cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"Round [bold]{code}[/]: {result}.");
         return 0;
@@ -248,7 +248,7 @@ public static class RoundProgress
 {
     public static async Task<RoundRun> FollowAsync(JobsContext jobs, string roundCode, RoundStage until, CancellationToken cancellationToken)
     {
-        var run = await jobs.Runs.GetAsync(roundCode, cancellationToken) ?? throw new UserErrorException($"Round {roundCode} was not started.");
+        var run = await jobs.Runs.GetAsync(roundCode, cancellationToken) ?? throw new UserErrorException(new UserMessage("RoundRun.NotStarted", roundCode));
         var warned = false;
         var started = DateTime.UtcNow;
         async Task<RoundRun> PollAsync()

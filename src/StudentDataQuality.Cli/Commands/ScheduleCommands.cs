@@ -55,12 +55,12 @@ public sealed class ScheduleAddCommand : AsyncCommand<ScheduleAddSettings>
     {
         if (settings.Sources.Length == 0)
         {
-            throw new UserErrorException("Give the registry export files or folders each round extracts: --source PATH.");
+            throw new UserErrorException(new UserMessage("Cli.ScheduleNoSource"));
         }
 
         if (settings.Language is not ("zh" or "en"))
         {
-            throw new UserErrorException($"--language is zh or en, not '{settings.Language}'.");
+            throw new UserErrorException(new UserMessage("Cli.LanguageOption", settings.Language));
         }
 
         var schedule = new RoundSchedule(settings.Name, settings.Cron, settings.TimeZone, settings.Sources.Select(Path.GetFullPath).ToList(),
@@ -106,7 +106,7 @@ public sealed class ScheduleRemoveCommand : AsyncCommand<ScheduleNameSettings>
         await using var jobs = await JobsContext.OpenAsync(settings.DataDirectory, cancellationToken);
         if (!await RoundLauncher.RemoveScheduleAsync(jobs.Runs, new RecurringJobManager(jobs.Storage), settings.Name, SdqEnvironment.Actor, cancellationToken))
         {
-            throw new UserErrorException($"There is no schedule {settings.Name}; `sdq schedule list` shows them.");
+            throw new UserErrorException(new UserMessage("Cli.ScheduleNotFound", settings.Name));
         }
 
         AnsiConsole.MarkupLineInterpolated($"Schedule [bold]{settings.Name}[/] removed.");

@@ -51,12 +51,12 @@ public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
         // Checked before anything is made; the file is created with CreateNew as well, so a file appearing meanwhile is not overwritten either.
         if (File.Exists(path) || Directory.Exists(path))
         {
-            throw new UserErrorException($"{path} exists already. The passwords go to a new file only: give another --out, or move that file away.");
+            throw new UserErrorException(new UserMessage("Cli.BulkOutExists", path));
         }
 
         if (!Directory.Exists(Path.GetDirectoryName(path)))
         {
-            throw new UserErrorException($"The folder of {path} does not exist. Create it first, or give another --out.");
+            throw new UserErrorException(new UserMessage("Cli.BulkOutFolderMissing", path));
         }
 
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
@@ -66,9 +66,15 @@ public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
         var what = settings.Schools ? "school" : "district";
         if (candidates.Count == 0)
         {
-            throw new UserErrorException(
-                $"No {what} found in the school master{(settings.Round is null ? "" : " of round " + settings.Round)}{(settings.District is null ? "" : " for district " + settings.District)}. " +
-                "Stage a school master first (sdq extract), or check --round and --district.");
+            // Which school master was searched, rendered now: the command line speaks one language throughout.
+            var scope = (settings.Round, settings.District) switch
+            {
+                (null, null) => "",
+                ({ } round, null) => new UserMessage("Cli.BulkScopeRound", round).ToString(),
+                (null, { } district) => new UserMessage("Cli.BulkScopeDistrict", district).ToString(),
+                ({ } round, { } district) => new UserMessage("Cli.BulkScopeRoundDistrict", round, district).ToString(),
+            };
+            throw new UserErrorException(settings.Schools ? new UserMessage("Cli.BulkNoSchools", scope) : new UserMessage("Cli.BulkNoDistricts", scope));
         }
 
         var missing = candidates.Where(c => !c.Exists).ToArray();
@@ -140,7 +146,7 @@ public sealed class UserBulkCommand : AsyncCommand<UserBulkSettings>
         }
         catch (IOException) when (File.Exists(path))
         {
-            throw new UserErrorException($"{path} appeared while the accounts were made; it was left as it is and nothing was created. Give another --out.");
+            throw new UserErrorException(new UserMessage("Cli.BulkOutAppeared", path));
         }
 
         await using (file)

@@ -69,8 +69,7 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
         }
         catch (NpgsqlException e) when (e is not PostgresException || e is PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification })
         {
-            throw new UserErrorException(
-                $"The portal cannot connect to the database ({e.Message}). Check SDQ_WEB_DB (or Web:ConnectionString): the sdq_app role needs a password there, set with ALTER ROLE sdq_app PASSWORD '…'.", e);
+            throw new UserErrorException(new UserMessage("Cli.PortalCannotConnect", e.Message), e);
         }
 
         foreach (var what in excess)
@@ -110,7 +109,7 @@ internal static class PortalSecuritySettings
             .Concat((web["KnownProxies"] ?? "").Split(',', StringSplitOptions.TrimEntries))
             .Where(p => p.Length > 0).ToList();
         var tls = web["Tls"] is { Length: > 0 } tlsText
-            ? bool.TryParse(tlsText, out var on) ? on : throw new UserErrorException($"Web:Tls is '{tlsText}'; write true or false.")
+            ? bool.TryParse(tlsText, out var on) ? on : throw new UserErrorException(new UserMessage("Cli.WebTlsInvalid", tlsText))
             : settings.Urls.Contains("https://", StringComparison.OrdinalIgnoreCase) || proxies.Count > 0;
         var limits = web.GetSection("RateLimits");
         return settings with
@@ -138,14 +137,14 @@ internal static class PortalSecuritySettings
 
     private static TimeSpan Span(IConfiguration section, string key, TimeSpan fallback) => section[key] is not { Length: > 0 } text ? fallback
         : TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero ? span
-        : throw new UserErrorException($"Web:{key} is '{text}'; write a duration such as 12:00:00 (hours:minutes:seconds).");
+        : throw new UserErrorException(new UserMessage("Cli.WebDurationInvalid", key, text));
 
     private static RateLimit PerMinute(IConfiguration section, string key, RateLimit fallback) =>
         section[key] is { Length: > 0 } ? new RateLimit(Count(section, key, fallback.Permits), TimeSpan.FromMinutes(1)) : fallback;
 
     private static int Count(IConfiguration section, string key, int fallback) => section[key] is not { Length: > 0 } text ? fallback
         : int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var count) && count > 0 ? count
-        : throw new UserErrorException($"{key} in the Web settings is '{text}'; write a whole number above 0.");
+        : throw new UserErrorException(new UserMessage("Cli.WebCountInvalid", key, text));
 }
 
 public sealed class UserNameSettings : SdqSettings

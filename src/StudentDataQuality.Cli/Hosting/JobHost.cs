@@ -71,9 +71,9 @@ public static class JobHost
         {
             return ReturnBatching.From(key => configuration[key]);
         }
-        catch (ArgumentException e)
+        catch (ArgumentException e) when (e.ParamName is { } key)
         {
-            throw new UserErrorException(e.Message);
+            throw new UserErrorException(new UserMessage("Cli.ReturnsSettingInvalid", key, configuration[key]), e);
         }
     }
 
@@ -88,13 +88,13 @@ public static class JobHost
         var province = configuration["Checks:Province"] is { Length: > 0 } configured ? configured.Trim() : defaults.Province;
         if (province.Length != 2 || !province.All(char.IsAsciiDigit))
         {
-            throw new UserErrorException($"Checks:Province is '{province}': give the province's two-digit code (e.g. 23 for Heilongjiang).");
+            throw new UserErrorException(new UserMessage("Cli.ProvinceInvalid", province));
         }
 
         var concurrent = configuration.GetValue("Checks:ConcurrentRules", defaults.ConcurrentRules);
         return concurrent is >= 1 and <= 16
             ? new CheckOptions { Province = province, ConcurrentRules = concurrent }
-            : throw new UserErrorException($"Checks:ConcurrentRules is {concurrent}: give a number from 1 to 16 (rule queries at a time).");
+            : throw new UserErrorException(new UserMessage("Cli.ConcurrentRulesInvalid", concurrent));
     }
 
     /// <summary>The container of the jobs and their services, with a client that enqueues into <paramref name="storage"/>.</summary>

@@ -39,9 +39,7 @@ public sealed class HeaderMapping
         if (best.Matches < 2)
         {
             var shown = string.Join(", ", headers.Take(8).Select(h => $"'{h}'"));
-            throw new UserErrorException(
-                $"{sourceName}: the first row does not look like a registry export or a school master: none of its headers " +
-                $"({shown}) are known columns such as 全国学籍号, 姓名 or 学校标识码. The first row must hold the column headers.");
+            throw new UserErrorException(new UserMessage("Source.NotRegistryExport", sourceName, shown));
         }
 
         var layout = best.Layout;
@@ -58,9 +56,9 @@ public sealed class HeaderMapping
 
             if (fieldColumns[field] >= 0)
             {
-                throw new UserErrorException(
-                    $"{sourceName}: the columns '{headers[fieldColumns[field]]}' (column {fieldColumns[field] + 1}) and '{headers[column]}' " +
-                    $"(column {column + 1}) both mean {layout.Fields[field].Header}. Keep one of them and try again.");
+                throw new UserErrorException(new UserMessage(
+                    "Source.ColumnsSameMeaning", sourceName, headers[fieldColumns[field]], fieldColumns[field] + 1, headers[column], column + 1,
+                    layout.Fields[field].Header));
             }
 
             fieldColumns[field] = column;
@@ -69,10 +67,11 @@ public sealed class HeaderMapping
         var missing = layout.Fields.Where((f, i) => f.Required && fieldColumns[i] < 0).ToArray();
         if (missing.Length > 0)
         {
-            var names = string.Join("、", missing.Select(f => $"{f.Header} ({f.EnglishHeader})"));
-            throw new UserErrorException(
-                $"{sourceName}: required column{(missing.Length > 1 ? "s" : "")} missing: {names}. " +
-                "Export the registry again with all columns, or add the missing header to the first row.");
+            // The headers as the registry writes them; the English text adds what each means.
+            var withMeaning = string.Join(", ", missing.Select(f => $"{f.Header} ({f.EnglishHeader})"));
+            var names = string.Join("、", missing.Select(f => f.Header));
+            throw new UserErrorException(new UserMessage(
+                missing.Length > 1 ? "Source.RequiredColumnsMissing" : "Source.RequiredColumnMissing", sourceName, withMeaning, names));
         }
 
         return new HeaderMapping(layout, fieldColumns, [.. extraColumns], extraColumns.Select(c => headers[c]).ToArray());

@@ -357,7 +357,7 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
 
         if (await command.ExecuteScalarAsync(cancellationToken) is not true)
         {
-            throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
+            throw new UserErrorException(new UserMessage("Account.NotFound", accountName));
         }
 
         return validUntil;
@@ -390,7 +390,7 @@ public sealed class SignIns(NpgsqlDataSource dataSource, SignInPolicy? policy = 
         command.Parameters.AddWithValue("actor", actor);
         if (await command.ExecuteScalarAsync(cancellationToken) is not true)
         {
-            throw new UserErrorException($"There is no account '{accountName}'; `sdq user list` shows them.");
+            throw new UserErrorException(new UserMessage("Account.NotFound", accountName));
         }
     }
 

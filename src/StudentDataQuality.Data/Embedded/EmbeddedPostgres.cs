@@ -162,9 +162,7 @@ public sealed class EmbeddedPostgres
         CreatePrivateRoot();
         if (Directory.Exists(PgData) && Directory.EnumerateFileSystemEntries(PgData).Any())
         {
-            throw new UserErrorException(
-                $"The folder {PgData} is not empty but holds no PostgreSQL cluster settings ({SettingsFile} is missing). " +
-                "Move it away, or choose another data folder with --data-dir or SDQ_DATA_DIR.");
+            throw new UserErrorException(new UserMessage("Database.FolderNotCluster", PgData, SettingsFile));
         }
 
         Directory.CreateDirectory(PgData);
@@ -257,7 +255,7 @@ public sealed class EmbeddedPostgres
             // A database name cannot be a parameter; it comes from options, checked against a strict pattern.
             if (!System.Text.RegularExpressions.Regex.IsMatch(_options.Database, "^[a-z_][a-z0-9_]{0,62}$"))
             {
-                throw new UserErrorException($"'{_options.Database}' is not a usable database name (lower-case letters, digits, underscores).");
+                throw new UserErrorException(new UserMessage("Database.NameInvalid", _options.Database));
             }
 
             try
@@ -311,9 +309,7 @@ public sealed class EmbeddedPostgres
             }
         }
 
-        throw new UserErrorException(
-            "PostgreSQL server programs (initdb, pg_ctl) were not found. Install PostgreSQL (Debian: apt-get install postgresql), " +
-            "or run `docker compose up -d db` and set SDQ_DB to its connection string, or set SDQ_DB to any PostgreSQL server.");
+        throw new UserErrorException(new UserMessage("Database.ServerProgramsMissing"));
     }
 
     private static void CheckPostgresCanReach(string folder)
@@ -321,9 +317,7 @@ public sealed class EmbeddedPostgres
         var probe = Run("runuser", ["-u", "postgres", "--", "test", "-x", folder], "check folder access", throwOnError: false);
         if (probe.ExitCode != 0)
         {
-            throw new UserErrorException(
-                $"The postgres system user cannot reach {folder} (a parent folder is closed to other users). " +
-                "Choose a data folder it can reach with --data-dir or SDQ_DATA_DIR, e.g. /var/lib/studentdataquality/db.");
+            throw new UserErrorException(new UserMessage("Database.FolderUnreachable", folder));
         }
     }
 
@@ -333,9 +327,10 @@ public sealed class EmbeddedPostgres
         if (result.ExitCode != 0)
         {
             var log = File.Exists(LogFile) ? TailOf(LogFile, 8) : "";
-            throw new UserErrorException(
-                $"Could not {purpose} (exit code {result.ExitCode}): {result.Output.Trim()} {log}".Trim() +
-                $" The server log is {LogFile}.");
+            // The purpose is for the log; the person reads the command that failed and what it said.
+            _logger.LogWarning("Could not {Purpose}: {Tool} exited with {ExitCode}", purpose, tool, result.ExitCode);
+            throw new UserErrorException(new UserMessage("Database.ToolFailed", $"{tool} {string.Join(' ', args)}", result.ExitCode,
+                $"{result.Output.Trim()} {log}".Trim(), LogFile));
         }
     }
 
@@ -369,7 +364,7 @@ public sealed class EmbeddedPostgres
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new UserErrorException($"Could not {purpose}: the program {file} could not be started ({e.Message}).", e);
+            throw new UserErrorException(new UserMessage("Database.ProgramNotStarted", file, e.Message), e);
         }
 
         using var _ = process;
@@ -380,7 +375,7 @@ public sealed class EmbeddedPostgres
         var output = (stdout.Wait(TimeSpan.FromSeconds(2)) ? stdout.Result : "") + (stderr.Wait(TimeSpan.FromSeconds(2)) ? stderr.Result : "");
         if (throwOnError && process.ExitCode != 0)
         {
-            throw new UserErrorException($"Could not {purpose}: {file} exited with {process.ExitCode}: {output.Trim()}");
+            throw new UserErrorException(new UserMessage("Database.ProgramFailed", file, process.ExitCode, output.Trim()));
         }
 
         return new ProcessResult(process.ExitCode, output);

@@ -72,7 +72,7 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
     /// <summary>The account of that name, or a user error saying how to make one.</summary>
     public async Task<Account> GetAsync(string name, CancellationToken cancellationToken = default) =>
         await FindAsync(name, cancellationToken)
-        ?? throw new UserErrorException($"There is no account '{name}'. List the accounts with 'sdq user list', or add one with 'sdq user add'.");
+        ?? throw new UserErrorException(new UserMessage("Account.NotFound", name));
 
     public async Task<IReadOnlyList<Account>> ListAsync(CancellationToken cancellationToken = default)
     {
@@ -94,18 +94,17 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(account);
         if (account.Role == AccountRole.School && string.IsNullOrWhiteSpace(account.SchoolCode))
         {
-            throw new UserErrorException($"A school account needs its school code (--school): '{account.Name}' has none.");
+            throw new UserErrorException(new UserMessage("Account.SchoolCodeMissing", account.Name));
         }
 
         if (account.Role == AccountRole.District && string.IsNullOrWhiteSpace(account.DistrictCode))
         {
-            throw new UserErrorException($"A district account needs its district code (--district): '{account.Name}' has none.");
+            throw new UserErrorException(new UserMessage("Account.DistrictCodeMissing", account.Name));
         }
 
         if (!System.Text.RegularExpressions.Regex.IsMatch(account.Name, "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"))
         {
-            throw new UserErrorException(
-                $"'{account.Name}' cannot be an account name: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit.");
+            throw new UserErrorException(new UserMessage("Account.NameInvalid", account.Name));
         }
 
         // Through the account function of migration 0017, which writes the audit entry: the same way whoever runs it.
@@ -118,7 +117,9 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         var added = await command.ExecuteScalarAsync(cancellationToken) is true;
         if (!added && await FindAsync(account.Name, cancellationToken) is { } existing && existing != account)
         {
-            throw new UserErrorException($"An account '{account.Name}' already exists with another role or school ({Account.RoleText(existing.Role)}, {existing.SchoolCode ?? existing.DistrictCode ?? "all"}).");
+            throw new UserErrorException((existing.SchoolCode ?? existing.DistrictCode) is { } scope
+                ? new UserMessage("Account.ExistsOtherwise", account.Name, Account.RoleText(existing.Role), scope)
+                : new UserMessage("Account.ExistsOtherwiseEverywhere", account.Name, Account.RoleText(existing.Role)));
         }
     }
 

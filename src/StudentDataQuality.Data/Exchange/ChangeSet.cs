@@ -32,13 +32,13 @@ public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(actor);
         if (actor.Role != AccountRole.DataTeam)
         {
-            throw new UserErrorException($"Only the data team exports change sets; '{actor.Name}' is not of the data team.");
+            throw new UserErrorException(new UserMessage("Changes.DataTeamOnly", actor.Name));
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var roundId = await new NpgsqlCommand("SELECT round_id FROM registry.round WHERE code = @code", connection)
             { Parameters = { new NpgsqlParameter("code", roundCode) } }.ExecuteScalarAsync(cancellationToken) as int?
-            ?? throw new UserErrorException($"Round {roundCode} does not exist. 'sdq check --round' and 'sdq worksheets' name the rounds there are.");
+            ?? throw new UserErrorException(new UserMessage("Changes.RoundNotFound", roundCode));
         var columns = string.Join(", ", Fields.Select(f => "r." + f.Name + "_raw"));
         await using var command = new NpgsqlCommand($"""
             SELECT r.record_id, r.version, r.registration_removed,

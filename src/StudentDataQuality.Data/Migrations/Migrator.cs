@@ -90,8 +90,7 @@ public sealed partial class Migrator
             var unknown = done.Keys.Where(v => v > newest).ToArray();
             if (unknown.Length > 0)
             {
-                throw new UserErrorException(
-                    $"The database has schema version {unknown.Max()}, newer than this program knows ({newest}). Use a newer build of StudentDataQuality.");
+                throw new UserErrorException(new UserMessage("Database.SchemaNewer", unknown.Max(), newest));
             }
 
             foreach (var migration in migrations)

@@ -170,7 +170,7 @@ public sealed class CheckRunner
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         var round = await RoundStore.FindAsync(connection, roundCode, cancellationToken)
-            ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
+            ?? throw new UserErrorException(new UserMessage("Staging.RoundNotFound", roundCode));
         // A whole round's rules run several at a time, on this connection and on more, so that every core works: a rule
         // query keeps one core busy (PostgreSQL's own parallel plans are few for them: a CTE, a sort or a temporary table
         // rules them out). The other connections only read, each in a transaction of its own that keeps nothing; a
@@ -520,7 +520,7 @@ public sealed class CheckRunner
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var round = await RoundStore.FindAsync(connection, roundCode, cancellationToken)
-            ?? throw new UserErrorException($"Round {roundCode} does not exist. Extract its registry export first (sdq extract --round {roundCode} …).");
+            ?? throw new UserErrorException(new UserMessage("Staging.RoundNotFound", roundCode));
         await Execute(connection, $"""
             {WorkMemory};
             {JoinSettings};

@@ -29,7 +29,7 @@ public sealed class CsvRowSource : IRowSource
         _sep = Sep.New(',').Reader(o => o with { HasHeader = false, DisableColCountCheck = true }).From(_reader);
         if (!_sep.MoveNext())
         {
-            throw new UserErrorException($"{Name}: the file is empty. Export the registry again and give the new file.");
+            throw new UserErrorException(new UserMessage("Source.Empty", Name));
         }
 
         var header = _sep.Current;
@@ -88,7 +88,7 @@ public sealed class CsvRowSource : IRowSource
             var present = previous.Count(v => v is not null);
             if (!_probe.EndsWithLineBreak)
             {
-                throw Truncated(previousNumber, $"its last row has {present} of {width} columns and no line end");
+                throw new UserErrorException(new UserMessage("Source.CsvCutOffShortRow", Name, previousNumber, present, width));
             }
 
             yield return new SourceRow(null, previousNumber, previous);
@@ -110,9 +110,6 @@ public sealed class CsvRowSource : IRowSource
         return (values, row.ColCount, blank);
     }
 
-    private UserErrorException Truncated(int rowNumber, string why) => new(
-        $"{Name}: the file looks cut off at row {rowNumber}: {why}. Nothing was staged; copy or export the file again.");
-
     /// <summary>
     /// The text of a field: a quoted field loses its outer quotes and its doubled inner quotes. An odd number of
     /// quotes in a quoted field means it was opened and never closed, which the parser only lets happen at the end
@@ -131,10 +128,7 @@ public sealed class CsvRowSource : IRowSource
             // ends, to the next quote: the rows in between would be merged into this value. Refuse, naming the row.
             if (raw.Contains('"') && raw.ContainsAny(',', '\n', '\r'))
             {
-                throw new UserErrorException(
-                    $"{Name}: row {rowNumber} has a quote character (\") inside a value that is not itself enclosed in quotes, so where " +
-                    "the row ends cannot be known. Nothing was staged. Export the file again, or enclose that value in quotes and " +
-                    "double the quote inside it (\"\").");
+                throw new UserErrorException(new UserMessage("Source.CsvStrayQuote", Name, rowNumber));
             }
 
             return new string(raw);
@@ -142,7 +136,7 @@ public sealed class CsvRowSource : IRowSource
 
         if (raw.Count('"') % 2 == 1)
         {
-            throw Truncated(rowNumber, "it ends inside a quoted field");
+            throw new UserErrorException(new UserMessage("Source.CsvCutOffInQuote", Name, rowNumber));
         }
 
         if (raw[^1] != '"')

@@ -31,13 +31,13 @@ public sealed class DatabaseRowSource : IRowSource
         {
             _connection?.Dispose();
             _dataSource.Dispose();
-            throw new UserErrorException($"The source query failed: {e.MessageText} (SQLSTATE {e.SqlState}). Correct the query and try again.", e);
+            throw new UserErrorException(new UserMessage("Source.QueryFailed", e.MessageText, e.SqlState), e);
         }
         catch (NpgsqlException e)
         {
             _connection?.Dispose();
             _dataSource.Dispose();
-            throw new UserErrorException($"Cannot reach the source database: {e.Message}. Check its connection string.", e);
+            throw new UserErrorException(new UserMessage("Source.DatabaseUnreachable", e.Message), e);
         }
 
         Headers = Enumerable.Range(0, _reader.FieldCount).Select(_reader.GetName).ToArray();
@@ -79,7 +79,7 @@ public sealed class DatabaseRowSource : IRowSource
         }
         catch (PostgresException e)
         {
-            throw new UserErrorException($"The source query failed while reading its rows: {e.MessageText} (SQLSTATE {e.SqlState}).", e);
+            throw new UserErrorException(new UserMessage("Source.QueryFailedReading", e.MessageText, e.SqlState), e);
         }
     }
 

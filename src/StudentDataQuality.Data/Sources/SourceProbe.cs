@@ -24,7 +24,7 @@ public static class SourceProbe
         var fileName = System.IO.Path.GetFileName(path);
         if (!File.Exists(path))
         {
-            throw new UserErrorException($"{path}: no such file.");
+            throw new UserErrorException(new UserMessage("Source.NoSuchFile", path));
         }
 
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
@@ -33,14 +33,12 @@ public static class SourceProbe
         stream.Position = 0;
         if (stream.Length == 0 || (headLength == 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF))
         {
-            throw new UserErrorException($"{fileName}: the file is empty. Export the registry again and give the new file.");
+            throw new UserErrorException(new UserMessage("Source.Empty", fileName));
         }
 
         if (head[0] == 0xD0 && head[1] == 0xCF && head[2] == 0x11 && head[3] == 0xE0)
         {
-            throw new UserErrorException(
-                $"{fileName}: this is an old Excel 97–2003 workbook (.xls) or another OLE document, which is not read. " +
-                "Open it in Excel, WPS or LibreOffice and save it as .xlsx or as CSV (UTF-8).");
+            throw new UserErrorException(new UserMessage("Source.OldExcel", fileName));
         }
 
         if (head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4)
@@ -52,7 +50,7 @@ public static class SourceProbe
 
         if (head[0] == (byte)'%' && head[1] == (byte)'P' && head[2] == (byte)'D' && head[3] == (byte)'F')
         {
-            throw new UserErrorException($"{fileName}: this is a PDF document, not a registry export. Give the CSV or .xlsx export.");
+            throw new UserErrorException(new UserMessage("Source.Pdf", fileName));
         }
 
         return ProbeText(stream, path, fileName);
@@ -77,9 +75,7 @@ public static class SourceProbe
             var nul = fresh.IndexOf((byte)0);
             if (nul >= 0)
             {
-                throw new UserErrorException(
-                    $"{fileName}: this is not a text (CSV) file: it holds binary data (a NUL byte at byte {offset + nul + 1}). " +
-                    "Give the registry export as CSV or .xlsx.");
+                throw new UserErrorException(new UserMessage("Source.Binary", fileName, offset + nul + 1));
             }
 
             var data = buffer.AsSpan(0, carry + read);
@@ -130,10 +126,7 @@ public static class SourceProbe
             {
                 var at = offset + Math.Max(0, e.Index);
                 var line = lineBreaks + buffer.AsSpan(0, Math.Clamp(e.Index, 0, read)).Count((byte)'\n') + 1;
-                throw new UserErrorException(
-                    $"{fileName}: the text cannot be decoded as UTF-8 (it breaks at byte {utf8FailedAt + 1}, line {utf8FailedLine}) " +
-                    $"nor as GB18030 (it breaks at byte {at + 1}, line {line}). The file is damaged or in another encoding: " +
-                    "export it again as CSV in UTF-8 or GB18030.");
+                throw new UserErrorException(new UserMessage("Source.Undecodable", fileName, utf8FailedAt + 1, utf8FailedLine, at + 1, line));
             }
 
             if (read == 0)
@@ -174,20 +167,17 @@ public static class SourceProbe
             var names = zip.Entries.Select(e => e.FullName).ToHashSet(StringComparer.OrdinalIgnoreCase);
             if (!names.Contains("xl/workbook.xml"))
             {
-                throw new UserErrorException(
-                    $"{fileName}: this is a zip archive but not an Excel workbook (no xl/workbook.xml). Give the registry export as .xlsx or CSV.");
+                throw new UserErrorException(new UserMessage("Source.ZipNotWorkbook", fileName));
             }
 
             if (names.Contains("xl/vbaProject.bin"))
             {
-                throw new UserErrorException(
-                    $"{fileName}: this workbook contains macros (.xlsm), which are not accepted. Save it as a plain .xlsx workbook.");
+                throw new UserErrorException(new UserMessage("Source.Macros", fileName));
             }
         }
         catch (InvalidDataException e)
         {
-            throw new UserErrorException(
-                $"{fileName}: the workbook is damaged or truncated ({e.Message}). Copy or export the file again.", e);
+            throw new UserErrorException(new UserMessage("Source.WorkbookDamaged", fileName, e.Message), e);
         }
     }
 

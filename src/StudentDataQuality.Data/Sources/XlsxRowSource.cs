@@ -26,13 +26,13 @@ public sealed class XlsxRowSource : IRowSource
         try
         {
             _reader = ExcelReaderFactory.CreateOpenXmlReader(_stream);
-            Headers = ReadHeader(1) ?? throw new UserErrorException($"{Name}: the workbook has no rows. Export the registry again.");
+            Headers = ReadHeader(1) ?? throw new UserErrorException(new UserMessage("Source.WorkbookNoRows", Name));
         }
         catch (Exception e) when (e is not UserErrorException and (InvalidDataException or IOException or ExcelDataReader.Exceptions.ExcelReaderException
                                       or System.Xml.XmlException))
         {
             _stream.Dispose();
-            throw new UserErrorException($"{Name}: the workbook cannot be read ({e.Message}). Copy or export the file again.", e);
+            throw new UserErrorException(new UserMessage("Source.WorkbookUnreadable", Name, e.Message), e);
         }
     }
 
@@ -65,9 +65,7 @@ public sealed class XlsxRowSource : IRowSource
                     {
                         if (!string.IsNullOrWhiteSpace(text))
                         {
-                            throw new UserErrorException(
-                                $"{Name}: sheet {_reader.Name}, row {rowNumber}, column {i + 1} holds a value but has no header. " +
-                                "Give every column a header (or delete the stray values) and try again.");
+                            throw new UserErrorException(new UserMessage("Source.ValueWithoutHeader", Name, _reader.Name, rowNumber, i + 1));
                         }
 
                         continue;
@@ -122,7 +120,7 @@ public sealed class XlsxRowSource : IRowSource
 
         if (count == 0 && sheet == 1)
         {
-            throw new UserErrorException($"{Name}: the first row of the first sheet is empty; it must hold the column headers.");
+            throw new UserErrorException(new UserMessage("Source.FirstRowEmpty", Name));
         }
 
         return headers[..count];
@@ -137,9 +135,7 @@ public sealed class XlsxRowSource : IRowSource
             map[i] = Headers.ToList().FindIndex(h => string.Equals(h, headers[i], StringComparison.Ordinal));
             if (map[i] < 0)
             {
-                throw new UserErrorException(
-                    $"{Name}: sheet {sheet} ({_reader.Name}) has the column '{headers[i]}', which the first sheet does not have. " +
-                    "Every sheet of an export must carry the same columns.");
+                throw new UserErrorException(new UserMessage("Source.SheetExtraColumn", Name, sheet, _reader.Name, headers[i]));
             }
         }
 
@@ -158,7 +154,7 @@ public sealed class XlsxRowSource : IRowSource
         }
         catch (Exception e) when (e is InvalidDataException or IOException or ExcelDataReader.Exceptions.ExcelReaderException or System.Xml.XmlException)
         {
-            throw new UserErrorException($"{Name}: the workbook is damaged or truncated ({e.Message}). Nothing was staged; copy or export the file again.", e);
+            throw new UserErrorException(new UserMessage("Source.WorkbookTruncated", Name, e.Message), e);
         }
     }
 

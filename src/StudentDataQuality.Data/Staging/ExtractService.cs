@@ -66,8 +66,7 @@ public sealed class ExtractService
         var duplicate = probes.GroupBy(p => p.Sha256).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
-            throw new UserErrorException(
-                $"{string.Join(" and ", duplicate.Select(p => Path.GetFileName(p.Path)))} are the same file (identical bytes). Give it once.");
+            throw new UserErrorException(new UserMessage("Staging.SameFile", string.Join(", ", duplicate.Select(p => Path.GetFileName(p.Path)))));
         }
 
         var existing = await RoundStore.FindAsync(_dataSource, request.RoundCode, cancellationToken);
@@ -442,11 +441,11 @@ public sealed class ExtractService
         {
             if (row.Values[i] is { } value && value.Contains('\0'))
             {
-                var where = row.Sheet is { } sheet ? $"sheet {sheet}, row {row.RowNumber}" : $"row {row.RowNumber}";
-                var header = i < source.Headers.Count ? source.Headers[i] : $"column {i + 1}";
-                throw new UserErrorException(
-                    $"{source.Name}: {where}, column '{header}' holds a NUL character (code 0), which cannot be stored. Nothing was staged. " +
-                    "Remove the character from that cell and try again.");
+                // A value past the last header is named by its column number.
+                var header = i < source.Headers.Count ? source.Headers[i] : (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                throw new UserErrorException(row.Sheet is { } sheet
+                    ? new UserMessage("Staging.NulCharacterInSheet", source.Name, sheet, row.RowNumber, header)
+                    : new UserMessage("Staging.NulCharacter", source.Name, row.RowNumber, header));
             }
         }
     }
@@ -500,7 +499,7 @@ public sealed class ExtractService
     {
         if (paths.Count == 0)
         {
-            throw new UserErrorException("Give at least one export file or folder to extract.");
+            throw new UserErrorException(new UserMessage("Staging.NoExportGiven"));
         }
 
         var files = new List<string>();
@@ -514,7 +513,7 @@ public sealed class ExtractService
                     .ToArray();
                 if (inFolder.Length == 0)
                 {
-                    throw new UserErrorException($"{path}: the folder holds no export files (.csv, .xlsx).");
+                    throw new UserErrorException(new UserMessage("Staging.FolderEmpty", path));
                 }
 
                 files.AddRange(inFolder);
@@ -525,7 +524,7 @@ public sealed class ExtractService
             }
             else
             {
-                throw new UserErrorException($"{path}: no such file or folder.");
+                throw new UserErrorException(new UserMessage("Staging.NoSuchPath", path));
             }
         }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 
 namespace StudentDataQuality.Data.Staging;
@@ -42,15 +43,13 @@ public static class RoundStore
         ArgumentException.ThrowIfNullOrEmpty(code);
         if (!System.Text.RegularExpressions.Regex.IsMatch(code, "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"))
         {
-            throw new UserErrorException(
-                $"'{code}' is not a usable round code: use up to 40 letters, digits, dots, hyphens or underscores, e.g. 2026-autumn.");
+            throw new UserErrorException(new UserMessage("Staging.RoundCodeInvalid", code));
         }
 
         if (existing is not null && roundDate is { } date && date != existing.RoundDate)
         {
-            throw new UserErrorException(
-                $"Round {code} already exists with the round date {existing.RoundDate:yyyy-MM-dd}, not {date:yyyy-MM-dd}. " +
-                "Leave out --round-date, or use another round code.");
+            throw new UserErrorException(new UserMessage("Staging.RoundDateDiffers", code,
+                existing.RoundDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
         }
     }
 
@@ -74,7 +73,7 @@ public static class RoundStore
         if (previousCode is not null)
         {
             previousId = (await FindAsync(connection, previousCode, cancellationToken))?.RoundId
-                ?? throw new UserErrorException($"The previous round {previousCode} does not exist. Extract it first, or leave out --previous-round.");
+                ?? throw new UserErrorException(new UserMessage("Staging.PreviousRoundMissing", previousCode));
         }
 
         var effectiveDate = roundDate ?? DateOnly.FromDateTime(DateTime.Today);

@@ -18,6 +18,8 @@ public static partial class SdqProcess
 
         info.Environment["SDQ_DB"] = connectionString;
         info.Environment["COLUMNS"] = "400";
+        // English, whatever the machine's locale, unless the test asks for a language (Cli:Language in its settings).
+        English(info);
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             info.Environment["SDQ__" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
@@ -29,6 +31,15 @@ public static partial class SdqProcess
         await process.WaitForExitAsync();
         // Spectre wraps lines at its idea of the console width: whitespace runs read as one space.
         return (process.ExitCode, Whitespace().Replace(await output + await error, " "));
+    }
+
+    /// <summary>The program speaks English: no language setting, no Chinese locale from the machine that runs the tests.</summary>
+    public static void English(ProcessStartInfo info)
+    {
+        info.Environment.Remove("SDQ_LANGUAGE");
+        info.Environment.Remove("LC_ALL");
+        info.Environment.Remove("LC_MESSAGES");
+        info.Environment["LANG"] = "C.UTF-8";
     }
 
     [GeneratedRegex(@"\s+")]

@@ -48,6 +48,8 @@ public sealed class WorkerProcess : IDisposable
         info.Environment["SDQ_DB"] = connectionString;
         info.Environment["SDQ_SIGNING_KEY"] = Convert.ToBase64String(Worksheets.IngestScenario.Key.Key);
         info.Environment["SDQ_DATA_DIR"] = dataDirectory;
+        // English, whatever the machine's locale, unless the test asks for a language (Cli:Language in its settings).
+        SdqProcess.English(info);
         info.Environment["SDQ__Worker__InvisibilityTimeout"] = "00:00:15";
         info.Environment["SDQ__Worker__DistributedLockTimeout"] = "00:00:15";
         info.Environment["SDQ__Worker__QueuePollInterval"] = "00:00:00.2";

@@ -251,6 +251,41 @@ public sealed class RoundPipelineTests(DatabaseFixture db) : IClassFixture<Datab
         Assert.True(run.SchoolsTotal > 0);
     }
 
+    /// <summary>
+    /// A round started from a Chinese page (the caller's culture is zh-CN; Hangfire carries it to the job) that the extract
+    /// refuses: the round's problem and the failure Hangfire keeps are English all the same (docs/portal.md, "Messages").
+    /// </summary>
+    [Fact]
+    public async Task ARefusal_IsRecordedInEnglish_WhenAChineseCallerStartedTheRound()
+    {
+        var source = Directory.CreateDirectory(Path.Combine(_temp.Path, "zh-caller")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(source, "students.csv"), "");
+        var storage = HangfireJobs.Storage(db.ConnectionString);
+        await using var services = HangfireJobs.Services(db.DataSource, storage, new JobSettings { Reports = _temp.Path });
+        using var server = HangfireJobs.Server(services, storage);
+        var runs = services.GetRequiredService<RoundRuns>();
+        var before = CultureInfo.CurrentUICulture;
+        try
+        {
+            CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo("zh-CN");
+            await services.GetRequiredService<RoundLauncher>().StartAsync(
+                new RoundStart("zh-caller", new DateOnly(2026, 10, 15), [source], Path.Combine(_temp.Path, "zh-caller-worksheets")), "test");
+        }
+        finally
+        {
+            CultureInfo.CurrentUICulture = before;
+        }
+
+        await HangfireJobs.EventuallyAsync(async () => (await runs.GetAsync("zh-caller"))!.Problem is not null, "the extract's refusal noted on the round");
+        Assert.Contains("students.csv: the file is empty. Export the registry again", (await runs.GetAsync("zh-caller"))!.Problem, StringComparison.Ordinal);
+        var monitoring = storage.GetMonitoringApi();
+        static bool OfThisRound(Hangfire.Common.Job? job) => job?.Args.FirstOrDefault() as string == "zh-caller";
+        await HangfireJobs.EventuallyAsync(() => Task.FromResult(monitoring.FailedJobs(0, 100).Any(j => OfThisRound(j.Value.Job))), "the extract job failed");
+        var failed = monitoring.FailedJobs(0, 100).First(j => OfThisRound(j.Value.Job)).Value;
+        Assert.Contains("students.csv: the file is empty.", failed.ExceptionMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain("文件是空的", failed.ExceptionMessage, StringComparison.Ordinal);
+    }
+
     private async Task<string[]> SchoolsAsync(int roundId)
     {
         await using var command = db.DataSource.CreateCommand("SELECT school_code FROM registry.round_school_task WHERE round_id = @r ORDER BY 1");

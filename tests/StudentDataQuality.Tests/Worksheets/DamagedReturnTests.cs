@@ -23,6 +23,7 @@ namespace StudentDataQuality.Tests.Worksheets;
 public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFixture<DamagedReturnFixture>
 {
     private const WorksheetLanguage English = WorksheetLanguage.English;
+    private const WorksheetLanguage Chinese = WorksheetLanguage.Chinese;
 
     private IngestScenario Scenario => fixture.Scenario;
 
@@ -37,7 +38,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
         var refusal = await RefusedAsync(returned, FileName(sheet), WorksheetRejection.OtherSchool, IngestScenario.AccountOf(other));
 
         Assert.Contains($"school {sheet.File.SchoolCode}, not of your school", refusal.MessageIn(English), StringComparison.Ordinal);
-        Assert.Contains($"是学校 {sheet.File.SchoolCode} 的问题清单", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains($"是学校 {sheet.File.SchoolCode} 的问题清单", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         await AssertNotTakenAsync(fix.Row);
     }
 
@@ -51,7 +52,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
             var refusal = await RefusedAsync(returned, FileName(sheet), WorksheetRejection.RoundClosed);
 
             Assert.Contains($"round {Scenario.Round}, which is closed", refusal.MessageIn(English), StringComparison.Ordinal);
-            Assert.Contains($"已结束的核查轮次 {Scenario.Round}", refusal.Message, StringComparison.Ordinal);
+            Assert.Contains($"已结束的核查轮次 {Scenario.Round}", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         }
         finally
         {
@@ -75,7 +76,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
 
         var versions = $"v{sheet.File.IssueNumber}, newest v{newer.File.IssueNumber}";
         Assert.Contains($"older issue of your worksheet ({versions})", refusal.MessageIn(English), StringComparison.Ordinal);
-        Assert.Contains($"旧版本（{versions}）", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains($"旧版本（第 {sheet.File.IssueNumber} 版，最新为第 {newer.File.IssueNumber} 版）", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         await AssertNotTakenAsync(row);
         // The same answer in the newer issue is taken.
         var again = Edit(newer.Bytes, (e, layout) => Confirm(e, layout, row.RowKey, "学生信息已核对"));
@@ -118,7 +119,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
         if (code == WorksheetRejection.UnknownWorksheet)
         {
             Assert.Contains($"its worksheet number {worksheetId} is unknown here", refusal.MessageIn(English), StringComparison.Ordinal);
-            Assert.Contains($"清单编号 {worksheetId} 在本系统中不存在", refusal.Message, StringComparison.Ordinal);
+            Assert.Contains($"清单编号 {worksheetId} 在本系统中不存在", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         }
         else
         {
@@ -127,7 +128,10 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
                 : $"row key 9{fix.Row.RowKey} was not issued";
             Assert.Contains($"The hidden sheet '_meta' of the file '{FileName(sheet)}' does not match what this system issued ({expected})",
                 refusal.MessageIn(English), StringComparison.Ordinal);
-            Assert.Contains("的隐藏工作表“_meta”与系统下发的内容不符", refusal.Message, StringComparison.Ordinal);
+            Assert.Contains("的隐藏工作表“_meta”与系统下发的内容不符", refusal.MessageIn(Chinese), StringComparison.Ordinal);
+            // What is wrong is told in Chinese too, not glued in English.
+            Assert.Contains(tampered == "row signature" ? $"行键 {fix.Row.RowKey} 的签名验证不通过" : $"行键 9{fix.Row.RowKey} 不是下发的行",
+                refusal.MessageIn(Chinese), StringComparison.Ordinal);
         }
 
         await AssertNotTakenAsync(fix.Row);
@@ -149,7 +153,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
         var refusal = await RefusedAsync(returned, FileName(sheet), WorksheetRejection.NoMeta);
 
         Assert.Contains("its hidden sheet '_meta' is missing", refusal.MessageIn(English), StringComparison.Ordinal);
-        Assert.Contains("缺少隐藏的工作表“_meta”", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("缺少隐藏的工作表“_meta”", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         await AssertNotTakenAsync(fix.Row);
     }
 
@@ -169,7 +173,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
 
         Assert.Contains("is not an Excel workbook (.xlsx)", refusal.MessageIn(English), StringComparison.Ordinal);
         Assert.Contains("save it as Excel Workbook (*.xlsx)", refusal.MessageIn(English), StringComparison.Ordinal);
-        Assert.Contains("不是 Excel 工作簿（.xlsx）", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("不是 Excel 工作簿（.xlsx）", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         await AssertNotTakenAsync(fix.Row);
     }
 
@@ -193,7 +197,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
         var refusal = await RefusedAsync(returned, name, WorksheetRejection.Macros);
 
         Assert.Contains("contains macros", refusal.MessageIn(English), StringComparison.Ordinal);
-        Assert.Contains("含有宏", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("含有宏", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         await AssertNotTakenAsync(fix.Row);
     }
 
@@ -212,7 +216,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
         Assert.Contains("unpacks to too much data or is packed abnormally", refusal.MessageIn(English), StringComparison.Ordinal);
         var detail = megabytesOfZeros == 300 ? "MB > 100 MB unpacked" : "xl/media/image1.png: more than 200:1";
         Assert.Contains(detail, refusal.MessageIn(English), StringComparison.Ordinal);
-        Assert.Contains("解压后过大或压缩异常", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("解压后过大或压缩异常", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         await AssertNotTakenAsync(fix.Row);
     }
 
@@ -227,7 +231,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
         var refusal = await RefusedAsync(returned, FileName(sheet), WorksheetRejection.TooLarge, sha256Known: false);
 
         Assert.Contains("is too large (> 20 MB) to upload", refusal.MessageIn(English), StringComparison.Ordinal);
-        Assert.Contains("太大（> 20 MB）", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("太大（> 20 MB）", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         await AssertNotTakenAsync(fix.Row);
     }
 
@@ -711,7 +715,7 @@ public sealed class DamagedReturnTests(DamagedReturnFixture fixture) : IClassFix
         Assert.Equal(state, await Scenario.StateAsync());
         Assert.Equal(audited + 1, await Scenario.ScalarAsync<long>(audit, parameters));
         Assert.Contains($"'{fileName}'", refusal.MessageIn(English), StringComparison.Ordinal);
-        Assert.Contains($"“{fileName}”", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains($"“{fileName}”", refusal.MessageIn(Chinese), StringComparison.Ordinal);
         return refusal;
     }
 

@@ -29,9 +29,9 @@ public sealed class ReturnedWorkbookReaderTests
         var e = Assert.Throws<WorksheetRejectedException>(() => Read(bytes, limits));
         Assert.Equal(code, e.Code);
         Assert.Equal(FileName, e.FileName);
-        Assert.Contains(FileName, e.Message, StringComparison.Ordinal);
+        Assert.Contains(FileName, e.MessageIn(WorksheetLanguage.Chinese), StringComparison.Ordinal);
         Assert.Contains(FileName, e.MessageIn(WorksheetLanguage.English), StringComparison.Ordinal);
-        Assert.NotEqual(e.Message, e.MessageIn(WorksheetLanguage.English));
+        Assert.NotEqual(e.MessageIn(WorksheetLanguage.Chinese), e.MessageIn(WorksheetLanguage.English));
         return e;
     }
 
@@ -373,7 +373,7 @@ public sealed class ReturnedWorkbookReaderTests
         var e = Rejected(bytes, WorksheetRejection.MissingColumn);
         Assert.Equal("出生日期", e.Column);
         Assert.Equal(1, e.ExcelRow);
-        Assert.Contains("出生日期", e.Message, StringComparison.Ordinal);
+        Assert.Contains("出生日期", e.MessageIn(WorksheetLanguage.Chinese), StringComparison.Ordinal);
     }
 
     [Theory]

@@ -77,7 +77,7 @@ public sealed class UploadMemoryTests(DamagedReturnFixture fixture, ITestOutputH
 
         Assert.Equal(WorksheetRejection.NotPermitted, refusal.Code);
         Assert.Contains("this account cannot return worksheets", refusal.MessageIn(WorksheetLanguage.English), StringComparison.Ordinal);
-        Assert.Contains("此账户不能上传问题清单", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("此账户不能上传问题清单", refusal.MessageIn(WorksheetLanguage.Chinese), StringComparison.Ordinal);
         Assert.Equal(state, await Scenario.StateAsync());
     }
 
