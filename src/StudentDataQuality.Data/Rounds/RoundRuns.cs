@@ -58,7 +58,7 @@ public sealed record RoundProgress(int Schools, IReadOnlyList<ProgressDay> Days)
 
 /// <summary>A round that was started before: its run goes on by itself.</summary>
 public sealed class RoundAlreadyStartedException(string roundCode, RoundStage stage) : UserErrorException(
-    $"Round {roundCode} was started already and is {RoundRuns.StageText(stage)}; follow it with `sdq round status {roundCode}`.")
+    new UserMessage("RoundRun.AlreadyStarted", roundCode, RoundRuns.StageText(stage)))
 {
     public string RoundCode { get; } = roundCode;
 }
@@ -86,7 +86,7 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(start);
         if (start.Sources.Count == 0)
         {
-            throw new UserErrorException($"Round {start.RoundCode} needs at least one source: the registry export files or folders to extract.");
+            throw new UserErrorException(new UserMessage("RoundRun.NoSource", start.RoundCode));
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -94,7 +94,7 @@ public sealed class RoundRuns(NpgsqlDataSource dataSource)
         var round = await RoundStore.EnsureAsync(connection, start.RoundCode, start.RoundDate, start.PreviousRoundCode, actor, cancellationToken);
         if (round.Status == "closed")
         {
-            throw new UserErrorException($"Round {round.Code} is closed; start a new round with another code.");
+            throw new UserErrorException(new UserMessage("RoundRun.Closed", round.Code));
         }
 
         var deadline = DateOnly.FromDateTime(DateTime.Today).AddDays(start.DeadlineDays);
