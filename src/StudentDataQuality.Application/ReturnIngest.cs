@@ -403,7 +403,7 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
     private async Task<(Applied? Done, IngestResult? Raced)> ApplyAsync(NpgsqlConnection connection, Pending item, CancellationToken cancellationToken)
     {
         var (file, workbook) = (item.File, item.Workbook);
-        var worksheet = await ReturnStore.LockWorksheetAsync(connection, workbook.Meta.WorksheetId, cancellationToken)
+        var worksheet = await ReturnStore.LockWorksheetAsync(connection, workbook.Meta.WorksheetId, file.Uploader, cancellationToken)
             ?? throw new WorksheetRejectedException(WorksheetRejection.UnknownWorksheet, file.FileName, detail: workbook.Meta.WorksheetId.ToString());
         ReturnVerifier.Authorise(worksheet, workbook, file.Uploader);
         if (await EarlierAsync(connection, file, cancellationToken) is { } raced)
@@ -449,12 +449,12 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
     /// <summary>The receipt of the same bytes taken before, when the uploader may see it (audited as a repeat).</summary>
     private static async Task<IngestResult?> EarlierAsync(NpgsqlConnection connection, ReturnedFile file, CancellationToken cancellationToken)
     {
-        if (await ReturnStore.FindBySha256Async(connection, file.Sha256, cancellationToken) is not { } taken)
+        if (await ReturnStore.FindBySha256Async(connection, file.Sha256, file.Uploader, cancellationToken) is not { } taken)
         {
             return null;
         }
 
-        if (!file.Uploader.MayActFor(taken.SchoolCode, taken.DistrictCode))
+        if (!taken.UploaderInScope)
         {
             throw new WorksheetRejectedException(WorksheetRejection.OtherSchool, file.FileName, detail: taken.SchoolCode);
         }

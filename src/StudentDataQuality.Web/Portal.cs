@@ -212,6 +212,8 @@ public static class Portal
         app.Use(NewPasswordFirst);
         app.UseAuthorization();
         // Every POST of a page group carries a token; the middleware checks it, the groups' filter refuses a bad one (Policies).
+        // An upload is judged by its uploader and its length before that middleware reads its form (SchoolPages).
+        app.Use(SchoolPages.GuardUploadsAsync);
         app.UseAntiforgery();
         app.UseRateLimiter();
         app.UseHangfireDashboard(DashboardPath, new DashboardOptions

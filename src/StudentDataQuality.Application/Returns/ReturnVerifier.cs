@@ -11,7 +11,7 @@ namespace StudentDataQuality.Application.Returns;
 /// </summary>
 public static class ReturnVerifier
 {
-    /// <summary>The worksheet the file names, and whether <paramref name="uploader"/> may return it now.</summary>
+    /// <summary>The worksheet the file names, and whether <paramref name="uploader"/> may return it now (the scope rule's verdict, asked in SQL when the worksheet was locked for this uploader).</summary>
     /// <exception cref="WorksheetRejectedException">The file names another school, round or issue; the uploader acts for another school; the round is closed; a newer issue exists.</exception>
     public static void Authorise(LockedWorksheet worksheet, ReturnedWorkbook workbook, Account uploader)
     {
@@ -24,7 +24,7 @@ public static class ReturnVerifier
             throw WorksheetRejectedException.Explained(WorksheetRejection.BadSignature, workbook.FileName, WorksheetMeta.SheetName, null, "MetaDiffers");
         }
 
-        if (!uploader.MayActFor(worksheet.SchoolCode, worksheet.DistrictCode))
+        if (!worksheet.UploaderInScope)
         {
             throw new WorksheetRejectedException(WorksheetRejection.OtherSchool, workbook.FileName, detail: worksheet.SchoolCode);
         }

@@ -24,15 +24,6 @@ public sealed record Account(string Name, AccountRole Role, string? SchoolCode =
     /// <summary>The operator of the command line, who acts as the data team.</summary>
     public static Account Operator(string name) => new(name, AccountRole.DataTeam);
 
-    /// <summary>Whether this account may see and change the student data of a school (of the given district).</summary>
-    public bool MayActFor(string schoolCode, string? districtCode) => Role switch
-    {
-        AccountRole.DataTeam => true,
-        AccountRole.School => string.Equals(SchoolCode, schoolCode, StringComparison.Ordinal),
-        AccountRole.District => districtCode is not null && string.Equals(DistrictCode, districtCode, StringComparison.Ordinal),
-        _ => false,
-    };
-
     public static string RoleText(AccountRole role) => role switch
     {
         AccountRole.DataTeam => "data_team",

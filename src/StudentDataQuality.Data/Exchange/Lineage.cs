@@ -52,15 +52,15 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(studentNo);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var records = await FindAsync(connection, reader, "(r.student_no = upper(@no) OR r.student_no_raw = @no) AND (@round::text IS NULL OR o.code = @round)",
+        var (records, refused) = await FindAsync(connection, reader,
+            "(r.student_no = upper(@no) OR r.student_no_raw = @no) AND (@round::text IS NULL OR o.code = @round)",
             c =>
             {
                 c.Parameters.AddWithValue("no", studentNo.Trim());
                 c.Parameters.AddWithValue("round", (object?)roundCode ?? DBNull.Value);
             }, cancellationToken);
-        var result = await ReadInScopeAsync(connection, records, cancellationToken);
-        var shown = records.Where(r => r.InScope).Select(r => r.RecordId).ToList();
-        var refused = records.Where(r => !r.InScope).Select(r => r.RecordId).ToList();
+        var result = await ReadAllAsync(connection, records, cancellationToken);
+        var shown = records.Select(r => r.RecordId).ToList();
         await AuditLog.WriteAsync(connection, reader.Name, "lineage.read", null, null, shown.Count > 0 ? Id(shown[0]) : null,
             new { round = roundCode, records = result.Count, record_ids = shown.Take(AuditedIds) }, cancellationToken);
 
@@ -76,26 +76,20 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// The lineage of one record, by its id (the portal's address of a student, which says nothing of the student), and of
-    /// the records of the same student number in other rounds that the reader may also see; oldest round first. A record
-    /// out of the reader's scope reads as not there (empty), and the attempt is audited; a read as <c>lineage.read</c>.
+    /// the records of the same student number in other rounds that the reader may also see; oldest round first. Audited as
+    /// <c>lineage.read</c>.
     /// </summary>
+    /// <exception cref="OutOfScopeException">No such record, or not of a school the reader acts for (what: "lineage").</exception>
     public async Task<IReadOnlyList<RecordLineage>> ReadRecordAsync(long recordId, Account reader, string from, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reader);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var asked = (await FindAsync(connection, reader, "r.record_id = @id", c => c.Parameters.AddWithValue("id", recordId), cancellationToken))
-            .FirstOrDefault();
-        if (asked is null || !asked.InScope)
-        {
-            await AuditLog.WriteAsync(connection, reader.Name, "access.refused", asked?.RoundId, null, Id(recordId), new { what = "lineage", from },
-                cancellationToken);
-            return [];
-        }
-
+            .InScope.FirstOrDefault() ?? throw new OutOfScopeException("lineage", Id(recordId));
         var records = asked.StudentNo is { } studentNo
-            ? await FindAsync(connection, reader, "r.student_no = @no", c => c.Parameters.AddWithValue("no", studentNo), cancellationToken)
+            ? (await FindAsync(connection, reader, "r.student_no = @no", c => c.Parameters.AddWithValue("no", studentNo), cancellationToken)).InScope
             : [asked];
-        var result = await ReadInScopeAsync(connection, records, cancellationToken);
+        var result = await ReadAllAsync(connection, records, cancellationToken);
         await AuditLog.WriteAsync(connection, reader.Name, "lineage.read", asked.RoundId, asked.School, Id(recordId), new { records = result.Count, from },
             cancellationToken);
         return result;
@@ -104,13 +98,17 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
     /// <summary>How many record ids an audit entry lists at most (a student number shared by many records stays one bounded entry).</summary>
     private const int AuditedIds = 20;
 
-    private sealed record Found(int RoundId, string RoundCode, long RecordId, string? School, string? StudentNo, bool InScope);
+    private sealed record Found(int RoundId, string RoundCode, long RecordId, string? School, string? StudentNo);
 
-    /// <summary>The records matching <paramref name="where"/>, each with its school and student number now, and whether the reader may see it (the one scope rule).</summary>
-    private static async Task<List<Found>> FindAsync(NpgsqlConnection connection, Account reader, string where, Action<NpgsqlCommand> bind,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// The records matching <paramref name="where"/> that the reader may see (the one scope rule, in the query), each with its
+    /// school and student number now; and the ids of those it may not (for the audit entry, at most <see cref="AuditedIds"/>,
+    /// with their number).
+    /// </summary>
+    private static async Task<(List<Found> InScope, IReadOnlyList<long> Refused)> FindAsync(NpgsqlConnection connection, Account reader, string where,
+        Action<NpgsqlCommand> bind, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand($"""
+        var found = $"""
             WITH found AS (
                 SELECT DISTINCT r.round_id, o.code, r.record_id,
                        first_value(r.school_code) OVER (PARTITION BY r.round_id, r.record_id ORDER BY r.version DESC) AS school_code,
@@ -118,29 +116,43 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
                 FROM   registry.record_version r
                 JOIN   registry.round o ON o.round_id = r.round_id
                 WHERE  {where})
-            SELECT round_id, code, record_id, school_code, student_no, access.may_act_for(@role, @school, @district, school_code)
-            FROM   found
-            ORDER  BY round_id, record_id
+            """;
+        await using var command = new NpgsqlCommand($"""
+            {found}
+            SELECT round_id, code, record_id, school_code, student_no FROM found
+            WHERE  access.may_act_for(@role, @school, @district, school_code)
+            ORDER  BY round_id, record_id;
+            {found}
+            SELECT record_id FROM found
+            WHERE  NOT access.may_act_for(@role, @school, @district, school_code)
+            ORDER  BY round_id, record_id;
             """, connection);
         command.Parameters.AddWithValue("role", Account.RoleText(reader.Role));
         command.Parameters.Add(new NpgsqlParameter("school", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)reader.SchoolCode ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("district", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)reader.DistrictCode ?? DBNull.Value });
         bind(command);
-        var found = new List<Found>();
+        var inScope = new List<Found>();
+        var refused = new List<long>();
         await using var rows = await command.ExecuteReaderAsync(cancellationToken);
         while (await rows.ReadAsync(cancellationToken))
         {
-            found.Add(new Found(rows.GetInt32(0), rows.GetString(1), rows.GetInt64(2), rows.IsDBNull(3) ? null : rows.GetString(3),
-                rows.IsDBNull(4) ? null : rows.GetString(4), rows.GetBoolean(5)));
+            inScope.Add(new Found(rows.GetInt32(0), rows.GetString(1), rows.GetInt64(2), rows.IsDBNull(3) ? null : rows.GetString(3),
+                rows.IsDBNull(4) ? null : rows.GetString(4)));
         }
 
-        return found;
+        await rows.NextResultAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken))
+        {
+            refused.Add(rows.GetInt64(0));
+        }
+
+        return (inScope, refused);
     }
 
-    private static async Task<List<RecordLineage>> ReadInScopeAsync(NpgsqlConnection connection, IEnumerable<Found> records, CancellationToken cancellationToken)
+    private static async Task<List<RecordLineage>> ReadAllAsync(NpgsqlConnection connection, IEnumerable<Found> records, CancellationToken cancellationToken)
     {
         var result = new List<RecordLineage>();
-        foreach (var record in records.Where(r => r.InScope))
+        foreach (var record in records)
         {
             result.Add(await ReadRecordAsync(connection, record.RoundId, record.RoundCode, record.RecordId, cancellationToken));
         }

@@ -5,12 +5,16 @@ using StudentDataQuality.Data.Staging;
 namespace StudentDataQuality.Data.Exchange;
 
 /// <summary>
-/// An issued worksheet, locked for a return: its round, school and issue, as the server recorded them, and the school's
-/// district by the one mapping (access.school_district: the newest school master), which decides a district's uploads.
+/// An issued worksheet, locked for a return: its round, school and issue, as the server recorded them, the school's district
+/// by the one mapping (access.school_district: the newest school master), and whether the uploader may act for the school
+/// (<see cref="UploaderInScope"/>: the one scope rule, <c>access.may_act_for</c>, asked in the query that locks it).
 /// </summary>
 public sealed record LockedWorksheet(Guid WorksheetId, int RoundId, string RoundCode, DateOnly RoundDate, short SchoolYear, int? PreviousRoundId,
     string RoundStatus, string SchoolCode, string SchoolName, string? DistrictCode, int IssueNumber, int LatestIssue, string KeyId)
 {
+    /// <summary>Whether the account that returns the file may act for the worksheet's school (decided in SQL when it was locked).</summary>
+    public bool UploaderInScope { get; init; }
+
     public Round Round => new(RoundId, RoundCode, RoundDate, SchoolYear, PreviousRoundId, RoundStatus);
 
     /// <summary>The rounds a worksheet's rows can show: the round, and the previous round (a student of last round absent now).</summary>
@@ -23,8 +27,15 @@ public sealed record EarlierReturns(IReadOnlyDictionary<string, Dictionary<strin
     public static EarlierReturns None { get; } = new(new Dictionary<string, Dictionary<string, string?>>(), new Dictionary<string, string>());
 }
 
-/// <summary>A return already taken, found by its file's sha256: the receipt it was given (JSON) and who may see it (its district by the one mapping).</summary>
-public sealed record TakenReturn(long ReturnId, int RoundId, string SchoolCode, string? DistrictCode, string ReceiptJson, long? CheckRunId);
+/// <summary>
+/// A return already taken, found by its file's sha256: the receipt it was given (JSON), its school's district by the one
+/// mapping, and whether the uploader now asking may see it (<see cref="UploaderInScope"/>, decided in SQL).
+/// </summary>
+public sealed record TakenReturn(long ReturnId, int RoundId, string SchoolCode, string? DistrictCode, string ReceiptJson, long? CheckRunId)
+{
+    /// <summary>Whether the account uploading the same bytes again may act for the return's school (<c>access.may_act_for</c>).</summary>
+    public bool UploaderInScope { get; init; }
+}
 
 /// <summary>One line of lineage a return writes: a changed value, or a removal (no field).</summary>
 public sealed record CorrectionLine(long RecordId, int FromVersion, bool Removal, string? Field, string? OldValue, string? NewValue, string? Reason,
@@ -44,15 +55,18 @@ public sealed record SchoolOpenFinding(long RecordId, string? StudentNo, string?
 /// </summary>
 public static class ReturnStore
 {
-    /// <summary>The return whose file had these bytes, when one was taken.</summary>
-    public static async Task<TakenReturn?> FindBySha256Async(NpgsqlConnection connection, string sha256, CancellationToken cancellationToken)
+    /// <summary>The return whose file had these bytes, when one was taken, and whether <paramref name="uploader"/> may see it.</summary>
+    public static async Task<TakenReturn?> FindBySha256Async(NpgsqlConnection connection, string sha256, Account uploader, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(uploader);
         await using var command = new NpgsqlCommand("""
             SELECT t.return_id, t.round_id, t.school_code, t.receipt::text, t.check_run_id,
-                   (SELECT d.district_code FROM access.school_district d WHERE d.school_code = t.school_code)
+                   (SELECT d.district_code FROM access.school_district d WHERE d.school_code = t.school_code),
+                   access.may_act_for(@role, @school, @district, t.school_code)
             FROM   exchange.worksheet_return t WHERE t.sha256 = @sha
             """, connection);
         command.Parameters.AddWithValue("sha", sha256);
+        BindUploader(command, uploader);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
@@ -60,25 +74,39 @@ public static class ReturnStore
         }
 
         return new TakenReturn(reader.GetInt64(0), reader.GetInt32(1), reader.GetString(2), Text(reader, 5), reader.GetString(3),
-            reader.IsDBNull(4) ? null : reader.GetInt64(4));
+            reader.IsDBNull(4) ? null : reader.GetInt64(4)) { UploaderInScope = reader.GetBoolean(6) };
     }
 
-    /// <summary>Locks an issued worksheet until the transaction ends: returns of one worksheet take turns, those of different schools go on side by side.</summary>
-    public static async Task<LockedWorksheet?> LockWorksheetAsync(NpgsqlConnection connection, Guid worksheetId, CancellationToken cancellationToken)
+    /// <summary>The uploader as the scope rule's parameters (role, school, district).</summary>
+    private static void BindUploader(NpgsqlCommand command, Account uploader)
     {
+        command.Parameters.AddWithValue("role", Account.RoleText(uploader.Role));
+        command.Parameters.Add(new NpgsqlParameter("school", NpgsqlDbType.Text) { Value = (object?)uploader.SchoolCode ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("district", NpgsqlDbType.Text) { Value = (object?)uploader.DistrictCode ?? DBNull.Value });
+    }
+
+    /// <summary>
+    /// Locks an issued worksheet until the transaction ends: returns of one worksheet take turns, those of different schools
+    /// go on side by side. Whether <paramref name="uploader"/> may act for its school is asked in the same query.
+    /// </summary>
+    public static async Task<LockedWorksheet?> LockWorksheetAsync(NpgsqlConnection connection, Guid worksheetId, Account uploader,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(uploader);
         await using var command = new NpgsqlCommand("""
             SELECT w.worksheet_id, w.round_id, r.code, r.round_date, r.school_year, r.previous_round_id, r.status, w.school_code,
                    coalesce((SELECT min(btrim(s.school_name_raw)) FROM registry.school s WHERE s.round_id = w.round_id AND s.school_code = w.school_code), ''),
                    (SELECT d.district_code FROM access.school_district d WHERE d.school_code = w.school_code),
                    w.issue_no,
                    (SELECT max(o.issue_no) FROM exchange.worksheet o WHERE o.round_id = w.round_id AND o.school_code = w.school_code),
-                   w.key_id
+                   w.key_id, access.may_act_for(@role, @school, @district, w.school_code)
             FROM   exchange.worksheet w
             JOIN   registry.round r ON r.round_id = w.round_id
             WHERE  w.worksheet_id = @id
             FOR UPDATE OF w
             """, connection);
         command.Parameters.AddWithValue("id", worksheetId);
+        BindUploader(command, uploader);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
@@ -87,7 +115,7 @@ public static class ReturnStore
 
         return new LockedWorksheet(reader.GetGuid(0), reader.GetInt32(1), reader.GetString(2), reader.GetFieldValue<DateOnly>(3), reader.GetInt16(4),
             reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.GetString(6), reader.GetString(7), reader.GetString(8), Text(reader, 9),
-            reader.GetInt32(10), reader.GetInt32(11), reader.GetString(12));
+            reader.GetInt32(10), reader.GetInt32(11), reader.GetString(12)) { UploaderInScope = reader.GetBoolean(13) };
     }
 
     /// <summary>The issued snapshot of a worksheet: every row as the server signed it, by row key.</summary>

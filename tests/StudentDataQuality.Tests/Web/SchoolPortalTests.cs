@@ -120,10 +120,13 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
         // A manager reads aggregates only: no school page, no worksheet, no student.
         using var manager = new PortalBrowser(_base);
         await manager.SignInFirstTimeAsync("manager-p", await PortalBrowser.AccountAsync(db.DataSource, "manager-p", AccountRole.Manager));
-        Assert.Equal("/denied", (await manager.GetAsync("/school?code=" + mine)).Headers.Location?.OriginalString);
-        Assert.Equal(HttpStatusCode.NotFound, (await manager.GetAsync($"/school/worksheets/{worksheetId}")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await manager.GetAsync(receiptPath)).StatusCode);
-        Assert.Equal("/denied", (await manager.GetAsync($"/school/records/{record}")).Headers.Location?.OriginalString);
+        Assert.Equal("/denied", (await manager.GetAsync("/school?code=" + mine)).Headers.Location?.AbsolutePath);
+        // The school pages' policy refuses a manager before any of them (the framework's redirect, an absolute address, to the
+        // 403 page; on record), the worksheet and the receipt included.
+        Assert.Equal("/denied", (await manager.GetAsync($"/school/worksheets/{worksheetId}")).Headers.Location?.AbsolutePath);
+        Assert.Equal("/denied", (await manager.GetAsync(receiptPath)).Headers.Location?.AbsolutePath);
+        Assert.Equal(HttpStatusCode.Forbidden, (await manager.GetAsync("/denied")).StatusCode);
+        Assert.Equal("/denied", (await manager.GetAsync($"/school/records/{record}")).Headers.Location?.AbsolutePath);
         Assert.Equal("/denied", (await manager.GetAsync("/team/audit")).Headers.Location?.AbsolutePath);
         Assert.Equal(5L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'manager-p'"));
     }
@@ -262,7 +265,7 @@ public sealed class SchoolPortalTests(PortalRound fixture) : IClassFixture<Porta
 
         var clean = await FirstAsync(schools.Skip(2), blocking: false);
         var blocked = await FirstAsync(schools, blocking: true);
-        using var blockedSchool = new PortalBrowser(_base);
+        using var blockedSchool = new PortalBrowser(_base, "en");
         await blockedSchool.SignInFirstTimeAsync("school-c" + blocked, await PortalBrowser.AccountAsync(db.DataSource, "school-c" + blocked, AccountRole.School, blocked));
         var notYet = await blockedSchool.PostAsync("/school", "/school/certify", []);
         Assert.Equal(HttpStatusCode.BadRequest, notYet.StatusCode);
