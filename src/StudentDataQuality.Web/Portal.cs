@@ -207,7 +207,6 @@ public static class Portal
 
         app.Use(SecurityHeaders.For(DashboardPath));
         app.UseRequestLocalization(Languages.Options());
-        app.Use(Html.ChooseLanguage); // for the pages still drawn by Html (their language switch's way back); goes with Html.cs
         app.UseAuthentication();
         app.Use(NewPasswordFirst);
         app.UseAuthorization();
@@ -510,13 +509,6 @@ public static class Portal
     {
         ArgumentNullException.ThrowIfNull(user);
         return new(user.Identity!.Name!, Account.ParseRole(user.FindFirstValue(ClaimTypes.Role)!), user.FindFirstValue(SchoolClaim), user.FindFirstValue(DistrictClaim));
-    }
-
-    /// <summary>Sends a signed-in account away from a page its role may not see, and puts the refusal on record.</summary>
-    internal static async Task<IResult> DeniedAsync(HttpContext context)
-    {
-        await AuditDeniedAsync(context);
-        return Results.Redirect("/denied");
     }
 
     private static async Task AuditDeniedAsync(HttpContext context)

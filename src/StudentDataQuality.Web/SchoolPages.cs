@@ -46,9 +46,6 @@ internal static class SchoolPages
     /// <summary>Marks the upload endpoint: its size and uploader are judged before its form is read (<see cref="GuardUploadsAsync"/>).</summary>
     internal sealed class UploadEndpoint;
 
-    /// <summary>The signed-in account (<see cref="Portal.AccountOf"/>), for the pages of other areas that still ask here.</summary>
-    public static Account AccountOf(System.Security.Claims.ClaimsPrincipal user) => Portal.AccountOf(user);
-
     private static string From(HttpContext context) => Portal.ClientAddress(context);
 
     private static WorksheetLanguage Language => CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "en" ? WorksheetLanguage.English : WorksheetLanguage.Chinese;
