@@ -22,7 +22,8 @@ public sealed record UserMessage(string Code, params object?[] Args)
     {
         var format = Resources.Select(r => r.GetString(Code, culture)).FirstOrDefault(f => f is not null)
             ?? throw new InvalidOperationException($"The message '{Code}' is missing from the resources for {culture.Name}.");
-        return Args.Length == 0 ? format : string.Format(culture, format, Args);
+        // An argument that is itself a message (a stage's name, say) is rendered in the same language.
+        return Args.Length == 0 ? format : string.Format(culture, format, Args.Select(a => a is UserMessage m ? m.Render(culture) : a).ToArray());
     }
 
     public override string ToString() => Render(CultureInfo.CurrentUICulture);

@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Localization;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -107,7 +108,8 @@ public static class Portal
     public static WebApplication Build(PortalSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var builder = WebApplication.CreateSlimBuilder();
+        // Production always: the framework's developer page (stack traces, SQL) is never shown, whatever the environment says.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = Environments.Production });
         builder.WebHost.UseUrls(settings.Urls);
         builder.Logging.ClearProviders();
         if (settings.Logging is not null)
@@ -207,14 +209,17 @@ public static class Portal
 
         app.Use(SecurityHeaders.For(DashboardPath));
         app.UseRequestLocalization(Languages.Options());
+        // An unexpected failure: logged, and a page in the reader's language that says so, never a stack trace.
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = UnexpectedAsync });
         app.UseAuthentication();
         app.Use(NewPasswordFirst);
         app.UseAuthorization();
+        // The rate limits first: an upload or a sign-in counts against them even when refused on its size, its uploader or its token.
+        app.UseRateLimiter();
         // Every POST of a page group carries a token; the middleware checks it, the groups' filter refuses a bad one (Policies).
         // An upload is judged by its uploader and its length before that middleware reads its form (SchoolPages).
         app.Use(SchoolPages.GuardUploadsAsync);
         app.UseAntiforgery();
-        app.UseRateLimiter();
         app.UseHangfireDashboard(DashboardPath, new DashboardOptions
         {
             Authorization = [new DataTeamOnly(settings.DataSource)],
@@ -502,6 +507,16 @@ public static class Portal
             httpContext.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return page.ExecuteAsync(httpContext);
         }
+    }
+
+    /// <summary>The answer to an unexpected failure (the exception handler's): 500 and a page that says what to do.</summary>
+    internal static async Task UnexpectedAsync(HttpContext context)
+    {
+        var failure = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+        context.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("StudentDataQuality.Web").LogError(failure,
+            "Unexpected failure answering {Method} {Path}", context.Request.Method, context.Request.Path.Value);
+        var text = context.RequestServices.GetRequiredService<IStringLocalizer<PortalText>>();
+        await Page.Message(text["Unexpected.Title"], text["Unexpected"], StatusCodes.Status500InternalServerError, error: true).ExecuteAsync(context);
     }
 
     /// <summary>The signed-in account as its session's claims name it.</summary>

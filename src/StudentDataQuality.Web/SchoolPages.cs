@@ -59,6 +59,11 @@ internal static class SchoolPages
     {
         var account = Portal.AccountOf(context.User);
         var schoolCode = account.SchoolCode ?? code;
+        if (!IsCode(schoolCode))
+        {
+            return Page.NotFound(context);
+        }
+
         if (string.IsNullOrWhiteSpace(schoolCode))
         {
             var query = new TableQuery(q, Page: PageNumber(page));
@@ -111,6 +116,11 @@ internal static class SchoolPages
         var account = Portal.AccountOf(context.User);
         var descending = dir == "desc";
         var districtCode = account.DistrictCode ?? code;
+        if (!IsCode(districtCode))
+        {
+            return Page.NotFound(context);
+        }
+
         if (string.IsNullOrWhiteSpace(districtCode))
         {
             var all = new TableQuery(q, Known(sort, SchoolDesk.DistrictSorts.Keys), descending, PageNumber(page));
@@ -128,6 +138,12 @@ internal static class SchoolPages
         });
     }
 
+    /// <summary>
+    /// None, or a code as schools and districts have them (letters, digits, '.', '_', '-', at most 40): anything else is no
+    /// school or district of the province, answered "not found" without a query (and kept out of the audit log).
+    /// </summary>
+    private static bool IsCode(string? code) => string.IsNullOrEmpty(code) || ExplanationFilters.CodePattern().IsMatch(code);
+
     /// <summary>A sort or filter key as asked when it is one of the table's own; anything else (a typo, a hostile value) is no key.</summary>
     private static string? Known(string? key, IEnumerable<string> keys) => key is not null && keys.Contains(key, StringComparer.Ordinal) ? key : null;
 
@@ -135,6 +151,11 @@ internal static class SchoolPages
     {
         var account = Portal.AccountOf(context.User);
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        if (!IsCode(form["school"].ToString()) || string.IsNullOrEmpty(form["school"]) || !IsCode(form["district"].ToString()))
+        {
+            return Page.NotFound(context);
+        }
+
         await desk.ApproveAsync(account, form["school"].ToString(), From(context), context.RequestAborted);
         return Results.Redirect(account.DistrictCode is not null || string.IsNullOrEmpty(form["district"])
             ? "/district"
@@ -188,6 +209,23 @@ internal static class SchoolPages
             || context.User.Identity?.IsAuthenticated != true)
         {
             await next(context);
+            return;
+        }
+
+        // A request another site made the browser send (a cross-site form or fetch) is left to the antiforgery check, which
+        // refuses it: nothing is audited or drained in the signed-in account's name for it.
+        if (context.Request.Headers["Sec-Fetch-Site"] is [{ } site] && site != "same-origin")
+        {
+            await next(context);
+            return;
+        }
+
+        // Without its length an upload cannot be judged before it is read (browsers always send it for a form).
+        if (context.Request.ContentLength is null)
+        {
+            var text411 = context.RequestServices.GetRequiredService<IStringLocalizer<SchoolText>>();
+            await Page.Message(text411["Upload.LengthRequired.Title"], text411["Upload.LengthRequired"], StatusCodes.Status411LengthRequired, error: true, back: "/school")
+                .ExecuteAsync(context);
             return;
         }
 

@@ -72,6 +72,12 @@ public sealed class ExplanationReview(NpgsqlDataSource dataSource)
     {
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentNullException.ThrowIfNull(reader);
+        // The schools' explanations across the province are the data team's to read, whoever calls (the pages' policy says so too).
+        if (reader.Role != AccountRole.DataTeam)
+        {
+            throw new OutOfScopeException("explanations", filter.SchoolCode ?? filter.DistrictCode ?? "province", filter.SchoolCode);
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -115,7 +121,12 @@ public sealed class ExplanationReview(NpgsqlDataSource dataSource)
         }
 
         await AuditLog.WriteAsync(connection, reader.Name, "explanations.read", null, null, null,
-            new { rows = rows.Count, schools = rows.Select(e => e.SchoolCode).Distinct(StringComparer.Ordinal).Count(), from }, cancellationToken);
+            new
+            {
+                rows = rows.Count, schools = rows.Select(e => e.SchoolCode).Distinct(StringComparer.Ordinal).Count(), from,
+                // Which explanations (and so whose students) were shown: the page's own ids, at most a page.
+                explanation_ids = rows.Select(e => e.ExplanationId),
+            }, cancellationToken);
         return new ExplanationPage(rows, total);
     }
 

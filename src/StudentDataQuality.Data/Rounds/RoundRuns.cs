@@ -58,7 +58,7 @@ public sealed record RoundProgress(int Schools, IReadOnlyList<ProgressDay> Days)
 
 /// <summary>A round that was started before: its run goes on by itself.</summary>
 public sealed class RoundAlreadyStartedException(string roundCode, RoundStage stage) : UserErrorException(
-    new UserMessage("RoundRun.AlreadyStarted", roundCode, RoundRuns.StageText(stage)))
+    new UserMessage("RoundRun.AlreadyStarted", roundCode, new UserMessage("RoundRun.Stage." + RoundRuns.StageText(stage))))
 {
     public string RoundCode { get; } = roundCode;
 }

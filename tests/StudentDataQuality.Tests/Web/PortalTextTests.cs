@@ -125,6 +125,6 @@ public sealed partial class PortalTextTests
     [GeneratedRegex(@"\b(?<name>\w+)\[""(?<key>[^""]+)""\s*[\],]")]
     private static partial Regex Lookup();
 
-    [GeneratedRegex(@"new UserMessage\(""(?<code>[^""]+)""")]
+    [GeneratedRegex(@"new UserMessage\(""(?<code>[^""]+)""\s*[,)]")]
     private static partial Regex MessageCode();
 }

@@ -185,6 +185,93 @@ public sealed class SignInAbuseTests(DatabaseFixture db) : IClassFixture<Databas
         Assert.Equal("/school?code=2301000001", local.Headers.Location?.OriginalString);
     }
 
+    [Fact]
+    [Trait("Category", "Security")]
+    public async Task AnUploadAnotherSiteSent_OrOneWithoutItsLength_IsRefused_WithNothingOnRecordInTheAccountsName()
+    {
+        await using var portal = await PortalAsync();
+        using var school = new PortalBrowser(portal.Site, "en");
+        await school.SignInFirstTimeAsync("school-r10", await PortalBrowser.AccountAsync(db.DataSource, "school-r10", AccountRole.School, "2301000210"));
+        var token = await school.FormTokenAsync("/");
+
+        // Sent by another site's page (the browser says so): left to the antiforgery check, which refuses it; nothing drained
+        // or audited for the account (a school with no worksheet would otherwise be refused, and audited, as an uploader).
+        using (var crossSite = new HttpRequestMessage(HttpMethod.Post, "/school/returns") { Content = Upload(null) })
+        {
+            crossSite.Headers.Add("Sec-Fetch-Site", "cross-site");
+            Assert.Equal(HttpStatusCode.BadRequest, (await school.Http.SendAsync(crossSite)).StatusCode);
+        }
+
+        // Without a Content-Length (chunked): it cannot be judged before it is read, so it is refused, with what to do.
+        using var chunked = new HttpRequestMessage(HttpMethod.Post, "/school/returns") { Content = new Chunked(Upload(token)) };
+        var answer = await school.Http.SendAsync(chunked);
+        Assert.Equal(HttpStatusCode.LengthRequired, answer.StatusCode);
+        Assert.Contains("Choose the file again", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE actor = 'school-r10' AND action LIKE 'worksheet.return%'"));
+
+        // The same upload from the portal's own page is judged as the account's (refused: no worksheet of its own), on record.
+        var own = await school.UploadAsync("/", "/school/returns", "a.xlsx", "x"u8.ToArray());
+        Assert.Equal(HttpStatusCode.Forbidden, own.StatusCode);
+        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE actor = 'school-r10' AND action LIKE 'worksheet.return%'"));
+
+        MultipartFormDataContent Upload(string? formToken)
+        {
+            var form = new MultipartFormDataContent { { new ByteArrayContent("x"u8.ToArray()), "file", "a.xlsx" } };
+            if (formToken is not null)
+            {
+                form.Add(new StringContent(formToken), "__RequestVerificationToken");
+            }
+
+            return form;
+        }
+    }
+
+    [Theory]
+    [Trait("Category", "Security")]
+    [InlineData("/school?code=%3Cscript%3E")]
+    [InlineData("/district?code=230101%27%20OR%201%3D1")]
+    public async Task ACodeThatCannotBeOne_IsNotFound_WithoutAQuery(string address)
+    {
+        await using var portal = await PortalAsync();
+        using var team = new PortalBrowser(portal.Site, "en");
+        var account = "team-r11-" + address.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await team.SignInFirstTimeAsync(account, await PortalBrowser.AccountAsync(db.DataSource, account, AccountRole.DataTeam));
+        var answer = await team.GetAsync(address);
+        Assert.Equal(HttpStatusCode.NotFound, answer.StatusCode);
+        Assert.DoesNotContain("<script>", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A body sent without its length (chunked), as no browser sends a form.</summary>
+    private sealed class Chunked : HttpContent
+    {
+        private readonly HttpContent inner;
+
+        public Chunked(HttpContent inner)
+        {
+            this.inner = inner;
+            Headers.ContentType = inner.Headers.ContentType;
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
+            await stream.WriteAsync(await inner.ReadAsByteArrayAsync());
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
     private static PortalBrowser From(RunningPortal portal, string address)
     {
         var browser = new PortalBrowser(portal.Site, "en");
