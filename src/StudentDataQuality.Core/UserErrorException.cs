@@ -26,7 +26,10 @@ public class UserErrorException : Exception
         Text = message;
     }
 
-    /// <summary>A mistake told in one language only (English); being replaced by codes.</summary>
+    /// <summary>
+    /// The standard constructor of an exception; not for messages to people (they are codes: a test fails on a throw with
+    /// plain text).
+    /// </summary>
     public UserErrorException(string message)
         : base(message)
     {

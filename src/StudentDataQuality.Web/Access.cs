@@ -40,9 +40,6 @@ public static class Policies
         [Manager] = [AccountRole.Manager, AccountRole.District, AccountRole.DataTeam],
     };
 
-    /// <summary>The roles a policy admits.</summary>
-    public static IReadOnlyList<AccountRole> Admits(string policy) => Roles[policy];
-
     internal static void Add(AuthorizationOptions options)
     {
         foreach (var (name, roles) in Roles)

@@ -464,8 +464,7 @@ public static class Portal
             }
             else
             {
-                throw new UserErrorException(
-                    $"The known proxy '{proxy}' (Web:KnownProxies) is neither an IP address nor a network such as 10.0.0.0/8; correct it in the configuration.");
+                throw new UserErrorException(new UserMessage("Settings.KnownProxyInvalid", proxy));
             }
         }
 

@@ -68,7 +68,8 @@ internal static class SchoolPages
         {
             var query = new TableQuery(q, Page: PageNumber(page));
             var found = await desk.FindSchoolsAsync(account, query, context.RequestAborted);
-            return Page.Show<SchoolSearchPage>(new { Schools = found, Links = new TableLinks("/school", query, new Dictionary<string, string?>()) });
+            var links = new TableLinks("/school", query, new Dictionary<string, string?>());
+            return PastTheEnd(found, links) ?? Page.Show<SchoolSearchPage>(new { Schools = found, Links = links });
         }
 
         if (await desk.StatusAsync(account, schoolCode, context.RequestAborted) is not { } status)
@@ -125,17 +126,14 @@ internal static class SchoolPages
         {
             var all = new TableQuery(q, Known(sort, SchoolDesk.DistrictSorts.Keys), descending, PageNumber(page));
             var districts = await desk.DistrictsAsync(account, all, context.RequestAborted);
-            return Page.Show<DistrictsPage>(new { Districts = districts, Links = new TableLinks("/district", all, new Dictionary<string, string?>()) });
+            var allLinks = new TableLinks("/district", all, new Dictionary<string, string?>());
+            return PastTheEnd(districts, allLinks) ?? Page.Show<DistrictsPage>(new { Districts = districts, Links = allLinks });
         }
 
         var query = new TableQuery(q, Known(sort, SchoolDesk.SchoolSorts.Keys), descending, PageNumber(page), Known(filter, SchoolDesk.SchoolFilters));
         var schools = await desk.DistrictAsync(account, districtCode, query, context.RequestAborted);
-        return Page.Show<DistrictPage>(new
-        {
-            DistrictCode = districtCode,
-            Schools = schools,
-            Links = new TableLinks("/district", query, new Dictionary<string, string?> { ["code"] = account.DistrictCode is null ? districtCode : null }),
-        });
+        var schoolLinks = new TableLinks("/district", query, new Dictionary<string, string?> { ["code"] = account.DistrictCode is null ? districtCode : null });
+        return PastTheEnd(schools, schoolLinks) ?? Page.Show<DistrictPage>(new { DistrictCode = districtCode, Schools = schools, Links = schoolLinks });
     }
 
     /// <summary>
@@ -143,6 +141,13 @@ internal static class SchoolPages
     /// school or district of the province, answered "not found" without a query (and kept out of the audit log).
     /// </summary>
     private static bool IsCode(string? code) => string.IsNullOrEmpty(code) || ExplanationFilters.CodePattern().IsMatch(code);
+
+    /// <summary>
+    /// A page past the table's end (an old link, a typed number): the first page of the same search and sort, rather than
+    /// an empty table that says nothing of where the rows are.
+    /// </summary>
+    private static IResult? PastTheEnd<T>(TablePage<T> table, TableLinks links) =>
+        table.Rows.Count == 0 && table.Page > 1 ? Results.Redirect(links.Page(1)) : null;
 
     /// <summary>A sort or filter key as asked when it is one of the table's own; anything else (a typo, a hostile value) is no key.</summary>
     private static string? Known(string? key, IEnumerable<string> keys) => key is not null && keys.Contains(key, StringComparer.Ordinal) ? key : null;

@@ -101,6 +101,18 @@ public sealed partial class PortalTextTests
         Assert.Empty(missing);
     }
 
+    [Fact]
+    public void NoUserErrorIsThrownAsPlainText()
+    {
+        var plain = Directory.EnumerateFiles(Repository(), "*.cs", SearchOption.AllDirectories)
+            .Where(f => (f.Contains($"{Path.DirectorySeparatorChar}src{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                    || f.Contains($"{Path.DirectorySeparatorChar}jobs{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+                && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .SelectMany(f => PlainThrow().Matches(File.ReadAllText(f)).Select(m => $"{Path.GetFileName(f)}: {m.Value}"))
+            .ToList();
+        Assert.Empty(plain);
+    }
+
     private static HashSet<string> Keys(string textClass, CultureInfo culture)
     {
         var resources = new ResourceManager("StudentDataQuality.Web.Resources." + textClass, Web);
@@ -124,6 +136,9 @@ public sealed partial class PortalTextTests
 
     [GeneratedRegex(@"\b(?<name>\w+)\[""(?<key>[^""]+)""\s*[\],]")]
     private static partial Regex Lookup();
+
+    [GeneratedRegex(@"(new UserErrorException|: UserErrorException)\(\s*\$?""")]
+    private static partial Regex PlainThrow();
 
     [GeneratedRegex(@"new UserMessage\(""(?<code>[^""]+)""\s*[,)]")]
     private static partial Regex MessageCode();
