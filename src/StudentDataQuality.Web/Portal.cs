@@ -372,7 +372,7 @@ public static class Portal
     private static string ThrottledMessage(IStringLocalizer<PortalText> text, DateTimeOffset until) => text["SignIn.Throttled", BeijingTime(until)];
 
     /// <summary>A time of day as the province reads it (Beijing time, 24 hours).</summary>
-    internal static string BeijingTime(DateTimeOffset at) => at.ToOffset(TimeSpan.FromHours(8)).ToString("HH:mm", CultureInfo.InvariantCulture);
+    internal static string BeijingTime(DateTimeOffset at) => Components.Dates.Time(at);
 
     private static async Task<IResult> ChangePasswordAsync(HttpContext context, IStringLocalizer<PortalText> text, SignIns signIns, Sessions sessions, Gates gates)
     {
