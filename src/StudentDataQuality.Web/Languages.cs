@@ -17,6 +17,12 @@ public static class Languages
 
     private static readonly CultureInfo[] Supported = [CultureInfo.GetCultureInfo("zh-CN"), CultureInfo.GetCultureInfo("zh"), CultureInfo.GetCultureInfo("en")];
 
+    /// <summary>True when this request is answered in English (its UI culture); Simplified Chinese otherwise.</summary>
+    public static bool English => CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "en";
+
+    /// <summary>The reader's language as the worksheets and receipts name it.</summary>
+    public static Worksheets.WorksheetLanguage Worksheet => English ? Worksheets.WorksheetLanguage.English : Worksheets.WorksheetLanguage.Chinese;
+
     /// <summary>The cookie's value for the switch's code ("zh" or "en").</summary>
     public static string CookieValue(string code) =>
         CookieRequestCultureProvider.MakeCookieValue(new RequestCulture(code == "en" ? "en" : "zh-CN"));

@@ -531,7 +531,7 @@ public static class Portal
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
         await StudentDataQuality.Data.AuditLog.WriteAsync(connection, context.User.Identity?.Name ?? "anonymous", "access.refused", null,
             context.User.FindFirstValue(SchoolClaim), context.Request.Path.ToString(),
-            new { what = "page", role = context.User.FindFirstValue(ClaimTypes.Role), from = context.Connection.RemoteIpAddress?.ToString() ?? "" },
+            new { what = "page", role = context.User.FindFirstValue(ClaimTypes.Role), from = ClientAddress(context) },
             context.RequestAborted);
     }
 
@@ -552,7 +552,7 @@ public static class Portal
                 """);
             command.Parameters.AddWithValue("actor", user.Identity?.Name ?? "anonymous");
             command.Parameters.AddWithValue("path", http.Request.Path.ToString());
-            command.Parameters.AddWithValue("from", http.Connection.RemoteIpAddress?.ToString() ?? "");
+            command.Parameters.AddWithValue("from", ClientAddress(http));
             command.ExecuteNonQuery();
             return false;
         }

@@ -48,7 +48,7 @@ internal static class SchoolPages
 
     private static string From(HttpContext context) => Portal.ClientAddress(context);
 
-    private static WorksheetLanguage Language => CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "en" ? WorksheetLanguage.English : WorksheetLanguage.Chinese;
+    private static WorksheetLanguage Language => Languages.Worksheet;
 
     /// <summary>
     /// A school's page; without a school (the data team, a district office): a search of the schools in the reader's scope.

@@ -328,7 +328,7 @@ internal static class SecondFactorPages
 
     private static string TokenHash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
-    private static string From(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "";
+    private static string From(HttpContext context) => Portal.ClientAddress(context);
 
     /// <summary>The pending sign-in is over (its time ran out, or it was finished or ended): the password again.</summary>
     private static IResult Expired(HttpContext context, IStringLocalizer<SecondFactorText> text)

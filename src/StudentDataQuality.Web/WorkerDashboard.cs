@@ -208,7 +208,7 @@ public static class WorkerDashboard
         var form = await context.Request.ReadFormAsync();
         var name = form["account"].ToString().Trim();
         var password = form["password"].ToString();
-        var from = context.Connection.RemoteIpAddress?.ToString() ?? "";
+        var from = Portal.ClientAddress(context);
         SignInResult result;
         using (await gates.PasswordChecks.EnterAsync(context.RequestAborted))
         {
@@ -297,7 +297,7 @@ public static class WorkerDashboard
             {
                 using var connection = dataSource.OpenConnection();
                 AuditLog.WriteAsync(connection, user.Identity.Name ?? "", "dashboard.refused", null, null, http.Request.Path.ToString(),
-                    new { from = http.Connection.RemoteIpAddress?.ToString() ?? "", where = "worker" }).GetAwaiter().GetResult();
+                    new { from = Portal.ClientAddress(http), where = "worker" }).GetAwaiter().GetResult();
             }
 
             return false;
