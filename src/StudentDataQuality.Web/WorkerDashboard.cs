@@ -109,6 +109,8 @@ public static class WorkerDashboard
         ArgumentNullException.ThrowIfNull(dataSource);
         app.Use(SecurityHeaders.For(DashboardPath));
         app.UseRequestLocalization(Languages.Options());
+        // An unexpected failure: logged, and the portal's page that says so, never a stack trace.
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = Portal.UnexpectedAsync });
         if (localOnly)
         {
             app.Use((context, next) =>

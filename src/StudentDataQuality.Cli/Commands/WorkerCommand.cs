@@ -87,7 +87,12 @@ public sealed class WorkerCommand : AsyncCommand<WorkerSettings>
         }
         else
         {
-            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+            {
+                ContentRootPath = AppContext.BaseDirectory,
+                // Production always: the framework's developer page (stack traces) is never shown, whatever the environment says.
+                EnvironmentName = Microsoft.Extensions.Hosting.Environments.Production,
+            });
             builder.WebHost.UseUrls(dashboard);
             Configure(builder.Services);
             builder.Services.AddWorkerDashboard(dataSource, key);

@@ -241,6 +241,25 @@ public sealed class SignInAbuseTests(DatabaseFixture db) : IClassFixture<Databas
         Assert.DoesNotContain("<script>", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    [Trait("Category", "Security")]
+    public async Task AnUnexpectedFailure_IsAPageInTheReadersLanguage_NeverAStackTrace()
+    {
+        // The database is not there (nothing listens on port 1): the sign-in's first query fails as nothing a user did.
+        await using var nowhere = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Username=nobody;Database=nothing;Timeout=2");
+        await using var portal = await PortalAsync(s => s with { DataSource = nowhere });
+        foreach (var (language, told) in new[] { ("en", "Something unexpected went wrong"), ("zh-CN", "处理您的请求时出现意外错误") })
+        {
+            using var browser = new PortalBrowser(portal.Site, language);
+            var answer = await browser.PasswordOnlyAsync("school-r12", "any-password-1");
+            Assert.Equal(HttpStatusCode.InternalServerError, answer.StatusCode);
+            var page = await answer.Content.ReadAsStringAsync();
+            Assert.Contains(told, page, StringComparison.Ordinal);
+            Assert.DoesNotContain("Npgsql", page, StringComparison.Ordinal);
+            Assert.DoesNotContain(" at StudentDataQuality", page, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>A body sent without its length (chunked), as no browser sends a form.</summary>
     private sealed class Chunked : HttpContent
     {
