@@ -333,18 +333,7 @@ public sealed class TeamBrowserTests(TeamBrowserTests.Site site) : IClassFixture
     private async Task<IPage> SignedInAsync(string account, string oneTimePassword)
     {
         var page = await site.Chromium.NewPageAsync(_round.Site);
-        await page.GotoAsync("/team");
-        await page.WaitForURLAsync("**/login**");
-        await page.Locator("#account").FillAsync(account);
-        await page.Locator("#password").FillAsync(oneTimePassword);
-        await page.GetByRole(AriaRole.Button, new() { Name = "登录" }).ClickAsync();
-        await Authenticators.PassInBrowserAsync(page, account);
-        await page.WaitForURLAsync("**/password");
-        await page.Locator("#current").FillAsync(oneTimePassword);
-        await page.Locator("#new").FillAsync("browser-" + oneTimePassword);
-        await page.Locator("#confirm").FillAsync("browser-" + oneTimePassword);
-        await page.GetByRole(AriaRole.Button, new() { Name = "保存" }).ClickAsync();
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await Authenticators.SignInFirstTimeInBrowserAsync(page, "/team", account, oneTimePassword);
         return page;
     }
 

@@ -386,18 +386,7 @@ public sealed class TrendsBrowserTests(TrendsBrowserTests.Province province) : I
     {
         var oneTimePassword = await PortalBrowser.AccountAsync(Db.DataSource, account, role);
         var page = await _province.Chromium.NewPageAsync(_province.Site, width: width, height: height);
-        await page.GotoAsync("/");
-        await page.WaitForURLAsync("**/login**");
-        await page.Locator("#account").FillAsync(account);
-        await page.Locator("#password").FillAsync(oneTimePassword);
-        await page.GetByRole(AriaRole.Button, new() { Name = "登录" }).ClickAsync();
-        await Authenticators.PassInBrowserAsync(page, account);
-        await page.WaitForURLAsync("**/password");
-        await page.Locator("#current").FillAsync(oneTimePassword);
-        await page.Locator("#new").FillAsync("browser-" + oneTimePassword);
-        await page.Locator("#confirm").FillAsync("browser-" + oneTimePassword);
-        await page.GetByRole(AriaRole.Button, new() { Name = "保存" }).ClickAsync();
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await Authenticators.SignInFirstTimeInBrowserAsync(page, "/", account, oneTimePassword);
         return page;
     }
 }
