@@ -32,12 +32,16 @@ public static class Policies
     /// <summary>The trends (aggregates only): managers, districts (their own), the data team.</summary>
     public const string Manager = nameof(AccountRole.Manager);
 
+    /// <summary>A class teacher's pages (its classes' students, the parents' answers): class teachers only.</summary>
+    public const string ClassTeacher = nameof(AccountRole.ClassTeacher);
+
     private static readonly Dictionary<string, AccountRole[]> Roles = new(StringComparer.Ordinal)
     {
         [DataTeam] = [AccountRole.DataTeam],
         [District] = [AccountRole.District, AccountRole.DataTeam],
         [School] = [AccountRole.School, AccountRole.District, AccountRole.DataTeam],
         [Manager] = [AccountRole.Manager, AccountRole.District, AccountRole.DataTeam],
+        [ClassTeacher] = [AccountRole.ClassTeacher],
     };
 
     internal static void Add(AuthorizationOptions options)

@@ -16,6 +16,9 @@ public enum AccountRole
 
     /// <summary>A manager: aggregates only, never a student's data.</summary>
     Manager,
+
+    /// <summary>A class teacher: the students of its classes at its school, while a confirmation campaign is open (access.may_read_student).</summary>
+    ClassTeacher,
 }
 
 /// <summary>Someone who acts: an account of <c>access.account</c>, or the data team's operator at the command line.</summary>
@@ -29,6 +32,7 @@ public sealed record Account(string Name, AccountRole Role, string? SchoolCode =
         AccountRole.DataTeam => "data_team",
         AccountRole.District => "district",
         AccountRole.School => "school",
+        AccountRole.ClassTeacher => "class_teacher",
         _ => "manager",
     };
 
@@ -38,6 +42,7 @@ public sealed record Account(string Name, AccountRole Role, string? SchoolCode =
         "district" => AccountRole.District,
         "school" => AccountRole.School,
         "manager" => AccountRole.Manager,
+        "class_teacher" => AccountRole.ClassTeacher,
         _ => throw new InvalidOperationException($"Unknown account role '{text}' in access.account."),
     };
 }
