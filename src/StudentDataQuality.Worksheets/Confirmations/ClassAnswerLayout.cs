@@ -86,7 +86,7 @@ internal static class ClassAnswerLayout
 
     /// <summary>
     /// A row's signature: the workbook id, the sheet id (as stored), and the format, round, school, grade, class, student number
-    /// and the printed values in <see cref="ConfirmationFields.All"/> order (empty as null). A row copied from another class's or
+    /// and the printed values in <see cref="ConfirmationFields.All"/> order (empty as null, line breaks as LF). A row copied from another class's or
     /// another workbook's sheet, or whose sheet id or printed values were changed, does not verify.
     /// </summary>
     public static string SignRow(byte[] key, Guid workbookId, string roundCode, string schoolCode, ClassKey @class, string sheetId, string? studentNo,
@@ -102,7 +102,12 @@ internal static class ClassAnswerLayout
     private static string?[] RowValues(string roundCode, string schoolCode, ClassKey @class, string? studentNo, IReadOnlyList<string?> printed) =>
         [Format, roundCode, schoolCode, Grade(@class), @class.ClassName, Empty(studentNo), .. printed.Select(Empty)];
 
-    private static string? Empty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+    /// <summary>
+    /// A value as signed: empty as null, and line breaks as LF: ClosedXML and others re-save a CR inside a text as a raw CR, which
+    /// reads back as LF (see <see cref="CarriageReturns"/>), and a changed line break is no changed value.
+    /// </summary>
+    private static string? Empty(string? value) =>
+        string.IsNullOrEmpty(value) ? null : value.Contains('\r', StringComparison.Ordinal) ? WorkbookBuilder.NormaliseLineBreaks(value) : value;
 }
 
 /// <summary>
