@@ -224,6 +224,29 @@ public sealed class ClassAnswerWorkbookTests
     public void Refuses_AFileOverTheLimit() => Refused(Issued, "TooLarge", new ReturnLimits { MaxBytes = 1024 });
 
     [Fact]
+    public void Refuses_APackageThatUnpacksAbnormally()
+    {
+        // 3 MB of zeros packs about a thousand times: a zip bomb's shape, refused before any part is parsed.
+        using var package = new MemoryStream();
+        package.Write(Issued);
+        using (var zip = new System.IO.Compression.ZipArchive(package, System.IO.Compression.ZipArchiveMode.Update, leaveOpen: true))
+        {
+            using var entry = zip.CreateEntry("xl/media/padding.bin", System.IO.Compression.CompressionLevel.SmallestSize).Open();
+            entry.Write(new byte[3 * 1024 * 1024]);
+        }
+
+        Refused(package.ToArray(), "Damaged");
+    }
+
+    [Fact]
+    public void Refuses_AWorkbookSignedWithAnotherKey()
+    {
+        using var stream = new MemoryStream(Issued, writable: false);
+        var e = Assert.Throws<UserErrorException>(() => ClassAnswerWorkbook.Read(stream, FileName, SHA256.HashData("another key"u8.ToArray())));
+        Assert.Equal("AnswerWorkbook.OtherKey", e.Text?.Code);
+    }
+
+    [Fact]
     public void Refuses_AWorkbookWithoutMeta()
     {
         using var book = new XLWorkbook(new MemoryStream(Issued));
