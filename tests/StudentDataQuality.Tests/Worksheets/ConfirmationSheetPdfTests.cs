@@ -98,6 +98,7 @@ public sealed partial class ConfirmationSheetPdfTests
     public void InEnglish_TheLabelsAndCodeNamesAreEnglish()
     {
         var pdf = ConfirmationSheetPdf.Render([Sheet(1), Sheet(2)], english: true);
+        Poppler.SavePng(pdf, 2, 110, Path.Combine(Chromium.Screenshots, "confirmation-sheet-en.png"));
 
         var pages = Poppler.Pages(pdf);
         Assert.Equal(2, pages.Count);
@@ -188,6 +189,7 @@ public sealed partial class ConfirmationSheetPdfTests
         }) with { SchoolName = new string('校', 300) + "\u202E", StudentNo = "\r\n=1+1\u0085" };
 
         var pdf = ConfirmationSheetPdf.Render([sheet, Sheet(2)]);
+        Poppler.SavePng(pdf, 1, 110, Path.Combine(Chromium.Screenshots, "confirmation-sheet-hostile.png"));
 
         var pages = Poppler.Pages(pdf);
         Assert.Equal(2, pages.Count);
