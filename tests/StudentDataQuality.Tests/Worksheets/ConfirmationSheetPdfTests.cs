@@ -364,3 +364,43 @@ public sealed partial class ConfirmationSheetPdfTests
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();
 }
+
+/// <summary>
+/// The PDF of a real class printed through the confirmation store (its own copy of a generated round): a page per student
+/// of the class, in the store's order, each with its sheet id and its student's ID number, which is on no other page.
+/// </summary>
+public sealed partial class ConfirmationSheetPrintTests(StudentDataQuality.Tests.Confirmations.ConfirmationRound round)
+    : IClassFixture<StudentDataQuality.Tests.Confirmations.ConfirmationRound>
+{
+    [Fact]
+    public async Task PrintingAClass_RendersAPagePerStudent_WithItsSheetIdAndItsIdNumberOnly()
+    {
+        var store = new StudentDataQuality.Data.Confirmations.ConfirmationStore(round.Database.DataSource);
+
+        var printed = await store.PrintAsync(round.Registrar, StudentDataQuality.Tests.Confirmations.ConfirmationRound.Round, round.School, round.Class,
+            sheets => ConfirmationSheetPdf.Render(sheets));
+
+        Assert.True(printed.Sheets.Count > 5, $"only {printed.Sheets.Count} students in the class");
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(printed.Pdf)), printed.Sha256, ignoreCase: true);
+        var pages = Poppler.Pages(printed.Pdf).Select(p => Whitespace().Replace(p, "")).ToList();
+        Assert.Equal(printed.Sheets.Count, pages.Count);
+        for (var i = 0; i < pages.Count; i++)
+        {
+            var sheet = printed.Sheets[i];
+            Assert.Contains(SheetId.Format(sheet.SheetId), pages[i], StringComparison.Ordinal);
+            Assert.Contains(round.Class.ToString(), pages[i], StringComparison.Ordinal);
+            if (sheet["id_number"] is { } id && IdShape().IsMatch(id))
+            {
+                Assert.Equal([i], pages.Select((p, n) => (p, n)).Where(x => x.p.Contains(id, StringComparison.Ordinal)).Select(x => x.n));
+            }
+        }
+
+        Assert.Contains(printed.Sheets, s => s["id_number"] is { } id && IdShape().IsMatch(id));
+    }
+
+    [GeneratedRegex(@"^\d{17}[\dX]$")]
+    private static partial Regex IdShape();
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+}
