@@ -27,7 +27,8 @@ public static class CjkFont
     private const uint TrueTypeVersion = 0x00010000;
     private const uint HeadTag = 0x68656164; // 'head'
 
-    private static readonly Lazy<byte[]> Face = new(() => ExtractFace(File.ReadAllBytes(Find(Folders)), 0));
+    // PublicationOnly: a missing font is not remembered, so that installing it needs no restart of the portal.
+    private static readonly Lazy<byte[]> Face = new(() => ExtractFace(File.ReadAllBytes(Find(Folders)), 0), LazyThreadSafetyMode.PublicationOnly);
 
     /// <summary>The first face of the font, as a standalone TrueType font (read once per process).</summary>
     /// <exception cref="UserErrorException">The font is not installed (Pdf.NoCjkFont).</exception>
