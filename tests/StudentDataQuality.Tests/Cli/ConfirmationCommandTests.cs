@@ -28,11 +28,14 @@ public sealed class ConfirmationCliRound : IAsyncLifetime
             [province.ExportDirectory]);
     }
 
-    /// <summary>A school of the round (by its place in school-code order) and its classes with their students.</summary>
+    /// <summary>A school of the round (by its place in the order of most classes first) and its classes with their students.</summary>
     public async Task<(string School, IReadOnlyList<(ClassKey Class, int Students)> Classes)> SchoolAsync(int index)
     {
-        var schools = await Database.ScalarAsync<string[]>(
-            "SELECT array_agg(DISTINCT school_code ORDER BY school_code) FROM registry.current_record WHERE school_code IS NOT NULL");
+        var schools = await Database.ScalarAsync<string[]>("""
+            SELECT array_agg(school_code ORDER BY classes DESC, school_code)
+            FROM   (SELECT school_code, count(DISTINCT (grade, class_name)) AS classes FROM registry.current_record
+                    WHERE school_code IS NOT NULL AND grade BETWEEN 1 AND 12 GROUP BY school_code) s
+            """);
         var school = schools[index];
         return (school, await new AccountStore(Database.DataSource).SchoolClassesAsync(school, Round));
     }
