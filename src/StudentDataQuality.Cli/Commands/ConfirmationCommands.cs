@@ -254,17 +254,13 @@ public sealed class ConfirmationPendingCommand : AsyncCommand<ConfirmationPendin
             return 0;
         }
 
-        var table = new Table().AddColumns("change", "sheet", "student no", "name", "class", "field", "printed", "now", "asked for", "waits because", "signed",
-            "entered by");
+        // A line per change (not a table): a terminal of any width shows it whole, and it reads well in a log.
         foreach (var c in pending)
         {
-            table.AddRow(c.ChangeId.ToString(CultureInfo.InvariantCulture), SheetId.Format(c.SheetId), Markup.Escape(c.StudentNo ?? ""),
-                Markup.Escape(c.StudentName ?? ""), Markup.Escape(c.Class.ToString()), Markup.Escape(c.Field), Markup.Escape(c.PrintedValue ?? ""),
-                Markup.Escape(c.CurrentValue ?? ""), Markup.Escape(c.NewValue), Markup.Escape(c.WaitsBecause), c.SignedOn.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                Markup.Escape(c.EnteredBy));
+            AnsiConsole.MarkupLineInterpolated(
+                $"  change {c.ChangeId}  sheet {SheetId.Format(c.SheetId)}  {c.StudentNo ?? ""} {c.StudentName ?? ""} ({c.Class})  {c.Field}: {c.CurrentValue ?? "(blank)"} → {c.NewValue}  (printed {c.PrintedValue ?? "(blank)"}; waits: {c.WaitsBecause}; signed {c.SignedOn:yyyy-MM-dd}, entered by {c.EnteredBy})");
         }
 
-        AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated(
             $"{pending.Count} change(s) wait. With the signed sheet at hand: `sdq confirmations approve <change>` applies one, `sdq confirmations refuse <change> --note <why>` refuses it.");
         return 0;
