@@ -49,14 +49,30 @@ app.Configure(config =>
     config.AddBranch("user", user =>
     {
         user.SetDescription("Accounts: who acts for which school or district.");
-        user.AddCommand<UserAddCommand>("add").WithDescription("Add an account (--role data-team|district|school|manager).");
+        user.AddCommand<UserAddCommand>("add").WithDescription("Add an account (--role data-team|district|school|manager|class-teacher).")
+            .WithExample("user", "add", "ct-zhang", "--role", "class-teacher", "--school", "2301000001", "--class", "4年级3班");
         user.AddCommand<UserListCommand>("list").WithDescription("List the accounts.");
         user.AddCommand<UserResetCommand>("reset").WithDescription("Give an account a one-time password (opens a locked or sealed account).");
         user.AddCommand<UserBulkCommand>("bulk")
             .WithDescription("Accounts with one-time passwords for every school (or district) of the school master that has none, into a new owner-only CSV.")
-            .WithExample("user", "bulk", "--schools", "--out", "school-accounts.csv");
+            .WithExample("user", "bulk", "--schools", "--out", "school-accounts.csv")
+            .WithExample("user", "bulk", "--class-teachers", "--round", "2026-autumn", "--school", "2301000001", "--out", "class-teachers.csv");
         user.AddCommand<UserSealCommand>("seal").WithDescription("Seal an account: no sign-in until it is reset.");
         user.AddCommand<UserResetSecondFactorCommand>("reset-2fa").WithDescription("Remove an account's second factor (a lost phone): it sets up a new one at next sign-in.");
+    });
+    config.AddBranch("confirmations", confirmations =>
+    {
+        confirmations.SetDescription("Parents confirm their child's record: the campaign, the printed sheets, the changes that wait.");
+        confirmations.AddCommand<ConfirmationOpenCommand>("open").WithDescription("Open (or extend) a round's confirmation campaign.")
+            .WithExample("confirmations", "open", "--round", "2026-autumn", "--until", "2026-11-30");
+        confirmations.AddCommand<ConfirmationCloseCommand>("close").WithDescription("Close a round's confirmation campaign now.");
+        confirmations.AddCommand<ConfirmationPrintCommand>("print")
+            .WithDescription("Print confirmation sheets: one PDF per class (of the round, a school, or one class), one A4 page per student.")
+            .WithExample("confirmations", "print", "--round", "2026-autumn", "--school", "2301000001", "--class", "4年级3班", "--out", "./sheets");
+        confirmations.AddCommand<ConfirmationPendingCommand>("pending").WithDescription("List a school's changes waiting for the registrar.")
+            .WithExample("confirmations", "pending", "--round", "2026-autumn", "--school", "2301000001");
+        confirmations.AddCommand<ConfirmationApproveCommand>("approve").WithDescription("Approve a change that waits: applied and re-checked.");
+        confirmations.AddCommand<ConfirmationRefuseCommand>("refuse").WithDescription("Refuse a change that waits.");
     });
     config.AddBranch("audit", audit =>
     {

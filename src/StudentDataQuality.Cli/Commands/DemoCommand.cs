@@ -121,7 +121,14 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         AnsiConsole.MarkupLineInterpolated(
             $"   Open problems: {before.Errors:N0} errors and {before.Warnings:N0} warnings before the returns, {after.Errors:N0} errors and {after.Warnings:N0} warnings now. Receipts are beside the returns, in receipts folders.");
 
-        AnsiConsole.MarkupLine("[bold]7. A quality snapshot of the round, as managers will read it[/]");
+        AnsiConsole.MarkupLine("[bold]7. Parents confirm their child's record: the campaign, class teachers, one class's sheets, parents' answers[/]");
+        var returned = simulated.Select(r => r.School).ToHashSet(StringComparer.Ordinal);
+        var demoSchool = await DemoSchoolAsync(dataSource, run, returned, cancellationToken);
+        var classTeachers = demoSchool is { } confirming
+            ? await ConfirmationsAsync(dataSource, settings.Round, confirming.School, Path.Combine(settings.Output, "confirmations"), options.Seed, cancellationToken)
+            : [];
+
+        AnsiConsole.MarkupLine("[bold]8. A quality snapshot of the round, as managers will read it[/]");
         var snapshot = jobs.Client.Enqueue<RoundJobs>(j => j.SnapshotAsync(settings.Round, CancellationToken.None));
         await jobs.ResultsAsync([snapshot], null, cancellationToken);
         await PrintSnapshotAsync(dataSource, run.RoundId, cancellationToken);
@@ -132,9 +139,10 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
             return 0;
         }
 
-        AnsiConsole.MarkupLine("[bold]8. The web portal, with a demo account of each role[/]");
+        AnsiConsole.MarkupLine("[bold]9. The web portal, with a demo account of each role[/]");
         var urls = settings.Urls ?? WebCommand.DefaultUrls;
-        var accounts = await DemoAccountsAsync(dataSource, run, simulated.Select(r => r.School).ToHashSet(StringComparer.Ordinal), cancellationToken);
+        var accounts = await DemoAccountsAsync(dataSource, demoSchool, cancellationToken);
+        accounts.AddRange(classTeachers);
         var table = new Table().AddColumns("Role", "Account", "One-time password", "Valid until", "Try");
         foreach (var (role, name, password, validUntil, what) in accounts)
         {
@@ -149,12 +157,9 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         return 0;
     }
 
-    /// <summary>
-    /// An account of each role with a fresh one-time password: the data team, a manager, the district of a school that sent
-    /// nothing back, and that school (so that it can download, fix, upload and certify by hand).
-    /// </summary>
-    private static async Task<List<(string Role, string Name, string Password, DateTimeOffset ValidUntil, string What)>> DemoAccountsAsync(NpgsqlDataSource dataSource, RoundRun run,
-        IReadOnlySet<string> returned, CancellationToken cancellationToken)
+    /// <summary>The school of the demo's school, district and class-teacher accounts: the first that sent nothing back (so that it can download, fix, upload and certify by hand), and its district.</summary>
+    private static async Task<(string School, string District)?> DemoSchoolAsync(NpgsqlDataSource dataSource, RoundRun run, IReadOnlySet<string> returned,
+        CancellationToken cancellationToken)
     {
         string? school = null, district = null;
         await using (var command = dataSource.CreateCommand("""
@@ -178,6 +183,17 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
             }
         }
 
+        return school is null ? null : (school, district!);
+    }
+
+    /// <summary>
+    /// An account of each role with a fresh one-time password: the data team, a manager, the district of the demo's school,
+    /// and that school.
+    /// </summary>
+    private static async Task<List<(string Role, string Name, string Password, DateTimeOffset ValidUntil, string What)>> DemoAccountsAsync(NpgsqlDataSource dataSource,
+        (string School, string District)? demoSchool, CancellationToken cancellationToken)
+    {
+        var (school, district) = demoSchool is { } found ? found : ((string?)null, (string?)null);
         var store = new AccountStore(dataSource);
         var signIns = new StudentDataQuality.Data.Access.SignIns(dataSource, SdqEnvironment.SignInPolicy());
         var accounts = new List<(string, string, string, DateTimeOffset, string)>();
@@ -198,6 +214,81 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
             await AddAsync("school", new Account("school-" + school, AccountRole.School, school, null), "download the worksheet, fix it in Excel, upload it, certify");
         }
 
+        return accounts;
+    }
+
+    /// <summary>
+    /// Parents' confirmations at the demo's school: the round's campaign opened, a class teacher (with a one-time password) for
+    /// each of its first few classes, the first class's sheets printed to a PDF in <paramref name="folder"/>, and simulated
+    /// parents' answers (<see cref="ParentAnswers"/>, from the seed) entered by each class's teacher: most unchanged, some
+    /// phones and addresses corrected (applied), a name or two corrected (waiting for the registrar), some sheets not back.
+    /// </summary>
+    private static async Task<List<(string Role, string Name, string Password, DateTimeOffset ValidUntil, string What)>> ConfirmationsAsync(
+        NpgsqlDataSource dataSource, string round, string school, string folder, int seed, CancellationToken cancellationToken)
+    {
+        const int Classes = 4;
+        var operatorAccount = Account.Operator(SdqEnvironment.Actor);
+        var confirmations = new StudentDataQuality.Data.Confirmations.ConfirmationStore(dataSource, JobHost.Checks(SdqEnvironment.Configuration));
+        var campaign = await confirmations.OpenCampaignAsync(round, null, operatorAccount, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated($"   the confirmation campaign is open until {campaign.ClosesOn:yyyy-MM-dd}");
+
+        var store = new AccountStore(dataSource);
+        var signIns = new StudentDataQuality.Data.Access.SignIns(dataSource, SdqEnvironment.SignInPolicy());
+        var teachers = (await store.ClassTeacherCandidatesAsync(round, school, null, cancellationToken)).Take(Classes).ToList();
+        var accounts = new List<(string, string, string, DateTimeOffset, string)>();
+        foreach (var teacher in teachers)
+        {
+            await store.AddClassTeacherAsync(teacher.Account.Name, school, [teacher.Class], SdqEnvironment.Actor, cancellationToken);
+            var password = StudentDataQuality.Web.Passwords.OneTime();
+            var validUntil = await signIns.SetPasswordAsync(teacher.Account.Name, StudentDataQuality.Web.Passwords.Hash(teacher.Account.Name, password), oneTime: true,
+                SdqEnvironment.Actor, cancellationToken);
+            accounts.Add(("class teacher", teacher.Account.Name, password, validUntil!.Value, $"{teacher.Class} of school {school} (/class): enter the parents' answers"));
+        }
+
+        var table = new Table().AddColumns("Class teacher", "Class", "One-time password", "Valid until");
+        foreach (var ((_, name, password, validUntil, _), teacher) in accounts.Zip(teachers))
+        {
+            table.AddRow(Markup.Escape(name), Markup.Escape(teacher.Class.ToString()), $"[bold]{password}[/]", SdqEnvironment.ValidUntil(validUntil));
+        }
+
+        AnsiConsole.Write(table);
+        if (teachers.Count == 0)
+        {
+            return accounts;
+        }
+
+        // One class's sheets as a PDF to look at; the other classes are printed too (their sheets are what the parents answer).
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        await ConfirmationPrintCommand.PrintAsync(dataSource, operatorAccount, round, school, teachers[0].Class, english: false, folder, cancellationToken);
+        var signedOn = DateOnly.FromDateTime(DateTime.UtcNow.AddHours(8));
+        var counts = new Dictionary<ParentReply, int>();
+        var pending = 0;
+        for (var i = 0; i < teachers.Count; i++)
+        {
+            var sheets = i == 0
+                ? await confirmations.ClassSheetsAsync(operatorAccount, round, school, teachers[i].Class, cancellationToken)
+                : (await confirmations.PrintAsync(operatorAccount, round, school, teachers[i].Class,
+                    printed => StudentDataQuality.Worksheets.Confirmations.ConfirmationSheetPdf.Render(printed), cancellationToken: cancellationToken)).Sheets;
+            // A name corrected in each of the first two classes: two changes wait for the school's registrar.
+            var parents = ParentAnswers.Simulate(sheets, seed, signedOn, nameCorrections: i < 2 ? 1 : 0);
+            foreach (var parent in parents)
+            {
+                counts[parent.Reply] = counts.GetValueOrDefault(parent.Reply) + 1;
+            }
+
+            var answers = parents.Where(p => p.Answer is not null).Select(p => p.Answer!).ToList();
+            var teacher = new Account(teachers[i].Account.Name, AccountRole.ClassTeacher, school);
+            var outcomes = await confirmations.AnswerAsync(teacher, answers, cancellationToken: cancellationToken);
+            pending += outcomes.Sum(o => o.Changes.Count(c => c.Status == StudentDataQuality.Confirmations.ChangeStatus.Pending));
+        }
+
+        AnsiConsole.MarkupLineInterpolated(
+            $"   {teachers.Count} classes of school {school}: {counts.GetValueOrDefault(ParentReply.Unchanged)} sheets confirmed unchanged, {counts.GetValueOrDefault(ParentReply.CorrectedContact)} with a new phone or address (applied and re-checked), {counts.GetValueOrDefault(ParentReply.CorrectedName)} with a corrected name ({pending} change(s) waiting for the school's registrar: `sdq confirmations pending --round {round} --school {school}`), {counts.GetValueOrDefault(ParentReply.NotReturned)} not returned.");
+        AnsiConsole.MarkupLineInterpolated($"   the sheets of {teachers[0].Class} are in {Path.GetFullPath(folder)} (one A4 page per student; readable by you only)");
         return accounts;
     }
 

@@ -7,6 +7,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using StudentDataQuality.Application;
 using StudentDataQuality.Cli.Hosting;
+using StudentDataQuality.Confirmations;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Files;
 using StudentDataQuality.Jobs;
@@ -355,28 +356,51 @@ public sealed class UserAddSettings : SdqSettings
     public string Name { get; init; } = "";
 
     [CommandOption("--role <ROLE>")]
-    [Description("data-team, district, school or manager.")]
+    [Description("data-team, district, school, manager or class-teacher.")]
     public string Role { get; init; } = "";
 
     [CommandOption("--school <CODE>")]
-    [Description("The school a school account acts for.")]
+    [Description("The school a school account acts for, or a class teacher teaches at.")]
     public string? School { get; init; }
 
     [CommandOption("--district <CODE>")]
     [Description("The district a district account follows.")]
     public string? District { get; init; }
 
+    [CommandOption("--class <CLASS>")]
+    [Description("A class teacher's class, as \"4年级3班\" (repeat for several); one the school has in its newest round.")]
+    public string[] Classes { get; init; } = [];
+
     public override ValidationResult Validate() =>
-        Role is "data-team" or "district" or "school" or "manager"
-            ? ValidationResult.Success()
-            : ValidationResult.Error($"--role is data-team, district, school or manager, not '{Role}'.");
+        Role is not ("data-team" or "district" or "school" or "manager" or "class-teacher")
+            ? ValidationResult.Error($"--role is data-team, district, school, manager or class-teacher, not '{Role}'.")
+            : Classes.Length > 0 && Role != "class-teacher" ? ValidationResult.Error("--class is for --role class-teacher only.")
+            : ValidationResult.Success();
 }
 
-/// <summary>Adds an account: who may act for which school or district.</summary>
+/// <summary>Adds an account: who may act for which school or district, or which classes of a school a class teacher serves.</summary>
 public sealed class UserAddCommand : AsyncCommand<UserAddSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, UserAddSettings settings, CancellationToken cancellationToken)
     {
+        if (settings.Role == "class-teacher")
+        {
+            // Each class as people write it; a wrong one is told before the database is opened.
+            var classes = settings.Classes.Select(ClassKey.Parse).ToList();
+            if (string.IsNullOrWhiteSpace(settings.School))
+            {
+                throw new UserErrorException(new UserMessage("Cli.ClassTeacherSchoolMissing", settings.Name));
+            }
+
+            await using var database = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
+            var store = new AccountStore(database);
+            var changed = await store.AddClassTeacherAsync(settings.Name, settings.School, classes, SdqEnvironment.Actor, cancellationToken);
+            var has = await store.ClassesOfAsync(settings.Name, cancellationToken);
+            AnsiConsole.MarkupLineInterpolated(
+                $"Class teacher {settings.Name} of school {settings.School} is there{(changed ? "" : " already")}: {string.Join(", ", has.Select(c => c.ToString()))}. Give it a one-time password with `sdq user reset {settings.Name}`.");
+            return 0;
+        }
+
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
         var role = settings.Role switch
         {
@@ -397,10 +421,13 @@ public sealed class UserListCommand : AsyncCommand<SdqSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, SdqSettings settings, CancellationToken cancellationToken)
     {
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
-        var table = new Table().AddColumns("account", "role", "school", "district");
-        foreach (var a in await new AccountStore(dataSource).ListAsync(cancellationToken))
+        var store = new AccountStore(dataSource);
+        var classes = await store.ClassesByAccountAsync(cancellationToken);
+        var table = new Table().AddColumns("account", "role", "school", "district", "classes");
+        foreach (var a in await store.ListAsync(cancellationToken))
         {
-            table.AddRow(Markup.Escape(a.Name), a.Role.ToString(), Markup.Escape(a.SchoolCode ?? ""), Markup.Escape(a.DistrictCode ?? ""));
+            table.AddRow(Markup.Escape(a.Name), a.Role.ToString(), Markup.Escape(a.SchoolCode ?? ""), Markup.Escape(a.DistrictCode ?? ""),
+                Markup.Escape(string.Join(", ", classes.GetValueOrDefault(a.Name) ?? [])));
         }
 
         AnsiConsole.Write(table);

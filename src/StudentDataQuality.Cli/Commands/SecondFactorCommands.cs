@@ -34,7 +34,7 @@ public sealed class UserResetSecondFactorCommand : AsyncCommand<UserNameSettings
 public static class SecondFactorSettings
 {
     /// <summary>
-    /// Web:SecondFactorRoles (comma-separated: data-team, district, school, manager; "none" for none), else the data team
+    /// Web:SecondFactorRoles (comma-separated: data-team, district, school, manager, class-teacher; "none" for none), else the data team
     /// and districts.
     /// </summary>
     public static SecondFactorPolicy FromConfiguration(IConfiguration configuration)
@@ -59,6 +59,7 @@ public static class SecondFactorSettings
                 "district" => AccountRole.District,
                 "school" => AccountRole.School,
                 "manager" => AccountRole.Manager,
+                "class-teacher" => AccountRole.ClassTeacher,
                 _ => throw new UserErrorException(new UserMessage("SecondFactor.UnknownRole", name)),
             });
         }

@@ -1,4 +1,5 @@
 using Npgsql;
+using StudentDataQuality.Confirmations;
 
 namespace StudentDataQuality.Data.Exchange;
 
@@ -50,6 +51,9 @@ public sealed record Account(string Name, AccountRole Role, string? SchoolCode =
 /// <summary>An account a school master calls for: its school or district, their names, and whether it is there already.</summary>
 public sealed record AccountCandidate(Account Account, string? SchoolName, string? DistrictName, bool Exists);
 
+/// <summary>A class teacher a round's classes call for: its account (ct-&lt;school&gt;-&lt;grade&gt;-&lt;n&gt;), its class, and whether the class has one.</summary>
+public sealed record ClassTeacherCandidate(Account Account, ClassKey Class, int Students, string? SchoolName, string? DistrictCode, bool Exists);
+
 /// <summary>What a bulk creation wrote of its accounts (file name and sha256), for the audit entry.</summary>
 public sealed record BulkRecord(string FileName, string Sha256);
 
@@ -98,7 +102,7 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
             throw new UserErrorException(new UserMessage("Account.DistrictCodeMissing", account.Name));
         }
 
-        if (!System.Text.RegularExpressions.Regex.IsMatch(account.Name, "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"))
+        if (!ValidName(account.Name))
         {
             throw new UserErrorException(new UserMessage("Account.NameInvalid", account.Name));
         }
@@ -176,9 +180,33 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
     /// this call made, while the transaction is open, and returns the sha256 of what it wrote of them; the single audit entry
     /// holds the count and that sha256, never a password. Nothing is committed when it throws.
     /// </summary>
-    public async Task<IReadOnlyList<Account>> AddWithOneTimePasswordsAsync(IReadOnlyList<(Account Account, string PasswordHash)> accounts,
+    public Task<IReadOnlyList<Account>> AddWithOneTimePasswordsAsync(IReadOnlyList<(Account Account, string PasswordHash)> accounts,
+        Func<IReadOnlyList<Account>, CancellationToken, Task<BulkRecord>> record, string actor, DateTimeOffset validUntil,
+        CancellationToken cancellationToken = default) =>
+        AddWithOneTimePasswordsAsync(accounts, null, record, actor, validUntil, cancellationToken);
+
+    /// <summary>
+    /// Class teachers made in bulk, as <see cref="AddWithOneTimePasswordsAsync(IReadOnlyList{ValueTuple{Account, string}}, Func{IReadOnlyList{Account}, CancellationToken, Task{BulkRecord}}, string, DateTimeOffset, CancellationToken)"/>
+    /// does, each with its class (the accounts' school is their <see cref="Account.SchoolCode"/>), in the same transaction.
+    /// </summary>
+    public Task<IReadOnlyList<Account>> AddClassTeachersWithOneTimePasswordsAsync(
+        IReadOnlyList<(Account Account, string PasswordHash, ClassKey Class)> accounts,
         Func<IReadOnlyList<Account>, CancellationToken, Task<BulkRecord>> record, string actor, DateTimeOffset validUntil,
         CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(accounts);
+        if (accounts.Any(a => a.Account.Role != AccountRole.ClassTeacher || string.IsNullOrEmpty(a.Account.SchoolCode)))
+        {
+            throw new ArgumentException("Only class teachers of a school, each with its class.", nameof(accounts));
+        }
+
+        return AddWithOneTimePasswordsAsync(accounts.Select(a => (a.Account, a.PasswordHash)).ToList(),
+            accounts.ToDictionary(a => a.Account.Name, a => a.Class, StringComparer.Ordinal), record, actor, validUntil, cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<Account>> AddWithOneTimePasswordsAsync(IReadOnlyList<(Account Account, string PasswordHash)> accounts,
+        IReadOnlyDictionary<string, ClassKey>? classes, Func<IReadOnlyList<Account>, CancellationToken, Task<BulkRecord>> record, string actor,
+        DateTimeOffset validUntil, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(accounts);
         ArgumentNullException.ThrowIfNull(record);
@@ -212,6 +240,19 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         }
 
         added.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        if (classes is not null && added.Count > 0)
+        {
+            // Only the accounts this call made get a class: one made meanwhile by someone else is left as it is.
+            await using var insert = new NpgsqlCommand("""
+                INSERT INTO access.account_class (account, grade, class_name)
+                SELECT * FROM unnest(@accounts, @grades, @classes) ON CONFLICT DO NOTHING
+                """, connection, transaction);
+            insert.Parameters.AddWithValue("accounts", added.Select(a => a.Name).ToArray());
+            insert.Parameters.AddWithValue("grades", added.Select(a => (short)classes[a.Name].Grade).ToArray());
+            insert.Parameters.AddWithValue("classes", added.Select(a => classes[a.Name].ClassName).ToArray());
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         var written = await record(added, cancellationToken);
         await AuditLog.WriteAsync(connection, actor, "account.bulk-add", null, null, written.FileName, new
         {
@@ -225,7 +266,188 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         return added;
     }
 
+    /// <summary>
+    /// The classes of a school (grade 1–12 and class name as the registry writes them, with their students) in a round, or in the
+    /// newest round that has records of the school when no round is given; empty when it has none.
+    /// </summary>
+    public async Task<IReadOnlyList<(ClassKey Class, int Students)>> SchoolClassesAsync(string schoolCode, string? roundCode,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(schoolCode);
+        // The newest round is found by probing the rounds newest first (as access.school_district does): one index probe each.
+        await using var command = dataSource.CreateCommand("""
+            WITH r AS (
+                SELECT ro.round_id FROM registry.round ro
+                WHERE  (@round::text IS NULL OR ro.code = @round)
+                  AND  (SELECT true FROM registry.record_version v WHERE v.round_id = ro.round_id AND v.school_code = @school LIMIT 1)
+                ORDER  BY ro.round_date DESC, ro.round_id DESC LIMIT 1)
+            SELECT c.grade, c.class_name, count(*)::int
+            FROM   registry.current_record c JOIN r USING (round_id)
+            WHERE  c.school_code = @school AND c.grade BETWEEN 1 AND 12 AND c.class_name <> '' AND length(c.class_name) <= 40
+            GROUP  BY c.grade, c.class_name
+            ORDER  BY c.grade, length(c.class_name), c.class_name
+            """);
+        command.Parameters.AddWithValue("school", schoolCode);
+        command.Parameters.Add(new NpgsqlParameter("round", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)roundCode ?? DBNull.Value });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var classes = new List<(ClassKey, int)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            classes.Add((new ClassKey(reader.GetInt16(0), reader.GetString(1)), reader.GetInt32(2)));
+        }
+
+        return classes;
+    }
+
+    /// <summary>
+    /// Adds a class teacher of <paramref name="schoolCode"/> with its classes, or adds classes to an existing class teacher of
+    /// that school (through <c>access.add_class_teacher</c>, which writes the audit entries). Each class must be one the school
+    /// has in the newest round that has its records. False when the account was there already with these classes.
+    /// </summary>
+    /// <exception cref="UserErrorException">A bad name, no class, a class the school does not have (the message lists those it has), or
+    /// an account of that name with another role or school.</exception>
+    public async Task<bool> AddClassTeacherAsync(string name, string schoolCode, IReadOnlyList<ClassKey> classes, string actor,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(classes);
+        if (!ValidName(name))
+        {
+            throw new UserErrorException(new UserMessage("Account.NameInvalid", name));
+        }
+
+        if (string.IsNullOrWhiteSpace(schoolCode))
+        {
+            throw new UserErrorException(new UserMessage("Account.SchoolCodeMissing", name));
+        }
+
+        if (classes.Count == 0)
+        {
+            throw new UserErrorException(new UserMessage("ClassTeacher.NoClass", name));
+        }
+
+        var has = await SchoolClassesAsync(schoolCode, null, cancellationToken);
+        if (has.Count == 0)
+        {
+            throw new UserErrorException(new UserMessage("ClassTeacher.SchoolHasNoClasses", schoolCode));
+        }
+
+        var known = has.Select(c => c.Class).ToHashSet();
+        if (classes.FirstOrDefault(c => !known.Contains(c)) is { } unknown)
+        {
+            throw new UserErrorException(new UserMessage("ClassTeacher.ClassUnknown", unknown.ToString(), schoolCode,
+                string.Join("、", has.Take(60).Select(c => c.Class.ToString())) + (has.Count > 60 ? "…" : "")));
+        }
+
+        if (await FindAsync(name, cancellationToken) is { } existing && (existing.Role != AccountRole.ClassTeacher || existing.SchoolCode != schoolCode))
+        {
+            throw new UserErrorException((existing.SchoolCode ?? existing.DistrictCode) is { } scope
+                ? new UserMessage("Account.ExistsOtherwise", name, Account.RoleText(existing.Role), scope)
+                : new UserMessage("Account.ExistsOtherwiseEverywhere", name, Account.RoleText(existing.Role)));
+        }
+
+        var distinct = classes.Distinct().ToArray();
+        await using var command = dataSource.CreateCommand("SELECT access.add_class_teacher(@name, @school, @grades, @classes, @actor)");
+        command.Parameters.AddWithValue("name", name);
+        command.Parameters.AddWithValue("school", schoolCode);
+        command.Parameters.AddWithValue("grades", distinct.Select(c => (short)c.Grade).ToArray());
+        command.Parameters.AddWithValue("classes", distinct.Select(c => c.ClassName).ToArray());
+        command.Parameters.AddWithValue("actor", actor);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    /// <summary>The classes an account teaches (none for another role), in order.</summary>
+    public async Task<IReadOnlyList<ClassKey>> ClassesOfAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT grade, class_name FROM access.account_class WHERE account = @name ORDER BY grade, length(class_name), class_name");
+        command.Parameters.AddWithValue("name", name);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var classes = new List<ClassKey>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            classes.Add(new ClassKey(reader.GetInt16(0), reader.GetString(1)));
+        }
+
+        return classes;
+    }
+
+    /// <summary>Every class teacher's classes (account → classes, in order), in one query: for listing the accounts.</summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<ClassKey>>> ClassesByAccountAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT account, grade, class_name FROM access.account_class ORDER BY account, grade, length(class_name), class_name");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var classes = new Dictionary<string, IReadOnlyList<ClassKey>>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var name = reader.GetString(0);
+            if (!classes.TryGetValue(name, out var list))
+            {
+                classes[name] = list = new List<ClassKey>();
+            }
+
+            ((List<ClassKey>)list).Add(new ClassKey(reader.GetInt16(1), reader.GetString(2)));
+        }
+
+        return classes;
+    }
+
+    /// <summary>
+    /// A class teacher for every class of a round's records (optionally of one school or one district of the round's school
+    /// master): the account ct-&lt;school&gt;-&lt;grade&gt;-&lt;n&gt;, n the class's place in its grade (1, 2, …), and whether it exists
+    /// already: an account of that name, or a class teacher of the school who has that class. One statement, set-based.
+    /// </summary>
+    public async Task<IReadOnlyList<ClassTeacherCandidate>> ClassTeacherCandidatesAsync(string roundCode, string? schoolCode, string? districtCode,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(roundCode);
+        await using var command = dataSource.CreateCommand("""
+            WITH r AS (SELECT round_id FROM registry.round WHERE code = @round),
+            master AS (
+                SELECT DISTINCT ON (s.school_code) s.school_code, btrim(s.school_name_raw) AS school_name, s.district_code
+                FROM   registry.school s JOIN r USING (round_id)
+                WHERE  s.school_code IS NOT NULL
+                ORDER  BY s.school_code, s.file_id DESC, s.row_no),
+            classes AS (
+                SELECT c.school_code, c.grade, c.class_name, count(*)::int AS students
+                FROM   registry.current_record c JOIN r USING (round_id)
+                WHERE  c.school_code IS NOT NULL AND c.school_code ~ '^[A-Za-z0-9]{1,40}$'
+                  AND  c.grade BETWEEN 1 AND 12 AND c.class_name <> '' AND length(c.class_name) <= 40
+                  AND  (@school::text IS NULL OR c.school_code = @school)
+                GROUP  BY c.school_code, c.grade, c.class_name),
+            named AS (
+                SELECT k.*, m.school_name, m.district_code,
+                       'ct-' || k.school_code || '-' || k.grade || '-'
+                           || row_number() OVER (PARTITION BY k.school_code, k.grade ORDER BY length(k.class_name), k.class_name) AS account
+                FROM   classes k LEFT JOIN master m USING (school_code)
+                WHERE  @district::text IS NULL OR m.district_code = @district)
+            SELECT n.account, n.school_code, n.grade, n.class_name, n.students, n.school_name, n.district_code,
+                   EXISTS (SELECT FROM access.account a WHERE a.account = n.account)
+                   OR EXISTS (SELECT FROM access.account_class k JOIN access.account a USING (account)
+                              WHERE a.role = 'class_teacher' AND a.school_code = n.school_code AND k.grade = n.grade AND k.class_name = n.class_name)
+            FROM   named n
+            ORDER  BY n.district_code, n.school_code, n.grade, length(n.class_name), n.class_name
+            """);
+        command.Parameters.AddWithValue("round", roundCode);
+        command.Parameters.Add(new NpgsqlParameter("school", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)schoolCode ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("district", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)districtCode ?? DBNull.Value });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var candidates = new List<ClassTeacherCandidate>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            candidates.Add(new ClassTeacherCandidate(new Account(reader.GetString(0), AccountRole.ClassTeacher, reader.GetString(1)),
+                new ClassKey(reader.GetInt16(2), reader.GetString(3)), reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetBoolean(7)));
+        }
+
+        return candidates;
+    }
+
     private static Account Read(NpgsqlDataReader reader) =>
         new(reader.GetString(0), Account.ParseRole(reader.GetString(1)), reader.IsDBNull(2) ? null : reader.GetString(2),
             reader.IsDBNull(3) ? null : reader.GetString(3));
+
+    /// <summary>Account names are ASCII: letters, digits, . _ @ - (at most 64).</summary>
+    public static bool ValidName(string name) => System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$");
 }
