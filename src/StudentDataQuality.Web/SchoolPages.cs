@@ -114,7 +114,8 @@ internal static class SchoolPages
         var classes = round is null ? [] : await progress.ClassesAsync(account, round.RoundId, status.SchoolCode, cancel);
         // The school's own account is its registrar: it decides the changes that wait (the store refuses anyone else but the data team).
         var own = account.SchoolCode is not null;
-        var pending = own ? await store.PendingAsync(account, status.RoundCode, status.SchoolCode, cancel) : [];
+        // Read (and audited as a read of students' data) only when the figures say a change waits: a page with none reads no names.
+        var pending = own && classes.Any(c => c.Figures.Waiting > 0) ? await store.PendingAsync(account, status.RoundCode, status.SchoolCode, cancel) : [];
         return new SchoolConfirmations(status.RoundCode, campaign, classes, pending, own, account.SchoolCode is null ? status.SchoolCode : null, decided);
     }
 
