@@ -74,6 +74,21 @@ public sealed partial class ConfirmationProgressTests(PortalRound fixture) : ICl
         var again = await registrar.PostAsync("/school", "/school/confirmations/decide",
             new() { ["change"] = changeId.ToString(System.Globalization.CultureInfo.InvariantCulture), ["decision"] = "refuse" });
         Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
+        // The class printed from the page's button: a PDF download, one page per student of the class, each with its sheet id.
+        var pdf = await registrar.PostAsync("/school", "/school/confirmations/print",
+            new() { ["grade"] = key.Grade.ToString(System.Globalization.CultureInfo.InvariantCulture), ["class"] = key.ClassName });
+        Assert.Equal(HttpStatusCode.OK, pdf.StatusCode);
+        Assert.Equal("application/pdf", pdf.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("attachment", pdf.Content.Headers.ContentDisposition?.DispositionType);
+        var pages = (await PdfTextAsync(await pdf.Content.ReadAsByteArrayAsync())).Split('\f', StringSplitOptions.RemoveEmptyEntries)
+            .Where(p => p.Trim().Length > 0).ToList();
+        Assert.Equal(expected.Students, pages.Count);
+        var newest = await db.ScalarAsync<string[]>("""
+            SELECT array_agg(s.sheet_id) FROM confirm.sheet s
+            WHERE s.print_id = (SELECT max(print_id) FROM confirm.print WHERE school_code = @s)
+            """, ("s", school));
+        Assert.All(newest, id => Assert.Contains(pages, p => p.Contains(StudentDataQuality.Confirmations.SheetId.Format(id), StringComparison.Ordinal)));
+
         // A hostile class to print: refused with a page that says what to do, nothing printed.
         var prints = await db.ScalarAsync<long>("SELECT count(*) FROM confirm.print");
         var bad = await registrar.PostAsync("/school", "/school/confirmations/print", new() { ["grade"] = "13", ["class"] = "<script>" });
@@ -132,6 +147,26 @@ public sealed partial class ConfirmationProgressTests(PortalRound fixture) : ICl
         Assert.True(start >= 0, "no row for " + key);
         var row = page[start..page.IndexOf("</tr>", start, StringComparison.Ordinal)];
         return [.. NumberCell().Matches(row).Select(m => m.Groups[1].Value).Take(7)];
+    }
+
+    /// <summary>The PDF's text as poppler's pdftotext reads it (pages separated by form feeds).</summary>
+    private static async Task<string> PdfTextAsync(byte[] pdf)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "sdq-progress-" + Guid.NewGuid().ToString("N") + ".pdf");
+        await File.WriteAllBytesAsync(path, pdf);
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("pdftotext", ["-enc", "UTF-8", path, "-"]) { RedirectStandardOutput = true };
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var text = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.Equal(0, process.ExitCode);
+            return text;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private async Task<PortalBrowser> SignedInAsync(string account, AccountRole role, string? school = null, string? district = null)
