@@ -3,7 +3,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Localization;
+using Npgsql;
+using StudentDataQuality.Data.Confirmations;
 using StudentDataQuality.Data.Reporting;
 using StudentDataQuality.Web.Components.Trends;
 using StudentDataQuality.Worksheets;
@@ -137,7 +140,11 @@ public sealed record TrendsQuery(string? Round, int Shown, IReadOnlyList<string>
 /// <summary>What the trends overview shows (the handler reads it all, the page only lays it out).</summary>
 public sealed record TrendsView(TrendsQuery Query, IReadOnlyList<RoundTrend> Rounds, RoundTrend? Chosen, DistrictRanking? Ranking,
     IReadOnlyList<DistrictTrend> Series, IReadOnlyList<DistrictTrend> Choices, TrendPage<DistrictTrend>? Districts, IReadOnlyList<TrendMover> Movers,
-    IReadOnlyList<RuleTrend> Rules);
+    IReadOnlyList<RuleTrend> Rules)
+{
+    /// <summary>The share of students whose parents confirmed, per district, in the chosen round; null when the round has no campaign.</summary>
+    public IReadOnlyList<ConfirmationDistrict>? Confirmations { get; init; }
+}
 
 /// <summary>What a district's trends page shows.</summary>
 public sealed record DistrictTrendsView(string Code, IReadOnlyList<RoundTrend> Rounds, RoundTrend? Chosen, IReadOnlyList<SchoolTrend> Schools);
@@ -173,7 +180,8 @@ internal static class ManagerPages
         int.TryParse(configuration[ShownSetting], NumberStyles.None, CultureInfo.InvariantCulture, out var shown)
             ? Math.Clamp(shown, 1, TrendsQuery.MaxShown) : TrendsQuery.DefaultShown;
 
-    private static async Task<IResult> OverviewAsync(HttpContext context, QualityTrends trends, IStringLocalizer<ManagerText> text, IConfiguration configuration)
+    private static async Task<IResult> OverviewAsync(HttpContext context, QualityTrends trends, IStringLocalizer<ManagerText> text,
+        IConfiguration configuration)
     {
         TrendsQuery query;
         try
@@ -204,9 +212,13 @@ internal static class ManagerPages
             (query.Page - 1) * TrendsQuery.PageSize, TrendsQuery.PageSize), cancel);
         var movers = await trends.MoversAsync(scope, cancellationToken: cancel);
         var rules = await trends.RulesAsync(scope with { RoundId = chosen.RoundId }, cancel);
+        var confirmed = await ConfirmedAsync(Confirmations(context), scope with { RoundId = chosen.RoundId }, chosen.RoundCode, cancel);
         return Page.Show<TrendsPage>(new
         {
-            View = new TrendsView(query with { Selected = selected }, rounds, chosen, ranking, series, choices.Rows, page, movers, rules),
+            View = new TrendsView(query with { Selected = selected }, rounds, chosen, ranking, series, choices.Rows, page, movers, rules)
+            {
+                Confirmations = confirmed,
+            },
         });
     }
 
@@ -305,7 +317,7 @@ internal static class ManagerPages
             "schools" => [TrendTables.Sheet(text["Sheet"], tables.Schools(), await trends.SchoolsAsync(request, cancel))],
             "rules" => [TrendTables.Sheet(text["Sheet"], tables.Rules(), await trends.RulesAsync(request, cancel))],
             "movers" => [TrendTables.Sheet(text["Sheet"], tables.Movers(), await trends.MoversAsync(request, cancellationToken: cancel))],
-            _ => await ChartSheetsAsync(trends, tables, text, request, query, cancel),
+            _ => await ChartSheetsAsync(trends, Confirmations(context), tables, text, request, query, cancel),
         };
         using var output = new MemoryStream();
         ReportWorkbook.Write(output, sheets);
@@ -318,8 +330,8 @@ internal static class ManagerPages
     /// The overview's charts as sheets, each with the table the page shows beside the chart: the rounds, the ranking (worst
     /// and best N), the groups apart, the chosen districts' trends (the same choice as the page: the worst when none).
     /// </summary>
-    private static async Task<ReportSheet[]> ChartSheetsAsync(QualityTrends trends, TrendTables tables, IStringLocalizer<ManagerText> text,
-        TrendRequest request, TrendsQuery query, CancellationToken cancel)
+    private static async Task<ReportSheet[]> ChartSheetsAsync(QualityTrends trends, ConfirmationProgress confirmations, TrendTables tables,
+        IStringLocalizer<ManagerText> text, TrendRequest request, TrendsQuery query, CancellationToken cancel)
     {
         var rounds = await trends.RoundsAsync(request with { RoundId = null }, cancel);
         var chosen = request.RoundId is { } id ? rounds.First(r => r.RoundId == id) : rounds.Count > 0 ? rounds[^1] : null;
@@ -328,14 +340,26 @@ internal static class ManagerPages
         var series = selected.Count == 0 ? [] : await trends.SeriesAsync(request, selected, cancel);
         var ranked = TrendTables.Rows(ranking);
         var roundCode = chosen?.RoundCode ?? "";
+        // The parents' confirmations of the chosen round (an empty sheet when it has no campaign), audited as its own export.
+        var confirmed = chosen is null ? null : await ConfirmedAsync(confirmations, request with { RoundId = chosen.RoundId }, roundCode, cancel);
         return
         [
             TrendTables.Sheet(text["Sheet.Rounds"], tables.Rounds(), rounds),
             TrendTables.Sheet(text["Sheet.Ranking"], tables.Ranking(roundCode), ranked.Where(r => r.List != "apart")),
             TrendTables.Sheet(text["Sheet.Apart"], tables.Ranking(roundCode), ranked.Where(r => r.List == "apart")),
             TrendTables.Sheet(text["Sheet.Series"], tables.Series(), series),
+            TrendTables.Sheet(text["Sheet.Confirmations"], tables.Confirmations(roundCode), confirmed ?? []),
         ];
     }
+
+    /// <summary>The confirmation progress as the host registered it, or one on the portal's data source.</summary>
+    private static ConfirmationProgress Confirmations(HttpContext context) =>
+        context.RequestServices.GetService<ConfirmationProgress>() ?? new ConfirmationProgress(context.RequestServices.GetRequiredService<NpgsqlDataSource>());
+
+    /// <summary>The share of students whose parents confirmed per district in the request's round, or null when the round has no campaign.</summary>
+    private static async Task<IReadOnlyList<ConfirmationDistrict>?> ConfirmedAsync(ConfirmationProgress confirmations, TrendRequest request, string roundCode,
+        CancellationToken cancel) =>
+        await confirmations.RoundAsync(roundCode, cancel) is { HasCampaign: true } ? await confirmations.TrendAsync(request, cancel) : null;
 
     private static RoundTrend Choose(IReadOnlyList<RoundTrend> rounds, string? code) =>
         rounds.FirstOrDefault(r => string.Equals(r.RoundCode, code, StringComparison.Ordinal)) ?? rounds[^1];

@@ -7,11 +7,15 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Localization;
+using Npgsql;
 using StudentDataQuality.Application;
+using StudentDataQuality.Confirmations;
+using StudentDataQuality.Data.Confirmations;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Web.Components.School;
 using StudentDataQuality.Worksheets;
+using StudentDataQuality.Worksheets.Confirmations;
 
 namespace StudentDataQuality.Web;
 
@@ -38,9 +42,12 @@ internal static class SchoolPages
         // number) and would sit in addresses, logs and browser history (issue 16, item 12). The record id says nothing of
         // the student (its file and row).
         school.MapGet("/records/{id:long}", LineageAsync);
+        school.MapPost("/confirmations/print", PrintAsync);
+        school.MapPost("/confirmations/decide", DecideAsync);
         var district = app.Pages("/district", Policies.District);
         district.MapGet("/", DistrictAsync);
         district.MapPost("/approve", ApproveAsync);
+        district.MapGet("/confirmations", DistrictConfirmationsAsync);
     }
 
     /// <summary>Marks the upload endpoint: its size and uploader are judged before its form is read (<see cref="GuardUploadsAsync"/>).</summary>
@@ -55,7 +62,7 @@ internal static class SchoolPages
     /// A school account always reads its own school, whatever it asks for.
     /// </summary>
     private static async Task<IResult> StatusAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text, string? code, string? q,
-        string? page)
+        string? page, string? decided, string? change)
     {
         var account = Portal.AccountOf(context.User);
         var schoolCode = account.SchoolCode ?? code;
@@ -79,8 +86,10 @@ internal static class SchoolPages
 
         var progress = await desk.ProgressAsync(account, schoolCode, context.RequestAborted);
         var problems = await desk.OpenProblemsAsync(account, schoolCode, From(context), MaxProblems, context.RequestAborted);
+        var confirmations = await ConfirmationsAsync(context, account, status, Decided(decided, change));
         return Page.Show<SchoolPage>(new
         {
+            Confirmations = confirmations,
             Status = status,
             Progress = progress,
             Problems = problems,
@@ -89,6 +98,167 @@ internal static class SchoolPages
             OwnAccount = account.SchoolCode is not null,
             MaxMegabytes = ReturnLimits.Default.MaxBytes / (1024 * 1024),
         });
+    }
+
+    /// <summary>
+    /// The school page's parents' confirmations: the campaign of the school's round, the progress of each class, and (for the
+    /// school's own account, the registrar who decides with the paper sheet at hand) the changes waiting for it.
+    /// </summary>
+    private static async Task<SchoolConfirmations> ConfirmationsAsync(HttpContext context, Account account, SchoolStatus status, string? decided)
+    {
+        var cancel = context.RequestAborted;
+        var store = Store(context);
+        var progress = Progress(context);
+        var campaign = await store.CampaignAsync(status.RoundCode, cancel);
+        var round = await progress.RoundAsync(status.RoundCode, cancel);
+        var classes = round is null ? [] : await progress.ClassesAsync(account, round.RoundId, status.SchoolCode, cancel);
+        // The school's own account is its registrar: it decides the changes that wait (the store refuses anyone else but the data team).
+        var own = account.SchoolCode is not null;
+        // Read (and audited as a read of students' data) only when the figures say a change waits: a page with none reads no names.
+        var pending = own && classes.Any(c => c.Figures.Waiting > 0) ? await store.PendingAsync(account, status.RoundCode, status.SchoolCode, cancel) : [];
+        return new SchoolConfirmations(status.RoundCode, campaign, classes, pending, own, account.SchoolCode is null ? status.SchoolCode : null, decided);
+    }
+
+    /// <summary>"What happened" after a decision, from the address it came back to (anything else there: nothing).</summary>
+    private static string? Decided(string? decided, string? change) =>
+        decided is "approved" or "refused" && long.TryParse(change, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0
+            ? decided + ":" + id.ToString(CultureInfo.InvariantCulture)
+            : null;
+
+    /// <summary>The confirmation store as the host registered it, or one on the portal's data source.</summary>
+    private static ConfirmationStore Store(HttpContext context) =>
+        context.RequestServices.GetService<ConfirmationStore>() ?? new ConfirmationStore(context.RequestServices.GetRequiredService<NpgsqlDataSource>());
+
+    private static ConfirmationProgress Progress(HttpContext context) =>
+        context.RequestServices.GetService<ConfirmationProgress>() ?? new ConfirmationProgress(context.RequestServices.GetRequiredService<NpgsqlDataSource>());
+
+    /// <summary>The longest note a registrar may give with a decision.</summary>
+    public const int MaxNote = 500;
+
+    /// <summary>
+    /// Prints one class's confirmation sheets (the school's page's button): the school (its own account's, or the one asked
+    /// for), the school's round, the class from the form; the PDF as a download. The store keeps the sheets and audits the
+    /// print; anything out of scope answers "not found".
+    /// </summary>
+    private static async Task<IResult> PrintAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text)
+    {
+        var account = Portal.AccountOf(context.User);
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        var schoolCode = account.SchoolCode ?? form["school"].ToString();
+        if (string.IsNullOrEmpty(schoolCode) || !IsCode(schoolCode))
+        {
+            return Page.NotFound(context);
+        }
+
+        var back = account.SchoolCode is null ? "/school?code=" + Uri.EscapeDataString(schoolCode) : "/school";
+        var className = form["class"].ToString().Trim();
+        if (!int.TryParse(form["grade"], NumberStyles.None, CultureInfo.InvariantCulture, out var grade) || grade is < 1 or > 12
+            || className.Length is 0 or > 40 || className.Any(char.IsControl))
+        {
+            return Page.Message(text["Confirm.Print.Title"], text["Confirm.Print.BadClass"], StatusCodes.Status400BadRequest, error: true, back: back);
+        }
+
+        if (await desk.StatusAsync(account, schoolCode, context.RequestAborted) is not { } status)
+        {
+            return Page.Message(schoolCode, text["NoWorksheet"], StatusCodes.Status404NotFound);
+        }
+
+        PrintResult printed;
+        try
+        {
+            var english = Languages.English;
+            printed = await Store(context).PrintAsync(account, status.RoundCode, schoolCode, new ClassKey(grade, className),
+                sheets => ConfirmationSheetPdf.Render(sheets, english), english, context.RequestAborted);
+        }
+        catch (UserErrorException e)
+        {
+            return Page.Message(text["Confirm.Print.Title"], e.Message, StatusCodes.Status400BadRequest, error: true, back: back);
+        }
+
+        return Results.File(printed.Pdf, "application/pdf", PdfName(status.RoundCode, schoolCode, printed.Class));
+    }
+
+    /// <summary>
+    /// The PDF's file name: round, school, grade and class, every character that is not a letter or digit (of any script)
+    /// made '_', so that nothing a registry holds can break out of the header or name a path.
+    /// </summary>
+    internal static string PdfName(string roundCode, string schoolCode, ClassKey onlyClass)
+    {
+        static string Safe(string part) => new([.. part.Take(40).Select(c => char.IsLetterOrDigit(c) || c is '-' or '.' ? c : '_')]);
+        return string.Join('_', "confirmations", Safe(roundCode), Safe(schoolCode), onlyClass.Grade.ToString(CultureInfo.InvariantCulture),
+            Safe(onlyClass.ClassName)).Replace("..", "__", StringComparison.Ordinal) + ".pdf";
+    }
+
+    /// <summary>The registrar's decision on a change that waits: approved or refused (a note optional); back to the school's page with what happened.</summary>
+    private static async Task<IResult> DecideAsync(HttpContext context, IStringLocalizer<SchoolText> text)
+    {
+        var account = Portal.AccountOf(context.User);
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        var decision = form["decision"].ToString();
+        var note = form["note"].ToString().Trim();
+        if (!long.TryParse(form["change"], NumberStyles.None, CultureInfo.InvariantCulture, out var changeId) || changeId <= 0
+            || decision is not ("approve" or "refuse"))
+        {
+            return Page.NotFound(context);
+        }
+
+        if (note.Length > MaxNote || note.Any(c => char.IsControl(c) && c is not ('\r' or '\n' or '\t')))
+        {
+            return Page.Message(text["Confirm.Decide.Title"], text["Confirm.Decide.BadNote", MaxNote], StatusCodes.Status400BadRequest, error: true,
+                back: "/school");
+        }
+
+        try
+        {
+            await Store(context).DecideAsync(account, changeId, decision == "approve", note.Length == 0 ? null : note, context.RequestAborted);
+        }
+        catch (UserErrorException e)
+        {
+            return Page.Message(text["Confirm.Decide.Title"], e.Message, StatusCodes.Status400BadRequest, error: true, back: "/school");
+        }
+
+        return Results.Redirect("/school?decided=" + (decision == "approve" ? "approved" : "refused") + "&change="
+            + changeId.ToString(CultureInfo.InvariantCulture) + "#confirmations");
+    }
+
+    /// <summary>
+    /// The parents' confirmations of a district's schools (a district office: its own, whatever it asks for; the data team:
+    /// the district asked for), or without a district the province's districts; each a table searched, sorted and paged in SQL.
+    /// </summary>
+    private static async Task<IResult> DistrictConfirmationsAsync(HttpContext context, string? code, string? round, string? q, string? sort, string? dir,
+        string? page)
+    {
+        var account = Portal.AccountOf(context.User);
+        var districtCode = account.DistrictCode ?? code;
+        if (!IsCode(districtCode) || (round is not null && !IsCode(round)))
+        {
+            return Page.NotFound(context);
+        }
+
+        var progress = Progress(context);
+        var chosen = await progress.RoundAsync(string.IsNullOrEmpty(round) ? null : round, context.RequestAborted);
+        var descending = dir == "desc";
+        var fixedParameters = new Dictionary<string, string?>
+        {
+            ["code"] = account.DistrictCode is null ? districtCode : null,
+            ["round"] = string.IsNullOrEmpty(round) ? null : round,
+        };
+        if (string.IsNullOrWhiteSpace(districtCode))
+        {
+            var all = new TableQuery(q, Known(sort, ConfirmationProgress.DistrictSorts.Keys), descending, PageNumber(page));
+            var districts = chosen is null ? new TablePage<ConfirmationDistrict>([], 0, 1)
+                : await progress.DistrictsAsync(account, chosen.RoundId, all, context.RequestAborted);
+            var allLinks = new TableLinks("/district/confirmations", all, fixedParameters);
+            return PastTheEnd(districts, allLinks)
+                ?? Page.Show<ConfirmationDistrictsPage>(new { Round = chosen, Districts = districts, Links = allLinks });
+        }
+
+        var query = new TableQuery(q, Known(sort, ConfirmationProgress.SchoolSorts.Keys), descending, PageNumber(page));
+        var schools = chosen is null ? new TablePage<ConfirmationSchool>([], 0, 1)
+            : await progress.SchoolsAsync(account, chosen.RoundId, districtCode, query, context.RequestAborted);
+        var links = new TableLinks("/district/confirmations", query, fixedParameters);
+        return PastTheEnd(schools, links)
+            ?? Page.Show<ConfirmationSchoolsPage>(new { DistrictCode = districtCode, Round = chosen, Schools = schools, Links = links });
     }
 
     /// <summary>The most open problems a school's page lists (the worksheet has them all).</summary>
@@ -364,6 +534,14 @@ internal static class SchoolPages
         return Results.File(bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ReceiptWriter.FileName(receipt!));
     }
 }
+
+/// <summary>
+/// What the school's page shows of the parents' confirmations: the round's campaign (null: none), each class's progress, the
+/// changes waiting for the registrar (its own account only), the school a print form names (for a reader that is not the
+/// school), and what was just decided ("approved:12", "refused:12").
+/// </summary>
+public sealed record SchoolConfirmations(string RoundCode, Campaign? Campaign, IReadOnlyList<ConfirmationClass> Classes,
+    IReadOnlyList<PendingChange> Pending, bool Decides, string? AskedSchool, string? Decided);
 
 /// <summary>
 /// The addresses of a table's page: its search, sort, filter and page kept in the query string (the page's own parameters

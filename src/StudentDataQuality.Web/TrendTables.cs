@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Localization;
+using StudentDataQuality.Data.Confirmations;
 using StudentDataQuality.Data.Reporting;
 using StudentDataQuality.Worksheets;
 
@@ -146,6 +147,21 @@ public sealed class TrendTables(IStringLocalizer<ManagerText> text)
         new(text["Col.DropPer1000"], ReportFormat.Decimal, m => m.DropPer1000),
         new(text["Col.WorstRank"], ReportFormat.Integer, m => m.WorstRank, 9),
         new(text["Col.ImprovedRank"], ReportFormat.Integer, m => m.ImprovedRank, 9),
+    ];
+
+    /// <summary>The parents' confirmations chart's table: a row per district of the round, the share confirmed and the counts behind it.</summary>
+    public IReadOnlyList<TrendColumn<ConfirmationDistrict>> Confirmations(string round) =>
+    [
+        new(text["Col.District"], ReportFormat.Text, d => d.DistrictCode ?? "", 10, d => DistrictLink(d.DistrictCode, round)),
+        new(text["Col.DistrictName"], ReportFormat.Text, d => d.DistrictCode is null ? text["NotInMaster"] : d.DistrictName ?? "", 18),
+        new(text["Col.ConfirmedShare"], ReportFormat.Percent, d => d.Figures.ConfirmedShare, 12),
+        new(text["Col.Students"], ReportFormat.Integer, d => d.Figures.Students, 11),
+        new(text["Col.SheetsPrinted"], ReportFormat.Integer, d => d.Figures.Printed, 11),
+        new(text["Col.SheetsReturned"], ReportFormat.Integer, d => d.Figures.Returned, 11),
+        new(text["Col.ConfirmedUnchanged"], ReportFormat.Integer, d => d.Figures.Unchanged, 11),
+        new(text["Col.ConfirmedCorrected"], ReportFormat.Integer, d => d.Figures.Corrected, 11),
+        new(text["Col.SheetsOutstanding"], ReportFormat.Integer, d => d.Figures.Outstanding, 11),
+        new(text["Col.ChangesWaiting"], ReportFormat.Integer, d => d.Figures.Waiting, 11),
     ];
 
     /// <summary>A table as a sheet of the export, the values typed by their columns.</summary>
