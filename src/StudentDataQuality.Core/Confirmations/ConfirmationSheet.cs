@@ -37,8 +37,15 @@ public enum ChangeStatus
     Refused,
 }
 
-/// <summary>One value a parent corrected, and what became of it.</summary>
-public sealed record AnsweredChange(long ChangeId, string Field, string? PrintedValue, string NewValue, ChangeStatus Status, string? WaitsBecause);
+/// <summary>
+/// One value a parent corrected, and what became of it. <see cref="WaitsBecause"/>: "identity" (an identity field) or
+/// "changed_since_print" (the record no longer holds the value printed).
+/// </summary>
+public sealed record AnsweredChange(long ChangeId, string Field, string? PrintedValue, string NewValue, ChangeStatus Status, string? WaitsBecause)
+{
+    /// <summary>For a value applied by this call: whether the record now passes every rule on that field (after the re-check).</summary>
+    public bool? NowPasses { get; init; }
+}
 
 /// <summary>What became of one sheet's answer.</summary>
 public sealed record AnswerOutcome(string SheetId, long AnswerId, bool Unchanged, IReadOnlyList<AnsweredChange> Changes);

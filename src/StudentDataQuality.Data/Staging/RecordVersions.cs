@@ -8,9 +8,16 @@ namespace StudentDataQuality.Data.Staging;
 /// <summary>A record's current version as stored: its number, every field's raw text, and whether the registration is removed.</summary>
 public sealed record CurrentVersion(int RoundId, long RecordId, int Version, IReadOnlyDictionary<string, string?> RawValues, string?[]? ExtraRaw, bool Removed);
 
-/// <summary>The next version of a record: every field's raw text (the current one's with the corrections applied).</summary>
-public sealed record NextVersion(long RecordId, int Version, IReadOnlyDictionary<string, string?> RawValues, string?[]? ExtraRaw, long ReturnId,
-    bool Removed);
+/// <summary>
+/// The next version of a record: every field's raw text (the current one's with the corrections applied), and what made it:
+/// a returned worksheet (<see cref="ReturnId"/>) or a parent's answer on a confirmation sheet (<see cref="ChangeId"/>).
+/// </summary>
+public sealed record NextVersion(long RecordId, int Version, IReadOnlyDictionary<string, string?> RawValues, string?[]? ExtraRaw, long? ReturnId,
+    bool Removed)
+{
+    /// <summary>A change of the parent's answer that made this version (confirm.change), when it came from one.</summary>
+    public long? ChangeId { get; init; }
+}
 
 /// <summary>
 /// Reads the current versions of records and writes their next versions (docs/record.md, "Record versions"): raw rows are never
@@ -82,7 +89,7 @@ public static class RecordVersions
         await using var import = await connection.BeginBinaryImportAsync($"""
             COPY registry.record_version (round_id, record_id, version, {columns}, extra_raw, normalised, id_number_check_ok, id_number_birth,
                                           guardian_id_check_ok, guardian_id_birth, {string.Join(", ", RecordFacts.Columns)}, is_current, return_id,
-                                          registration_removed)
+                                          registration_removed, change_id)
             FROM STDIN (FORMAT BINARY)
             """, cancellationToken);
         foreach (var version in versions)
@@ -151,8 +158,9 @@ public static class RecordVersions
             await WriteNullable(import, facts.Name, NpgsqlDbType.Text, cancellationToken);
 
             await import.WriteAsync(true, NpgsqlDbType.Boolean, cancellationToken);
-            await import.WriteAsync(version.ReturnId, NpgsqlDbType.Bigint, cancellationToken);
+            await WriteNullable(import, version.ReturnId, NpgsqlDbType.Bigint, cancellationToken);
             await import.WriteAsync(version.Removed, NpgsqlDbType.Boolean, cancellationToken);
+            await WriteNullable(import, version.ChangeId, NpgsqlDbType.Bigint, cancellationToken);
         }
 
         await import.CompleteAsync(cancellationToken);
