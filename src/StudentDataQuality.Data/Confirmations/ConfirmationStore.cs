@@ -866,7 +866,7 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
             var sheet = new ConfirmationSheet(rows.GetString(0), rows.GetString(1), rows.GetString(2), rows.GetString(3),
                 new ClassKey(rows.IsDBNull(4) ? 0 : rows.GetInt16(4), rows.GetString(5)), Text(rows, 13), rows.GetInt64(6), rows.GetInt32(7), values,
                 rows.GetFieldValue<DateTimeOffset>(9));
-            sheets.Add(new SheetRow(sheet, rows.GetInt32(11), DateOnly.FromDateTime(rows.GetDateTime(10)), rows.GetBoolean(12)));
+            sheets.Add(new SheetRow(sheet, rows.GetInt32(11), rows.GetFieldValue<DateOnly>(10), rows.GetBoolean(12)));
         }
 
         return sheets;
@@ -887,7 +887,7 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
         while (await rows.ReadAsync(cancellationToken))
         {
             answer ??= new EnteredAnswer(new AnswerOutcome(sheetId, rows.GetInt64(0), rows.GetString(1) == "unchanged", changes),
-                DateOnly.FromDateTime(rows.GetDateTime(2)), rows.GetString(3), rows.GetFieldValue<DateTimeOffset>(4));
+                rows.GetFieldValue<DateOnly>(2), rows.GetString(3), rows.GetFieldValue<DateTimeOffset>(4));
             if (!rows.IsDBNull(5))
             {
                 changes.Add(new AnsweredChange(rows.GetInt64(5), rows.GetString(6), Text(rows, 7), rows.GetString(8), rows.GetString(9) switch
@@ -920,7 +920,7 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
         {
             changes.Add(new PendingChange(rows.GetInt64(0), rows.GetString(1), rows.GetInt64(2), Text(rows, 3), Text(rows, 4),
                 new ClassKey(rows.IsDBNull(5) ? 0 : rows.GetInt16(5), rows.GetString(6)), rows.GetString(7), Text(rows, 8), Text(rows, 9), rows.GetString(10),
-                rows.GetString(11), DateOnly.FromDateTime(rows.GetDateTime(12)), rows.GetString(13), rows.GetFieldValue<DateTimeOffset>(14)));
+                rows.GetString(11), rows.GetFieldValue<DateOnly>(12), rows.GetString(13), rows.GetFieldValue<DateTimeOffset>(14)));
         }
 
         return changes;
@@ -938,7 +938,7 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
         command.Parameters.Add(new NpgsqlParameter("code", NpgsqlDbType.Text) { Value = (object?)roundCode ?? DBNull.Value });
         await using var rows = await command.ExecuteReaderAsync(cancellationToken);
         return await rows.ReadAsync(cancellationToken)
-            ? new Campaign(rows.GetString(0), rows.GetInt32(1), DateOnly.FromDateTime(rows.GetDateTime(2)), rows.GetBoolean(3),
+            ? new Campaign(rows.GetString(0), rows.GetInt32(1), rows.GetFieldValue<DateOnly>(2), rows.GetBoolean(3),
                 rows.GetFieldValue<DateTimeOffset>(4), rows.GetString(5))
             : null;
     }
@@ -1007,17 +1007,20 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
     private static async Task<DateOnly> TodayAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date", connection);
-        return DateOnly.FromDateTime((DateTime)(await command.ExecuteScalarAsync(cancellationToken))!);
+        return (DateOnly)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static List<SheetValue> ReadValues(NpgsqlDataReader rows, int first) =>
         ConfirmationFields.All.Select((f, i) => new SheetValue(f, Text(rows, first + i))).ToList();
 
     /// <summary>Where an answer came from, for a message: the sheet, and the workbook's row when from one.</summary>
-    private static UserMessage Where(SheetAnswer answer, AnswerFile? file) =>
-        answer.ExcelRow is { } row
-            ? new UserMessage("Confirmation.WhereRow", file?.FileName ?? "", row, Shorten(answer.SheetId))
-            : new UserMessage("Confirmation.WhereSheet", Shorten(answer.SheetId));
+    private static UserMessage Where(SheetAnswer answer, AnswerFile? file)
+    {
+        var sheet = SheetId.Normalise(answer.SheetId) is { } id ? SheetId.Format(id) : Shorten(answer.SheetId);
+        return answer.ExcelRow is { } row
+            ? new UserMessage("Confirmation.WhereRow", file?.FileName ?? "", row, sheet)
+            : new UserMessage("Confirmation.WhereSheet", sheet);
+    }
 
     private static string Label(RegistryField field) =>
         CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "zh" ? field.ChineseHeaders[0] : field.EnglishHeader;
