@@ -175,10 +175,13 @@ internal static class ClassPages
             return Page.NotFound(context);
         }
 
-        if (await Store(settings).CampaignAsync(null, context.RequestAborted) is not { Open: true } campaign)
+        // Out of the campaign, or a class that is not the teacher's: refused as the store refuses a read out of scope (the
+        // export asks the store again).
+        var store = Store(settings);
+        var campaign = await store.CampaignAsync(null, context.RequestAborted);
+        if (campaign is not { Open: true } || !(await store.TeacherClassesAsync(account, context.RequestAborted)).Contains(key))
         {
-            await Policies.AuditRefusedAsync(context, "class answers", key.ToString(), school);
-            return Page.NotFound(context);
+            throw new OutOfScopeException("class", key.ToString(), school, campaign?.RoundId);
         }
 
         var bytes = await new ClassAnswers(settings.DataSource, settings.Key).ExportAsync(account, campaign.RoundCode, school, key, Languages.English,

@@ -16,7 +16,7 @@ public sealed record ClassCampaign(string School, ClassKey Class, PrintResult Pr
 {
     public static readonly Account DataTeam = new("team-confirm", AccountRole.DataTeam);
 
-    /// <summary>Prints two classes of one school of the round (each of at least four students) and opens the campaign with it.</summary>
+    /// <summary>Prints two classes of one school of the round (each of at least seven students) and opens the campaign with it.</summary>
     public static async Task<ClassCampaign> PrintAsync(PortalRound round)
     {
         var db = round.Database;
@@ -26,7 +26,7 @@ public sealed record ClassCampaign(string School, ClassKey Class, PrintResult Pr
                 FROM   registry.record
                 WHERE  round_id = @r AND is_current AND NOT registration_removed AND grade BETWEEN 1 AND 12
                   AND  class_name ~ '^[0-9]+班$'
-                GROUP  BY 1, 2, 3 HAVING count(*) >= 4)
+                GROUP  BY 1, 2, 3 HAVING count(*) >= 7)
             SELECT string_agg(school_code || '|' || grade || '|' || class_name, ';' ORDER BY grade, class_name)
             FROM   classes
             WHERE  school_code = (SELECT school_code FROM classes GROUP BY 1 HAVING count(*) >= 2 ORDER BY 1 LIMIT 1)
@@ -264,10 +264,43 @@ public sealed class ClassPagesTests(ClassPagesTests.Site site) : IClassFixture<C
         Assert.Equal(before, await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.answer"));
         Assert.Equal(HttpStatusCode.BadRequest, (await teacher.UploadAsync("/class", "/class/answers", "empty.xlsx", [])).StatusCode);
 
-        // The downloaded workbook, sent back as it came (nobody marked a row): whatever it says, nothing is answered by it.
-        var back = await teacher.UploadAsync("/class", "/class/answers", "answers.xlsx", bytes);
-        Assert.True(back.StatusCode is HttpStatusCode.OK or HttpStatusCode.BadRequest, $"{back.StatusCode}");
-        Assert.Equal(before, await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.answer"));
+        // The workbook filled as a class teacher's spreadsheet program saves it: one row confirmed, one with a corrected phone.
+        var (confirmed, corrected) = (Campaign.Printed.Sheets[4], Campaign.Printed.Sheets[5]);
+        var phone = ClassCampaign.Other(corrected["guardian_phone"], "13712345678", "13787654321");
+        var filled = Fill(bytes, (sheet, column, row) =>
+        {
+            sheet.Cell(row(confirmed.SheetId), column("确认无误")).SetValue("是");
+            sheet.Cell(row(confirmed.SheetId), column("家长签字日期")).SetValue(Today);
+            sheet.Cell(row(corrected.SheetId), column("监护人联系电话应为")).SetValue(phone);
+            sheet.Cell(row(corrected.SheetId), column("家长签字日期")).SetValue(Today);
+        });
+        var taken = await teacher.UploadAsync("/class", "/class/answers", "answers-back.xlsx", filled);
+        var result = await taken.Content.ReadAsStringAsync();
+        Assert.True(taken.StatusCode == HttpStatusCode.OK, result);
+        Assert.Contains("录入确认单 2 张", result, StringComparison.Ordinal);
+        Assert.Contains("已更正并重新检查 1 项", result, StringComparison.Ordinal);
+        Assert.Equal("unchanged", await Db.ScalarAsync<string>(
+            "SELECT outcome FROM confirm.answer WHERE sheet_id = @s AND file_name = 'answers-back.xlsx'", ("s", confirmed.SheetId)));
+        Assert.Equal(phone, await Db.ScalarAsync<string>(
+            "SELECT guardian_phone_raw FROM registry.record WHERE round_id = @r AND record_id = @id AND is_current",
+            ("r", site.Round.Run.RoundId), ("id", corrected.RecordId)));
+    }
+
+    /// <summary>
+    /// Fills the class answer workbook's answers sheet (the one whose first row has the headers) with ClosedXML: a column by its
+    /// header as the Chinese workbook writes it, a row by the sheet id as printed in its first column.
+    /// </summary>
+    private static byte[] Fill(byte[] workbook, Action<ClosedXML.Excel.IXLWorksheet, Func<string, int>, Func<string, int>> fill)
+    {
+        using var input = new MemoryStream(workbook);
+        using var book = new ClosedXML.Excel.XLWorkbook(input);
+        var sheet = book.Worksheets.First(w => w.Row(1).CellsUsed().Any(c => c.GetString() == "家长签字日期"));
+        int Column(string header) => sheet.Row(1).CellsUsed().Single(c => c.GetString() == header).Address.ColumnNumber;
+        int Row(string sheetId) => sheet.Column(1).CellsUsed().Single(c => c.GetString() == SheetId.Format(sheetId)).Address.RowNumber;
+        fill(sheet, Column, Row);
+        using var output = new MemoryStream();
+        book.SaveAs(output);
+        return output.ToArray();
     }
 
     [Fact]
