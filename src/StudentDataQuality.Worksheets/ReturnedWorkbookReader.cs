@@ -88,7 +88,7 @@ public static partial class ReturnedWorkbookReader
     }
 
     /// <summary>The upload in memory, refusing it as soon as it passes the limit.</summary>
-    private static MemoryStream ReadBounded(Stream file, string fileName, ReturnLimits limits)
+    internal static MemoryStream ReadBounded(Stream file, string fileName, ReturnLimits limits)
     {
         if (file.CanSeek && file.Length - file.Position > limits.MaxBytes)
         {
@@ -116,7 +116,7 @@ public static partial class ReturnedWorkbookReader
     /// Signature, zip structure, sizes and macros, with System.IO.Compression alone: nothing here trusts the sizes the
     /// zip declares, every entry is unpacked into a counter that stops at the limit. Returns each entry's unpacked size.
     /// </summary>
-    private static Dictionary<string, long> CheckPackage(MemoryStream bytes, string fileName, ReturnLimits limits)
+    internal static Dictionary<string, long> CheckPackage(MemoryStream bytes, string fileName, ReturnLimits limits)
     {
         var head = bytes.GetBuffer().AsSpan(0, (int)Math.Min(bytes.Length, 8));
         if (head.StartsWith(OleSignature) || !head.StartsWith("PK\u0003\u0004"u8))

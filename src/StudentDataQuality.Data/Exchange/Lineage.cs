@@ -11,13 +11,31 @@ public sealed record LineageSource(int FileId, string FileName, string Sha256, i
 public sealed record LineageReturn(long ReturnId, string FileName, string Sha256, DateTimeOffset ReceivedAt, string ReceivedBy, Guid WorksheetId,
     int IssueNumber, long? CheckRunId);
 
-/// <summary>One version of the record: where it came from (a file row, or a return), and every field's raw value.</summary>
+/// <summary>One version of the record: where it came from (a file row, a return, or a parent's answer), and every field's raw value.</summary>
 public sealed record LineageVersion(int Version, bool Current, bool Removed, LineageSource? Source, long? ReturnId,
-    IReadOnlyDictionary<string, string?> Values);
+    IReadOnlyDictionary<string, string?> Values)
+{
+    /// <summary>The parent's change (confirm.change) that made this version, when a confirmation sheet made it.</summary>
+    public long? ChangeId { get; init; }
+}
 
-/// <summary>One correction: the cell of the returned file, the value before and after, the versions before and after.</summary>
-public sealed record LineageCorrection(long CorrectionId, long ReturnId, string Kind, string? Field, string? OldValue, string? NewValue, string? Reason,
-    int FromVersion, int ToVersion, string Sheet, int ExcelRow, string? Column, string? Cell);
+/// <summary>
+/// One correction: the value before and after, the versions before and after, and where it came from: the cell of a
+/// returned file (<see cref="ReturnId"/>, sheet, row, column), or a parent's answer on a confirmation sheet (<see cref="ChangeId"/>).
+/// </summary>
+public sealed record LineageCorrection(long CorrectionId, long? ReturnId, string Kind, string? Field, string? OldValue, string? NewValue, string? Reason,
+    int FromVersion, int ToVersion, string? Sheet, int? ExcelRow, string? Column, string? Cell, long? ChangeId = null);
+
+/// <summary>One value a parent corrected on a confirmation sheet, and what became of it (who decided, the correction that applied it).</summary>
+public sealed record LineageConfirmationChange(long ChangeId, string Field, string? PrintedValue, string NewValue, string Status, string? WaitsBecause,
+    string? DecidedBy, DateTimeOffset? DecidedAt, long? CorrectionId);
+
+/// <summary>
+/// A parent's answer on a confirmation sheet: the sheet, unchanged or corrected, the date the parent signed, who entered it
+/// (the class teacher) and when, from which class answer workbook and row if any, and its changes.
+/// </summary>
+public sealed record LineageConfirmation(long AnswerId, string SheetId, string Outcome, DateOnly SignedOn, string EnteredBy, DateTimeOffset EnteredAt,
+    string? FileName, int? ExcelRow, IReadOnlyList<LineageConfirmationChange> Changes);
 
 /// <summary>A finding on some version of the record, with the check run that made it (full round or re-check) and its status now.</summary>
 public sealed record LineageFinding(long FindingId, string RuleId, int RuleVersion, string Severity, string Field, string? Value, string Status,
@@ -31,7 +49,11 @@ public sealed record LineageWorksheet(Guid WorksheetId, int IssueNumber, string 
 /// <summary>Everything that is known of where one record's values came from (docs/worksheets.md, "Lineage").</summary>
 public sealed record RecordLineage(string RoundCode, int RoundId, long RecordId, string? SchoolCode, string? StudentNo, IReadOnlyList<LineageVersion> Versions,
     IReadOnlyList<LineageWorksheet> Worksheets, IReadOnlyList<LineageReturn> Returns, IReadOnlyList<LineageCorrection> Corrections,
-    IReadOnlyList<LineageFinding> Findings);
+    IReadOnlyList<LineageFinding> Findings)
+{
+    /// <summary>The parents' answers on confirmation sheets of this record (docs/confirmations.md).</summary>
+    public IReadOnlyList<LineageConfirmation> Confirmations { get; init; } = [];
+}
 
 /// <summary>
 /// Reads the lineage of a student's records: extract file and row → version 1 → findings → worksheets issued (and
@@ -181,12 +203,14 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
 
         Add("""
             SELECT r.version, r.is_current, r.registration_removed, r.return_id, s.file_id, s.file_name, s.sha256, r.sheet_no, r.row_no, s.staged_at,
-                   s.staged_by, to_jsonb(r)::text
+                   s.staged_by, to_jsonb(r)::text,
+                   (SELECT v.change_id FROM registry.record_version v WHERE v.round_id = r.round_id AND v.record_id = r.record_id AND v.version = r.version)
             FROM   registry.record r LEFT JOIN staging.source_file s ON s.file_id = r.file_id
             WHERE  r.round_id = @round AND r.record_id = @id ORDER BY r.version
             """);
         Add("""
-            SELECT correction_id, return_id, kind, field, old_value, new_value, reason, from_version, to_version, sheet, excel_row, column_header, cell
+            SELECT correction_id, return_id, kind, field, old_value, new_value, reason, from_version, to_version, sheet, excel_row, column_header, cell,
+                   change_id
             FROM   exchange.correction WHERE round_id = @round AND record_id = @id ORDER BY correction_id
             """);
         Add("""
@@ -209,20 +233,30 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
                                    UNION SELECT return_id FROM exchange.explanation WHERE round_id = @round AND record_id = @id)
             ORDER  BY t.return_id
             """);
+        Add("""
+            SELECT a.answer_id, a.sheet_id, a.outcome, a.signed_on, a.entered_by, a.entered_at, a.file_name, a.excel_row,
+                   coalesce((SELECT jsonb_agg(jsonb_build_object('id', c.change_id, 'field', c.field, 'printed', c.printed_value, 'new', c.new_value,
+                                                                 'status', c.status, 'waits', c.waits_because, 'by', c.decided_by, 'at', c.decided_at,
+                                                                 'correction', c.correction_id) ORDER BY c.change_id)
+                             FROM confirm.change c WHERE c.answer_id = a.answer_id), '[]')::text
+            FROM   confirm.answer a
+            WHERE  a.round_id = @round AND a.record_id = @id ORDER BY a.answer_id
+            """);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var source = reader.IsDBNull(4) ? null : new LineageSource(reader.GetInt32(4), reader.GetString(5), reader.GetString(6),
                 reader.IsDBNull(7) ? null : reader.GetInt16(7), reader.GetInt32(8), reader.GetFieldValue<DateTimeOffset>(9), reader.GetString(10));
             versions.Add(new LineageVersion(reader.GetInt32(0), reader.GetBoolean(1), reader.GetBoolean(2), source, reader.IsDBNull(3) ? null : reader.GetInt64(3),
-                RawValues(reader.GetString(11))));
+                RawValues(reader.GetString(11))) { ChangeId = reader.IsDBNull(12) ? null : reader.GetInt64(12) });
         }
 
         await reader.NextResultAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            corrections.Add(new LineageCorrection(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), Text(reader, 3), Text(reader, 4), Text(reader, 5),
-                Text(reader, 6), reader.GetInt32(7), reader.GetInt32(8), reader.GetString(9), reader.GetInt32(10), Text(reader, 11), Text(reader, 12)));
+            corrections.Add(new LineageCorrection(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.GetString(2), Text(reader, 3),
+                Text(reader, 4), Text(reader, 5), Text(reader, 6), reader.GetInt32(7), reader.GetInt32(8), Text(reader, 9),
+                reader.IsDBNull(10) ? null : reader.GetInt32(10), Text(reader, 11), Text(reader, 12), reader.IsDBNull(13) ? null : reader.GetInt64(13)));
         }
 
         await reader.NextResultAsync(cancellationToken);
@@ -249,9 +283,22 @@ public sealed class LineageReader(NpgsqlDataSource dataSource)
                 reader.GetGuid(5), reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetInt64(7)));
         }
 
+        var confirmations = new List<LineageConfirmation>();
+        await reader.NextResultAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var changes = JsonSerializer.Deserialize<JsonElement[]>(reader.GetString(8))!.Select(c => new LineageConfirmationChange(
+                c.GetProperty("id").GetInt64(), c.GetProperty("field").GetString()!, c.GetProperty("printed").GetString(), c.GetProperty("new").GetString()!,
+                c.GetProperty("status").GetString()!, c.GetProperty("waits").GetString(), c.GetProperty("by").GetString(),
+                c.GetProperty("at").ValueKind == JsonValueKind.Null ? null : c.GetProperty("at").GetDateTimeOffset(),
+                c.GetProperty("correction").ValueKind == JsonValueKind.Null ? null : c.GetProperty("correction").GetInt64())).ToList();
+            confirmations.Add(new LineageConfirmation(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateOnly>(3),
+                reader.GetString(4), reader.GetFieldValue<DateTimeOffset>(5), Text(reader, 6), reader.IsDBNull(7) ? null : reader.GetInt32(7), changes));
+        }
+
         var last = versions[^1].Values;
         return new RecordLineage(roundCode, roundId, recordId, last.GetValueOrDefault("school_code"), last.GetValueOrDefault("student_no"), versions, worksheets,
-            returns, corrections, findings);
+            returns, corrections, findings) { Confirmations = confirmations };
     }
 
     private static string? Text(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

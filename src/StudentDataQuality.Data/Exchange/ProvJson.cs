@@ -39,6 +39,7 @@ public static class ProvJson
 
         var pipeline = d.Agent("sdq:pipeline", "prov:SoftwareAgent", ("sdq:name", "StudentDataQuality"));
         var returns = record.Returns.ToDictionary(r => r.ReturnId);
+        var answers = record.Confirmations.SelectMany(a => a.Changes.Select(c => (c.ChangeId, Answer: a))).ToDictionary(x => x.ChangeId, x => x.Answer);
         string? previousVersion = null;
         var valueIds = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var version in record.Versions)
@@ -59,6 +60,10 @@ public static class ProvJson
             else if (version.ReturnId is { } returnId && returns.TryGetValue(returnId, out var returned))
             {
                 activity = Ingest(d, returned, Account(returned.ReceivedBy));
+            }
+            else if (version.ChangeId is { } changeId && answers.TryGetValue(changeId, out var answer))
+            {
+                activity = Confirm(d, answer, changeId, Account);
             }
             else
             {
@@ -88,9 +93,17 @@ public static class ProvJson
                 {
                     d.Relation("wasDerivedFrom", ("prov:generatedEntity", valueId), ("prov:usedEntity", before), ("prov:type", "prov:Revision"),
                         ("sdq:correction", correction.CorrectionId), ("sdq:oldValue", correction.OldValue ?? ""));
-                    d.Relation("wasDerivedFrom", ("prov:generatedEntity", valueId), ("prov:usedEntity", $"sdq:return/{correction.ReturnId}"),
-                        ("sdq:sheet", correction.Sheet), ("sdq:excelRow", correction.ExcelRow), ("sdq:column", correction.Column ?? ""),
-                        ("sdq:cell", correction.Cell ?? ""));
+                    if (correction.ReturnId is { } fromReturn)
+                    {
+                        d.Relation("wasDerivedFrom", ("prov:generatedEntity", valueId), ("prov:usedEntity", $"sdq:return/{fromReturn}"),
+                            ("sdq:sheet", correction.Sheet ?? ""), ("sdq:excelRow", correction.ExcelRow ?? 0), ("sdq:column", correction.Column ?? ""),
+                            ("sdq:cell", correction.Cell ?? ""));
+                    }
+                    else if (correction.ChangeId is { } fromChange && answers.TryGetValue(fromChange, out var fromAnswer))
+                    {
+                        d.Relation("wasDerivedFrom", ("prov:generatedEntity", valueId), ("prov:usedEntity", $"sdq:confirmation/{fromAnswer.SheetId}"),
+                            ("sdq:change", fromChange), ("sdq:field", correction.Field ?? ""));
+                    }
                 }
 
                 valueIds[field] = valueId;
@@ -135,6 +148,28 @@ public static class ProvJson
                 d.Relation("wasAssociatedWith", ("prov:activity", closing), ("prov:agent", pipeline));
             }
         }
+    }
+
+    /// <summary>
+    /// A parent's answer on a confirmation sheet (an entity: the sheet, signed on its date), entered by the class teacher and,
+    /// for a change that waited, applied on the registrar's approval.
+    /// </summary>
+    private static string Confirm(Document d, LineageConfirmation answer, long changeId, Func<string, string> account)
+    {
+        var sheet = d.Entity($"sdq:confirmation/{answer.SheetId}", "sdq:ConfirmationSheet", ("sdq:sheetId", answer.SheetId),
+            ("sdq:signedOn", answer.SignedOn.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("sdq:outcome", answer.Outcome),
+            ("sdq:fileName", answer.FileName ?? ""));
+        d.Relation("wasAttributedTo", ("prov:entity", sheet), ("prov:agent", account(answer.EnteredBy)));
+        var change = answer.Changes.First(c => c.ChangeId == changeId);
+        var activity = d.Activity($"sdq:confirm/{changeId}", "sdq:ApplyParentAnswer", change.DecidedAt ?? answer.EnteredAt);
+        d.Relation("used", ("prov:activity", activity), ("prov:entity", sheet));
+        d.Relation("wasAssociatedWith", ("prov:activity", activity), ("prov:agent", account(answer.EnteredBy)));
+        if (change.DecidedBy is { } registrar)
+        {
+            d.Relation("wasAssociatedWith", ("prov:activity", activity), ("prov:agent", account(registrar)));
+        }
+
+        return activity;
     }
 
     private static string Ingest(Document d, LineageReturn returned, string account)

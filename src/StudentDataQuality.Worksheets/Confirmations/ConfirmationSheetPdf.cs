@@ -1,3 +1,6 @@
+using PdfSharp;
+using PdfSharp.Drawing;
+using PdfSharp.Pdf;
 using StudentDataQuality.Confirmations;
 
 namespace StudentDataQuality.Worksheets.Confirmations;
@@ -8,6 +11,44 @@ namespace StudentDataQuality.Worksheets.Confirmations;
 /// </summary>
 public static class ConfirmationSheetPdf
 {
+    /// <summary>What the PDF's metadata names as its creator.</summary>
+    public const string Creator = "StudentDataQuality";
+
     /// <summary>The PDF of these sheets, one page each, in the order given.</summary>
-    public static byte[] Render(IReadOnlyList<ConfirmationSheet> sheets, bool english = false) => throw new NotImplementedException();
+    /// <exception cref="UserErrorException">No CJK font is installed (Pdf.NoCjkFont).</exception>
+    public static byte[] Render(IReadOnlyList<ConfirmationSheet> sheets, bool english = false)
+    {
+        ArgumentNullException.ThrowIfNull(sheets);
+        if (sheets.Count == 0)
+        {
+            throw new ArgumentException("A PDF of confirmation sheets needs at least one sheet.", nameof(sheets));
+        }
+
+        CjkFontResolver.Install();
+        var language = english ? WorksheetLanguage.English : WorksheetLanguage.Chinese;
+        using var document = new PdfDocument();
+        var first = sheets[0];
+        // Metadata: the round, the school and the class only; never a student's name or ID number.
+        document.Info.Title = ConfirmationSheetText.Get("Heading", language);
+        var oneClass = sheets.All(s => s.Class == first.Class && s.SchoolCode == first.SchoolCode);
+        document.Info.Subject = SheetTextFit.Clean(oneClass
+            ? ConfirmationSheetText.Format("Subject", language, first.RoundCode, first.SchoolName, first.SchoolCode, first.Class.Display(english))
+            : ConfirmationSheetText.Format("SubjectNoClass", language, first.RoundCode, first.SchoolName, first.SchoolCode));
+        document.Info.Creator = Creator;
+        document.Info.Author = "";
+        document.Info.Keywords = "";
+
+        for (var i = 0; i < sheets.Count; i++)
+        {
+            var page = document.AddPage();
+            page.Size = PageSize.A4;
+            page.Orientation = PageOrientation.Portrait;
+            using var graphics = XGraphics.FromPdfPage(page);
+            new SheetPage(graphics, language).Draw(sheets[i], i + 1, sheets.Count);
+        }
+
+        using var stream = new MemoryStream();
+        document.Save(stream, closeStream: false);
+        return stream.ToArray();
+    }
 }

@@ -183,6 +183,19 @@ public sealed class ConfirmationStoreTests(ConfirmationRound round)
             ("id", pending.ChangeId), ("by", round.Registrar.Name)));
         var again = await Assert.ThrowsAsync<UserErrorException>(() => store.DecideAsync(round.Registrar, pending.ChangeId, approve: false, null));
         Assert.Contains(round.Registrar.Name, again.Message, StringComparison.Ordinal);
+        // Lineage names the sheet, the class teacher who entered it, the date the parent signed and the registrar who approved.
+        var lineage = Assert.Single(await new LineageReader(app).ReadRecordAsync(name.RecordId, round.Registrar, "test"), r => r.RecordId == name.RecordId);
+        var correction = Assert.Single(lineage.Corrections, c => c.Field == "name");
+        Assert.Null(correction.ReturnId);
+        var answer = Assert.Single(lineage.Confirmations);
+        Assert.Equal((name.SheetId, round.Teacher.Name, Today), (answer.SheetId, answer.EnteredBy, answer.SignedOn));
+        var lineageChange = Assert.Single(answer.Changes);
+        Assert.Equal(((long?)correction.ChangeId, round.Registrar.Name, (long?)correction.CorrectionId), ((long?)lineageChange.ChangeId, lineageChange.DecidedBy, lineageChange.CorrectionId));
+        Assert.Equal(lineageChange.ChangeId, lineage.Versions[^1].ChangeId);
+        var prov = ProvJson.Build([lineage]).ToJsonString();
+        Assert.Contains($"sdq:confirmation/{name.SheetId}", prov, StringComparison.Ordinal);
+        Assert.Contains($"sdq:account/{round.Registrar.Name}", prov, StringComparison.Ordinal);
+
         Assert.Equal(4L, await round.Database.ScalarAsync<long>(
             "SELECT count(*) FROM audit.event WHERE action = 'confirmation.answer' AND object = ANY(@ids)",
             ("ids", new[] { unchanged.SheetId, phone.SheetId, name.SheetId, badPhone.SheetId })));
