@@ -266,6 +266,7 @@ public static class Portal
         open.MapGet("/", (HttpContext context) => Page.Show<HomePage>(new { Account = AccountOf(context.User) })).RequireAuthorization();
         SecondFactorPages.Map(app);
         SchoolPages.Map(app);
+        ClassPages.Map(app);
         TeamPages.Map(app);
         ManagerPages.Map(app);
         return app;
