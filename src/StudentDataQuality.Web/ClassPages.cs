@@ -30,7 +30,7 @@ internal static class ClassPages
         pages.MapPost("/sheets/{id}", AnswerAsync);
         pages.MapGet("/{grade:int}/{className}/answers.xlsx", WorkbookAsync);
         // The workbook is small (a class, one row a student); the portal's file limit and the rate limit of uploads hold.
-        pages.MapPost("/answers", UploadAsync).RequireRateLimiting(Portal.UploadRateLimit);
+        pages.MapPost("/answers", UploadAsync).RequireRateLimiting(Portal.UploadRateLimit).WithMetadata(new SchoolPages.UploadEndpoint(worksheetReturns: false));
     }
 
     /// <summary>The longest search a teacher types (a sheet id, a student number, a name).</summary>

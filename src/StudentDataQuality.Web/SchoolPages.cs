@@ -10,6 +10,7 @@ using Microsoft.Extensions.Localization;
 using Npgsql;
 using StudentDataQuality.Application;
 using StudentDataQuality.Confirmations;
+using StudentDataQuality.Data;
 using StudentDataQuality.Data.Confirmations;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Jobs;
@@ -50,8 +51,14 @@ internal static class SchoolPages
         district.MapGet("/confirmations", DistrictConfirmationsAsync);
     }
 
-    /// <summary>Marks the upload endpoint: its size and uploader are judged before its form is read (<see cref="GuardUploadsAsync"/>).</summary>
-    internal sealed class UploadEndpoint;
+    /// <summary>
+    /// Marks an upload endpoint: its size (and, for worksheet returns, its uploader) is judged before its form is read
+    /// (<see cref="GuardUploadsAsync"/>). Other uploads (a class answer workbook) are judged by their group's policy.
+    /// </summary>
+    internal sealed class UploadEndpoint(bool worksheetReturns = true)
+    {
+        public bool WorksheetReturns { get; } = worksheetReturns;
+    }
 
     private static string From(HttpContext context) => Portal.ClientAddress(context);
 
@@ -380,7 +387,7 @@ internal static class SchoolPages
     /// </summary>
     internal static async Task GuardUploadsAsync(HttpContext context, RequestDelegate next)
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<UploadEndpoint>() is null || !HttpMethods.IsPost(context.Request.Method)
+        if (context.GetEndpoint()?.Metadata.GetMetadata<UploadEndpoint>() is not { } endpoint || !HttpMethods.IsPost(context.Request.Method)
             || context.User.Identity?.IsAuthenticated != true)
         {
             await next(context);
@@ -416,7 +423,10 @@ internal static class SchoolPages
         // decides it again for the file, and the school of the file's _meta before any of its rows).
         try
         {
-            await ingest.CheckUploaderAsync(account, text["ChosenFile"], context.RequestAborted);
+            if (endpoint.WorksheetReturns)
+            {
+                await ingest.CheckUploaderAsync(account, text["ChosenFile"], context.RequestAborted);
+            }
         }
         catch (WorksheetRejectedException refusal)
         {
@@ -430,7 +440,18 @@ internal static class SchoolPages
         {
             await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
             var refusal = ReturnLimits.Default.TooLarge(text["ChosenFile"]);
-            await ingest.RefusedAsync(account, refusal, context.Request.ContentLength, context.RequestAborted);
+            // On record as the ingest's refusal of a file (worksheet.return.refused): a class answer workbook too, under its own action.
+            if (endpoint.WorksheetReturns)
+            {
+                await ingest.RefusedAsync(account, refusal, context.Request.ContentLength, context.RequestAborted);
+            }
+            else
+            {
+                await using var connection = await context.RequestServices.GetRequiredService<PortalSettings>().DataSource.OpenConnectionAsync(context.RequestAborted);
+                await AuditLog.WriteAsync(connection, account.Name, "confirmation.workbook.refused", null, account.SchoolCode, null,
+                    new { reason = refusal.Code.ToString(), bytes = context.Request.ContentLength }, context.RequestAborted);
+            }
+
             await Refused(refusal.MessageIn(Language), StatusCodes.Status413PayloadTooLarge).ExecuteAsync(context);
             return;
         }

@@ -264,6 +264,15 @@ public sealed class ClassPagesTests(ClassPagesTests.Site site) : IClassFixture<C
         Assert.Equal(before, await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.answer"));
         Assert.Equal(HttpStatusCode.BadRequest, (await teacher.UploadAsync("/class", "/class/answers", "empty.xlsx", [])).StatusCode);
 
+        // Over the limit by its length: refused before its form is read (413, not a "form expired"), and on record.
+        var big = new byte[22 * 1024 * 1024];
+        new Random(7).NextBytes(big);
+        var tooLarge = await teacher.UploadAsync("/class", "/class/answers", "big.xlsx", big);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        Assert.Equal(1L, await Db.ScalarAsync<long>(
+            "SELECT count(*) FROM audit.event WHERE action = 'confirmation.workbook.refused' AND actor = 'teacher-workbook' AND details ->> 'reason' = 'TooLarge'"));
+        Assert.Equal(before, await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.answer"));
+
         // The workbook filled as a class teacher's spreadsheet program saves it: one row confirmed, one with a corrected phone.
         var (confirmed, corrected) = (Campaign.Printed.Sheets[4], Campaign.Printed.Sheets[5]);
         var phone = ClassCampaign.Other(corrected["guardian_phone"], "13712345678", "13787654321");
