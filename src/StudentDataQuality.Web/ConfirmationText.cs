@@ -9,6 +9,6 @@ public sealed class ConfirmationText
     /// <summary>A confirmation field's name for the reader (its Chinese header, or its English one), from the record's layout.</summary>
     public static string FieldLabel(string field) =>
         !Confirmations.ConfirmationFields.Contains(field) ? field
-        : System.Globalization.CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "zh" ? Confirmations.ConfirmationFields.Field(field).ChineseHeaders[0]
-        : Confirmations.ConfirmationFields.Field(field).EnglishHeader;
+        : Languages.English ? Confirmations.ConfirmationFields.Field(field).EnglishHeader
+        : Confirmations.ConfirmationFields.Field(field).Header;
 }

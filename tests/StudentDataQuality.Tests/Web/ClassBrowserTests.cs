@@ -59,7 +59,7 @@ public sealed class ClassBrowserTests(ClassBrowserTests.Site site) : IClassFixtu
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Chromium.Screenshots, "class-phone.png"), FullPage = true });
 
         // The id as printed on the sheet, typed into the search box.
-        await page.GetByLabel("确认单编号、学籍号或姓名").FillAsync(SheetId.Format(sheet.SheetId));
+        await page.GetByLabel("确认表编号、学籍号或姓名").FillAsync(SheetId.Format(sheet.SheetId));
         await page.GetByRole(AriaRole.Button, new() { Name = "查找" }).ClickAsync();
         await page.WaitForURLAsync("**/class/sheets/" + sheet.SheetId);
         Assert.Contains(SheetId.Format(sheet.SheetId), await page.Locator("h1").InnerTextAsync(), StringComparison.Ordinal);

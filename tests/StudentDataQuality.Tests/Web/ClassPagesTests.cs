@@ -286,7 +286,7 @@ public sealed class ClassPagesTests(ClassPagesTests.Site site) : IClassFixture<C
         var taken = await teacher.UploadAsync("/class", "/class/answers", "answers-back.xlsx", filled);
         var result = await taken.Content.ReadAsStringAsync();
         Assert.True(taken.StatusCode == HttpStatusCode.OK, result);
-        Assert.Contains("录入确认单 2 张", result, StringComparison.Ordinal);
+        Assert.Contains("录入确认表 2 张", result, StringComparison.Ordinal);
         Assert.Contains("已更正并重新检查 1 项", result, StringComparison.Ordinal);
         Assert.Equal("unchanged", await Db.ScalarAsync<string>(
             "SELECT outcome FROM confirm.answer WHERE sheet_id = @s AND file_name = 'answers-back.xlsx'", ("s", confirmed.SheetId)));
