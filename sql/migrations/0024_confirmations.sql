@@ -83,7 +83,7 @@ CREATE TABLE confirm.print (
     language     text NOT NULL CHECK (language IN ('zh', 'en')),
     sha256       text CHECK (sha256 ~ '^[0-9a-f]{64}$')
 );
-CREATE INDEX ON confirm.print (round_id, school_code);
+CREATE INDEX ON confirm.print (round_id, school_code, grade, class_name);
 
 -- One student's sheet: its id (printed as text and QR code), the record version it shows and the values it showed (what
 -- the parent judged; an answer is compared with these). Printing a class again makes new sheets; an older sheet may still
@@ -164,7 +164,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- The one scope rule for one student's record (its school, grade, class, round): the school's roles by access.may_act_for;
--- a class teacher its own classes at its own school, while the round's campaign is open; nobody else.
+-- a class teacher its own classes at its own school, while the round's campaign is open and once its class's sheets have
+-- been printed (a campaign reaches a class with its sheets: a class teacher of a school that printed nothing sees nothing);
+-- nobody else.
 CREATE FUNCTION access.may_read_student(p_account text, p_role text, p_school text, p_district text, p_school_code text, p_grade smallint,
                                         p_class_name text, p_round integer)
 RETURNS boolean
@@ -174,11 +176,21 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                                   AND EXISTS (SELECT FROM access.account_class k
                                               WHERE k.account = p_account AND k.grade = p_grade AND k.class_name = p_class_name)
                                   AND confirm.campaign_open(p_round)
+                                  AND EXISTS (SELECT FROM confirm.print p
+                                              WHERE p.round_id = p_round AND p.school_code = p_school_code AND p.grade = p_grade
+                                                AND p.class_name = p_class_name)
         ELSE access.may_act_for(p_role, p_school, p_district, p_school_code) END
 $$;
 
 COMMENT ON FUNCTION access.may_read_student(text, text, text, text, text, smallint, text, integer) IS
     'Whether an account may read one student''s record (0024): may_act_for, or a class teacher''s class during the campaign.';
+
+-- The portal writes the evidence once and decides changes; it never rewrites nor deletes an answer, a sheet or a decision,
+-- and opens a campaign only by a first print (closing, reopening and extending are the data team's, at the command line).
+REVOKE ALL ON confirm.campaign, confirm.print, confirm.sheet, confirm.answer, confirm.change FROM sdq_app;
+GRANT SELECT, INSERT ON confirm.campaign, confirm.print, confirm.sheet, confirm.answer, confirm.change TO sdq_app;
+GRANT UPDATE (sha256) ON confirm.print TO sdq_app;
+GRANT UPDATE (status, decided_by, decided_at, decision_note, correction_id) ON confirm.change TO sdq_app;
 
 GRANT EXECUTE ON FUNCTION confirm.campaign_open(integer) TO sdq_app;
 GRANT EXECUTE ON FUNCTION access.may_read_student(text, text, text, text, text, smallint, text, integer) TO sdq_app;

@@ -17,7 +17,9 @@ public sealed partial record ClassKey(int Grade, string ClassName)
     /// <summary>"4年级3班" or "4/3班" (grade 1–12, a class name of at most 40 characters); null when it is neither.</summary>
     public static ClassKey? TryParse(string? text)
     {
-        var match = Shape().Match((text ?? "").Trim());
+        // Full-width digits, as a Chinese input method types them, read as the digits they are.
+        var folded = new string((text ?? "").Trim().Select(c => c is >= '０' and <= '９' ? (char)('0' + (c - '０')) : c).ToArray());
+        var match = Shape().Match(folded);
         if (!match.Success)
         {
             return null;
@@ -33,6 +35,6 @@ public sealed partial record ClassKey(int Grade, string ClassName)
     public static ClassKey Parse(string? text) =>
         TryParse(text) ?? throw new UserErrorException(new UserMessage("Confirmation.ClassInvalid", text ?? ""));
 
-    [GeneratedRegex(@"^(\d{1,2})\s*(?:年级|/)\s*(.+)$")]
+    [GeneratedRegex(@"^([0-9]{1,2})\s*(?:年级|/)\s*(.+)$")]
     private static partial Regex Shape();
 }

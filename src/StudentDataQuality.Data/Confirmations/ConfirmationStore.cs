@@ -312,7 +312,8 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
                   AND  r.grade = @grade AND r.class_name = @class)
             SELECT st.record_id, st.student_no_raw, st.name,
                    (SELECT s.sheet_id FROM confirm.sheet s WHERE s.round_id = @round AND s.record_id = st.record_id ORDER BY s.print_id DESC LIMIT 1),
-                   (SELECT a.outcome FROM confirm.answer a WHERE a.round_id = @round AND a.record_id = st.record_id ORDER BY a.answer_id DESC LIMIT 1),
+                   (SELECT a.outcome FROM confirm.answer a WHERE a.round_id = @round AND a.record_id = st.record_id
+                    ORDER BY a.signed_on DESC, a.entered_at DESC, a.answer_id DESC LIMIT 1),
                    (SELECT count(*)::integer FROM confirm.change c WHERE c.round_id = @round AND c.record_id = st.record_id AND c.status = 'pending')
             FROM   students st
             ORDER  BY st.student_no_raw NULLS LAST, st.record_id
@@ -403,8 +404,12 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
     /// who entered it, the date the parent signed) and re-checked. The same answer entered again is taken once. Audited as
     /// confirmation.answer, one entry per sheet.
     /// </summary>
-    public async Task<IReadOnlyList<AnswerOutcome>> AnswerAsync(Account enteredBy, IReadOnlyList<SheetAnswer> answers, AnswerFile? file = null,
-        CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<AnswerOutcome>> AnswerAsync(Account enteredBy, IReadOnlyList<SheetAnswer> answers, AnswerFile? file = null,
+        CancellationToken cancellationToken = default) =>
+        AtOnceAsync(() => EnterAnswersAsync(enteredBy, answers, file, cancellationToken));
+
+    private async Task<IReadOnlyList<AnswerOutcome>> EnterAnswersAsync(Account enteredBy, IReadOnlyList<SheetAnswer> answers, AnswerFile? file,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(enteredBy);
         ArgumentNullException.ThrowIfNull(answers);
@@ -460,7 +465,8 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var today = await TodayAsync(connection, cancellationToken);
         var sheets = (await ReadSheetsAsync(connection, "s.sheet_id = ANY(@ids)", c => c.Parameters.AddWithValue("ids", asked.Select(a => a.Id).ToArray()),
-            enteredBy, cancellationToken, forUpdate: true)).ToDictionary(s => s.Sheet.SheetId, StringComparer.Ordinal);
+            enteredBy, cancellationToken)).ToDictionary(s => s.Sheet.SheetId, StringComparer.Ordinal);
+        var students = new HashSet<long>();
         foreach (var (id, answer, _, where) in asked)
         {
             if (!sheets.TryGetValue(id, out var sheet))
@@ -471,6 +477,11 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
             if (!sheet.InScope)
             {
                 throw new OutOfScopeException("confirmation sheet", id, sheet.Sheet.SchoolCode, sheet.RoundId);
+            }
+
+            if (!students.Add(sheet.Sheet.RecordId))
+            {
+                throw new UserErrorException(new UserMessage("Confirmation.StudentTwice", where));
             }
 
             if (answer.SignedOn > today)
@@ -531,7 +542,7 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var round = await RoundAsync(connection, roundCode, cancellationToken);
         await RequireSchoolAsync(connection, registrar, "confirmation changes", schoolCode, round.RoundId, cancellationToken);
-        var changes = await ReadPendingAsync(connection, "s.round_id = @round AND s.school_code = @school", c =>
+        var changes = await ReadPendingAsync(connection, "c.round_id = @round AND r.school_code = @school", c =>
         {
             c.Parameters.AddWithValue("round", round.RoundId);
             c.Parameters.AddWithValue("school", schoolCode);
@@ -546,7 +557,10 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
     /// too) and re-checked; refused, it stays on record as refused. The school's account or the data team; audited as
     /// confirmation.change.approve / .refuse.
     /// </summary>
-    public async Task<AnsweredChange> DecideAsync(Account registrar, long changeId, bool approve, string? note, CancellationToken cancellationToken = default)
+    public Task<AnsweredChange> DecideAsync(Account registrar, long changeId, bool approve, string? note, CancellationToken cancellationToken = default) =>
+        AtOnceAsync(() => DecideChangeAsync(registrar, changeId, approve, note, cancellationToken));
+
+    private async Task<AnsweredChange> DecideChangeAsync(Account registrar, long changeId, bool approve, string? note, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(registrar);
         note = string.IsNullOrWhiteSpace(note) ? null : new string(note.Trim().Where(c => !char.IsControl(c)).ToArray());
@@ -563,9 +577,11 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
         string? printedValue, waits, decidedBy;
         bool inScope;
         await using (var command = new NpgsqlCommand("""
-            SELECT c.record_id, c.round_id, s.school_code, c.field, c.new_value, c.printed_value, c.status, c.waits_because, c.decided_by,
-                   @role IN ('school', 'data_team') AND access.may_act_for(@role, @account_school, @account_district, s.school_code)
+            SELECT c.record_id, c.round_id, coalesce(r.school_code, s.school_code), c.field, c.new_value, c.printed_value, c.status, c.waits_because,
+                   c.decided_by,
+                   @role IN ('school', 'data_team') AND coalesce(access.may_act_for(@role, @account_school, @account_district, r.school_code), false)
             FROM   confirm.change c JOIN confirm.answer a USING (answer_id) JOIN confirm.sheet s ON s.sheet_id = a.sheet_id
+            LEFT   JOIN registry.record r ON r.round_id = c.round_id AND r.record_id = c.record_id AND r.is_current
             WHERE  c.change_id = @change
             FOR    UPDATE OF c
             """, connection, transaction))
@@ -629,21 +645,35 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
         return new AnsweredChange(changeId, field, printedValue, newValue, approve ? ChangeStatus.Applied : ChangeStatus.Refused, waits) { NowPasses = passes };
     }
 
+    /// <summary>
+    /// Runs a call that writes record versions: when a return or another call wrote a version of the same record at the same
+    /// moment (the version's key) or the two waited on each other (a deadlock), nothing of it was kept, and the one who asked
+    /// is told to do it again.
+    /// </summary>
+    private static async Task<T> AtOnceAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DeadlockDetected
+                                              or PostgresErrorCodes.SerializationFailure)
+        {
+            throw new UserErrorException(new UserMessage("Confirmation.AtTheSameTime"), e);
+        }
+    }
+
     // ---- entering answers ------------------------------------------------------------------------------------------------
 
     private async Task<List<(string Id, AnswerOutcome Outcome)>> EnterAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Account enteredBy,
         List<(string Id, SheetAnswer Answer, Dictionary<string, string> Corrections, SheetRow Sheet)> fresh, AnswerFile? file,
         CancellationToken cancellationToken)
     {
-        // The records are locked before their values are read, so that a return or another answer cannot slip a version in between.
-        await using (var lockRecords = new NpgsqlCommand("""
-            SELECT 1 FROM registry.record_head h JOIN unnest(@rounds, @records) AS t(round_id, record_id) USING (round_id, record_id)
-            ORDER BY h.round_id, h.record_id FOR UPDATE OF h
-            """, connection, transaction))
+        // The current versions are locked before their values are read, so that another answer or a decision cannot slip a
+        // version in between (a return at the same moment makes one of the two fail on the version's key: see ApplyAsync).
+        foreach (var round in fresh.GroupBy(f => f.Sheet.RoundId).OrderBy(g => g.Key))
         {
-            lockRecords.Parameters.AddWithValue("rounds", fresh.Select(f => f.Sheet.RoundId).ToArray());
-            lockRecords.Parameters.AddWithValue("records", fresh.Select(f => f.Sheet.Sheet.RecordId).ToArray());
-            await lockRecords.ExecuteNonQueryAsync(cancellationToken);
+            await LockCurrentAsync(connection, round.Key, round.Select(f => f.Sheet.Sheet.RecordId).ToList(), cancellationToken);
         }
 
         var current = await RecordVersions.CurrentAsync(connection, fresh.Select(f => f.Sheet.RoundId).Distinct().ToArray(),
@@ -765,13 +795,7 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
     private static async Task<Dictionary<long, long>> ApplyAsync(NpgsqlConnection connection, Round round,
         IReadOnlyList<(long RecordId, long ChangeId, string Field, string Value)> values, CancellationToken cancellationToken)
     {
-        await using (var lockRecords = new NpgsqlCommand(
-            "SELECT 1 FROM registry.record_head WHERE round_id = @round AND record_id = ANY(@records) ORDER BY record_id FOR UPDATE", connection))
-        {
-            lockRecords.Parameters.AddWithValue("round", round.RoundId);
-            lockRecords.Parameters.AddWithValue("records", values.Select(v => v.RecordId).Distinct().ToArray());
-            await lockRecords.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await LockCurrentAsync(connection, round.RoundId, values.Select(v => v.RecordId).ToList(), cancellationToken);
 
         var current = await RecordVersions.CurrentAsync(connection, [round.RoundId], values.Select(v => v.RecordId).Distinct().ToArray(), cancellationToken);
         var versions = new List<NextVersion>();
@@ -815,6 +839,19 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
         return corrections;
     }
 
+    /// <summary>Locks the current versions of records (in one order, so that two callers never wait on each other in a circle).</summary>
+    private static async Task LockCurrentAsync(NpgsqlConnection connection, int roundId, IReadOnlyCollection<long> recordIds, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT 1 FROM registry.record_version
+            WHERE  round_id = @round AND record_id = ANY(@records) AND is_current
+            ORDER  BY record_id FOR UPDATE
+            """, connection);
+        command.Parameters.AddWithValue("round", roundId);
+        command.Parameters.AddWithValue("records", recordIds.Distinct().ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>Re-checks records as a return's are re-checked; gives the (record, field) pairs that still fail a rule.</summary>
     private async Task<HashSet<(long RecordId, string Field)>> RecheckAsync(NpgsqlConnection connection, Round round, IReadOnlyCollection<long> records,
         string actor, CancellationToken cancellationToken)
@@ -840,8 +877,9 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
 
     private sealed record EnteredAnswer(AnswerOutcome Outcome, DateOnly SignedOn, string EnteredBy, DateTimeOffset EnteredAt);
 
+    /// <summary>Sheets with what the reader may see of them. Two entries of one sheet at once meet at the answer's key (one answer a sheet).</summary>
     private static async Task<List<SheetRow>> ReadSheetsAsync(NpgsqlConnection connection, string where, Action<NpgsqlCommand> parameters, Account reader,
-        CancellationToken cancellationToken, bool forUpdate = false)
+        CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"""
             SELECT s.sheet_id, o.code, s.school_code,
@@ -849,11 +887,13 @@ public sealed class ConfirmationStore(NpgsqlDataSource dataSource, CheckOptions?
                              ORDER BY m.round_id DESC LIMIT 1), s.school_code),
                    s.grade, s.class_name, s.record_id, s.record_version, s.printed_values::text, p.printed_at,
                    (p.printed_at AT TIME ZONE 'Asia/Shanghai')::date, s.round_id,
-                   access.may_read_student(@account, @role, @account_school, @account_district, s.school_code, s.grade, s.class_name, s.round_id),
+                   access.may_read_student(@account, @role, @account_school, @account_district, s.school_code, s.grade, s.class_name, s.round_id)
+                   AND coalesce(access.may_read_student(@account, @role, @account_school, @account_district, c.school_code, c.grade, c.class_name,
+                                                        s.round_id), false),
                    (SELECT r.student_no_raw FROM registry.record r WHERE r.round_id = s.round_id AND r.record_id = s.record_id AND r.version = s.record_version)
             FROM   confirm.sheet s JOIN confirm.print p USING (print_id) JOIN registry.round o ON o.round_id = s.round_id
+            LEFT   JOIN registry.record c ON c.round_id = s.round_id AND c.record_id = s.record_id AND c.is_current
             WHERE  {where}
-            {(forUpdate ? "FOR UPDATE OF s" : "")}
             """, connection);
         parameters(command);
         AddAccount(command, reader);

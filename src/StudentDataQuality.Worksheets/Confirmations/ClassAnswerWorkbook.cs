@@ -1,3 +1,4 @@
+using StudentDataQuality.Identifiers;
 using System.Globalization;
 using ClosedXML.Excel;
 using StudentDataQuality.Confirmations;
@@ -41,7 +42,13 @@ public static class ClassAnswerWorkbook
         var language = english ? WorksheetLanguage.English : WorksheetLanguage.Chinese;
         var workbookId = Guid.NewGuid();
         var columns = ClassAnswerLayout.Columns(language);
-        var ordered = sheets.OrderBy(s => s.StudentNo, StringComparer.Ordinal).ThenBy(s => s.SheetId, StringComparer.Ordinal).ToArray();
+        // The file goes round a class and may be forwarded: identity numbers are masked in it (the full value stays on the
+        // student's own paper sheet and in the database, which the answers are compared with).
+        var ordered = sheets.OrderBy(s => s.StudentNo, StringComparer.Ordinal).ThenBy(s => s.SheetId, StringComparer.Ordinal).Select(s => s with
+        {
+            StudentNo = Masking.StudentNo(s.StudentNo),
+            Values = s.Values.Select(v => v.Field == "id_number" ? v with { Value = Masking.IdNumber(v.Value) } : v).ToList(),
+        }).ToArray();
         var sentinel = CarriageReturns.ChooseSentinel(ordered.SelectMany(s => s.Values.Select(v => v.Value).Append(s.StudentNo)));
 
         using var workbook = new XLWorkbook();

@@ -120,6 +120,7 @@ public sealed class ConfirmationStoreTests(ConfirmationRound round)
     public async Task ClassTeacher_ReadsItsOwnClassOnly_AndManagersAndOtherSchoolsPrintNothing()
     {
         await Store.PrintAsync(round.Registrar, ConfirmationRound.Round, round.School, round.OtherClass, Render);
+        await Store.PrintAsync(round.Registrar, ConfirmationRound.Round, round.School, round.Class, Render);
         var own = await Store.ClassStudentsAsync(round.Teacher, ConfirmationRound.Round, round.School, round.Class);
         Assert.NotEmpty(own);
 
@@ -263,6 +264,36 @@ public sealed class ConfirmationStoreTests(ConfirmationRound round)
 
         Assert.NotEmpty(await closing.ClassStudentsAsync(round.Teacher, ConfirmationRound.Round, round.School, round.Class));
     }
+
+    [Fact, Trait("Category", "Security")]
+    public async Task ClassTeacher_SeesAClassOnlyOnceItsSheetsArePrinted()
+    {
+        // A class of the same school and a teacher of it, never printed: the open campaign does not reach it.
+        var unprinted = new ClassKey(round.Class.Grade == 12 ? 1 : round.Class.Grade + 1, "99班");
+        await round.Database.ExecuteAsync("SELECT access.add_class_teacher('ct-unprinted', @s, ARRAY[@g]::smallint[], ARRAY[@c], 'test')",
+            ("s", round.School), ("g", (short)unprinted.Grade), ("c", unprinted.ClassName));
+        await Store.PrintAsync(round.Registrar, ConfirmationRound.Round, round.School, round.Class, Render);
+        Assert.True((await Store.CampaignAsync(ConfirmationRound.Round))!.Open);
+
+        await Assert.ThrowsAsync<OutOfScopeException>(() =>
+            Store.ClassStudentsAsync(new Account("ct-unprinted", AccountRole.ClassTeacher, round.School), ConfirmationRound.Round, round.School, unprinted));
+    }
+
+    [Theory]
+    [InlineData("4年级3班", 4, "3班")]
+    [InlineData("４年级３班", 4, "3班")]
+    [InlineData("12/1班", 12, "1班")]
+    [InlineData(" 1 / 2班 ", 1, "2班")]
+    public void ClassKey_ReadsWhatPeopleType(string text, int grade, string name) =>
+        Assert.Equal(new ClassKey(grade, name), ClassKey.Parse(text));
+
+    [Theory]
+    [InlineData("3班")]
+    [InlineData("13年级1班")]
+    [InlineData("٤年级1班")]
+    [InlineData("")]
+    public void ClassKey_RefusesWhatIsNoClass(string text) =>
+        Assert.Contains("4年级3班", Assert.Throws<UserErrorException>(() => ClassKey.Parse(text)).Message, StringComparison.Ordinal);
 
     private Task<T> CurrentAsync<T>(string column, long recordId) =>
         round.Database.ScalarAsync<T>($"SELECT {column} FROM registry.record WHERE record_id = @id AND is_current", ("id", recordId));

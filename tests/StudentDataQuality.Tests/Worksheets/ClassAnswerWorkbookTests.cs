@@ -128,6 +128,18 @@ public sealed class ClassAnswerWorkbookTests
     }
 
     [Fact]
+    public void Written_MasksIdentityNumbers_TheWholeClassNeverInOneFile()
+    {
+        using var book = new XLWorkbook(new MemoryStream(Issued));
+        var cells = book.Worksheets.SelectMany(w => w.CellsUsed()).Select(c => c.GetString()).ToList();
+        Assert.DoesNotContain(cells, c => c.Contains("230102201503021234", StringComparison.Ordinal));
+        Assert.Contains(cells, c => c == "230102********1234");
+        Assert.Contains(cells, c => c == "G230102********1234");
+        // Still read back: the masked values are what the rows are signed with.
+        Assert.Equal(2, Read(TwoAnswers()).Answers.Count);
+    }
+
+    [Fact]
     public void Written_HasInstructionsFirst_MetaVeryHidden_PrintedCellsLocked_AnswerCellsOpen_SignatureHidden()
     {
         using var stream = new MemoryStream(Issued);
