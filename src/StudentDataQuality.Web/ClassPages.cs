@@ -25,7 +25,9 @@ internal static class ClassPages
     public static void Map(IEndpointRouteBuilder app)
     {
         var pages = app.Pages("/class", Policies.ClassTeacher);
-        pages.MapGet("/", ClassesAsync);
+        pages.MapGet("/", ClassesPageAsync);
+        // A search is posted: a student's name or number never travels in an address (logs, history).
+        pages.MapPost("/", SearchAsync);
         pages.MapGet("/sheets/{id}", SheetAsync);
         pages.MapPost("/sheets/{id}", AnswerAsync);
         pages.MapGet("/{grade:int}/{className}/answers.xlsx", WorkbookAsync);
@@ -41,6 +43,12 @@ internal static class ClassPages
     private static DateOnly Today => DateOnly.FromDateTime(DateTimeOffset.UtcNow.ToOffset(Beijing).DateTime);
 
     private static ConfirmationStore Store(PortalSettings settings) => new(settings.DataSource);
+
+    private static Task<IResult> ClassesPageAsync(HttpContext context, PortalSettings settings, IStringLocalizer<ClassText> text) =>
+        ClassesAsync(context, settings, text, null);
+
+    private static async Task<IResult> SearchAsync(HttpContext context, PortalSettings settings, IStringLocalizer<ClassText> text) =>
+        await ClassesAsync(context, settings, text, (await context.Request.ReadFormAsync(context.RequestAborted))["q"].ToString());
 
     /// <summary>
     /// The open campaign's classes of the teacher with their students; a search (a sheet id typed or scanned, or a student's
@@ -64,7 +72,7 @@ internal static class ClassPages
 
         if (SheetId.Normalise(term) is { } sheetId)
         {
-            return Results.Redirect("/class/sheets/" + sheetId);
+            return Results.Redirect("/class/sheets/" + sheetId, permanent: false, preserveMethod: false);
         }
 
         var classes = new List<ClassStudents>();

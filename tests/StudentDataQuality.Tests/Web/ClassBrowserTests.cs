@@ -95,6 +95,8 @@ public sealed class ClassBrowserTests(ClassBrowserTests.Site site) : IClassFixtu
         // The language switch of the page, as a reader uses it; it comes back to the same page.
         await page.GotoAsync("/class");
         await page.GetByRole(AriaRole.Link, new() { Name = "English", Exact = true }).ClickAsync();
+        // The address is /class before and after the switch: the English heading says the switch has come back.
+        await page.Locator("h1", new() { HasText = "My classes" }).WaitForAsync();
         await page.WaitForURLAsync("**/class");
         Assert.Equal("My classes · parents' confirmations", await page.Locator("h1").InnerTextAsync());
         await page.GetByRole(AriaRole.Link, new() { Name = SheetId.Format(sheet.SheetId) }).ClickAsync();
