@@ -395,8 +395,9 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// A class teacher for every class of a round's records (optionally of one school or one district of the round's school
-    /// master): the account ct-&lt;school&gt;-&lt;grade&gt;-&lt;n&gt;, n the class's place in its grade (1, 2, …), and whether it exists
-    /// already: an account of that name, or a class teacher of the school who has that class. One statement, set-based.
+    /// master): the account ct-&lt;school&gt;-&lt;grade&gt;-&lt;n&gt;, n the class's place in its grade (1, 2, …; with a suffix from the
+    /// class when another account has that name), and whether the class has its teacher already (a class teacher of the school
+    /// who has that class). One statement, set-based.
     /// </summary>
     public async Task<IReadOnlyList<ClassTeacherCandidate>> ClassTeacherCandidatesAsync(string roundCode, string? schoolCode, string? districtCode,
         CancellationToken cancellationToken = default)
@@ -422,10 +423,14 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
                            || row_number() OVER (PARTITION BY k.school_code, k.grade ORDER BY length(k.class_name), k.class_name) AS account
                 FROM   classes k LEFT JOIN master m USING (school_code)
                 WHERE  @district::text IS NULL OR m.district_code = @district)
-            SELECT n.account, n.school_code, n.grade, n.class_name, n.students, n.school_name, n.district_code,
-                   EXISTS (SELECT FROM access.account a WHERE a.account = n.account)
-                   OR EXISTS (SELECT FROM access.account_class k JOIN access.account a USING (account)
-                              WHERE a.role = 'class_teacher' AND a.school_code = n.school_code AND k.grade = n.grade AND k.class_name = n.class_name)
+            -- A class has its teacher when a class teacher of its school has it. A name taken by another account (a class of
+            -- an earlier round that ranked there) gets a suffix made from the class itself, so a new class is never skipped.
+            SELECT CASE WHEN EXISTS (SELECT FROM access.account a WHERE a.account = n.account)
+                        THEN n.account || '-' || substr(md5(n.school_code || '/' || n.grade || '/' || n.class_name), 1, 6)
+                        ELSE n.account END,
+                   n.school_code, n.grade, n.class_name, n.students, n.school_name, n.district_code,
+                   EXISTS (SELECT FROM access.account_class k JOIN access.account a USING (account)
+                           WHERE a.role = 'class_teacher' AND a.school_code = n.school_code AND k.grade = n.grade AND k.class_name = n.class_name)
             FROM   named n
             ORDER  BY n.district_code, n.school_code, n.grade, length(n.class_name), n.class_name
             """);

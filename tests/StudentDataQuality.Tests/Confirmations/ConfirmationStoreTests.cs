@@ -279,6 +279,25 @@ public sealed class ConfirmationStoreTests(ConfirmationRound round)
             Store.ClassStudentsAsync(new Account("ct-unprinted", AccountRole.ClassTeacher, round.School), ConfirmationRound.Round, round.School, unprinted));
     }
 
+    [Fact]
+    public async Task BulkClassTeachers_GiveANewClassItsOwnName_WhenAnotherClassHoldsTheRankedOne()
+    {
+        var store = new AccountStore(round.Database.DataSource);
+        var grade = (await store.ClassTeacherCandidatesAsync(ConfirmationRound.Round, round.School, null))
+            .GroupBy(c => c.Class.Grade).First(g => g.All(c => !c.Exists)).Key;
+        // An earlier round's class took the name the first class of that grade would get now.
+        var taken = $"ct-{round.School}-{grade}-1";
+        await round.Database.ExecuteAsync("SELECT access.add_class_teacher(@a, @s, ARRAY[@g]::smallint[], ARRAY['98班'], 'test')",
+            ("a", taken), ("s", round.School), ("g", (short)grade));
+
+        var candidates = await store.ClassTeacherCandidatesAsync(ConfirmationRound.Round, round.School, null);
+
+        var ranked = Assert.Single(candidates, c => c.Account.Name.StartsWith(taken + "-", StringComparison.Ordinal));
+        Assert.Equal(grade, ranked.Class.Grade);
+        Assert.False(ranked.Exists);
+        Assert.Equal(candidates.Count, candidates.Select(c => c.Account.Name).Distinct(StringComparer.Ordinal).Count());
+    }
+
     [Theory]
     [InlineData("4年级3班", 4, "3班")]
     [InlineData("４年级３班", 4, "3班")]
