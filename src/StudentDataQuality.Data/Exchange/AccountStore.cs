@@ -261,6 +261,8 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
             made_elsewhere_meanwhile = accounts.Count - added.Count,
             valid_until = validUntil,
             file_sha256 = written.Sha256,
+            // What each class teacher made may read, on record beside who made it (the file is the operator's to delete).
+            classes = classes is null ? null : added.Select(a => new object[] { a.Name, a.SchoolCode ?? "", classes[a.Name].Grade, classes[a.Name].ClassName }),
         }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return added;

@@ -118,6 +118,13 @@ public sealed class ConfirmationCommandTests(ConfirmationCliRound round) : IClas
         Assert.Equal(1L, await Db.ScalarAsync<long>(
             "SELECT count(*) FROM audit.event WHERE action = 'account.bulk-add' AND object = @f AND (details->>'created')::int = @n",
             ("f", file), ("n", classes.Count)));
+        // Which class each account may read is on record too.
+        Assert.Equal(classes.Count, await Db.ScalarAsync<int>(
+            "SELECT jsonb_array_length(details->'classes') FROM audit.event WHERE action = 'account.bulk-add' AND object = @f", ("f", file)));
+        Assert.True(await Db.ScalarAsync<bool>("""
+            SELECT EXISTS (SELECT FROM audit.event e, jsonb_array_elements(e.details->'classes') c
+                           WHERE e.action = 'account.bulk-add' AND e.object = @f AND c->>0 = @a AND (c->>2)::int = @g AND c->>3 = @c)
+            """, ("f", file), ("a", $"ct-{school}-{classes[0].Class.Grade}-1"), ("g", classes[0].Class.Grade), ("c", classes[0].Class.ClassName)));
 
         var again = Path.Combine(round.Folder, "again.csv");
         var (second, secondOutput) = await SdqProcess.RunAsync(Db.ConnectionString, null,
