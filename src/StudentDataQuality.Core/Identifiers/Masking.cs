@@ -1,24 +1,106 @@
 namespace StudentDataQuality.Identifiers;
 
+/// <summary>What kind of personal value a field holds, for masking (<see cref="Masking"/>).</summary>
+public enum MaskKind
+{
+    /// <summary>Shown in full (names, codes, dates, addresses).</summary>
+    None,
+
+    /// <summary>An identity document's number: a resident ID (18 or 15 characters), a passport, a permit.</summary>
+    IdNumber,
+
+    /// <summary>A student number: its letter and, for G and L numbers, a resident ID after it.</summary>
+    StudentNo,
+
+    /// <summary>A phone: a mobile or a landline.</summary>
+    Phone,
+}
+
 /// <summary>
-/// How an identity number is shown where the reader does not need it whole (docs/confirmations.md, "The class answer
-/// workbook"): the first 6 characters (the region) and the last 4, with <c>*</c> between — <c>230102********0441</c>, the
-/// common practice. A student number that carries a resident ID number after its letter (<c>G</c> + ID) is masked the same
-/// way after the letter.
+/// The one masking policy of the project: how a personal value is shown where the reader does not need it whole, used by
+/// pages and files alike, so that no two places show different parts of the same number (docs/security.md, "Masking").
+/// <list type="bullet">
+/// <item>An ID number of 10 characters or more (a resident ID of 18 or 15, a long permit): the first 6 (the region) and the
+/// last 4, <c>*</c> between — <c>230102********0441</c>. A shorter one (a passport, <c>E12345678</c>): its first character
+/// and last 2 — <c>E******78</c>; under 6 characters, all <c>*</c>.</item>
+/// <item>A student number: its letter, then the rest as an ID number — <c>G230102********0441</c>.</item>
+/// <item>A mobile (11 digits from 1, with or without +86 and spaces): the first 3 and last 4 — <c>138****5678</c>. A landline:
+/// its area code (before the dash) and the last 4 digits of the number — <c>0451-***5432</c>; without a dash, the first 3
+/// digits and the last 4.</item>
+/// </list>
+/// Masking a masked value changes nothing; a blank value stays blank.
 /// </summary>
 public static class Masking
 {
+    /// <summary>The kind of a registry field (<c>Layouts.Student</c> names).</summary>
+    public static MaskKind KindOf(string field) => field switch
+    {
+        "id_number" or "guardian_id_number" => MaskKind.IdNumber,
+        "student_no" => MaskKind.StudentNo,
+        "guardian_phone" => MaskKind.Phone,
+        _ => MaskKind.None,
+    };
+
+    /// <summary>A registry field's value as the policy shows it masked.</summary>
+    public static string? Field(string field, string? value) => Mask(KindOf(field), value);
+
+    public static string? Mask(MaskKind kind, string? value) => kind switch
+    {
+        MaskKind.IdNumber => IdNumber(value),
+        MaskKind.StudentNo => StudentNo(value),
+        MaskKind.Phone => Phone(value),
+        _ => value,
+    };
+
     public static string? IdNumber(string? value)
     {
-        if (string.IsNullOrEmpty(value))
+        if (string.IsNullOrWhiteSpace(value))
         {
             return value;
         }
 
         var text = value.Trim();
-        return text.Length >= 10 ? text[..6] + new string('*', text.Length - 10) + text[^4..] : new string('*', text.Length);
+        return text.Length switch
+        {
+            >= 10 => text[..6] + Stars(text.Length - 10) + text[^4..],
+            >= 6 => text[..1] + Stars(text.Length - 3) + text[^2..],
+            _ => Stars(text.Length),
+        };
     }
 
-    public static string? StudentNo(string? value) =>
-        value is { Length: >= 11 } && char.IsAsciiLetter(value[0]) && value[1..].All(char.IsAsciiLetterOrDigit) ? value[0] + IdNumber(value[1..]) : value;
+    public static string? StudentNo(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return value;
+        }
+
+        var text = value.Trim();
+        return text.Length >= 2 && char.IsAsciiLetter(text[0]) ? text[0] + IdNumber(text[1..]) : IdNumber(text);
+    }
+
+    public static string? Phone(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return value;
+        }
+
+        var text = value.Trim().Replace(" ", "", StringComparison.Ordinal);
+        if (text.StartsWith("+86", StringComparison.Ordinal))
+        {
+            text = text[3..];
+        }
+
+        if (text.Length == 11 && text[0] == '1' && text.All(c => char.IsAsciiDigit(c) || c == '*'))
+        {
+            return text[..3] + "****" + text[^4..];
+        }
+
+        var dash = text.IndexOf('-', StringComparison.Ordinal);
+        var (kept, number) = dash > 0 ? (text[..(dash + 1)], text[(dash + 1)..]) : (text.Length > 7 ? text[..3] : "", text.Length > 7 ? text[3..] : text);
+        return number.Length <= 4 ? kept + Stars(number.Length) : kept + Stars(number.Length - 4) + number[^4..];
+    }
+
+    private static string Stars(int count) => new('*', Math.Max(count, 0));
 }

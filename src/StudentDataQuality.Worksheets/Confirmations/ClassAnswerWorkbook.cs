@@ -47,7 +47,7 @@ public static class ClassAnswerWorkbook
         var ordered = sheets.OrderBy(s => s.StudentNo, StringComparer.Ordinal).ThenBy(s => s.SheetId, StringComparer.Ordinal).Select(s => s with
         {
             StudentNo = Masking.StudentNo(s.StudentNo),
-            Values = s.Values.Select(v => v.Field == "id_number" ? v with { Value = Masking.IdNumber(v.Value) } : v).ToList(),
+            Values = s.Values.Select(v => Masking.KindOf(v.Field) == MaskKind.IdNumber ? v with { Value = Masking.Field(v.Field, v.Value) } : v).ToList(),
         }).ToArray();
         var sentinel = CarriageReturns.ChooseSentinel(ordered.SelectMany(s => s.Values.Select(v => v.Value).Append(s.StudentNo)));
 
