@@ -44,6 +44,7 @@ internal static class SchoolPages
         // the student (its file and row).
         school.MapGet("/records/{id:long}", LineageAsync);
         school.MapPost("/confirmations/print", PrintAsync);
+        school.MapPost("/show", ShowAsync);
         school.MapPost("/confirmations/decide", DecideAsync);
         var district = app.Pages("/district", Policies.District);
         district.MapGet("/", DistrictAsync);
@@ -68,8 +69,43 @@ internal static class SchoolPages
     /// A school's page; without a school (the data team, a district office): a search of the schools in the reader's scope.
     /// A school account always reads its own school, whatever it asks for.
     /// </summary>
-    private static async Task<IResult> StatusAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text, string? code, string? q,
-        string? page, string? decided, string? change)
+    private static Task<IResult> StatusAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text, string? code, string? q,
+        string? page, string? decided, string? change) =>
+        SchoolAsync(context, desk, text, code, q, page, decided, change, reveal: false);
+
+    /// <summary>The longest reason a reader gives for showing a school's values in full.</summary>
+    public const int MaxShowReason = 200;
+
+    /// <summary>
+    /// A school's page with its values in full for a reader who is not the school (a district office, the data team): only
+    /// with a reason, which is put on record with what was shown (docs/security.md, "Masking").
+    /// </summary>
+    private static async Task<IResult> ShowAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text, PortalSettings settings)
+    {
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        var code = form["code"].ToString();
+        var reason = form["reason"].ToString().Trim();
+        if (!IsCode(code) || string.IsNullOrEmpty(code))
+        {
+            return Page.NotFound(context);
+        }
+
+        if (reason.Length == 0 || reason.Length > MaxShowReason || reason.Any(char.IsControl))
+        {
+            return Page.Message(text["Show.Title"], text["Show.ReasonNeeded", MaxShowReason], StatusCodes.Status400BadRequest, error: true,
+                back: "/school?code=" + Uri.EscapeDataString(code));
+        }
+
+        var account = Portal.AccountOf(context.User);
+        var result = await SchoolAsync(context, desk, text, code, null, null, null, null, reveal: true);
+        await using var connection = await settings.DataSource.OpenConnectionAsync(context.RequestAborted);
+        await AuditLog.WriteAsync(connection, account.Name, "personal.show", null, code, "school page", new { reason, from = From(context) },
+            context.RequestAborted);
+        return result;
+    }
+
+    private static async Task<IResult> SchoolAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text, string? code, string? q,
+        string? page, string? decided, string? change, bool reveal)
     {
         var account = Portal.AccountOf(context.User);
         var schoolCode = account.SchoolCode ?? code;
@@ -103,6 +139,8 @@ internal static class SchoolPages
             MoreProblems = problems.Count == MaxProblems,
             // The school's own account signs off its data (the data layer refuses anyone else); others only read.
             OwnAccount = account.SchoolCode is not null,
+            // Full values on the school's own page; anyone else reads them masked unless it asked, with a reason, to see them.
+            Masked = account.SchoolCode is null && !reveal,
             MaxMegabytes = ReturnLimits.Default.MaxBytes / (1024 * 1024),
         });
     }
