@@ -43,6 +43,7 @@ internal static class SchoolPages
         // number) and would sit in addresses, logs and browser history (issue 16, item 12). The record id says nothing of
         // the student (its file and row).
         school.MapGet("/records/{id:long}", LineageAsync);
+        school.MapPost("/records/{id:long}/show", ShowLineageAsync);
         school.MapPost("/confirmations/print", PrintAsync);
         school.MapPost("/show", ShowAsync);
         school.MapPost("/confirmations/decide", DecideAsync);
@@ -90,7 +91,7 @@ internal static class SchoolPages
             return Page.NotFound(context);
         }
 
-        if (reason.Length == 0 || reason.Length > MaxShowReason || reason.Any(char.IsControl))
+        if (ShowReasonRefused(reason))
         {
             return Page.Message(text["Show.Title"], text["Show.ReasonNeeded", MaxShowReason], StatusCodes.Status400BadRequest, error: true,
                 back: "/school?code=" + Uri.EscapeDataString(code));
@@ -389,11 +390,40 @@ internal static class SchoolPages
     /// Where a student's values came from: each version (the extract row, or the return that made it), every correction
     /// (which return, which cell, old → new) and the findings on each version, for every round the reader may see.
     /// </summary>
-    private static async Task<IResult> LineageAsync(HttpContext context, LineageReader lineage, long id)
+    private static Task<IResult> LineageAsync(HttpContext context, LineageReader lineage, long id) => RecordLineageAsync(context, lineage, id, reveal: false);
+
+    /// <summary>A record's lineage in full for a reader who is not the school: only with a reason, put on record.</summary>
+    private static async Task<IResult> ShowLineageAsync(HttpContext context, LineageReader lineage, IStringLocalizer<SchoolText> text,
+        PortalSettings settings, long id)
     {
-        var records = await lineage.ReadRecordAsync(id, Portal.AccountOf(context.User), From(context), context.RequestAborted);
-        return Page.Show<LineagePage>(new { Records = records, StudentNo = records.FirstOrDefault(r => r.RecordId == id)?.StudentNo });
+        var reason = (await context.Request.ReadFormAsync(context.RequestAborted))["reason"].ToString().Trim();
+        var back = "/school/records/" + id.ToString(CultureInfo.InvariantCulture);
+        if (ShowReasonRefused(reason))
+        {
+            return Page.Message(text["Show.Title"], text["Show.ReasonNeeded", MaxShowReason], StatusCodes.Status400BadRequest, error: true, back: back);
+        }
+
+        var result = await RecordLineageAsync(context, lineage, id, reveal: true);
+        await using var connection = await settings.DataSource.OpenConnectionAsync(context.RequestAborted);
+        await AuditLog.WriteAsync(connection, Portal.AccountOf(context.User).Name, "personal.show", null, null, back,
+            new { reason, from = From(context) }, context.RequestAborted);
+        return result;
     }
+
+    private static async Task<IResult> RecordLineageAsync(HttpContext context, LineageReader lineage, long id, bool reveal)
+    {
+        var account = Portal.AccountOf(context.User);
+        var records = await lineage.ReadRecordAsync(id, account, From(context), context.RequestAborted);
+        return Page.Show<LineagePage>(new
+        {
+            Records = records,
+            StudentNo = records.FirstOrDefault(r => r.RecordId == id)?.StudentNo,
+            RecordId = id,
+            Masked = account.SchoolCode is null && !reveal,
+        });
+    }
+
+    private static bool ShowReasonRefused(string reason) => reason.Length == 0 || reason.Length > MaxShowReason || reason.Any(char.IsControl);
 
     private static async Task<IResult> DownloadAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text, Guid id)
     {
