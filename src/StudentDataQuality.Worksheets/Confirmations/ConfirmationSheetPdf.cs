@@ -2,6 +2,7 @@ using PdfSharp;
 using PdfSharp.Drawing;
 using PdfSharp.Pdf;
 using StudentDataQuality.Confirmations;
+using StudentDataQuality.Exports;
 
 namespace StudentDataQuality.Worksheets.Confirmations;
 
@@ -14,9 +15,9 @@ public static class ConfirmationSheetPdf
     /// <summary>What the PDF's metadata names as its creator.</summary>
     public const string Creator = "StudentDataQuality";
 
-    /// <summary>The PDF of these sheets, one page each, in the order given.</summary>
+    /// <summary>The PDF of these sheets, one page each, in the order given; with the export's watermark when one is given.</summary>
     /// <exception cref="UserErrorException">No CJK font is installed (Pdf.NoCjkFont).</exception>
-    public static byte[] Render(IReadOnlyList<ConfirmationSheet> sheets, bool english = false)
+    public static byte[] Render(IReadOnlyList<ConfirmationSheet> sheets, bool english = false, Watermark? watermark = null)
     {
         ArgumentNullException.ThrowIfNull(sheets);
         if (sheets.Count == 0)
