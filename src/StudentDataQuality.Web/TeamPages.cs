@@ -174,7 +174,7 @@ internal static partial class TeamPages
     /// which is put on record with the filter and page shown (docs/security.md, "Masking"); the same filter as the page's.
     /// </summary>
     private static async Task<IResult> ShowExplanationsAsync(HttpContext context, ExplanationReview review, RoundRuns runs,
-        IStringLocalizer<SchoolText> text, PortalSettings settings)
+        IStringLocalizer<SchoolText> schoolText, PortalSettings settings)
     {
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         var (filter, ignored) = ExplanationFilters.Read(form);
@@ -183,8 +183,8 @@ internal static partial class TeamPages
         var reason = form["reason"].ToString().Trim();
         if (reason.Length == 0 || reason.Length > SchoolPages.MaxShowReason || reason.Any(char.IsControl))
         {
-            return Page.Message(text["Show.Title"], text["Show.ReasonNeeded", SchoolPages.MaxShowReason], StatusCodes.Status400BadRequest, error: true,
-                back: back);
+            return Page.Message(schoolText["Show.Title"], schoolText["Show.ReasonNeeded", SchoolPages.MaxShowReason], StatusCodes.Status400BadRequest,
+                error: true, back: back);
         }
 
         var result = await ExplanationsPageAsync(context, review, runs, filter, ignored, number, selectAll: false, decided: null, decidedCount: 0,

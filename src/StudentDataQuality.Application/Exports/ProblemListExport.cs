@@ -33,9 +33,15 @@ public sealed class ProblemListExport(NpgsqlDataSource dataSource)
 
     /// <summary>Writes the list to <paramref name="output"/>; the rows written and the fields the file carries.</summary>
     /// <param name="reader">Who takes it: the data team (any scope), a district office (its own district, or one of its schools).</param>
-    /// <param name="scope"><see cref="ExportScope.Province"/>, <see cref="ExportScope.District"/> or <see cref="ExportScope.School"/>.</param>
-    /// <exception cref="OutOfScopeException">The scope is not the reader's (a district asking for another; a school account; a manager).</exception>
-    /// <exception cref="UserErrorException">The round does not exist (<c>ProblemList.NoRound</c>); the list is longer than a sheet holds (<c>ProblemList.TooLong</c>).</exception>
+    /// <param name="scope">
+    /// <see cref="ExportScope.Province"/>, <see cref="ExportScope.District"/> or <see cref="ExportScope.School"/>.
+    /// </param>
+    /// <exception cref="OutOfScopeException">
+    /// The scope is not the reader's (a district asking for another; a school account; a manager).
+    /// </exception>
+    /// <exception cref="UserErrorException">
+    /// The round does not exist (<c>ProblemList.NoRound</c>); the list is longer than a sheet holds (<c>ProblemList.TooLong</c>).
+    /// </exception>
     public async Task<(int Rows, IReadOnlyList<string> Fields)> WriteAsync(Account reader, int roundId, ExportScope scope, ExportForm form,
         WorksheetLanguage language, Stream output, CancellationToken cancellationToken = default)
     {
@@ -71,13 +77,14 @@ public sealed class ProblemListExport(NpgsqlDataSource dataSource)
         // saved: docs/exports.md, "The problem list", says what that costs at province size).
         var written = 0;
         var columns = Columns(language);
-        ReportWorkbook.Write(output, ProblemListText.Get("Sheet", language), columns, Stream(rows, form == ExportForm.Masked, language, () =>
+        var sheetRows = Stream(rows, form == ExportForm.Masked, language, () =>
         {
             if (++written > MaxRows)
             {
                 throw new UserErrorException(new UserMessage("ProblemList.TooLong", MaxRows));
             }
-        }));
+        });
+        ReportWorkbook.Write(output, ProblemListText.Get("Sheet", language), columns, sheetRows);
         return (written, Fields);
     }
 
@@ -92,11 +99,13 @@ public sealed class ProblemListExport(NpgsqlDataSource dataSource)
             "province" when code.Length == 0 => (null, null),
             "district" when code.Length > 0 => (code, null),
             "school" when code.Length > 0 => (null, code),
-            _ => throw new ArgumentException($"A problem list is of the province, a district or a school, not '{scope.Text}'.", nameof(scope)),
+            _ => throw new ArgumentException(
+                $"A problem list is of the province, a district or a school, not '{scope.Text}'.", nameof(scope)),
         };
     }
 
-    private static NpgsqlParameter Text(string name, string? value) => new(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value };
+    private static NpgsqlParameter Text(string name, string? value) =>
+        new(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value };
 
     private static ReportColumn[] Columns(WorksheetLanguage language) =>
     [
@@ -148,7 +157,10 @@ public sealed class ProblemListExport(NpgsqlDataSource dataSource)
     internal static string FieldHeader(string field, bool english) =>
         Layouts.Student.Fields.FirstOrDefault(f => f.Name == field) is { } known ? english ? known.EnglishHeader : known.Header : field;
 
-    /// <summary>A text for people (line breaks as LF, clipped to what a cell holds); written by <see cref="TextCell"/>, a formula-like text stays text.</summary>
+    /// <summary>
+    /// A text for people (line breaks as LF, clipped to what a cell holds); written by <see cref="TextCell"/>, a formula-like
+    /// text stays text.
+    /// </summary>
     private static string? Shown(string? text)
     {
         if (string.IsNullOrEmpty(text))
@@ -156,7 +168,9 @@ public sealed class ProblemListExport(NpgsqlDataSource dataSource)
             return null;
         }
 
-        var shown = text.Contains('\r', StringComparison.Ordinal) ? text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n') : text;
+        var shown = text.Contains('\r', StringComparison.Ordinal)
+            ? text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n')
+            : text;
         return shown.Length <= WorkbookWriter.MaxCellText ? shown : shown[..WorkbookWriter.MaxCellText];
     }
 }

@@ -1,10 +1,12 @@
 using ClosedXML.Excel;
 using StudentDataQuality.Application.Exports;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Exports;
 using StudentDataQuality.Exports;
 using StudentDataQuality.Identifiers;
 using StudentDataQuality.Tests.Infrastructure;
 using StudentDataQuality.Worksheets;
+using StudentDataQuality.Worksheets.Exports;
 
 namespace StudentDataQuality.Tests.Exports;
 
@@ -178,6 +180,52 @@ public sealed class ProblemListTests(PortalRound round) : IClassFixture<PortalRo
         var missing = await Assert.ThrowsAsync<UserErrorException>(() => export.WriteAsync(Account.Operator("team-list"), 999_999, ExportScope.Province,
             ExportForm.Masked, WorksheetLanguage.Chinese, new MemoryStream()));
         Assert.Equal("ProblemList.NoRound", missing.Text?.Code);
+    }
+
+    [Fact]
+    public async Task ADistrict_TakesItsMaskedListThroughTheRegister_Watermarked_OnRecord_ButInFullOnlyByRequest()
+    {
+        var district = await BusiestDistrictAsync();
+        var office = new Account("district-register", AccountRole.District, DistrictCode: district);
+        var dataSource = await Db.AppDataSourceAsync();
+        var register = new ExportRegister(dataSource);
+
+        Task<ExportContent> Produce(ExportForm form, Watermark watermark, CancellationToken cancellationToken) =>
+            ProduceAsync(new ProblemListExport(dataSource), office, ExportScope.District(district), form, watermark, cancellationToken);
+
+        var taken = await register.TakeAsync(office, new ExportOrder(ExportKind.ProblemList, ExportForm.Masked, ExportScope.District(district),
+            round.Run.RoundId), "127.0.0.1", (watermark, cancellationToken) => Produce(ExportForm.Masked, watermark, cancellationToken));
+
+        // The file names its export, and the register holds what left: the rows, the fields, masked, its sha256.
+        Assert.Equal(ExportId.Normalise(taken.ExportId), ExportId.Normalise(XlsxWatermark.Read(new MemoryStream(taken.Bytes!))?.ExportId));
+        var recorded = await Db.ScalarAsync<string>("""
+            SELECT concat_ws('|', kind, form, scope, rows, array_to_string(fields, ','), sha256) FROM export.file WHERE taken_by = 'district-register'
+            """);
+        var expected = await Db.ScalarAsync<long>("""
+            SELECT count(*) FROM quality.finding f JOIN access.school_district d ON d.school_code = f.school_code
+            WHERE  f.round_id = @r AND f.status = 'open' AND d.district_code = @d
+            """, ("r", round.Run.RoundId), ("d", district));
+        Assert.Equal($"problem_list|masked|district:{district}|{expected}|{string.Join(',', ProblemListExport.Fields)}|{taken.Sha256}", recorded);
+
+        // In full, a district's list is a bulk export of personal data: only by an approved request, and nothing is made.
+        var made = false;
+        var refused = await Assert.ThrowsAsync<UserErrorException>(() => register.TakeAsync(office, new ExportOrder(ExportKind.ProblemList, ExportForm.Full,
+            ExportScope.District(district), round.Run.RoundId), "127.0.0.1", (watermark, cancellationToken) =>
+            {
+                made = true;
+                return Produce(ExportForm.Full, watermark, cancellationToken);
+            }));
+        Assert.Equal("Exports.RequestNeeded", refused.Text?.Code);
+        Assert.False(made);
+        Assert.Equal(1L, await Db.ScalarAsync<long>("SELECT count(*) FROM export.file WHERE taken_by = 'district-register'"));
+    }
+
+    private async Task<ExportContent> ProduceAsync(ProblemListExport export, Account reader, ExportScope scope, ExportForm form,
+        Watermark watermark, CancellationToken cancellationToken)
+    {
+        using var file = new MemoryStream();
+        var (rows, fields) = await export.WriteAsync(reader, round.Run.RoundId, scope, form, WorksheetLanguage.Chinese, file, cancellationToken);
+        return new ExportContent("问题清单.xlsx", rows, fields, XlsxWatermark.Apply(file.ToArray(), watermark));
     }
 
     private Task<string> BusiestDistrictAsync() => Db.ScalarAsync<string>("""
