@@ -329,7 +329,7 @@ public sealed class ExportIdentifyCommand : AsyncCommand<ExportIdentifySettings>
         var register = new ExportRegister(dataSource);
         var record = await register.IdentifyAsync(CliExport.Taker, found.Watermark?.ExportId, found.Sha256, CliExport.From, cancellationToken);
         var name = settings.File;
-        if (found.Watermark is { } watermark && (record is null || !string.Equals(record.ExportId, watermark.ExportId, StringComparison.Ordinal)))
+        if (found.Watermark is { } watermark && (record is null || !string.Equals(record.ExportId, ExportId.Normalise(watermark.ExportId), StringComparison.Ordinal)))
         {
             // A watermark whose id the register never gave: made by hand, or by another system.
             CliExport.Print(new UserMessage("Cli.ExportWatermarkForged", name, ExportId.Format(watermark.ExportId), watermark.TakenBy, CliExport.Time(watermark.TakenAt)));
