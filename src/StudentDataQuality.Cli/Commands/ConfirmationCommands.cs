@@ -264,7 +264,7 @@ public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSet
         var sheets = new int[classes.Count];
         try
         {
-            var file = await new ExportRegister(dataSource).TakeAsync(printer, order, CliExport.From, async (watermark, ct) =>
+            var file = await CliExport.Register(dataSource).TakeAsync(printer, order, CliExport.From, async (watermark, ct) =>
             {
                 using (var list = CsvTableWriter.Create(manifest + suffix, FileMode.CreateNew))
                 {

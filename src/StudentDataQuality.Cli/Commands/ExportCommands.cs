@@ -24,6 +24,23 @@ internal static class CliExport
     /// <summary>Where from, as the register writes it (the portal writes the client's address).</summary>
     public static string From => "cli@" + Environment.MachineName;
 
+    /// <summary>
+    /// The register with the configured window: Exports:TakeWithinHours (README, "Configuration"; 1 to 168, default 24), how
+    /// long an approved request may be taken.
+    /// </summary>
+    public static ExportRegister Register(NpgsqlDataSource dataSource)
+    {
+        var text = SdqEnvironment.Configuration["Exports:TakeWithinHours"];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return new ExportRegister(dataSource);
+        }
+
+        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var hours) && hours is >= 1 and <= 168
+            ? new ExportRegister(dataSource, new ExportSettings(TimeSpan.FromHours(hours)))
+            : throw new UserErrorException(new UserMessage("Cli.ExportWindowInvalid", text));
+    }
+
     /// <summary>Refuses a target that exists: an exported file is never written over, and nothing is taken.</summary>
     public static void RequireNew(params string?[] paths)
     {
@@ -79,7 +96,7 @@ internal static class CliExport
         IReadOnlyList<string> fields = [];
         try
         {
-            var file = await new ExportRegister(dataSource).TakeAsync(taker, order, From, async (watermark, ct) =>
+            var file = await Register(dataSource).TakeAsync(taker, order, From, async (watermark, ct) =>
             {
                 (rows, fields) = await write(watermark, temporary, ct);
                 return new ExportContent(System.IO.Path.GetFileName(target), rows, fields, FilePath: temporary);
@@ -157,7 +174,7 @@ public sealed class ExportRequestCommand : AsyncCommand<ExportRequestSettings>
         var scope = district is null ? ExportScope.Province : ExportScope.District(district);
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
         var roundId = await CliExport.RoundIdAsync(dataSource, settings.Round, cancellationToken);
-        var request = await new ExportRegister(dataSource).RequestAsync(CliExport.Taker,
+        var request = await CliExport.Register(dataSource).RequestAsync(CliExport.Taker,
             new ExportRequestDraft(kind, ExportForm.Full, scope, roundId, settings.Purpose.Trim()), CliExport.From, cancellationToken);
         var id = request.RequestId.ToString(CultureInfo.InvariantCulture);
         var take = kind switch
@@ -194,7 +211,7 @@ internal static class ExportRequestDecision
         }
 
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
-        var register = new ExportRegister(dataSource);
+        var register = CliExport.Register(dataSource);
         ExportRequest request;
         try
         {
@@ -267,7 +284,7 @@ public sealed class ExportListCommand : AsyncCommand<ExportListSettings>
         var kind = settings.Kind is null ? null : ExportKinds.ParseKind(settings.Kind);
         var by = string.IsNullOrWhiteSpace(settings.By) ? null : settings.By.Trim();
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
-        var register = new ExportRegister(dataSource);
+        var register = CliExport.Register(dataSource);
         if (settings.Requests)
         {
             // Requests are few (one per bulk export): the register gives the newest, filtered here.
@@ -326,7 +343,7 @@ public sealed class ExportIdentifyCommand : AsyncCommand<ExportIdentifySettings>
 
         var found = ExportFileReader.Read(settings.File);
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
-        var register = new ExportRegister(dataSource);
+        var register = CliExport.Register(dataSource);
         var record = await register.IdentifyAsync(CliExport.Taker, found.Watermark?.ExportId, found.Sha256, CliExport.From, cancellationToken);
         var name = settings.File;
         if (found.Watermark is { } watermark && (record is null || !string.Equals(record.ExportId, ExportId.Normalise(watermark.ExportId), StringComparison.Ordinal)))
