@@ -322,7 +322,9 @@ public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSet
     {
         await using var command = dataSource.CreateCommand("""
             SELECT DISTINCT c.school_code FROM registry.current_record c JOIN registry.round r USING (round_id)
-            WHERE  r.code = @round AND c.school_code IS NOT NULL AND (@district::text IS NULL OR c.district_code = @district)
+            WHERE  r.code = @round AND c.school_code IS NOT NULL
+              AND  (@district::text IS NULL OR EXISTS (SELECT FROM registry.school s
+                                                       WHERE s.round_id = c.round_id AND s.school_code = c.school_code AND s.district_code = @district))
             ORDER  BY c.school_code
             """);
         command.Parameters.AddWithValue("round", round);

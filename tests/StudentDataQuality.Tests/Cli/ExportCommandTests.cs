@@ -230,13 +230,51 @@ public sealed partial class ExportCommandTests(ExportCliRound round) : IClassFix
     public async Task ConfirmationsPrint_ForTheWholeRound_WithoutARequest_IsRefusedBeforeAnythingIsPrinted()
     {
         var folder = Path.Combine(round.Folder, "sheets-round");
+        const string Sheets = "SELECT count(*) FROM confirm.sheet s JOIN registry.round r USING (round_id) WHERE r.code = 'exp'";
+        var before = await Db.ScalarAsync<long>(Sheets);
 
         var (exit, output) = await SdqProcess.RunAsync(Db.ConnectionString, null, "confirmations", "print", "--round", ExportCliRound.Round, "--out", folder);
 
         Assert.Equal(2, exit);
         Assert.Contains("sdq export request --kind confirmation-sheets --round exp", output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(folder));
-        Assert.Equal(0L, await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.sheet s JOIN registry.round r USING (round_id) WHERE r.code = 'exp'"));
+        Assert.Equal(before, await Db.ScalarAsync<long>(Sheets));
+    }
+
+    [Fact]
+    public async Task ConfirmationsPrint_ForTheWholeRound_ByAnApprovedRequest_IsOneExport_WithItsManifest_TakenOnce()
+    {
+        var (asked, askedOutput) = await SdqProcess.RunAsync(Db.ConnectionString, null,
+            "export", "request", "--kind", "confirmation-sheets", "--round", ExportCliRound.Round, "--purpose", "the autumn confirmation");
+        Assert.True(asked == 0, askedOutput);
+        var id = RequestNumber().Match(askedOutput).Groups[1].Value;
+        Assert.Contains($"sdq confirmations print --round exp --out ./sheets --request {id}", askedOutput, StringComparison.Ordinal);
+        await new ExportRegister(Db.DataSource).DecideAsync(new Account("team-li", AccountRole.DataTeam), long.Parse(id, CultureInfo.InvariantCulture),
+            approve: true, null, "test");
+        var folder = Path.Combine(round.Folder, "sheets-requested");
+
+        var (exit, output) = await SdqProcess.RunAsync(Db.ConnectionString, null,
+            "confirmations", "print", "--round", ExportCliRound.Round, "--out", folder, "--request", id);
+
+        Assert.True(exit == 0, output);
+        var pdf = Assert.Single(Directory.GetFiles(folder, "*.pdf"));
+        var manifest = Path.Combine(folder, ConfirmationPrintCommand.ManifestName);
+        var lines = File.ReadAllLines(manifest).Where(l => l.Length > 0).ToArray();
+        Assert.Equal(2, lines.Length);
+        Assert.Contains(Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(pdf))), lines[1], StringComparison.Ordinal);
+        Assert.Equal($"confirmation_sheets full province {id} 1 {Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(manifest)))}",
+            await Db.ScalarAsync<string>(
+                "SELECT kind || ' ' || form || ' ' || scope || ' ' || request_id || ' ' || rows || ' ' || sha256 FROM export.file WHERE request_id = @r",
+                ("r", long.Parse(id, CultureInfo.InvariantCulture))));
+        Assert.Empty(Directory.GetFiles(folder, "*.partial"));
+
+        // The request is spent: another print with it is refused, and nothing is printed.
+        var again = Path.Combine(round.Folder, "sheets-again");
+        var (twice, twiceOutput) = await SdqProcess.RunAsync(Db.ConnectionString, null,
+            "confirmations", "print", "--round", ExportCliRound.Round, "--out", again, "--request", id);
+        Assert.Equal(2, twice);
+        Assert.Contains("taken once already", twiceOutput, StringComparison.Ordinal);
+        Assert.True(!Directory.Exists(again) || !Directory.EnumerateFileSystemEntries(again).Any(), "a file was left behind");
     }
 
     [GeneratedRegex(@"Request (\d+) is waiting")]
