@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace StudentDataQuality.Identifiers;
 
 /// <summary>What kind of personal value a field holds, for masking (<see cref="Masking"/>).</summary>
@@ -100,6 +102,56 @@ public static class Masking
         var dash = text.IndexOf('-', StringComparison.Ordinal);
         var (kept, number) = dash > 0 ? (text[..(dash + 1)], text[(dash + 1)..]) : (text.Length > 7 ? text[..3] : "", text.Length > 7 ? text[3..] : text);
         return number.Length <= 4 ? kept + Stars(number.Length) : kept + Stars(number.Length - 4) + number[^4..];
+    }
+
+    /// <summary>
+    /// A free text with the numbers in it masked by the one policy: a reason quotes a cell as typed (a number that lost its
+    /// digits, a locked cell that was changed) and keeps no field with it, and an explanation is what a registrar wrote.
+    /// A run of 10 or more digits (an X last) is masked as an ID number, or as a student number with the letter before it,
+    /// or as a mobile when it is 11 digits from 1; shorter numbers (rows, dates, grades) stay as they are.
+    /// </summary>
+    public static string InText(string text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return text;
+        }
+
+        var shown = new StringBuilder(text.Length);
+        var i = 0;
+        while (i < text.Length)
+        {
+            var end = i;
+            while (end < text.Length && char.IsAsciiDigit(text[end]))
+            {
+                end++;
+            }
+
+            if (end - i >= 9 && end < text.Length && text[end] is 'X' or 'x')
+            {
+                end++;
+            }
+
+            if (end - i < 10)
+            {
+                shown.Append(text, i, Math.Max(end - i, 1));
+                i += Math.Max(end - i, 1);
+                continue;
+            }
+
+            var number = text[i..end];
+            if (shown.Length > 0 && char.IsAsciiLetter(shown[^1]))
+            {
+                number = shown[^1] + number;
+                shown.Length--;
+            }
+
+            shown.Append((char.IsAsciiLetter(number[0]) ? StudentNo(number)
+                : number.Length == 11 && number[0] == '1' ? Phone(number) : IdNumber(number)) ?? number);
+            i = end;
+        }
+
+        return shown.ToString();
     }
 
     private static string Stars(int count) => new('*', Math.Max(count, 0));

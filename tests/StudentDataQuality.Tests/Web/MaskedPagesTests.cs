@@ -157,5 +157,5 @@ public sealed class MaskedPagesTests(PortalRound round) : IClassFixture<PortalRo
     [InlineData("学籍号G23010220070101044X已核对", "学籍号G230102********044X已核对")]
     [InlineData("家长电话13812345678", "家长电话138****5678")]
     [InlineData("Sheet '问题清单', row 14: 2015-03-09", "Sheet '问题清单', row 14: 2015-03-09")]
-    public void NumbersInAText_AreMaskedByTheOnePolicy(string text, string shown) => Assert.Equal(shown, ReceiptPage.NumbersMasked(text));
+    public void NumbersInAText_AreMaskedByTheOnePolicy(string text, string shown) => Assert.Equal(shown, StudentDataQuality.Identifiers.Masking.InText(text));
 }
