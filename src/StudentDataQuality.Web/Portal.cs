@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Localization;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Localization;
@@ -21,6 +22,7 @@ using Npgsql;
 using StudentDataQuality.Application;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Exports;
 using StudentDataQuality.Data.Reporting;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
@@ -105,6 +107,23 @@ public static class Portal
     internal const string SchoolClaim = "sdq:school";
     internal const string DistrictClaim = "sdq:district";
 
+    /// <summary>The setting of how long an approved export request may be taken (hours; default 24).</summary>
+    public const string TakeWithinSetting = "Exports:TakeWithinHours";
+
+    /// <summary>The export settings from the configuration: <see cref="TakeWithinSetting"/> hours, more than 0 and at most 720 (30 days).</summary>
+    /// <exception cref="InvalidOperationException">The setting is not such a number (the portal does not start).</exception>
+    internal static ExportSettings ExportSettingsFrom(IConfiguration configuration)
+    {
+        if (configuration[TakeWithinSetting] is not { Length: > 0 } text)
+        {
+            return new ExportSettings();
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var hours) && hours > 0 && hours <= 720
+            ? new ExportSettings(TimeSpan.FromHours(hours))
+            : throw new InvalidOperationException($"The setting {TakeWithinSetting} must be a number of hours above 0 and at most 720 (30 days); it is \"{text}\".");
+    }
+
     public static WebApplication Build(PortalSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -133,6 +152,10 @@ public static class Portal
         builder.Services.AddSingleton(new RoundRuns(settings.DataSource));
         builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
         builder.Services.AddSingleton(new QualityTrends(settings.DataSource));
+        // The one road out for every file (docs/exports.md); an approved request may be taken within Exports:TakeWithinHours.
+        var exportSettings = ExportSettingsFrom(builder.Configuration);
+        builder.Services.AddSingleton(exportSettings);
+        builder.Services.AddSingleton(new ExportRegister(settings.DataSource, exportSettings));
         builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));
         // Uploads that arrive together are taken as a batch; stopping the portal finishes the batches under way.
         builder.Services.AddSingleton(provider => new ReturnBatcher(provider.GetRequiredService<ReturnIngest>(), settings.Returns,
