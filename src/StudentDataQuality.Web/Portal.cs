@@ -79,6 +79,9 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
     /// </summary>
     public TimeSpan UploadAnswerWithin { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>The export register's settings (Exports:TakeWithinHours, as the host read them); none: from the portal's own configuration.</summary>
+    public ExportSettings? ExportRules { get; init; }
+
     /// <summary>Where rounds started from the web write their worksheets (a folder per round); every worker must reach it.</summary>
     public string Worksheets { get; init; } = Path.Combine(Path.GetTempPath(), "sdq-worksheets");
 }
@@ -107,21 +110,22 @@ public static class Portal
     internal const string SchoolClaim = "sdq:school";
     internal const string DistrictClaim = "sdq:district";
 
-    /// <summary>The setting of how long an approved export request may be taken (hours; default 24).</summary>
+    /// <summary>The setting of how long an approved export request may be taken (whole hours, 1 to 168; default 24).</summary>
     public const string TakeWithinSetting = "Exports:TakeWithinHours";
 
-    /// <summary>The export settings from the configuration: <see cref="TakeWithinSetting"/> hours, more than 0 and at most 720 (30 days).</summary>
-    /// <exception cref="InvalidOperationException">The setting is not such a number (the portal does not start).</exception>
-    internal static ExportSettings ExportSettingsFrom(IConfiguration configuration)
+    /// <summary>The export settings from the configuration: <see cref="TakeWithinSetting"/>, whole hours from 1 to 168; none: 24.</summary>
+    /// <exception cref="UserErrorException">The setting is not such a number (<c>ExportWiring.TakeWithinHours</c>): the portal does not start.</exception>
+    public static ExportSettings ExportSettingsFrom(IConfiguration configuration)
     {
-        if (configuration[TakeWithinSetting] is not { Length: > 0 } text)
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (configuration[TakeWithinSetting] is not { } text || text.Trim().Length == 0)
         {
             return new ExportSettings();
         }
 
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var hours) && hours > 0 && hours <= 720
+        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var hours) && hours is >= 1 and <= 168
             ? new ExportSettings(TimeSpan.FromHours(hours))
-            : throw new InvalidOperationException($"The setting {TakeWithinSetting} must be a number of hours above 0 and at most 720 (30 days); it is \"{text}\".");
+            : throw new UserErrorException(new UserMessage("ExportWiring.TakeWithinHours", text.Length > 40 ? text[..40] + "…" : text));
     }
 
     public static WebApplication Build(PortalSettings settings)
@@ -153,7 +157,7 @@ public static class Portal
         builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
         builder.Services.AddSingleton(new QualityTrends(settings.DataSource));
         // The one road out for every file (docs/exports.md); an approved request may be taken within Exports:TakeWithinHours.
-        var exportSettings = ExportSettingsFrom(builder.Configuration);
+        var exportSettings = settings.ExportRules ?? ExportSettingsFrom(builder.Configuration);
         builder.Services.AddSingleton(exportSettings);
         builder.Services.AddSingleton(new ExportRegister(settings.DataSource, exportSettings));
         builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Configuration;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Exports;
 using StudentDataQuality.Synthetic;
@@ -203,6 +204,35 @@ public sealed class ExportedFilesTests(ExportedFilesTests.Site site) : IClassFix
         Assert.Equal(0L, await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.print WHERE printed_by = @a", ("a", name)));
         // Each refusal is on record.
         Assert.True(await Db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = @a", ("a", name)) >= 4);
+    }
+
+    [Theory]
+    [InlineData(null, 24)]
+    [InlineData(" ", 24)]
+    [InlineData("1", 1)]
+    [InlineData("48", 48)]
+    [InlineData("168", 168)]
+    public void TheWindowSetting_IsWholeHours_DefaultingTo24(string? setting, int hours)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { [StudentDataQuality.Web.Portal.TakeWithinSetting] = setting }).Build();
+        Assert.Equal(TimeSpan.FromHours(hours), StudentDataQuality.Web.Portal.ExportSettingsFrom(configuration).TakeWithin);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("169")]
+    [InlineData("-1")]
+    [InlineData("1.5")]
+    [InlineData("24h")]
+    [InlineData("=cmd|' /C calc'!A0")]
+    public void AWindowSettingOutOfRange_StopsThePortal_WithAMessageNamingTheSetting(string setting)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { [StudentDataQuality.Web.Portal.TakeWithinSetting] = setting }).Build();
+        var e = Assert.Throws<UserErrorException>(() => StudentDataQuality.Web.Portal.ExportSettingsFrom(configuration));
+        Assert.Equal("ExportWiring.TakeWithinHours", e.Text.Code);
+        Assert.Contains("Exports:TakeWithinHours", e.Message, StringComparison.Ordinal);
     }
 
     private static string ExportRegisterPurpose(ExportKind kind) => StudentDataQuality.Data.Exports.ExportRegister.RoutinePurpose(kind);
