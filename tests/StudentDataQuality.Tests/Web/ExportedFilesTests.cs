@@ -231,7 +231,7 @@ public sealed class ExportedFilesTests(ExportedFilesTests.Site site) : IClassFix
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { [StudentDataQuality.Web.Portal.TakeWithinSetting] = setting }).Build();
         var e = Assert.Throws<UserErrorException>(() => StudentDataQuality.Web.Portal.ExportSettingsFrom(configuration));
-        Assert.Equal("ExportWiring.TakeWithinHours", e.Text.Code);
+        Assert.Equal("ExportWiring.TakeWithinHours", e.Text?.Code);
         Assert.Contains("Exports:TakeWithinHours", e.Message, StringComparison.Ordinal);
     }
 
