@@ -139,6 +139,33 @@ public sealed class ExportedFilesTests(ExportedFilesTests.Site site) : IClassFix
     }
 
     [Fact]
+    public async Task ADistrictOffice_IsRefusedTheConfirmationSheets_ByThePolicy_WithAPageThatSaysSo_AndNothingIsPrinted()
+    {
+        var campaign = site.Campaign;
+        var district = await Db.ScalarAsync<string>("SELECT district_code FROM access.school_district WHERE school_code = @s", ("s", campaign.School));
+        var name = "district-x" + district;
+        var browser = new PortalBrowser(site.Round.Site);
+        await browser.SignInFirstTimeAsync(name, await PortalBrowser.AccountAsync(Db.DataSource, name, AccountRole.District, district: district));
+        using (browser)
+        {
+            var prints = await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.print");
+            var answer = await browser.PostAsync("/school?code=" + campaign.School, "/school/confirmations/print", new()
+            {
+                ["school"] = campaign.School, ["grade"] = campaign.Class.Grade.ToString(CultureInfo.InvariantCulture), ["class"] = campaign.Class.ClassName,
+            });
+            Assert.Equal(HttpStatusCode.Forbidden, answer.StatusCode);
+            Assert.Equal("text/html", answer.Content.Headers.ContentType?.MediaType);
+            var page = await answer.Content.ReadAsStringAsync();
+            Assert.Contains("<h1>不能下载此文件</h1>", page, StringComparison.Ordinal);
+            Assert.Contains("role=\"alert\"", page, StringComparison.Ordinal);
+            Assert.Equal(prints, await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.print"));
+            Assert.Equal(0L, await Db.ScalarAsync<long>("SELECT count(*) FROM export.file WHERE taken_by = @a", ("a", name)));
+            Assert.Equal("policy", await Db.ScalarAsync<string>(
+                "SELECT details->>'reason' FROM audit.event WHERE action = 'export.refused' AND actor = @a AND details->>'kind' = 'confirmation_sheets'", ("a", name)));
+        }
+    }
+
+    [Fact]
     public async Task TheClassAnswerWorkbook_IsTakenMasked_WithItsWatermark()
     {
         var campaign = site.Campaign;
