@@ -7,9 +7,13 @@ using Microsoft.Extensions.Localization;
 using StudentDataQuality.Application.Confirmations;
 using StudentDataQuality.Confirmations;
 using StudentDataQuality.Data.Confirmations;
+using StudentDataQuality.Data.Exports;
+using StudentDataQuality.Exports;
 using StudentDataQuality.Web.Components;
 using StudentDataQuality.Web.Components.Class;
 using StudentDataQuality.Worksheets;
+using StudentDataQuality.Worksheets.Confirmations;
+using StudentDataQuality.Worksheets.Exports;
 
 namespace StudentDataQuality.Web;
 
@@ -192,9 +196,23 @@ internal static class ClassPages
             throw new OutOfScopeException("class", key.ToString(), school, campaign?.RoundId);
         }
 
-        var bytes = await new ClassAnswers(settings.DataSource, settings.Key).ExportAsync(account, campaign.RoundCode, school, key, Languages.English,
-            context.RequestAborted);
-        return Results.File(bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", WorkbookName(campaign.RoundCode, school, key));
+        // Through the export register (masked, as the workbook is written): watermarked for the teacher who takes it. The
+        // watermark is a very hidden sheet and document properties; the workbook's own sheets and signatures stay as written.
+        var english = Languages.English;
+        var order = new ExportOrder(ExportKind.ClassAnswers, ExportForm.Masked, ExportScope.Class(school, key.Grade, key.ClassName), campaign.RoundId);
+        return await Downloads.TakeAsync(context, order, Downloads.Xlsx, async (watermark, cancel) =>
+        {
+            // As ClassAnswers.ExportAsync makes it, with the class's sheets at hand: the register writes how many students left.
+            var sheets = await store.ClassSheetsAsync(account, campaign.RoundCode, school, key, cancel);
+            if (sheets.Count == 0)
+            {
+                throw new UserErrorException(new UserMessage("AnswerWorkbook.NoSheets", key.Grade, key.ClassName, campaign.RoundCode));
+            }
+
+            var bytes = ClassAnswerWorkbook.Write(sheets, settings.Key.Key, english);
+            return new ExportContent(WorkbookName(campaign.RoundCode, school, key), sheets.Count, ["sheet_id", "student_no", .. ConfirmationFields.All],
+                XlsxWatermark.Apply(bytes, watermark, english ? WorksheetLanguage.English : WorksheetLanguage.Chinese));
+        }, back: "/class");
     }
 
     /// <summary>The workbook's file name: the round, school and class, with anything but letters and digits as '_' (no path, no quote).</summary>

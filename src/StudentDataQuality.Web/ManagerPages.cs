@@ -7,9 +7,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Localization;
 using Npgsql;
 using StudentDataQuality.Data.Confirmations;
+using StudentDataQuality.Data.Exports;
 using StudentDataQuality.Data.Reporting;
 using StudentDataQuality.Web.Components.Trends;
+using StudentDataQuality.Exports;
 using StudentDataQuality.Worksheets;
+using StudentDataQuality.Worksheets.Exports;
 
 namespace StudentDataQuality.Web;
 
@@ -294,6 +297,12 @@ internal static class ManagerPages
             return Page.Message(text["BadInput"], e.Message, StatusCodes.Status400BadRequest, error: true, back: "/trends");
         }
 
+        // A district is a code of digits: anything else names no district (and is never written into the register's scope).
+        if (district is not null && (district.Length is 0 or > 12 || !district.All(char.IsAsciiDigit)))
+        {
+            return Page.NotFound(context);
+        }
+
         var cancel = context.RequestAborted;
         int? roundId = null;
         if (table is "districts" or "schools" or "rules" or "charts" && round is { Length: > 0 })
@@ -310,20 +319,31 @@ internal static class ManagerPages
 
         var request = Request(context, roundId, district, export: true);
         var tables = new TrendTables(text);
-        ReportSheet[] sheets = table switch
-        {
-            "rounds" => [TrendTables.Sheet(text["Sheet"], tables.Rounds(), await trends.RoundsAsync(request, cancel))],
-            "districts" => [TrendTables.Sheet(text["Sheet"], tables.Districts(null), await trends.DistrictsAsync(request, cancel))],
-            "schools" => [TrendTables.Sheet(text["Sheet"], tables.Schools(), await trends.SchoolsAsync(request, cancel))],
-            "rules" => [TrendTables.Sheet(text["Sheet"], tables.Rules(), await trends.RulesAsync(request, cancel))],
-            "movers" => [TrendTables.Sheet(text["Sheet"], tables.Movers(), await trends.MoversAsync(request, cancellationToken: cancel))],
-            _ => await ChartSheetsAsync(trends, Confirmations(context), tables, text, request, query, cancel),
-        };
-        using var output = new MemoryStream();
-        ReportWorkbook.Write(output, sheets);
         var name = string.Join('_', new[] { "trends", table, round, district }.Where(p => !string.IsNullOrEmpty(p))
             .Select(p => new string([.. p!.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '_')])));
-        return Results.File(output.ToArray(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", name + ".xlsx");
+        // Through the export register (aggregates: no student in it), watermarked for the reader who takes it. Whose figures:
+        // the district asked for, else the reader's own district (a district office reads only its own), else the province.
+        var scope = (district ?? request.Reader.DistrictCode) is { Length: > 0 } code ? ExportScope.District(code) : ExportScope.Province;
+        return await Downloads.TakeAsync(context, new ExportOrder(ExportKind.TrendTable, ExportForm.Aggregate, scope, roundId), Downloads.Xlsx,
+            async (watermark, ct) =>
+            {
+                ReportSheet[] sheets = table switch
+                {
+                    "rounds" => [TrendTables.Sheet(text["Sheet"], tables.Rounds(), await trends.RoundsAsync(request, ct))],
+                    "districts" => [TrendTables.Sheet(text["Sheet"], tables.Districts(null), await trends.DistrictsAsync(request, ct))],
+                    "schools" => [TrendTables.Sheet(text["Sheet"], tables.Schools(), await trends.SchoolsAsync(request, ct))],
+                    "rules" => [TrendTables.Sheet(text["Sheet"], tables.Rules(), await trends.RulesAsync(request, ct))],
+                    "movers" => [TrendTables.Sheet(text["Sheet"], tables.Movers(), await trends.MoversAsync(request, cancellationToken: ct))],
+                    _ => await ChartSheetsAsync(trends, Confirmations(context), tables, text, request, query, ct),
+                };
+                // The rows are materialised once: counted for the register and written.
+                sheets = [.. sheets.Select(s => s with { Rows = s.Rows.ToList() })];
+                using var output = new MemoryStream();
+                ReportWorkbook.Write(output, sheets);
+                return new ExportContent(name + ".xlsx", sheets.Sum(s => s.Rows.Count()),
+                    [.. sheets.SelectMany(s => s.Columns.Select(c => c.Header)).Distinct(StringComparer.Ordinal)],
+                    XlsxWatermark.Apply(output.ToArray(), watermark, Languages.Worksheet));
+            }, back: "/trends");
     }
 
     /// <summary>

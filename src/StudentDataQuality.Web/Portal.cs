@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Localization;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Localization;
@@ -21,6 +22,7 @@ using Npgsql;
 using StudentDataQuality.Application;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Exports;
 using StudentDataQuality.Data.Reporting;
 using StudentDataQuality.Data.Rounds;
 using StudentDataQuality.Jobs;
@@ -77,6 +79,9 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
     /// </summary>
     public TimeSpan UploadAnswerWithin { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>The export register's settings (Exports:TakeWithinHours, as the host read them); none: from the portal's own configuration.</summary>
+    public ExportSettings? ExportRules { get; init; }
+
     /// <summary>Where rounds started from the web write their worksheets (a folder per round); every worker must reach it.</summary>
     public string Worksheets { get; init; } = Path.Combine(Path.GetTempPath(), "sdq-worksheets");
 }
@@ -104,6 +109,24 @@ public static class Portal
     internal const string SignInRateLimit = "sign-in";
     internal const string SchoolClaim = "sdq:school";
     internal const string DistrictClaim = "sdq:district";
+
+    /// <summary>The setting of how long an approved export request may be taken (whole hours, 1 to 168; default 24).</summary>
+    public const string TakeWithinSetting = "Exports:TakeWithinHours";
+
+    /// <summary>The export settings from the configuration: <see cref="TakeWithinSetting"/>, whole hours from 1 to 168; none: 24.</summary>
+    /// <exception cref="UserErrorException">The setting is not such a number (<c>ExportWiring.TakeWithinHours</c>): the portal does not start.</exception>
+    public static ExportSettings ExportSettingsFrom(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (configuration[TakeWithinSetting] is not { } text || text.Trim().Length == 0)
+        {
+            return new ExportSettings();
+        }
+
+        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var hours) && hours is >= 1 and <= 168
+            ? new ExportSettings(TimeSpan.FromHours(hours))
+            : throw new UserErrorException(new UserMessage("ExportWiring.TakeWithinHours", text.Length > 40 ? text[..40] + "…" : text));
+    }
 
     public static WebApplication Build(PortalSettings settings)
     {
@@ -133,6 +156,10 @@ public static class Portal
         builder.Services.AddSingleton(new RoundRuns(settings.DataSource));
         builder.Services.AddSingleton(new ExplanationReview(settings.DataSource));
         builder.Services.AddSingleton(new QualityTrends(settings.DataSource));
+        // The one road out for every file (docs/exports.md); an approved request may be taken within Exports:TakeWithinHours.
+        var exportSettings = settings.ExportRules ?? ExportSettingsFrom(builder.Configuration);
+        builder.Services.AddSingleton(exportSettings);
+        builder.Services.AddSingleton(new ExportRegister(settings.DataSource, exportSettings));
         builder.Services.AddSingleton(new ReturnIngest(settings.DataSource, settings.Key));
         // Uploads that arrive together are taken as a batch; stopping the portal finishes the batches under way.
         builder.Services.AddSingleton(provider => new ReturnBatcher(provider.GetRequiredService<ReturnIngest>(), settings.Returns,

@@ -13,10 +13,13 @@ using StudentDataQuality.Confirmations;
 using StudentDataQuality.Data;
 using StudentDataQuality.Data.Confirmations;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Exports;
+using StudentDataQuality.Exports;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Web.Components.School;
 using StudentDataQuality.Worksheets;
 using StudentDataQuality.Worksheets.Confirmations;
+using StudentDataQuality.Worksheets.Exports;
 
 namespace StudentDataQuality.Web;
 
@@ -210,19 +213,24 @@ internal static class SchoolPages
             return Page.Message(schoolCode, text["NoWorksheet"], StatusCodes.Status404NotFound);
         }
 
-        PrintResult printed;
+        // Through the export register: the watermark goes into the PDF as it is rendered, so that the print's recorded sha256
+        // (confirm.print, audit confirmation.print) and the register's are both of the watermarked bytes that leave.
         try
         {
             var english = Languages.English;
-            printed = await Store(context).PrintAsync(account, status.RoundCode, schoolCode, new ClassKey(grade, className),
-                sheets => ConfirmationSheetPdf.Render(sheets, english), english, context.RequestAborted);
+            var key = new ClassKey(grade, className);
+            var order = new ExportOrder(ExportKind.ConfirmationSheets, ExportForm.Full, ExportScope.Class(schoolCode, grade, className), null);
+            return await Downloads.TakeAsync(context, order, Downloads.Pdf, async (watermark, cancel) =>
+            {
+                var printed = await Store(context).PrintAsync(account, status.RoundCode, schoolCode, key,
+                    sheets => ConfirmationSheetPdf.Render(sheets, english, watermark), english, cancel);
+                return new ExportContent(PdfName(status.RoundCode, schoolCode, printed.Class), printed.Sheets.Count, ConfirmationFields.All, printed.Pdf);
+            }, back);
         }
         catch (UserErrorException e)
         {
             return Page.Message(text["Confirm.Print.Title"], e.Message, StatusCodes.Status400BadRequest, error: true, back: back);
         }
-
-        return Results.File(printed.Pdf, "application/pdf", PdfName(status.RoundCode, schoolCode, printed.Class));
     }
 
     /// <summary>
@@ -426,26 +434,29 @@ internal static class SchoolPages
 
     private static bool ShowReasonRefused(string reason) => reason.Length == 0 || reason.Length > MaxShowReason || reason.Any(char.IsControl);
 
+    /// <summary>
+    /// An issued worksheet, through the export register: served only as it was issued (its recorded sha256), then
+    /// watermarked for the reader who takes it; the register records the sha256 of the watermarked bytes that leave
+    /// (the download is audited as before, <c>worksheet.download</c>, with the issued file's sha256).
+    /// </summary>
     private static async Task<IResult> DownloadAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text, Guid id)
     {
         var file = await desk.WorksheetAsync(Portal.AccountOf(context.User), id, From(context), context.RequestAborted);
         var path = file.OutputDirectory is { } folder && Directory.Exists(folder)
             ? Directory.EnumerateFiles(folder, file.FileName, SearchOption.AllDirectories).FirstOrDefault()
             : null;
-        // The file is served only as it was issued (its recorded sha256), read from disk as it is sent.
-        string? sha256 = null;
-        if (path is not null)
-        {
-            await using var read = File.OpenRead(path);
-            sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(read, context.RequestAborted));
-        }
-
-        if (path is null || sha256 != file.Sha256)
+        var issued = path is null ? null : await File.ReadAllBytesAsync(path, context.RequestAborted);
+        if (issued is null || Convert.ToHexStringLower(SHA256.HashData(issued)) != file.Sha256)
         {
             return Page.Message(text["FileGone.Title"], text["FileGone"], StatusCodes.Status410Gone, error: true, back: "/school");
         }
 
-        return Results.File(Path.GetFullPath(path), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", file.FileName);
+        // What the register writes of it: the students' rows and the record fields the worksheet's columns show.
+        var meta = ReturnedWorkbookReader.Read(new MemoryStream(issued, writable: false), file.FileName, ReturnLimits.Default).Meta;
+        IReadOnlyList<string> fields = [.. meta.Columns.Select(c => c.FieldName).OfType<string>().Distinct(StringComparer.Ordinal)];
+        return await Downloads.TakeAsync(context, new ExportOrder(ExportKind.Worksheet, ExportForm.Full, ExportScope.School(file.SchoolCode), file.RoundId),
+            Downloads.Xlsx, (watermark, _) => Task.FromResult(new ExportContent(file.FileName, meta.Rows.Count, fields,
+                XlsxWatermark.Apply(issued, watermark, meta.Language))), back: "/school");
     }
 
     /// <summary>
@@ -637,19 +648,33 @@ internal static class SchoolPages
         });
     }
 
+    /// <summary>
+    /// A return's receipt as an .xlsx, through the export register: made inside the read (audited <c>receipt.download</c>) and
+    /// watermarked there, so that the audit entry and the register both carry the sha256 of exactly what is handed out.
+    /// </summary>
     private static async Task<IResult> ReceiptFileAsync(HttpContext context, SchoolDesk desk, long id)
     {
-        // The bytes are made inside the read so that the audit entry carries the sha256 of exactly what is handed out.
-        Receipt? receipt = null;
-        var bytes = await desk.ReceiptFileAsync(Portal.AccountOf(context.User), id, From(context), json =>
-        {
-            receipt = JsonSerializer.Deserialize<Receipt>(json, Receipt.JsonOptions)!;
-            using var output = new MemoryStream();
-            ReceiptWriter.Write(receipt, output);
-            return output.ToArray();
-        }, context.RequestAborted);
-        return Results.File(bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ReceiptWriter.FileName(receipt!));
+        var account = Portal.AccountOf(context.User);
+        var language = Language;
+        return await Downloads.TakeAsync(context, new ExportOrder(ExportKind.Receipt, ExportForm.Full, ExportScope.Return(id), null), Downloads.Xlsx,
+            async (watermark, cancel) =>
+            {
+                Receipt? receipt = null;
+                var bytes = await desk.ReceiptFileAsync(account, id, From(context), json =>
+                {
+                    receipt = JsonSerializer.Deserialize<Receipt>(json, Receipt.JsonOptions)!;
+                    using var output = new MemoryStream();
+                    ReceiptWriter.Write(receipt, output);
+                    return XlsxWatermark.Apply(output.ToArray(), watermark, language);
+                }, cancel);
+                return new ExportContent(ReceiptWriter.FileName(receipt!), receipt!.Rows.Count, ReceiptFields(receipt), bytes);
+            }, back: "/school");
     }
+
+    /// <summary>The record fields a receipt carries: the student's number and name, and every field it shows changed or still failing.</summary>
+    private static IReadOnlyList<string> ReceiptFields(Receipt receipt) =>
+        [.. new[] { "student_no", "name" }.Concat(receipt.Rows.SelectMany(r => r.Changes.Select(c => c.Field)
+            .Concat(r.StillFailing.Select(p => p.Field).OfType<string>()))).Distinct(StringComparer.Ordinal)];
 }
 
 /// <summary>

@@ -86,6 +86,7 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
             Worksheets = Path.Combine(SdqEnvironment.DataRoot(), "worksheets"),
             Returns = JobHost.Returns(SdqEnvironment.Configuration),
             SecondFactor = SecondFactorSettings.FromConfiguration(SdqEnvironment.Configuration),
+            ExportRules = Portal.ExportSettingsFrom(SdqEnvironment.Configuration),
         }, SdqEnvironment.Configuration));
         await app.StartAsync(cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"The portal is at {urls} (Ctrl+C stops it). Give accounts a one-time password with `sdq user reset <account>`.");

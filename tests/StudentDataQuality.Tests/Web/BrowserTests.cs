@@ -56,8 +56,9 @@ public sealed class BrowserTests(BrowserTests.Site site) : IClassFixture<Browser
             await download.SaveAsAsync(downloaded);
             var bytes = await File.ReadAllBytesAsync(downloaded);
             File.Delete(downloaded);
-            Assert.Equal(await Db.ScalarAsync<string>("SELECT sha256 FROM exchange.worksheet WHERE round_id = @r AND school_code = @s",
-                ("r", _round.Run.RoundId), ("s", code)), Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
+            // The worksheet leaves watermarked, through the export register: its row there holds these bytes' sha256.
+            Assert.Equal("school:" + code, await Db.ScalarAsync<string>("SELECT scope FROM export.file WHERE kind = 'worksheet' AND sha256 = @sha",
+                ("sha", Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant())));
 
             // The registrar fixes the worksheet (the generator's answers, typed as a diligent registrar would) and uploads it.
             var edited = RegistrarSimulator.Edit(bytes, answers.GetValueOrDefault(code) ?? [], RegistrarStyle.Diligent, 31);

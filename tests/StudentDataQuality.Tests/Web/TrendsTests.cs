@@ -217,7 +217,7 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
 
         using (var rounds = await WorkbookAsync(manager, "/trends/export/rounds.xlsx"))
         {
-            var sheet = rounds.Worksheets.Single();
+            var sheet = rounds.Worksheets.Single(w => w.Visibility == XLWorksheetVisibility.Visible);
             var expected = await trends.RoundsAsync(request);
             Assert.Equal(1, sheet.SheetView.SplitRow);
             Assert.Equal("轮次", sheet.Cell(1, 1).GetString());
@@ -240,7 +240,7 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
 
         using (var schools = await WorkbookAsync(manager, "/trends/export/schools.xlsx?round=trend-a"))
         {
-            var sheet = schools.Worksheets.Single();
+            var sheet = schools.Worksheets.Single(w => w.Visibility == XLWorksheetVisibility.Visible);
             var expected = await trends.SchoolsAsync(request with { RoundId = fixture.Previous.RoundId });
             Assert.Equal(expected.Count + 1, sheet.LastRowUsed().RowNumber());
             Assert.Equal(expected.Select(s => s.SchoolCode), sheet.Column(3).CellsUsed().Skip(1).Select(c => c.GetString()));
@@ -253,7 +253,7 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
                      ("movers", (await trends.MoversAsync(request)).Count) })
         {
             using var book = await WorkbookAsync(manager, $"/trends/export/{table}.xlsx?round=trend-b");
-            Assert.Equal(count + 1, book.Worksheets.Single().LastRowUsed().RowNumber());
+            Assert.Equal(count + 1, book.Worksheets.Single(w => w.Visibility == XLWorksheetVisibility.Visible).LastRowUsed().RowNumber());
         }
 
         Assert.Equal(["trends/districts", "trends/movers", "trends/rounds", "trends/rules", "trends/schools"], (await db.ScalarAsync<string>(
@@ -346,10 +346,10 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
         Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM audit.event WHERE action = 'access.refused' AND actor = 'district-trends'"));
 
         using var book = await WorkbookAsync(office, "/trends/export/schools.xlsx");
-        var codes = book.Worksheets.Single().Column(2).CellsUsed().Skip(1).Select(c => c.GetString()).Distinct().ToList();
+        var codes = book.Worksheets.Single(w => w.Visibility == XLWorksheetVisibility.Visible).Column(2).CellsUsed().Skip(1).Select(c => c.GetString()).Distinct().ToList();
         Assert.Equal([own], codes);
         var ownSchools = await SchoolsOfAsync(own);
-        Assert.All(book.Worksheets.Single().Column(3).CellsUsed().Skip(1), c => Assert.Contains(c.GetString(), ownSchools));
+        Assert.All(book.Worksheets.Single(w => w.Visibility == XLWorksheetVisibility.Visible).Column(3).CellsUsed().Skip(1), c => Assert.Contains(c.GetString(), ownSchools));
     }
 
     [Fact]
@@ -370,7 +370,7 @@ public sealed class TrendsTests(TrendsTests.TwoRounds fixture) : IClassFixture<T
         foreach (var table in new[] { "rounds", "districts", "schools", "rules", "movers" })
         {
             using var book = await WorkbookAsync(manager, $"/trends/export/{table}.xlsx");
-            foreach (var cell in book.Worksheets.Single().CellsUsed())
+            foreach (var cell in book.Worksheets.Single(w => w.Visibility == XLWorksheetVisibility.Visible).CellsUsed())
             {
                 text.Append(cell.GetString()).Append('\t');
             }
