@@ -166,7 +166,9 @@ internal static class SchoolPages
         var own = account.SchoolCode is not null;
         // Read (and audited as a read of students' data) only when the figures say a change waits: a page with none reads no names.
         var pending = own && classes.Any(c => c.Figures.Waiting > 0) ? await store.PendingAsync(account, status.RoundCode, status.SchoolCode, cancel) : [];
-        return new SchoolConfirmations(status.RoundCode, campaign, classes, pending, own, account.SchoolCode is null ? status.SchoolCode : null, decided);
+        // The print button where the export policy lets the reader take a class's sheets (not a district office).
+        var prints = ExportPolicy.RightOf(account.Role, ExportKind.ConfirmationSheets) != ExportRight.None;
+        return new SchoolConfirmations(status.RoundCode, campaign, classes, pending, own, account.SchoolCode is null ? status.SchoolCode : null, decided, prints);
     }
 
     /// <summary>"What happened" after a decision, from the address it came back to (anything else there: nothing).</summary>
@@ -683,7 +685,7 @@ internal static class SchoolPages
 /// school), and what was just decided ("approved:12", "refused:12").
 /// </summary>
 public sealed record SchoolConfirmations(string RoundCode, Campaign? Campaign, IReadOnlyList<ConfirmationClass> Classes,
-    IReadOnlyList<PendingChange> Pending, bool Decides, string? AskedSchool, string? Decided);
+    IReadOnlyList<PendingChange> Pending, bool Decides, string? AskedSchool, string? Decided, bool Prints);
 
 /// <summary>
 /// The addresses of a table's page: its search, sort, filter and page kept in the query string (the page's own parameters

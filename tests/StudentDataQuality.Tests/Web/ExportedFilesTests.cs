@@ -148,6 +148,12 @@ public sealed class ExportedFilesTests(ExportedFilesTests.Site site) : IClassFix
         await browser.SignInFirstTimeAsync(name, await PortalBrowser.AccountAsync(Db.DataSource, name, AccountRole.District, district: district));
         using (browser)
         {
+            // The school's page shows the district no print button (the policy gives it no sheets) …
+            var schoolPage = await (await browser.GetAsync("/school?code=" + campaign.School)).Content.ReadAsStringAsync();
+            Assert.Contains("id=\"confirmations\"", schoolPage, StringComparison.Ordinal);
+            Assert.DoesNotContain("action=\"/school/confirmations/print\"", schoolPage, StringComparison.Ordinal);
+
+            // … and a print posted all the same is refused.
             var prints = await Db.ScalarAsync<long>("SELECT count(*) FROM confirm.print");
             var answer = await browser.PostAsync("/school?code=" + campaign.School, "/school/confirmations/print", new()
             {
