@@ -37,6 +37,9 @@ internal static class ExportPages
     /// <summary>The kinds a request may be made for in the portal (the others are routine files of their own pages).</summary>
     public static IReadOnlyList<ExportKind> RequestKinds { get; } = [ExportKind.ProblemList, ExportKind.Changes];
 
+    /// <summary>The form's choices of scope: the province, or the district whose code is given.</summary>
+    public const string ProvinceScope = "province", DistrictScope = "district";
+
     public static void Map(IEndpointRouteBuilder app)
     {
         var team = app.Pages("/team/exports", Policies.DataTeam);
@@ -154,11 +157,11 @@ internal static class ExportPages
         }
 
         ExportScope scope;
-        if (filled.Scope == "province")
+        if (filled.Scope == ProvinceScope)
         {
             scope = ExportScope.Province;
         }
-        else if (filled.Scope == "district" && IsCode(filled.District) && !string.IsNullOrEmpty(filled.District))
+        else if (filled.Scope == DistrictScope && IsCode(filled.District) && !string.IsNullOrEmpty(filled.District))
         {
             scope = ExportScope.District(filled.District!);
         }
