@@ -162,7 +162,7 @@ public sealed partial class DocsTests
         return folder?.FullName ?? throw new InvalidOperationException("No StudentDataQuality.sln above the test assembly.");
     });
 
-    private static string Root => RootFolder.Value;
+    internal static string Root => RootFolder.Value;
 
     private static readonly Lazy<string[]> Tracked = new(() =>
     {
