@@ -139,7 +139,10 @@ internal static class ExportPages
     private static ExportScope OwnScope(Account account) =>
         account.DistrictCode is { } district ? ExportScope.District(district) : ExportScope.Province;
 
-    /// <summary>Asks for an export (kind, round, scope, purpose); the register refuses what the policy would never allow.</summary>
+    /// <summary>
+    /// Asks for an export (kind, round, scope, purpose); the register refuses what the policy would never allow, and a scope
+    /// the reader does not cover (a district office: any but its own district) as out of scope (404, audited).
+    /// </summary>
     private static async Task<IResult> AskAsync(HttpContext context, RoundRuns runs, IStringLocalizer<ExportText> text)
     {
         var account = Portal.AccountOf(context.User);
@@ -170,13 +173,6 @@ internal static class ExportPages
             return await AskPage(context, runs, text["Ask.BadScope"], null, StatusCodes.Status400BadRequest, filled);
         }
 
-        // A district office asks for its own district only (as every district page reads its own): anything else is out of
-        // its scope, answered and audited like every read out of scope.
-        if (account.DistrictCode is not null && scope != OwnScope(account))
-        {
-            throw new OutOfScopeException("export scope", scope.Text);
-        }
-
         if (filled.Purpose.Length == 0 || !PlainText(filled.Purpose, MaxText))
         {
             return await AskPage(context, runs, text["Ask.BadPurpose", MaxText], null, StatusCodes.Status400BadRequest, filled);
@@ -198,18 +194,14 @@ internal static class ExportPages
 
     /// <summary>
     /// Takes an approved request, once, as its requester: the file is made now (by its kind's producer, with the watermark the
-    /// register hands it), recorded, and sent. Taken before: 410; past its window: 410; the register refuses anything else.
+    /// register hands it), recorded, and sent. Taken before: 410; past its window: 410 (both refused and recorded by the
+    /// register); the register refuses anything else (not approved, not the reader's, refused).
     /// </summary>
     private static async Task<IResult> DownloadAsync(HttpContext context, RoundRuns runs, IStringLocalizer<ExportText> text, long id)
     {
         var account = Portal.AccountOf(context.User);
         var register = Register(context);
         var request = await register.RequestAsync(account, id, context.RequestAborted);
-        if (Gone(text, request, DateTimeOffset.UtcNow) is { } gone)
-        {
-            return gone;
-        }
-
         var kind = request.Kind;
         if (!RequestKinds.Contains(kind) || ParseScope(request.Scope) is not { } scope || request.RoundId is not { } roundId)
         {
@@ -218,21 +210,25 @@ internal static class ExportPages
 
         var roundCode = request.RoundCode ?? (await runs.ListAsync(200, context.RequestAborted)).FirstOrDefault(r => r.RoundId == roundId)?.RoundCode ?? "";
         var order = new ExportOrder(kind, request.Form, scope, roundId, request.Purpose, request.RequestId);
+        var sidecar = new Sidecar();
         ExportedFile file;
         try
         {
             file = await register.TakeAsync(account, order, From(context),
-                (watermark, ct) => ProduceAsync(context, account, order, roundCode, watermark, ct), context.RequestAborted);
+                (watermark, ct) => ProduceAsync(context, account, order, roundCode, watermark, sidecar, ct), context.RequestAborted);
         }
         catch (UserErrorException e)
         {
-            // Taken or expired meanwhile (another tab, the window closing): the same 410 as above; else the register's refusal.
+            // Every take is asked of the register, so that each refused one is on record there (export.refused); taken before or
+            // past its window is 410 with what to do (ask again), anything else the register's refusal.
             var after = await register.RequestAsync(account, id, context.RequestAborted);
             return Gone(text, after, DateTimeOffset.UtcNow)
                 ?? Page.Message(text["Download.Title"], e.Message, StatusCodes.Status403Forbidden, error: true, back: "/exports#requests");
         }
 
-        return kind == ExportKind.Changes ? Send(context, Envelope(file), "application/zip", Path.ChangeExtension(file.FileName, ".zip")) : Send(context, file);
+        return sidecar.Bytes is { } json
+            ? Send(context, Envelope(file, json), "application/zip", Path.ChangeExtension(file.FileName, ".zip"))
+            : Send(context, file);
     }
 
     /// <summary>A request that can no longer be taken: taken before, or past its window (410 with what to do: ask again).</summary>
@@ -276,7 +272,7 @@ internal static class ExportPages
         try
         {
             var file = await Register(context).TakeAsync(account, order, From(context),
-                (watermark, ct) => ProduceAsync(context, account, order, run.RoundCode, watermark, ct), context.RequestAborted);
+                (watermark, ct) => ProduceAsync(context, account, order, run.RoundCode, watermark, new Sidecar(), ct), context.RequestAborted);
             return Send(context, file);
         }
         catch (UserErrorException e)
@@ -289,10 +285,10 @@ internal static class ExportPages
 
     /// <summary>Makes the file of an order, with its watermark: the problem list as a watermarked .xlsx; the changes as the registry's CSV.</summary>
     private static Task<ExportContent> ProduceAsync(HttpContext context, Account account, ExportOrder order, string roundCode, Watermark watermark,
-        CancellationToken cancellationToken) => order.Kind switch
+        Sidecar sidecar, CancellationToken cancellationToken) => order.Kind switch
         {
             ExportKind.ProblemList => ProblemListAsync(context, account, order, roundCode, watermark, cancellationToken),
-            ExportKind.Changes => ChangesAsync(context, account, roundCode, watermark, cancellationToken),
+            ExportKind.Changes => ChangesAsync(context, account, roundCode, watermark, sidecar, cancellationToken),
             _ => throw new InvalidOperationException("The portal makes no " + ExportKinds.Name(order.Kind) + " export."),
         };
 
@@ -308,12 +304,13 @@ internal static class ExportPages
     }
 
     /// <summary>
-    /// The round's changes for the registry, written by the one writer into an owner-only temporary folder, read back and
-    /// deleted: the register records the CSV's own bytes (what a found CSV is identified by), and the portal sends it in a
-    /// .zip with its sidecar (<see cref="Envelope"/>), since a CSV carries no watermark inside.
+    /// The round's changes for the registry, written by the one writer into an owner-only temporary folder with its sidecar
+    /// (the watermark, the CSV's sha256, rows, fields), both read back and deleted: the register records the CSV's own bytes
+    /// (what a found CSV is identified by), and the portal sends the CSV and its sidecar in one .zip (<see cref="Envelope"/>),
+    /// since a CSV carries no watermark inside. The sidecar is made here, inside the take: if it fails, nothing is recorded.
     /// </summary>
     private static async Task<ExportContent> ChangesAsync(HttpContext context, Account account, string roundCode, Watermark watermark,
-        CancellationToken cancellationToken)
+        Sidecar sidecar, CancellationToken cancellationToken)
     {
         var folder = Directory.CreateTempSubdirectory("sdq-export-");
         try
@@ -327,7 +324,10 @@ internal static class ExportPages
             var written = await new ChangeSetWriter(DataSource(context)).WriteAsync(roundCode, Path.Combine(folder.FullName, name), account,
                 cancellationToken);
             var bytes = await File.ReadAllBytesAsync(written.Path, cancellationToken);
-            return new ExportContent(name, written.Corrected + written.Removed, ChangeFields, Bytes: bytes);
+            var rows = written.Corrected + written.Removed;
+            ExportSidecar.Write(written.Path, watermark, Convert.ToHexStringLower(SHA256.HashData(bytes)), rows, ChangeFields);
+            sidecar.Bytes = await File.ReadAllBytesAsync(ExportSidecar.PathFor(written.Path), cancellationToken);
+            return new ExportContent(name, rows, ChangeFields, Bytes: bytes);
         }
         finally
         {
@@ -335,38 +335,30 @@ internal static class ExportPages
         }
     }
 
+    /// <summary>The sidecar a producer made beside its file (a CSV's), sent with it.</summary>
+    private sealed class Sidecar
+    {
+        public byte[]? Bytes { get; set; }
+    }
+
     /// <summary>The fields of the registry's change file: every field of a student, then what changed, its provenance, who and when.</summary>
     private static readonly IReadOnlyList<string> ChangeFields =
         [.. Layouts.Student.Fields.Select(f => f.Name), "change_kind", "changed_fields", "provenance", "changed_by", "changed_at"];
 
-    /// <summary>The CSV and its sidecar (<c>.export.json</c>: the watermark, the CSV's sha256, rows and fields) in one .zip.</summary>
-    private static byte[] Envelope(ExportedFile file)
+    /// <summary>The CSV and its sidecar in one .zip, made in memory.</summary>
+    private static byte[] Envelope(ExportedFile file, byte[] sidecar)
     {
-        var folder = Directory.CreateTempSubdirectory("sdq-export-");
-        try
+        using var zipped = new MemoryStream();
+        using (var zip = new ZipArchive(zipped, ZipArchiveMode.Create, leaveOpen: true))
         {
-            if (!OperatingSystem.IsWindows())
+            foreach (var (name, bytes) in new[] { (file.FileName, file.Bytes ?? []), (file.FileName + ExportSidecar.Suffix, sidecar) })
             {
-                File.SetUnixFileMode(folder.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                using var entry = zip.CreateEntry(name, CompressionLevel.Optimal).Open();
+                entry.Write(bytes);
             }
-
-            var csv = Path.Combine(folder.FullName, file.FileName);
-            File.WriteAllBytes(csv, file.Bytes ?? []);
-            var rows = Math.Max(0, (file.Bytes ?? []).Count(b => b == (byte)'\n') - 1);
-            ExportSidecar.Write(csv, file.Watermark, file.Sha256, rows, ChangeFields);
-            using var zipped = new MemoryStream();
-            using (var zip = new ZipArchive(zipped, ZipArchiveMode.Create, leaveOpen: true))
-            {
-                zip.CreateEntryFromFile(csv, file.FileName);
-                zip.CreateEntryFromFile(ExportSidecar.PathFor(csv), file.FileName + ExportSidecar.Suffix);
-            }
-
-            return zipped.ToArray();
         }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
+
+        return zipped.ToArray();
     }
 
     private static IResult Send(HttpContext context, ExportedFile file) =>
