@@ -3,6 +3,7 @@ using PdfSharp.Drawing;
 using PdfSharp.Pdf;
 using StudentDataQuality.Confirmations;
 using StudentDataQuality.Exports;
+using StudentDataQuality.Worksheets.Exports;
 
 namespace StudentDataQuality.Worksheets.Confirmations;
 
@@ -38,6 +39,11 @@ public static class ConfirmationSheetPdf
         document.Info.Creator = Creator;
         document.Info.Author = "";
         document.Info.Keywords = "";
+        if (watermark is not null)
+        {
+            // Who took the file, when and why (staff data): the information's custom keys and the keywords.
+            PdfWatermark.Stamp(document, watermark);
+        }
 
         for (var i = 0; i < sheets.Count; i++)
         {
@@ -46,6 +52,10 @@ public static class ConfirmationSheetPdf
             page.Orientation = PageOrientation.Portrait;
             using var graphics = XGraphics.FromPdfPage(page);
             new SheetPage(graphics, language).Draw(sheets[i], i + 1, sheets.Count);
+            if (watermark is not null)
+            {
+                PdfWatermark.DrawLine(graphics, watermark, language);
+            }
         }
 
         using var stream = new MemoryStream();
