@@ -45,7 +45,24 @@ app.Configure(config =>
         .WithExample("lineage", "G230102201503041234", "--prov-json", "lineage.json");
     config.AddCommand<ChangesCommand>("changes")
         .WithDescription("Write a round's accepted corrections and removals for the upstream registry (its import layout).")
-        .WithExample("changes", "--round", "2026-autumn", "--out", "changes.csv");
+        .WithExample("changes", "--round", "2026-autumn", "--out", "changes.csv", "--request", "12");
+    config.AddBranch("export", export =>
+    {
+        export.SetDescription("Export control: requests for bulk exports in full (four eyes), the register of every file that left, and what a found file is.");
+        export.AddCommand<ExportRequestCommand>("request")
+            .WithDescription("Ask for a bulk export in full (the province's or a district's); a second data-team account approves it.")
+            .WithExample("export", "request", "--kind", "changes", "--round", "2026-autumn", "--purpose", "yearly update of the national registry");
+        export.AddCommand<ExportApproveCommand>("approve").WithDescription("Approve a waiting request (never your own): it may be taken once within 24 hours.")
+            .WithExample("export", "approve", "12", "--note", "agreed with the registry office");
+        export.AddCommand<ExportRefuseCommand>("refuse").WithDescription("Refuse a waiting request, saying why (--note).")
+            .WithExample("export", "refuse", "12", "--note", "a district's list is enough");
+        export.AddCommand<ExportListCommand>("list")
+            .WithDescription("The register: every file that left (who, when, from where, why, rows, fields, form, sha256, request and approver); --requests: the requests.")
+            .WithExample("export", "list", "--kind", "changes", "--from", "2026-10-01");
+        export.AddCommand<ExportIdentifyCommand>("identify")
+            .WithDescription("Name the export record of a found file: by its watermark (or sidecar), else by its sha256.")
+            .WithExample("export", "identify", "./found/changes.csv");
+    });
     config.AddBranch("user", user =>
     {
         user.SetDescription("Accounts: who acts for which school or district.");

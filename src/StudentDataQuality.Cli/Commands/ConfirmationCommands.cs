@@ -7,6 +7,9 @@ using Spectre.Console.Cli;
 using StudentDataQuality.Confirmations;
 using StudentDataQuality.Data.Confirmations;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Exports;
+using StudentDataQuality.Data.Files;
+using StudentDataQuality.Exports;
 using StudentDataQuality.Files;
 using StudentDataQuality.Worksheets.Confirmations;
 
@@ -39,6 +42,18 @@ public sealed class ConfirmationPrintSettings : ConfirmationRoundSettings
     [Description("Only this class of the school (\"4年级3班\"); needs --school.")]
     public string? Class { get; init; }
 
+    [CommandOption("--district <CODE>")]
+    [Description("Only this district's schools (more than one school: needs --request).")]
+    public string? District { get; init; }
+
+    [CommandOption("--request <N>")]
+    [Description("The approved export request a district's or the whole round's print takes (`sdq export request --kind confirmation-sheets`).")]
+    public long? Request { get; init; }
+
+    [CommandOption("--purpose <TEXT>")]
+    [Description("Why the sheets are printed, for the watermark and the register (default: confirmation sheets for the parents).")]
+    public string? Purpose { get; init; }
+
     [CommandOption("--english")]
     [Description("Print the sheets in English (default Chinese).")]
     public bool English { get; init; }
@@ -50,6 +65,8 @@ public sealed class ConfirmationPrintSettings : ConfirmationRoundSettings
     public override ValidationResult Validate() =>
         base.Validate() is { Successful: false } error ? error
         : Output.Length == 0 ? ValidationResult.Error("Give --out DIR: the folder that receives the PDFs.")
+        : School is not null && District is not null ? ValidationResult.Error(new UserMessage("Cli.ConfirmSchoolAndDistrict").ToString())
+        : School is not null && Request is not null ? ValidationResult.Error(new UserMessage("Cli.ConfirmRequestWithSchool").ToString())
         : ValidationResult.Success();
 }
 
@@ -105,11 +122,16 @@ public sealed class ConfirmationCloseCommand : AsyncCommand<ConfirmationRoundSet
 }
 
 /// <summary>
-/// Prints confirmation sheets: one PDF per class (of the round, of one school, or one class), each printing recorded with its
-/// sheets; a line per file written.
+/// Prints confirmation sheets: one PDF per class (of the round, a district, one school, or one class), each printing recorded
+/// with its sheets, each PDF carrying its export's watermark (footer and metadata); a line per file written. One school's (or
+/// one class's) sheets are a routine export, one record per PDF; a district's or the round's are a bulk export: one approved
+/// request, one export record for the whole print (its watermark on every PDF, its sha256 the folder's manifest's).
 /// </summary>
 public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSettings>
 {
+    /// <summary>The list of a bulk print's PDFs (file, school, class, sheets, sha256), whose sha256 the register records.</summary>
+    public const string ManifestName = "export-manifest.csv";
+
     public override async Task<int> ExecuteAsync(CommandContext context, ConfirmationPrintSettings settings, CancellationToken cancellationToken)
     {
         var onlyClass = settings.Class is null ? null : ClassKey.Parse(settings.Class);
@@ -119,23 +141,42 @@ public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSet
         }
 
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
-        var files = await PrintAsync(dataSource, Account.Operator(SdqEnvironment.Actor), settings.Round, settings.School, onlyClass, settings.English,
-            settings.Output, cancellationToken);
+        var files = await PrintAsync(dataSource, CliExport.Taker, settings.Round, settings.School, settings.District, onlyClass, settings.English,
+            settings.Output, settings.Request, settings.Purpose, cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
             $"{files.Count} PDF(s), {files.Sum(f => f.Sheets):N0} sheets, in {Path.GetFullPath(settings.Output)} (readable by you only). Each sheet shows a student's data: hand them to the class teachers, and delete the files once printed.");
         return 0;
     }
 
+    /// <summary>One school's classes, or one class, into <paramref name="folder"/>: a routine export per PDF.</summary>
+    public static Task<IReadOnlyList<(string Path, int Sheets)>> PrintAsync(NpgsqlDataSource dataSource, Account printer, string round, string? school,
+        ClassKey? onlyClass, bool english, string folder, CancellationToken cancellationToken) =>
+        PrintAsync(dataSource, printer, round, school, null, onlyClass, english, folder, null, null, cancellationToken);
+
     /// <summary>
     /// Prints the classes asked for, one PDF each, into <paramref name="folder"/> (made owner-only): every target file name is
     /// worked out and checked before the first class is printed, so that an existing file stops the command before anything is
-    /// recorded. A line per file.
+    /// recorded; a bulk print (no school: the round, or a district) without an approved request is refused before anything is
+    /// printed. Each PDF is printed under a temporary name and put in place once its export is on record. A line per file.
     /// </summary>
     public static async Task<IReadOnlyList<(string Path, int Sheets)>> PrintAsync(NpgsqlDataSource dataSource, Account printer, string round, string? school,
-        ClassKey? onlyClass, bool english, string folder, CancellationToken cancellationToken)
+        string? district, ClassKey? onlyClass, bool english, string folder, long? requestId, string? purpose, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(printer);
+        var roundId = await CliExport.RoundIdAsync(dataSource, round, cancellationToken);
+        district = string.IsNullOrWhiteSpace(district) ? null : district.Trim();
+        purpose = string.IsNullOrWhiteSpace(purpose) ? null : purpose.Trim();
+        var bulk = school is null
+            ? new ExportOrder(ExportKind.ConfirmationSheets, ExportForm.Full, district is null ? ExportScope.Province : ExportScope.District(district), roundId,
+                purpose, requestId)
+            : null;
+        if (bulk is not null)
+        {
+            CliExport.RequireRequestWhenBulk(bulk, round, district);
+        }
+
         var store = new ConfirmationStore(dataSource);
-        var schools = school is not null ? [school] : await RoundSchoolsAsync(dataSource, round, cancellationToken);
+        var schools = school is not null ? [school] : await RoundSchoolsAsync(dataSource, round, district, cancellationToken);
         var classes = new List<(string School, ClassKey Class)>();
         foreach (var code in schools)
         {
@@ -179,22 +220,85 @@ public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSet
             targets.Add(target);
         }
 
+        var manifest = Path.Combine(path, ManifestName);
+        if (bulk is not null)
+        {
+            CliExport.RequireNew(manifest);
+        }
+
         OwnerOnly.CreateDirectory(path);
+        if (bulk is not null)
+        {
+            return await PrintBulkAsync(dataSource, store, printer, bulk, round, classes, targets, manifest, english, cancellationToken);
+        }
+
         var written = new List<(string, int)>();
         for (var i = 0; i < classes.Count; i++)
         {
             var (code, key) = classes[i];
-            var printed = await store.PrintAsync(printer, round, code, key, sheets => ConfirmationSheetPdf.Render(sheets, english), english, cancellationToken);
-            await using (var file = OwnerOnly.Create(targets[i], FileMode.CreateNew))
+            var order = new ExportOrder(ExportKind.ConfirmationSheets, ExportForm.Full, ExportScope.Class(code, key.Grade, key.ClassName), roundId, purpose);
+            var taken = await CliExport.TakeFileAsync(dataSource, printer, order, targets[i], sidecar: false, async (watermark, temporary, ct) =>
             {
-                await file.WriteAsync(printed.Pdf, cancellationToken);
-            }
-
-            written.Add((targets[i], printed.Sheets.Count));
-            AnsiConsole.MarkupLineInterpolated($"   {code} {key}: {printed.Sheets.Count} sheets → {targets[i]}");
+                var printed = await store.PrintAsync(printer, round, code, key, sheets => ConfirmationSheetPdf.Render(sheets, english, watermark), english, ct);
+                await OwnerOnly.WriteAllBytesAsync(temporary, printed.Pdf, ct);
+                return (printed.Sheets.Count, ConfirmationFields.All);
+            }, cancellationToken);
+            written.Add((targets[i], taken.Rows));
+            AnsiConsole.MarkupLineInterpolated($"   {code} {key}: {taken.Rows} sheets → {targets[i]} (export {ExportId.Format(taken.File.ExportId)})");
         }
 
         return written;
+    }
+
+    /// <summary>
+    /// A bulk print: one taking of the approved request, every class's PDF printed with its watermark under a temporary name,
+    /// and the manifest of the PDFs (file, school, class, sheets, sha256) as the file the register records; all put in place
+    /// once the export is on record, none when it is refused or fails.
+    /// </summary>
+    private static async Task<IReadOnlyList<(string Path, int Sheets)>> PrintBulkAsync(NpgsqlDataSource dataSource, ConfirmationStore store, Account printer,
+        ExportOrder order, string round, List<(string School, ClassKey Class)> classes, List<string> targets, string manifest, bool english,
+        CancellationToken cancellationToken)
+    {
+        var suffix = "." + Guid.NewGuid().ToString("N")[..8] + ".partial";
+        var temporaries = targets.Select(t => t + suffix).Append(manifest + suffix).ToList();
+        var sheets = new int[classes.Count];
+        try
+        {
+            var file = await CliExport.Register(dataSource).TakeAsync(printer, order, CliExport.From, async (watermark, ct) =>
+            {
+                using (var list = CsvTableWriter.Create(manifest + suffix, FileMode.CreateNew))
+                {
+                    list.WriteRow(["file", "school", "grade", "class", "sheets", "sha256", "export"]);
+                    for (var i = 0; i < classes.Count; i++)
+                    {
+                        var (code, key) = classes[i];
+                        var printed = await store.PrintAsync(printer, round, code, key, s => ConfirmationSheetPdf.Render(s, english, watermark), english, ct);
+                        await OwnerOnly.WriteAllBytesAsync(temporaries[i], printed.Pdf, ct);
+                        sheets[i] = printed.Sheets.Count;
+                        list.WriteRow(Path.GetFileName(targets[i]), code, key.Grade, key.ClassName, printed.Sheets.Count,
+                            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(printed.Pdf)), ExportId.Format(watermark.ExportId));
+                    }
+                }
+
+                return new ExportContent(ManifestName, sheets.Sum(), ConfirmationFields.All, FilePath: manifest + suffix);
+            }, cancellationToken);
+            for (var i = 0; i < targets.Count; i++)
+            {
+                OwnerOnly.Move(temporaries[i], targets[i]);
+                AnsiConsole.MarkupLineInterpolated($"   {classes[i].School} {classes[i].Class}: {sheets[i]} sheets → {targets[i]}");
+            }
+
+            OwnerOnly.Move(manifest + suffix, manifest);
+            CliExport.Print(new UserMessage("Cli.ConfirmBulkTaken", ExportId.Format(file.ExportId), order.RequestId, manifest));
+            return [.. targets.Select((t, i) => (t, sheets[i]))];
+        }
+        finally
+        {
+            foreach (var temporary in temporaries.Where(File.Exists))
+            {
+                File.Delete(temporary);
+            }
+        }
     }
 
     /// <summary>
@@ -213,13 +317,18 @@ public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSet
         return $"{school}-{key.Grade.ToString(CultureInfo.InvariantCulture)}年级{name}.pdf";
     }
 
-    private static async Task<IReadOnlyList<string>> RoundSchoolsAsync(NpgsqlDataSource dataSource, string round, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<string>> RoundSchoolsAsync(NpgsqlDataSource dataSource, string round, string? district,
+        CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
             SELECT DISTINCT c.school_code FROM registry.current_record c JOIN registry.round r USING (round_id)
-            WHERE  r.code = @round AND c.school_code IS NOT NULL ORDER BY c.school_code
+            WHERE  r.code = @round AND c.school_code IS NOT NULL
+              AND  (@district::text IS NULL OR EXISTS (SELECT FROM registry.school s
+                                                       WHERE s.round_id = c.round_id AND s.school_code = c.school_code AND s.district_code = @district))
+            ORDER  BY c.school_code
             """);
         command.Parameters.AddWithValue("round", round);
+        command.Parameters.Add(new NpgsqlParameter("district", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)district ?? DBNull.Value });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var schools = new List<string>();
         while (await reader.ReadAsync(cancellationToken))
@@ -234,6 +343,11 @@ public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSet
             if (await exists.ExecuteScalarAsync(cancellationToken) is not true)
             {
                 throw new UserErrorException(new UserMessage("Cli.RoundNotFound", round));
+            }
+
+            if (district is not null)
+            {
+                throw new UserErrorException(new UserMessage("Cli.ConfirmDistrictHasNoSchools", district, round));
             }
         }
 

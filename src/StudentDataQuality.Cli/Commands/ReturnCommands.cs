@@ -9,6 +9,8 @@ using StudentDataQuality.Application;
 using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Confirmations;
 using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Exports;
+using StudentDataQuality.Exports;
 using StudentDataQuality.Files;
 using StudentDataQuality.Jobs;
 using StudentDataQuality.Worksheets;
@@ -259,8 +261,19 @@ public sealed class LineageCommand : AsyncCommand<LineageSettings>
 
         if (settings.ProvJson is { } path)
         {
-            await OwnerOnly.WriteAllTextAsync(path, ProvJson.Build(records).ToJsonString(new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
-            AnsiConsole.MarkupLineInterpolated($"PROV-JSON written to {System.IO.Path.GetFullPath(path)}.");
+            // A file with a student in it, in full: taken through the export register (the first record's scope), its
+            // watermark in a sidecar (PROV-JSON has no place for one that its readers would keep).
+            var first = records[0];
+            var order = new ExportOrder(ExportKind.Lineage, ExportForm.Full, ExportScope.Record(first.RecordId),
+                records.All(r => r.RoundId == first.RoundId) ? first.RoundId : null);
+            var fields = records.SelectMany(r => r.Versions.Count > 0 ? r.Versions[0].Values.Select(v => v.Key) : []).Distinct(StringComparer.Ordinal).ToList();
+            var json = ProvJson.Build(records).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+            var taken = await CliExport.TakeFileAsync(dataSource, CliExport.Taker, order, path, sidecar: true, async (_, temporary, ct) =>
+            {
+                await OwnerOnly.WriteAllTextAsync(temporary, json, ct);
+                return (records.Count, fields);
+            }, cancellationToken);
+            CliExport.Print(new UserMessage("Cli.LineageTaken", taken.Path, ExportId.Format(taken.File.ExportId), taken.Sidecar));
         }
 
         return 0;
@@ -327,8 +340,12 @@ public sealed class ChangesSettings : SdqSettings
     public string Round { get; init; } = "";
 
     [CommandOption("-o|--out <FILE>")]
-    [Description("The change set file (CSV, UTF-8, Chinese headers: the registry's import layout).")]
+    [Description("The change set file (CSV, UTF-8, Chinese headers: the registry's import layout), never over an existing one; its watermark goes beside it (<FILE>.export.json).")]
     public string Output { get; init; } = "";
+
+    [CommandOption("--request <N>")]
+    [Description("The approved export request this takes (the province's changes leave only by one: `sdq export request --kind changes`).")]
+    public long? Request { get; init; }
 
     public override ValidationResult Validate() =>
         string.IsNullOrWhiteSpace(Round) ? ValidationResult.Error("Give the round with --round.")
@@ -342,9 +359,20 @@ public sealed class ChangesCommand : AsyncCommand<ChangesSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, ChangesSettings settings, CancellationToken cancellationToken)
     {
         await using var dataSource = await SdqEnvironment.OpenDatabaseAsync(settings.DataDirectory, cancellationToken);
-        var result = await new ChangeSetWriter(dataSource).WriteAsync(settings.Round, settings.Output, Account.Operator(SdqEnvironment.Actor), cancellationToken);
-        AnsiConsole.MarkupLineInterpolated(
-            $"Wrote {result.Corrected} corrected and {result.Removed} removed registrations to {System.IO.Path.GetFullPath(result.Path)} (sha256 {result.Sha256}); the export is in the audit log.");
+        var roundId = await CliExport.RoundIdAsync(dataSource, settings.Round, cancellationToken);
+        // The province's changes are more than one school's students in full: a bulk export, only by an approved request,
+        // refused before anything is written when none is given.
+        var order = new ExportOrder(ExportKind.Changes, ExportForm.Full, ExportScope.Province, roundId, RequestId: settings.Request);
+        CliExport.RequireRequestWhenBulk(order, settings.Round, district: null);
+        var writer = new ChangeSetWriter(dataSource);
+        ChangeSetResult? result = null;
+        var taken = await CliExport.TakeFileAsync(dataSource, CliExport.Taker, order, settings.Output, sidecar: true, async (watermark, temporary, ct) =>
+        {
+            result = await writer.WriteAsync(settings.Round, temporary, CliExport.Taker, watermark, ct);
+            return (result.Rows, ChangeSetWriter.FieldNames);
+        }, cancellationToken);
+        CliExport.Print(new UserMessage("Cli.ChangesTaken", result!.Corrected, result.Removed, taken.Path, taken.File.Sha256, ExportId.Format(taken.File.ExportId),
+            taken.Sidecar));
         return 0;
     }
 }

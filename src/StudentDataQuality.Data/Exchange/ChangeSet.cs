@@ -1,19 +1,26 @@
 using System.Security.Cryptography;
 using Npgsql;
 using StudentDataQuality.Data.Files;
+using StudentDataQuality.Exports;
 using StudentDataQuality.Records;
 
 namespace StudentDataQuality.Data.Exchange;
 
 /// <summary>What a change set file holds.</summary>
-public sealed record ChangeSetResult(string Path, int Corrected, int Removed, string Sha256);
+public sealed record ChangeSetResult(string Path, int Corrected, int Removed, string Sha256)
+{
+    /// <summary>The file's lines of students (corrected and removed): what the export register records as its rows.</summary>
+    public int Rows => Corrected + Removed;
+}
 
 /// <summary>
 /// The round's accepted changes for the upstream registry: one line per record that a return changed (corrected or
 /// registration removed), in the registry's import layout (its Chinese headers, every field as the record now reads),
 /// then the kind of change, the changed fields, and the provenance id of the version (the PROV entity
 /// <c>sdq:record/&lt;id&gt;/v&lt;n&gt;</c>, which <c>sdq lineage --prov-json</c> explains). CSV, UTF-8 with BOM, CRLF:
-/// what the registry's import reads. Writing it is an export of minors' data, and is audited with the file's sha256.
+/// what the registry's import reads. Writing it is an export of minors' data: made inside the export register's taking
+/// (<c>ExportRegister.TakeAsync</c>, docs/exports.md: the province's changes are a bulk full export, so an approved request),
+/// which records it with its watermark; written outside the register (a watermark not given), it is audited with its sha256.
 /// </summary>
 public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
 {
@@ -27,7 +34,21 @@ public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
 
     private static readonly IReadOnlyList<RegistryField> Fields = Layouts.Student.Fields;
 
-    public async Task<ChangeSetResult> WriteAsync(string roundCode, string path, Account actor, CancellationToken cancellationToken = default)
+    /// <summary>The fields a change set carries (the registry's field names, then its own columns): what the export register records.</summary>
+    public static IReadOnlyList<string> FieldNames { get; } =
+        [.. Fields.Select(f => f.Name), "change_kind", "changed_fields", "provenance", "changed_by", "changed_at"];
+
+    /// <summary>Writes the round's change set to <paramref name="path"/> (owner-only) and audits it (<c>changes.export</c>).</summary>
+    public Task<ChangeSetResult> WriteAsync(string roundCode, string path, Account actor, CancellationToken cancellationToken = default) =>
+        WriteAsync(roundCode, path, actor, watermark: null, cancellationToken);
+
+    /// <summary>
+    /// Writes the round's change set to <paramref name="path"/> (owner-only). With <paramref name="watermark"/> (the file is
+    /// being made inside the export register's taking) the register records it, in its own transaction: no audit entry here,
+    /// so a taking that fails leaves nothing on record. A file cut off by a failure is removed.
+    /// </summary>
+    public async Task<ChangeSetResult> WriteAsync(string roundCode, string path, Account actor, Watermark? watermark,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(actor);
         if (actor.Role != AccountRole.DataTeam)
@@ -51,28 +72,27 @@ public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
             """, connection);
         command.Parameters.AddWithValue("round", roundId);
         var temporary = path + ".partial";
-        int corrected = 0, removed = 0;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        int corrected, removed;
+        try
         {
-            // The values are the registry's and the schools' (hostile text included): the one CSV writer keeps a
-            // formula-like value text, and the file (with its folder, when made here) is owner-only.
-            using var csv = CsvTableWriter.Create(temporary);
-            csv.WriteRow(Fields.Select(f => f.Header).Concat([KindHeader, FieldsHeader, ProvenanceHeader, ChangedByHeader, ChangedAtHeader]));
-            while (await reader.ReadAsync(cancellationToken))
+            (corrected, removed) = await WriteRowsAsync(command, temporary, cancellationToken);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            // A file cut off by a failure (a lost connection, a full disk) is not left behind.
+            if (File.Exists(temporary))
             {
-                var isRemoved = reader.GetBoolean(2);
-                _ = isRemoved ? removed++ : corrected++;
-                var changed = reader.GetFieldValue<string[]>(3).Select(name => Fields.First(f => f.Name == name).Header);
-                var values = Fields.Select((_, i) => reader.IsDBNull(6 + i) ? "" : reader.GetString(6 + i)).ToList();
-                csv.WriteRow(values.Concat([
-                    isRemoved ? RemovedKind : CorrectedKind, string.Join("；", changed),
-                    $"sdq:record/{reader.GetInt64(0)}/v{reader.GetInt32(1)}", reader.GetString(4),
-                    reader.GetFieldValue<DateTimeOffset>(5).ToString("yyyy-MM-dd HH:mm:ss zzz", System.Globalization.CultureInfo.InvariantCulture)]));
+                File.Delete(temporary);
             }
         }
 
-        File.Move(temporary, path, overwrite: true);
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(path, cancellationToken)));
+        if (watermark is not null)
+        {
+            return new ChangeSetResult(path, corrected, removed, sha256);
+        }
+
         await using var audit = new NpgsqlCommand("""
             INSERT INTO audit.event (actor, action, round_id, object, details)
             VALUES (@actor, 'changes.export', @round, @file, jsonb_build_object('sha256', @sha, 'corrected', @corrected, 'removed', @removed))
@@ -85,5 +105,28 @@ public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
         audit.Parameters.AddWithValue("removed", removed);
         await audit.ExecuteNonQueryAsync(cancellationToken);
         return new ChangeSetResult(path, corrected, removed, sha256);
+    }
+
+    private static async Task<(int Corrected, int Removed)> WriteRowsAsync(NpgsqlCommand command, string path, CancellationToken cancellationToken)
+    {
+        int corrected = 0, removed = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        // The values are the registry's and the schools' (hostile text included): the one CSV writer keeps a
+        // formula-like value text, and the file (with its folder, when made here) is owner-only.
+        using var csv = CsvTableWriter.Create(path);
+        csv.WriteRow(Fields.Select(f => f.Header).Concat([KindHeader, FieldsHeader, ProvenanceHeader, ChangedByHeader, ChangedAtHeader]));
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var isRemoved = reader.GetBoolean(2);
+            _ = isRemoved ? removed++ : corrected++;
+            var changed = reader.GetFieldValue<string[]>(3).Select(name => Fields.First(f => f.Name == name).Header);
+            var values = Fields.Select((_, i) => reader.IsDBNull(6 + i) ? "" : reader.GetString(6 + i)).ToList();
+            csv.WriteRow(values.Concat([
+                isRemoved ? RemovedKind : CorrectedKind, string.Join("；", changed),
+                $"sdq:record/{reader.GetInt64(0)}/v{reader.GetInt32(1)}", reader.GetString(4),
+                reader.GetFieldValue<DateTimeOffset>(5).ToString("yyyy-MM-dd HH:mm:ss zzz", System.Globalization.CultureInfo.InvariantCulture)]));
+        }
+
+        return (corrected, removed);
     }
 }

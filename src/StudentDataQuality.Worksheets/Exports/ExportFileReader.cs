@@ -34,7 +34,7 @@ public static class ExportFileReader
         }
         else if (head.StartsWith("%PDF-"u8))
         {
-            found = PdfWatermark.Read(path) is { } pdf ? (pdf, "pdf metadata") : null;
+            found = PdfWatermark.ReadWithSource(path);
         }
 
         if (found is null && ExportSidecar.Read(ExportSidecar.PathFor(path)) is { } sidecar)

@@ -1,6 +1,10 @@
 using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
 using PdfSharp.Drawing;
 using PdfSharp.Pdf;
+using PdfSharp.Pdf.Content;
+using PdfSharp.Pdf.Content.Objects;
 using PdfSharp.Pdf.IO;
 using StudentDataQuality.Exports;
 using StudentDataQuality.Worksheets.Confirmations;
@@ -13,7 +17,7 @@ namespace StudentDataQuality.Worksheets.Exports;
 /// <c>/SdqTakenBy</c>, <c>/SdqTakenAt</c>, <c>/SdqPurpose</c>, <c>/SdqKind</c>, <c>/SdqForm</c>; the keywords name the export
 /// id). The exporter's name and the purpose are staff data: a student's data never goes into the metadata.
 /// </summary>
-public static class PdfWatermark
+public static partial class PdfWatermark
 {
     public const string ExportIdKey = "/SdqExportId";
     public const string TakenByKey = "/SdqTakenBy";
@@ -54,23 +58,24 @@ public static class PdfWatermark
     }
 
     /// <summary>The watermark a PDF's document information holds, or null (no such keys, or not a PDF PDFsharp can open).</summary>
-    public static Watermark? Read(string path)
+    public static Watermark? Read(string path) => ReadWithSource(path)?.Watermark;
+
+    /// <summary>
+    /// The watermark from the document information ("pdf metadata"), else from the line at the foot of a page ("pdf footer"),
+    /// or null: no watermark, or not a PDF PDFsharp can open.
+    /// </summary>
+    internal static (Watermark Watermark, string From)? ReadWithSource(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         try
         {
             using var document = PdfReader.Open(path, PdfDocumentOpenMode.Import);
-            var info = document.Info.Elements;
-            string? Get(string key) => info.ContainsKey(key) ? info.GetString(key) : null;
-            if (ExportId.Normalise(Get(ExportIdKey)) is not { } id ||
-                ExportKinds.ParseKind(Get(KindKey)) is not { } kind ||
-                ExportKinds.ParseForm(Get(FormKey)) is not { } form ||
-                !DateTimeOffset.TryParse(Get(TakenAtKey), CultureInfo.InvariantCulture, DateTimeStyles.None, out var at))
+            if (FromInformation(document) is { } information)
             {
-                return null;
+                return (information, "pdf metadata");
             }
 
-            return new Watermark(id, Get(TakenByKey) ?? "", at, Get(PurposeKey) ?? "", kind, form);
+            return FromFooter(document) is { } footer ? (footer, "pdf footer") : null;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -79,4 +84,130 @@ public static class PdfWatermark
             return null;
         }
     }
+
+    private static Watermark? FromInformation(PdfDocument document)
+    {
+        var info = document.Info.Elements;
+        string? Get(string key) => info.ContainsKey(key) ? info.GetString(key) : null;
+        if (ExportId.Normalise(Get(ExportIdKey)) is not { } id ||
+            ExportKinds.ParseKind(Get(KindKey)) is not { } kind ||
+            ExportKinds.ParseForm(Get(FormKey)) is not { } form ||
+            !DateTimeOffset.TryParse(Get(TakenAtKey), CultureInfo.InvariantCulture, DateTimeStyles.None, out var at))
+        {
+            return null;
+        }
+
+        return new Watermark(id, Get(TakenByKey) ?? "", at, Get(PurposeKey) ?? "", kind, form);
+    }
+
+    /// <summary>
+    /// The watermark's line as drawn on a page, when the document information was stripped: each text the page shows
+    /// (Tj / TJ) decoded through its font's ToUnicode map (the CJK font is embedded as glyph ids), read as a watermark line.
+    /// </summary>
+    private static Watermark? FromFooter(PdfDocument document)
+    {
+        foreach (var page in document.Pages)
+        {
+            var maps = new Dictionary<string, Dictionary<int, string>>(StringComparer.Ordinal);
+            if (page.Elements.GetDictionary("/Resources")?.Elements.GetDictionary("/Font") is { } fonts)
+            {
+                foreach (var name in fonts.Elements.Keys)
+                {
+                    if (fonts.Elements.GetDictionary(name)?.Elements.GetDictionary("/ToUnicode")?.Stream?.UnfilteredValue is { } cmap)
+                    {
+                        maps[name] = ToUnicode(Encoding.Latin1.GetString(cmap));
+                    }
+                }
+            }
+
+            Dictionary<int, string>? font = null;
+            foreach (var op in ContentReader.ReadContent(page).OfType<COperator>())
+            {
+                if (op.OpCode.Name == "Tf" && op.Operands.Count > 0 && op.Operands[0] is CName fontName)
+                {
+                    font = maps.GetValueOrDefault(fontName.Name);
+                }
+                else if (font is not null && op.OpCode.Name is "Tj" or "TJ")
+                {
+                    var text = new StringBuilder();
+                    foreach (var s in op.Operands.SelectMany(o => o is CArray array ? array.OfType<CString>() : o is CString one ? [one] : []))
+                    {
+                        var value = s.Value;
+                        for (var i = 0; i + 1 < value.Length; i += 2)
+                        {
+                            text.Append(font.GetValueOrDefault(((value[i] & 0xFF) << 8) | (value[i + 1] & 0xFF), ""));
+                        }
+                    }
+
+                    if (WatermarkText.Parse(text.ToString()) is { } watermark)
+                    {
+                        return watermark;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A ToUnicode CMap's two-byte codes and their text (bfchar and bfrange, ISO 32000-1 9.10.3).</summary>
+    private static Dictionary<int, string> ToUnicode(string cmap)
+    {
+        var map = new Dictionary<int, string>();
+        static string Utf16(string hex) => Encoding.BigEndianUnicode.GetString(Convert.FromHexString(hex.Length % 4 == 0 ? hex : hex.PadLeft(4, '0')));
+        static int Code(string hex) => int.Parse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        foreach (Match block in BfChar().Matches(cmap))
+        {
+            foreach (Match pair in HexPair().Matches(block.Groups[1].Value))
+            {
+                map[Code(pair.Groups[1].Value)] = Utf16(pair.Groups[2].Value);
+            }
+        }
+
+        foreach (Match block in BfRange().Matches(cmap))
+        {
+            foreach (Match range in HexRange().Matches(block.Groups[1].Value))
+            {
+                var (low, high) = (Code(range.Groups[1].Value), Code(range.Groups[2].Value));
+                if (high < low || high - low > 0xFFFF)
+                {
+                    continue;
+                }
+
+                if (range.Groups[3].Success)
+                {
+                    var first = Utf16(range.Groups[3].Value);
+                    for (var code = low; code <= high; code++)
+                    {
+                        map[code] = first[..^1] + (char)(first[^1] + (code - low));
+                    }
+                }
+                else
+                {
+                    var targets = HexString().Matches(range.Groups[4].Value);
+                    for (var i = 0; i < targets.Count && low + i <= high; i++)
+                    {
+                        map[low + i] = Utf16(targets[i].Groups[1].Value);
+                    }
+                }
+            }
+        }
+
+        return map;
+    }
+
+    [GeneratedRegex(@"beginbfchar(.*?)endbfchar", RegexOptions.Singleline)]
+    private static partial Regex BfChar();
+
+    [GeneratedRegex(@"beginbfrange(.*?)endbfrange", RegexOptions.Singleline)]
+    private static partial Regex BfRange();
+
+    [GeneratedRegex(@"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>")]
+    private static partial Regex HexPair();
+
+    [GeneratedRegex(@"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(?:<([0-9A-Fa-f]+)>|\[([^\]]*)\])")]
+    private static partial Regex HexRange();
+
+    [GeneratedRegex(@"<([0-9A-Fa-f]+)>")]
+    private static partial Regex HexString();
 }

@@ -11,7 +11,7 @@ namespace StudentDataQuality.Worksheets.Exports;
 
 /// <summary>What a found file says about itself: its watermark (null: none or stripped), and the sha256 of its bytes.</summary>
 /// <param name="WatermarkFrom">
-/// Where the watermark was read: "properties", "hidden sheet", "header" (an .xlsx), "pdf metadata" (a PDF), or
+/// Where the watermark was read: "properties", "hidden sheet", "header" (an .xlsx), "pdf metadata", "pdf footer" (a PDF), or
 /// "sidecar"; null when there is none.
 /// </param>
 public sealed record FoundFile(string Path, string Sha256, Watermark? Watermark, string? WatermarkFrom);

@@ -245,6 +245,33 @@ public sealed partial class WatermarkTests
     }
 
     [Fact]
+    public void ConfirmationSheetPdf_WhoseMetadataWasStripped_StillNamesItsExport_FromTheFooterLine()
+    {
+        var pdf = ConfirmationSheetPdf.Render([Sheet(1), Sheet(2)], watermark: Plain);
+        using var folder = new TempFolder();
+        var path = Path.Combine(folder.Path, "stripped.pdf");
+        File.WriteAllBytes(path, pdf);
+        using (var document = PdfSharp.Pdf.IO.PdfReader.Open(path, PdfSharp.Pdf.IO.PdfDocumentOpenMode.Modify))
+        {
+            foreach (var key in document.Info.Elements.Keys.Where(k => k.StartsWith("/Sdq", StringComparison.Ordinal)).ToList())
+            {
+                document.Info.Elements.Remove(key);
+            }
+
+            document.Info.Keywords = "";
+            document.Save(path);
+        }
+
+        var stripped = File.ReadAllBytes(path);
+        Assert.DoesNotContain("Sdq", Encoding.UTF8.GetString(Poppler.Run(stripped, "pdfinfo", "-custom", "{pdf}")), StringComparison.Ordinal);
+
+        var found = ExportFileReader.Read(path);
+
+        Assert.Equal("pdf footer", found.WatermarkFrom);
+        Assert.Equal(Plain, found.Watermark); // the time to the minute, as the line shows it
+    }
+
+    [Fact]
     [Trait("Category", "Security")]
     public void ConfirmationSheetPdf_WithAHostilePurpose_KeepsOneLine_WithTheExportIdWhole()
     {
