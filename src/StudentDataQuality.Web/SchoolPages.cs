@@ -37,6 +37,7 @@ internal static class SchoolPages
         school.MapPost("/returns", UploadAsync).RequireRateLimiting(Portal.UploadRateLimit).WithMetadata(new UploadEndpoint());
         school.MapGet("/uploads/{key}", UploadedAsync);
         school.MapGet("/returns/{id:long}", ReceiptAsync);
+        school.MapPost("/returns/{id:long}/show", ShowReceiptAsync);
         school.MapGet("/returns/{id:long}/receipt.xlsx", ReceiptFileAsync);
         school.MapPost("/certify", CertifyAsync);
         // A student's lineage by the record's id: never by the student number, which can be a resident ID number ('G' + the
@@ -603,10 +604,37 @@ internal static class SchoolPages
     internal static IResult Refused(string message, int status = StatusCodes.Status400BadRequest) =>
         Page.Show<UploadRefusedPage>(new { Message = message }, status);
 
-    private static async Task<IResult> ReceiptAsync(HttpContext context, SchoolDesk desk, long id)
+    private static Task<IResult> ReceiptAsync(HttpContext context, SchoolDesk desk, long id) => ReturnReceiptAsync(context, desk, id, reveal: false);
+
+    /// <summary>A return's receipt in full for a reader who is not the school: only with a reason, put on record (as the school's page).</summary>
+    private static async Task<IResult> ShowReceiptAsync(HttpContext context, SchoolDesk desk, IStringLocalizer<SchoolText> text, PortalSettings settings,
+        long id)
     {
-        var (_, json) = await desk.ReceiptAsync(Portal.AccountOf(context.User), id, From(context), context.RequestAborted);
-        return Page.Show<ReceiptPage>(new { Receipt = JsonSerializer.Deserialize<Receipt>(json, Receipt.JsonOptions)!, Language });
+        var reason = (await context.Request.ReadFormAsync(context.RequestAborted))["reason"].ToString().Trim();
+        var back = "/school/returns/" + id.ToString(CultureInfo.InvariantCulture);
+        if (ShowReasonRefused(reason))
+        {
+            return Page.Message(text["Show.Title"], text["Show.ReasonNeeded", MaxShowReason], StatusCodes.Status400BadRequest, error: true, back: back);
+        }
+
+        var result = await ReturnReceiptAsync(context, desk, id, reveal: true);
+        await using var connection = await settings.DataSource.OpenConnectionAsync(context.RequestAborted);
+        await AuditLog.WriteAsync(connection, Portal.AccountOf(context.User).Name, "personal.show", null, null, back,
+            new { reason, from = From(context) }, context.RequestAborted);
+        return result;
+    }
+
+    private static async Task<IResult> ReturnReceiptAsync(HttpContext context, SchoolDesk desk, long id, bool reveal)
+    {
+        var account = Portal.AccountOf(context.User);
+        var (_, json) = await desk.ReceiptAsync(account, id, From(context), context.RequestAborted);
+        return Page.Show<ReceiptPage>(new
+        {
+            Receipt = JsonSerializer.Deserialize<Receipt>(json, Receipt.JsonOptions)!,
+            Language,
+            // Full values for the school's own account; anyone else reads them masked unless it asked, with a reason, to see them.
+            Masked = account.SchoolCode is null && !reveal,
+        });
     }
 
     private static async Task<IResult> ReceiptFileAsync(HttpContext context, SchoolDesk desk, long id)

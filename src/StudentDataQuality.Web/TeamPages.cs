@@ -38,6 +38,7 @@ internal static partial class TeamPages
         team.MapPost("/schedules", SaveScheduleAsync);
         team.MapPost("/schedules/remove", RemoveScheduleAsync);
         team.MapGet("/explanations", ExplanationsAsync);
+        team.MapPost("/explanations/show", ShowExplanationsAsync);
         team.MapPost("/explanations/decide", DecideSelectionAsync);
         team.MapGet("/audit", AuditAsync);
     }
@@ -158,19 +159,54 @@ internal static partial class TeamPages
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
     private static partial Regex RoundCode();
 
-    private static async Task<IResult> ExplanationsAsync(HttpContext context, ExplanationReview review, RoundRuns runs, string? page, string? all,
+    private static Task<IResult> ExplanationsAsync(HttpContext context, ExplanationReview review, RoundRuns runs, string? page, string? all,
         string? decided, string? n)
     {
         var (filter, ignored) = ExplanationFilters.Read(context.Request.Query);
-        var number = PageNumber(page);
+        return ExplanationsPageAsync(context, review, runs, filter, ignored, PageNumber(page), all == "1",
+            decided is "accept" or "refuse" ? decided : null,
+            int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count <= ExplanationReview.MaxSelection ? count : 0,
+            reveal: false);
+    }
+
+    /// <summary>
+    /// A page of the explanations with student numbers and the numbers in the schools' texts in full: only with a reason,
+    /// which is put on record with the filter and page shown (docs/security.md, "Masking"); the same filter as the page's.
+    /// </summary>
+    private static async Task<IResult> ShowExplanationsAsync(HttpContext context, ExplanationReview review, RoundRuns runs,
+        IStringLocalizer<SchoolText> schoolText, PortalSettings settings)
+    {
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        var (filter, ignored) = ExplanationFilters.Read(form);
+        var number = PageNumber(form["page"]);
+        var back = ExplanationFilters.Href(filter, number);
+        var reason = form["reason"].ToString().Trim();
+        if (reason.Length == 0 || reason.Length > SchoolPages.MaxShowReason || reason.Any(char.IsControl))
+        {
+            return Page.Message(schoolText["Show.Title"], schoolText["Show.ReasonNeeded", SchoolPages.MaxShowReason], StatusCodes.Status400BadRequest,
+                error: true, back: back);
+        }
+
+        var result = await ExplanationsPageAsync(context, review, runs, filter, ignored, number, selectAll: false, decided: null, decidedCount: 0,
+            reveal: true);
+        await using var connection = await settings.DataSource.OpenConnectionAsync(context.RequestAborted);
+        await AuditLog.WriteAsync(connection, Portal.AccountOf(context.User).Name, "personal.show", null, filter.SchoolCode, back,
+            new { reason, from = Portal.ClientAddress(context) }, context.RequestAborted);
+        return result;
+    }
+
+    private static async Task<IResult> ExplanationsPageAsync(HttpContext context, ExplanationReview review, RoundRuns runs, ExplanationFilter filter,
+        IReadOnlyList<string> ignored, int number, bool selectAll, string? decided, int decidedCount, bool reveal)
+    {
         var list = await review.ListAsync(filter, (number - 1) * PageSize, PageSize, Portal.AccountOf(context.User), Portal.ClientAddress(context),
             context.RequestAborted);
         var rounds = (await runs.ListAsync(cancellationToken: context.RequestAborted)).Select(r => r.RoundCode).ToList();
         return Page.Show<ExplanationsPage>(new
         {
-            Filter = filter, Ignored = ignored, PageNumber = number, List = list, Rounds = rounds, SelectAll = all == "1",
-            Decided = decided is "accept" or "refuse" ? decided : null,
-            DecidedCount = int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count <= ExplanationReview.MaxSelection ? count : 0,
+            Filter = filter, Ignored = ignored, PageNumber = number, List = list, Rounds = rounds, SelectAll = selectAll,
+            Decided = decided, DecidedCount = decidedCount,
+            // The data team reads the schools' students masked unless it asked, with a reason, to see them.
+            Masked = !reveal,
         });
     }
 
