@@ -236,7 +236,7 @@ internal static class ExportPages
     {
         if (request.Status == ExportRequestStatus.Taken)
         {
-            return Page.Message(text["Download.Title"], text["Download.Taken", request.ExportId ?? "", Components.Dates.Minute(request.TakenAt)],
+            return Page.Message(text["Download.Title"], text["Download.Taken", request.ExportId is { } taken ? ExportId.Format(taken) : "", Components.Dates.Minute(request.TakenAt)],
                 StatusCodes.Status410Gone, error: true, back: "/exports");
         }
 
