@@ -296,6 +296,7 @@ public static class Portal
         ClassPages.Map(app);
         TeamPages.Map(app);
         ManagerPages.Map(app);
+        ExportPages.Map(app);
         return app;
     }
 
