@@ -210,12 +210,11 @@ internal static class ExportPages
 
         var roundCode = request.RoundCode ?? (await runs.ListAsync(200, context.RequestAborted)).FirstOrDefault(r => r.RoundId == roundId)?.RoundCode ?? "";
         var order = new ExportOrder(kind, request.Form, scope, roundId, request.Purpose, request.RequestId);
-        var sidecar = new Sidecar();
         ExportedFile file;
         try
         {
             file = await register.TakeAsync(account, order, From(context),
-                (watermark, ct) => ProduceAsync(context, account, order, roundCode, watermark, sidecar, ct), context.RequestAborted);
+                (watermark, ct) => ProduceAsync(context, account, order, roundCode, watermark, ct), context.RequestAborted);
         }
         catch (UserErrorException e)
         {
@@ -226,8 +225,8 @@ internal static class ExportPages
                 ?? Page.Message(text["Download.Title"], e.Message, StatusCodes.Status403Forbidden, error: true, back: "/exports#requests");
         }
 
-        return sidecar.Bytes is { } json
-            ? Send(context, Envelope(file, json), "application/zip", Path.ChangeExtension(file.FileName, ".zip"))
+        return file.FileName.EndsWith(".zip", StringComparison.Ordinal)
+            ? Send(context, file.Bytes ?? [], "application/zip", file.FileName)
             : Send(context, file);
     }
 
@@ -272,7 +271,7 @@ internal static class ExportPages
         try
         {
             var file = await Register(context).TakeAsync(account, order, From(context),
-                (watermark, ct) => ProduceAsync(context, account, order, run.RoundCode, watermark, new Sidecar(), ct), context.RequestAborted);
+                (watermark, ct) => ProduceAsync(context, account, order, run.RoundCode, watermark, ct), context.RequestAborted);
             return Send(context, file);
         }
         catch (UserErrorException e)
@@ -285,10 +284,10 @@ internal static class ExportPages
 
     /// <summary>Makes the file of an order, with its watermark: the problem list as a watermarked .xlsx; the changes as the registry's CSV.</summary>
     private static Task<ExportContent> ProduceAsync(HttpContext context, Account account, ExportOrder order, string roundCode, Watermark watermark,
-        Sidecar sidecar, CancellationToken cancellationToken) => order.Kind switch
+        CancellationToken cancellationToken) => order.Kind switch
         {
             ExportKind.ProblemList => ProblemListAsync(context, account, order, roundCode, watermark, cancellationToken),
-            ExportKind.Changes => ChangesAsync(context, account, roundCode, watermark, sidecar, cancellationToken),
+            ExportKind.Changes => ChangesAsync(context, account, roundCode, watermark, cancellationToken),
             _ => throw new InvalidOperationException("The portal makes no " + ExportKinds.Name(order.Kind) + " export."),
         };
 
@@ -304,13 +303,13 @@ internal static class ExportPages
     }
 
     /// <summary>
-    /// The round's changes for the registry, written by the one writer into an owner-only temporary folder with its sidecar
-    /// (the watermark, the CSV's sha256, rows, fields), both read back and deleted: the register records the CSV's own bytes
-    /// (what a found CSV is identified by), and the portal sends the CSV and its sidecar in one .zip (<see cref="Envelope"/>),
-    /// since a CSV carries no watermark inside. The sidecar is made here, inside the take: if it fails, nothing is recorded.
+    /// The round's changes for the registry, written by the one writer (with the watermark: the register records it, nothing
+    /// else does) into an owner-only temporary folder with its sidecar (the watermark, the CSV's sha256, rows, fields), both
+    /// put in one .zip (a CSV carries no watermark inside) and deleted. The register records the .zip (what leaves) and the
+    /// CSV as its part (what travels on to the registry, and is identified by its bytes when found alone).
     /// </summary>
     private static async Task<ExportContent> ChangesAsync(HttpContext context, Account account, string roundCode, Watermark watermark,
-        Sidecar sidecar, CancellationToken cancellationToken)
+        CancellationToken cancellationToken)
     {
         var folder = Directory.CreateTempSubdirectory("sdq-export-");
         try
@@ -322,12 +321,13 @@ internal static class ExportPages
 
             var name = FileName("changes", roundCode, ExportScope.Province, ExportForm.Full, watermark.ExportId, ".csv");
             var written = await new ChangeSetWriter(DataSource(context)).WriteAsync(roundCode, Path.Combine(folder.FullName, name), account,
-                cancellationToken);
-            var bytes = await File.ReadAllBytesAsync(written.Path, cancellationToken);
-            var rows = written.Corrected + written.Removed;
-            ExportSidecar.Write(written.Path, watermark, Convert.ToHexStringLower(SHA256.HashData(bytes)), rows, ChangeFields);
-            sidecar.Bytes = await File.ReadAllBytesAsync(ExportSidecar.PathFor(written.Path), cancellationToken);
-            return new ExportContent(name, rows, ChangeFields, Bytes: bytes);
+                watermark, cancellationToken);
+            var csv = await File.ReadAllBytesAsync(written.Path, cancellationToken);
+            var sha256 = Convert.ToHexStringLower(SHA256.HashData(csv));
+            ExportSidecar.Write(written.Path, watermark, sha256, written.Rows, ChangeSetWriter.FieldNames);
+            var sidecar = await File.ReadAllBytesAsync(ExportSidecar.PathFor(written.Path), cancellationToken);
+            return new ExportContent(Path.ChangeExtension(name, ".zip"), written.Rows, ChangeSetWriter.FieldNames,
+                Bytes: Envelope((name, csv), (name + ExportSidecar.Suffix, sidecar)), Parts: [new ExportPart(name, sha256)]);
         }
         finally
         {
@@ -335,23 +335,13 @@ internal static class ExportPages
         }
     }
 
-    /// <summary>The sidecar a producer made beside its file (a CSV's), sent with it.</summary>
-    private sealed class Sidecar
-    {
-        public byte[]? Bytes { get; set; }
-    }
-
-    /// <summary>The fields of the registry's change file: every field of a student, then what changed, its provenance, who and when.</summary>
-    private static readonly IReadOnlyList<string> ChangeFields =
-        [.. Layouts.Student.Fields.Select(f => f.Name), "change_kind", "changed_fields", "provenance", "changed_by", "changed_at"];
-
-    /// <summary>The CSV and its sidecar in one .zip, made in memory.</summary>
-    private static byte[] Envelope(ExportedFile file, byte[] sidecar)
+    /// <summary>Files in one .zip, made in memory.</summary>
+    private static byte[] Envelope(params (string Name, byte[] Bytes)[] files)
     {
         using var zipped = new MemoryStream();
         using (var zip = new ZipArchive(zipped, ZipArchiveMode.Create, leaveOpen: true))
         {
-            foreach (var (name, bytes) in new[] { (file.FileName, file.Bytes ?? []), (file.FileName + ExportSidecar.Suffix, sidecar) })
+            foreach (var (name, bytes) in files)
             {
                 using var entry = zip.CreateEntry(name, CompressionLevel.Optimal).Open();
                 entry.Write(bytes);

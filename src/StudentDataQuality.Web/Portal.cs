@@ -111,21 +111,14 @@ public static class Portal
     internal const string DistrictClaim = "sdq:district";
 
     /// <summary>The setting of how long an approved export request may be taken (whole hours, 1 to 168; default 24).</summary>
-    public const string TakeWithinSetting = "Exports:TakeWithinHours";
+    public const string TakeWithinSetting = ExportSettings.TakeWithinSetting;
 
-    /// <summary>The export settings from the configuration: <see cref="TakeWithinSetting"/>, whole hours from 1 to 168; none: 24.</summary>
+    /// <summary>The export settings from the configuration (<see cref="ExportSettings.FromTakeWithinHours"/>).</summary>
     /// <exception cref="UserErrorException">The setting is not such a number (<c>ExportWiring.TakeWithinHours</c>): the portal does not start.</exception>
     public static ExportSettings ExportSettingsFrom(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        if (configuration[TakeWithinSetting] is not { } text || text.Trim().Length == 0)
-        {
-            return new ExportSettings();
-        }
-
-        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var hours) && hours is >= 1 and <= 168
-            ? new ExportSettings(TimeSpan.FromHours(hours))
-            : throw new UserErrorException(new UserMessage("ExportWiring.TakeWithinHours", text.Length > 40 ? text[..40] + "…" : text));
+        return ExportSettings.FromTakeWithinHours(configuration[TakeWithinSetting]);
     }
 
     public static WebApplication Build(PortalSettings settings)

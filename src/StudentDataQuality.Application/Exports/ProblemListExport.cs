@@ -145,11 +145,18 @@ public sealed class ProblemListExport(NpgsqlDataSource dataSource)
                 Shown(String(rows, 10)), Shown(String(rows, english ? 12 : 11)),
                 String(rows, 13) == "error" ? error : warning,
                 Shown(FieldHeader(field, english)),
-                Shown(masked ? Masking.Field(field, value) : value),
+                Shown(masked ? Masked(field, value) : value),
                 Shown(String(rows, 16)),
             ];
         }
     }
+
+    /// <summary>
+    /// A value masked by its field's kind; a value of any other field (or of a finding without one) has the numbers in it
+    /// masked as text, since a finding may quote another field's value (a duplicate's ID number, a school-wide list).
+    /// </summary>
+    private static string? Masked(string? field, string? value) =>
+        value is null ? null : field is not null && Masking.KindOf(field) != MaskKind.None ? Masking.Field(field, value) : Masking.InText(value);
 
     private static string? String(DbDataReader rows, int ordinal) => rows.IsDBNull(ordinal) ? null : rows.GetString(ordinal);
 

@@ -266,6 +266,7 @@ public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSet
         {
             var file = await CliExport.Register(dataSource).TakeAsync(printer, order, CliExport.From, async (watermark, ct) =>
             {
+                var parts = new List<ExportPart>(classes.Count);
                 using (var list = CsvTableWriter.Create(manifest + suffix, FileMode.CreateNew))
                 {
                     list.WriteRow(["file", "school", "grade", "class", "sheets", "sha256", "export"]);
@@ -275,12 +276,15 @@ public sealed class ConfirmationPrintCommand : AsyncCommand<ConfirmationPrintSet
                         var printed = await store.PrintAsync(printer, round, code, key, s => ConfirmationSheetPdf.Render(s, english, watermark), english, ct);
                         await OwnerOnly.WriteAllBytesAsync(temporaries[i], printed.Pdf, ct);
                         sheets[i] = printed.Sheets.Count;
-                        list.WriteRow(Path.GetFileName(targets[i]), code, key.Grade, key.ClassName, printed.Sheets.Count,
-                            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(printed.Pdf)), ExportId.Format(watermark.ExportId));
+                        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(printed.Pdf));
+                        list.WriteRow(Path.GetFileName(targets[i]), code, key.Grade, key.ClassName, printed.Sheets.Count, sha256,
+                            ExportId.Format(watermark.ExportId));
+                        parts.Add(new ExportPart(Path.GetFileName(targets[i]), sha256));
                     }
                 }
 
-                return new ExportContent(ManifestName, sheets.Sum(), ConfirmationFields.All, FilePath: manifest + suffix);
+                // Each class's PDF is a part of the export: one found alone (its watermark stripped) is known by its bytes.
+                return new ExportContent(ManifestName, sheets.Sum(), ConfirmationFields.All, FilePath: manifest + suffix, Parts: parts);
             }, cancellationToken);
             for (var i = 0; i < targets.Count; i++)
             {

@@ -28,18 +28,8 @@ internal static class CliExport
     /// The register with the configured window: Exports:TakeWithinHours (README, "Configuration"; 1 to 168, default 24), how
     /// long an approved request may be taken.
     /// </summary>
-    public static ExportRegister Register(NpgsqlDataSource dataSource)
-    {
-        var text = SdqEnvironment.Configuration["Exports:TakeWithinHours"];
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return new ExportRegister(dataSource);
-        }
-
-        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var hours) && hours is >= 1 and <= 168
-            ? new ExportRegister(dataSource, new ExportSettings(TimeSpan.FromHours(hours)))
-            : throw new UserErrorException(new UserMessage("Cli.ExportWindowInvalid", text));
-    }
+    public static ExportRegister Register(NpgsqlDataSource dataSource) =>
+        new(dataSource, ExportSettings.FromTakeWithinHours(SdqEnvironment.Configuration[ExportSettings.TakeWithinSetting]));
 
     /// <summary>Refuses a target that exists: an exported file is never written over, and nothing is taken.</summary>
     public static void RequireNew(params string?[] paths)
@@ -369,7 +359,8 @@ public sealed class ExportIdentifyCommand : AsyncCommand<ExportIdentifySettings>
             ? new UserMessage("Cli.ExportIdentifiedByWatermark", name, found.WatermarkFrom ?? "—", ExportId.Format(record.ExportId))
             : new UserMessage("Cli.ExportIdentifiedBySha", name, found.Sha256));
         CliExport.Print(CliExport.Line(record));
-        if (!string.Equals(record.Sha256, found.Sha256, StringComparison.OrdinalIgnoreCase))
+        // Found by its watermark's id alone: the bytes changed since they left (a part found alone is the part's bytes).
+        if (record.FoundBy == "watermark" && !string.Equals(record.Sha256, found.Sha256, StringComparison.OrdinalIgnoreCase))
         {
             CliExport.Print(new UserMessage("Cli.ExportFileChanged", record.Sha256, found.Sha256));
         }

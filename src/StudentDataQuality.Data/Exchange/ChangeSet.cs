@@ -20,7 +20,7 @@ public sealed record ChangeSetResult(string Path, int Corrected, int Removed, st
 /// <c>sdq:record/&lt;id&gt;/v&lt;n&gt;</c>, which <c>sdq lineage --prov-json</c> explains). CSV, UTF-8 with BOM, CRLF:
 /// what the registry's import reads. Writing it is an export of minors' data: made inside the export register's taking
 /// (<c>ExportRegister.TakeAsync</c>, docs/exports.md: the province's changes are a bulk full export, so an approved request),
-/// which records it with its watermark; written outside the register (a watermark not given), it is audited with its sha256.
+/// which records it with its watermark. It takes the watermark the register hands out, so it is written inside a taking only.
 /// </summary>
 public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
 {
@@ -38,19 +38,16 @@ public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
     public static IReadOnlyList<string> FieldNames { get; } =
         [.. Fields.Select(f => f.Name), "change_kind", "changed_fields", "provenance", "changed_by", "changed_at"];
 
-    /// <summary>Writes the round's change set to <paramref name="path"/> (owner-only) and audits it (<c>changes.export</c>).</summary>
-    public Task<ChangeSetResult> WriteAsync(string roundCode, string path, Account actor, CancellationToken cancellationToken = default) =>
-        WriteAsync(roundCode, path, actor, watermark: null, cancellationToken);
-
     /// <summary>
-    /// Writes the round's change set to <paramref name="path"/> (owner-only). With <paramref name="watermark"/> (the file is
-    /// being made inside the export register's taking) the register records it, in its own transaction: no audit entry here,
-    /// so a taking that fails leaves nothing on record. A file cut off by a failure is removed.
+    /// Writes the round's change set to <paramref name="path"/> (owner-only), inside the export register's taking that handed
+    /// out <paramref name="watermark"/>: the register records it, in its own transaction (no audit entry here, so a taking that
+    /// fails leaves nothing on record). A file cut off by a failure is removed.
     /// </summary>
-    public async Task<ChangeSetResult> WriteAsync(string roundCode, string path, Account actor, Watermark? watermark,
+    public async Task<ChangeSetResult> WriteAsync(string roundCode, string path, Account actor, Watermark watermark,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(actor);
+        ArgumentNullException.ThrowIfNull(watermark);
         if (actor.Role != AccountRole.DataTeam)
         {
             throw new UserErrorException(new UserMessage("Changes.DataTeamOnly", actor.Name));
@@ -88,22 +85,6 @@ public sealed class ChangeSetWriter(NpgsqlDataSource dataSource)
         }
 
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(path, cancellationToken)));
-        if (watermark is not null)
-        {
-            return new ChangeSetResult(path, corrected, removed, sha256);
-        }
-
-        await using var audit = new NpgsqlCommand("""
-            INSERT INTO audit.event (actor, action, round_id, object, details)
-            VALUES (@actor, 'changes.export', @round, @file, jsonb_build_object('sha256', @sha, 'corrected', @corrected, 'removed', @removed))
-            """, connection);
-        audit.Parameters.AddWithValue("actor", actor.Name);
-        audit.Parameters.AddWithValue("round", roundId);
-        audit.Parameters.AddWithValue("file", System.IO.Path.GetFileName(path));
-        audit.Parameters.AddWithValue("sha", sha256);
-        audit.Parameters.AddWithValue("corrected", corrected);
-        audit.Parameters.AddWithValue("removed", removed);
-        await audit.ExecuteNonQueryAsync(cancellationToken);
         return new ChangeSetResult(path, corrected, removed, sha256);
     }
 

@@ -86,6 +86,35 @@ public static class ExportPolicy
     public static bool MayRequest(AccountRole role, ExportKind kind, ExportForm form, ExportScope scope) =>
         Decide(role, kind, form, scope) != ExportDecision.Refused;
 
+    /// <summary>
+    /// Whether a file of this kind can be of this scope: the changes for the registry are the province's (the registry takes
+    /// them whole); a problem list is a school's, a district's or the province's; confirmation sheets a class's, a school's, a
+    /// district's or the province's; every other kind one school's, class's, return's or record's, or (trend tables) any.
+    /// </summary>
+    public static bool ScopeFits(ExportKind kind, ExportScope scope)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        var level = scope.Text.Split(':')[0];
+        return kind switch
+        {
+            ExportKind.Changes => level == "province",
+            ExportKind.ProblemList => level is "province" or "district" or "school",
+            ExportKind.ConfirmationSheets => level is "province" or "district" or "school" or "class",
+            ExportKind.TrendTable => level is "province" or "district",
+            _ => !scope.Bulk,
+        };
+    }
+
+    /// <summary>
+    /// Whether two names are the same channel: the command line's operators (<c>cli:&lt;os user&gt;</c>) decide the command
+    /// line's requests, the portal's signed-in accounts the portal's, so that one person cannot ask under one name and approve
+    /// under the other (a portal account "li" and the server's user "li").
+    /// </summary>
+    public static bool SameChannel(string requester, string approver) => IsCommandLine(requester) == IsCommandLine(approver);
+
+    /// <summary>A command-line operator's name (portal account names cannot hold ':').</summary>
+    public static bool IsCommandLine(string name) => name.StartsWith("cli:", StringComparison.Ordinal);
+
     /// <summary>Who approves requests: a data-team account other than the requester.</summary>
     public static bool MayApprove(AccountRole role) => role == AccountRole.DataTeam;
 }

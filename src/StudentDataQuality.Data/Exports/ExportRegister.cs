@@ -17,7 +17,13 @@ public sealed record ExportOrder(ExportKind Kind, ExportForm Form, ExportScope S
 /// What the producer made: the file's name, rows (students or lines), the fields it carries, and either its bytes (a file
 /// handed out by the portal) or the path it was written to (a file the command line wrote). The register hashes it.
 /// </summary>
-public sealed record ExportContent(string FileName, int Rows, IReadOnlyList<string> Fields, byte[]? Bytes = null, string? FilePath = null);
+/// <param name="Parts">Files inside what left that can travel on alone (the CSV in a portal .zip, each class's PDF of a bulk
+/// print): recorded with their sha256, so that one found apart from the rest is identified too.</param>
+public sealed record ExportContent(string FileName, int Rows, IReadOnlyList<string> Fields, byte[]? Bytes = null, string? FilePath = null,
+    IReadOnlyList<ExportPart>? Parts = null);
+
+/// <summary>A file inside an export (see <see cref="ExportContent.Parts"/>): its name and the sha256 of its bytes.</summary>
+public sealed record ExportPart(string FileName, string Sha256);
 
 /// <summary>An export made and on record: its watermark, the bytes or path, and the sha256 of what left.</summary>
 public sealed record ExportedFile(Watermark Watermark, string FileName, string Sha256, byte[]? Bytes, string? FilePath)
@@ -54,7 +60,12 @@ public sealed record ExportRequest(long RequestId, ExportKind Kind, ExportForm F
 /// <summary>One file that left, as the register shows it.</summary>
 public sealed record ExportRecord(string ExportId, ExportKind Kind, ExportForm Form, string Scope, int? RoundId, string? RoundCode, string Purpose,
     string TakenBy, DateTimeOffset TakenAt, string? TakenFrom, string FileName, int Rows, IReadOnlyList<string> Fields, string Sha256, long Bytes,
-    long? RequestId, string? RequestedBy, string? ApprovedBy);
+    long? RequestId, string? RequestedBy, string? ApprovedBy)
+{
+    /// <summary>How <see cref="ExportRegister.IdentifyAsync"/> found it: "sha256" (the file's bytes), "part" (the bytes of a
+    /// file inside it), "watermark" (only the id the file carries: its bytes are no export's). Null elsewhere.</summary>
+    public string? FoundBy { get; init; }
+}
 
 /// <summary>What the register page and <c>sdq export list</c> filter on (each exact; none: all), dates inclusive, Beijing time.</summary>
 public sealed record ExportQuery(string? TakenBy = null, ExportKind? Kind = null, ExportForm? Form = null, DateOnly? From = null, DateOnly? To = null);
@@ -68,6 +79,21 @@ public sealed record ExportSettings(TimeSpan? Window = null)
     public static TimeSpan DefaultWindow { get; } = TimeSpan.FromHours(24);
 
     public TimeSpan TakeWithin => Window ?? DefaultWindow;
+
+    /// <summary>The setting's name (README, "Configuration").</summary>
+    public const string TakeWithinSetting = "Exports:TakeWithinHours";
+
+    /// <summary>
+    /// The settings from the configured <see cref="TakeWithinSetting"/> (whole hours from 1 to 168; blank: 24), for the portal
+    /// and the command line alike.
+    /// </summary>
+    /// <exception cref="UserErrorException">Not such a number (<c>ExportWiring.TakeWithinHours</c>).</exception>
+    public static ExportSettings FromTakeWithinHours(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? new ExportSettings()
+        : int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var hours)
+            && hours is >= 1 and <= 168
+            ? new ExportSettings(TimeSpan.FromHours(hours))
+            : throw new UserErrorException(new UserMessage("ExportWiring.TakeWithinHours", text.Length > 40 ? text[..40] + "…" : text));
 }
 
 /// <summary>
@@ -135,6 +161,11 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
                 new UserMessage("Exports.NotAllowed", KindLabel(order.Kind), FormLabel(order.Form)), cancellationToken);
         }
 
+        if (!ExportPolicy.ScopeFits(order.Kind, order.Scope))
+        {
+            throw new UserErrorException(new UserMessage("Exports.ScopeNotForKind", KindLabel(order.Kind), order.Scope.Text));
+        }
+
         if (decision == ExportDecision.NeedsRequest && order.RequestId is null)
         {
             await RefuseAsync(taker, order.Kind, order.Form, order.Scope, order.RoundId, "request needed", from,
@@ -200,6 +231,18 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        if (content.Parts is { Count: > 0 } parts)
+        {
+            await using var insertParts = new NpgsqlCommand("""
+                INSERT INTO export.file_part (export_id, file_name, sha256)
+                SELECT @id, name, lower(sha) FROM unnest(@names::text[], @shas::text[]) AS p(name, sha)
+                """, connection, transaction);
+            insertParts.Parameters.AddWithValue("id", watermark.ExportId);
+            insertParts.Parameters.AddWithValue("names", parts.Select(p => FileName(p.FileName)).ToArray());
+            insertParts.Parameters.AddWithValue("shas", parts.Select(p => p.Sha256).ToArray());
+            await insertParts.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         if (order.RequestId is { } taken)
         {
             await using var spend = new NpgsqlCommand(
@@ -207,7 +250,10 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
             spend.Parameters.AddWithValue("at", takenAt);
             spend.Parameters.AddWithValue("id", watermark.ExportId);
             spend.Parameters.AddWithValue("request", taken);
-            await spend.ExecuteNonQueryAsync(cancellationToken);
+            if (await spend.ExecuteNonQueryAsync(cancellationToken) != 1)
+            {
+                throw new InvalidOperationException($"Export request {taken} was locked for this take and yet could not be spent.");
+            }
         }
 
         await AuditLog.WriteAsync(connection, taker.Name, "export.take", order.RoundId, SchoolOf(order.Scope), watermark.ExportId,
@@ -230,6 +276,11 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
         {
             await RefuseAsync(requester, draft.Kind, draft.Form, draft.Scope, draft.RoundId, "policy", from,
                 new UserMessage("Exports.NotAllowed", KindLabel(draft.Kind), FormLabel(draft.Form)), cancellationToken);
+        }
+
+        if (!ExportPolicy.ScopeFits(draft.Kind, draft.Scope))
+        {
+            throw new UserErrorException(new UserMessage("Exports.ScopeNotForKind", KindLabel(draft.Kind), draft.Scope.Text));
         }
 
         if (decision == ExportDecision.Allowed)
@@ -322,6 +373,15 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
             await AuditLog.WriteAsync(connection, approver.Name, "export.refused", null, null, Id(requestId),
                 new { reason = "own request", decision = approve ? "approve" : "refuse", from }, cancellationToken);
             throw new UserErrorException(new UserMessage("Exports.OwnRequest", requestId));
+        }
+
+        if (!ExportPolicy.SameChannel(requestedBy, approver.Name))
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            await AuditLog.WriteAsync(connection, approver.Name, "export.refused", null, null, Id(requestId),
+                new { reason = "other channel", decision = approve ? "approve" : "refuse", from }, cancellationToken);
+            throw new UserErrorException(new UserMessage(ExportPolicy.IsCommandLine(requestedBy) ? "Exports.DecideAtCommandLine" : "Exports.DecideInConsole",
+                requestId, requestedBy));
         }
 
         if (decided)
@@ -434,8 +494,9 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
     }
 
     /// <summary>
-    /// The record of a found file: by its watermark's export id when the file still carries one, else by the sha256 of its
-    /// bytes (null: no export had these bytes). The data team only; audited <c>export.identify</c>.
+    /// The record of a found file: by the sha256 of its bytes (an export's file, or a file inside one), else by the export id
+    /// its watermark carries (<see cref="ExportRecord.FoundBy"/> says which; a watermark naming another record than the bytes
+    /// is the caller's to flag). Null: no export had these bytes nor that id. The data team only; audited <c>export.identify</c>.
     /// </summary>
     public async Task<ExportRecord?> IdentifyAsync(Account reader, string? exportId, string sha256, string from,
         CancellationToken cancellationToken = default)
@@ -448,27 +509,33 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
         }
 
         var id = ExportId.Normalise(exportId);
+        var sha = sha256.Trim().ToLowerInvariant();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // The bytes first (the file itself, or a part of it that travelled alone): a watermark can be copied into another
+        // file, its bytes cannot. The watermark's id only when no export had these bytes.
         await using var command = new NpgsqlCommand($"""
-            SELECT {FileColumns}, (f.export_id = @id) FROM {FileFrom}
-            WHERE  f.export_id = @id OR f.sha256 = @sha
-            ORDER  BY (f.export_id = @id) DESC, f.taken_at DESC LIMIT 1
+            SELECT {FileColumns}, m.how FROM (
+                SELECT f2.export_id, 1 AS rank, 'sha256' AS how FROM export.file f2 WHERE f2.sha256 = @sha
+                UNION ALL SELECT p.export_id, 2, 'part' FROM export.file_part p WHERE p.sha256 = @sha
+                UNION ALL SELECT f3.export_id, 3, 'watermark' FROM export.file f3 WHERE f3.export_id = @id) m
+            JOIN {FileFrom} ON f.export_id = m.export_id
+            ORDER  BY m.rank, f.taken_at DESC LIMIT 1
             """, connection);
         command.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Text) { Value = (object?)id ?? DBNull.Value });
-        command.Parameters.AddWithValue("sha", sha256.Trim().ToLowerInvariant());
+        command.Parameters.AddWithValue("sha", sha);
         ExportRecord? found = null;
-        var byId = false;
+        string? how = null;
         await using (var row = await command.ExecuteReaderAsync(cancellationToken))
         {
             if (await row.ReadAsync(cancellationToken))
             {
-                found = RecordOf(row);
-                byId = !row.IsDBNull(18) && row.GetBoolean(18);
+                found = RecordOf(row) with { FoundBy = row.GetString(18) };
+                how = found.FoundBy;
             }
         }
 
         await AuditLog.WriteAsync(connection, reader.Name, "export.identify", found?.RoundId, null, found?.ExportId,
-            new { found = found is not null, by = found is null ? null : byId ? "watermark" : "sha256", sha256, from }, cancellationToken);
+            new { found = found is not null, by = how, sha256 = sha, watermark = id, from }, cancellationToken);
         return found;
     }
 

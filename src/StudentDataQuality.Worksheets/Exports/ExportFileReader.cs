@@ -12,20 +12,26 @@ namespace StudentDataQuality.Worksheets.Exports;
 public static class ExportFileReader
 {
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    /// <summary>The largest found file whose watermark is read (larger ones are known by their sha256 only).</summary>
+    public const long MaxParsedBytes = 1L << 30;
+
     public static FoundFile Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string sha256;
         Span<byte> head = stackalloc byte[5];
         int headLength;
+        long length;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.SequentialScan))
         {
             sha256 = Convert.ToHexStringLower(SHA256.HashData(stream));
+            length = stream.Length;
             stream.Position = 0;
             headLength = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         }
 
-        head = head[..headLength];
+        // Only its bytes are hashed of a file larger than any export (a PDF is parsed whole in memory).
+        head = length > MaxParsedBytes ? [] : head[..headLength];
         (Watermark Watermark, string From)? found = null;
         if (head.StartsWith("PK\u0003\u0004"u8))
         {

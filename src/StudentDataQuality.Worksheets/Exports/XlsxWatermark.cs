@@ -75,6 +75,12 @@ public static class XlsxWatermark
         try
         {
             using var zip = new ZipArchive(xlsx, ZipArchiveMode.Read, leaveOpen: true);
+            if (!Bounded(zip))
+            {
+                // A found file may be built to exhaust its reader (a zip bomb): one beyond these bounds is not read.
+                return null;
+            }
+
             var package = XlsxPackage.Open(zip);
             if (FromProperties(package) is { } properties)
             {
@@ -95,6 +101,11 @@ public static class XlsxWatermark
             return null;
         }
     }
+
+    /// <summary>At most 10,000 parts, none over 1 GiB unpacked nor packed more than 200 to 1 (a workbook's XML packs 10–50 to 1).</summary>
+    private static bool Bounded(ZipArchive zip) =>
+        zip.Entries.Count <= 10_000
+        && zip.Entries.All(e => e.Length <= 1L << 30 && e.Length <= 200L * Math.Max(e.CompressedLength, 1) + (1 << 20));
 
     private static void Apply(XlsxPackage package, Stream output, Watermark watermark, WorksheetLanguage language)
     {

@@ -103,7 +103,7 @@ public sealed partial class ExportCommandTests(ExportCliRound round) : IClassFix
             "SELECT coalesce(decision, 'waiting') FROM export.request WHERE request_id = @r", ("r", requestId)));
 
         // A second data-team account approves it.
-        await new ExportRegister(Db.DataSource).DecideAsync(new Account("team-li", AccountRole.DataTeam), requestId, approve: true, "agreed", "test");
+        await new ExportRegister(Db.DataSource).DecideAsync(Account.Operator("cli:team-li"), requestId, approve: true, "agreed", "test");
 
         var (taken, takenOutput) = await SdqProcess.RunAsync(Db.ConnectionString, null,
             "changes", "--round", ExportCliRound.Round, "--out", file, "--request", id);
@@ -136,7 +136,7 @@ public sealed partial class ExportCommandTests(ExportCliRound round) : IClassFix
         Assert.True(byWatermark == 0, byWatermarkOutput);
         Assert.Contains("found by its watermark", byWatermarkOutput, StringComparison.Ordinal);
         Assert.Contains(ExportId.Format(exportId), byWatermarkOutput, StringComparison.Ordinal);
-        Assert.Contains($"request {id} by {Actor}, approved by team-li", byWatermarkOutput, StringComparison.Ordinal);
+        Assert.Contains($"request {id} by {Actor}, approved by cli:team-li", byWatermarkOutput, StringComparison.Ordinal);
 
         // …and, the sidecar gone, by the sha256 of its bytes.
         File.Delete(ExportSidecar.PathFor(file));
@@ -157,13 +157,13 @@ public sealed partial class ExportCommandTests(ExportCliRound round) : IClassFix
         Assert.True(list == 0, listOutput);
         Assert.Contains(ExportId.Format(exportId), listOutput, StringComparison.Ordinal);
         Assert.Contains($"taken by {Actor}", listOutput, StringComparison.Ordinal);
-        Assert.Contains($"request {id} by {Actor}, approved by team-li", listOutput, StringComparison.Ordinal);
+        Assert.Contains($"request {id} by {Actor}, approved by cli:team-li", listOutput, StringComparison.Ordinal);
         Assert.Contains("purpose: yearly update of the national registry", listOutput, StringComparison.Ordinal);
         Assert.Contains(sha256, listOutput, StringComparison.Ordinal);
         var (requests, requestsOutput) = await SdqProcess.RunAsync(Db.ConnectionString, null, "export", "list", "--requests", "--by", Actor);
         Assert.True(requests == 0, requestsOutput);
         Assert.Contains($"request {id} taken", requestsOutput, StringComparison.Ordinal);
-        Assert.Contains("team-li", requestsOutput, StringComparison.Ordinal);
+        Assert.Contains("cli:team-li", requestsOutput, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -178,7 +178,7 @@ public sealed partial class ExportCommandTests(ExportCliRound round) : IClassFix
         Assert.Equal(2, noNote);
         Assert.Contains("Give --note", noNoteOutput, StringComparison.Ordinal);
 
-        await new ExportRegister(Db.DataSource).DecideAsync(new Account("team-wang", AccountRole.DataTeam), long.Parse(id, CultureInfo.InvariantCulture),
+        await new ExportRegister(Db.DataSource).DecideAsync(Account.Operator("cli:team-wang"), long.Parse(id, CultureInfo.InvariantCulture),
             approve: false, "the worksheets are enough", "test");
         var file = Path.Combine(round.Folder, "refused", "changes.csv");
         var (take, takeOutput) = await SdqProcess.RunAsync(Db.ConnectionString, null, "changes", "--round", ExportCliRound.Round, "--out", file, "--request", id);
@@ -249,7 +249,7 @@ public sealed partial class ExportCommandTests(ExportCliRound round) : IClassFix
         Assert.True(asked == 0, askedOutput);
         var id = RequestNumber().Match(askedOutput).Groups[1].Value;
         Assert.Contains($"sdq confirmations print --round exp --out ./sheets --request {id}", askedOutput, StringComparison.Ordinal);
-        await new ExportRegister(Db.DataSource).DecideAsync(new Account("team-li", AccountRole.DataTeam), long.Parse(id, CultureInfo.InvariantCulture),
+        await new ExportRegister(Db.DataSource).DecideAsync(Account.Operator("cli:team-li"), long.Parse(id, CultureInfo.InvariantCulture),
             approve: true, null, "test");
         var folder = Path.Combine(round.Folder, "sheets-requested");
 

@@ -147,7 +147,9 @@ public sealed class ExportRegisterTests(DatabaseFixture db) : IClassFixture<Data
         await register.DecideAsync(TeamB, expired.RequestId, true, null, From);
         await register.DecideAsync(TeamB, refused.RequestId, false, "the masked list is enough", From);
         await register.DecideAsync(TeamB, other.RequestId, true, null, From);
-        await db.ExecuteAsync("UPDATE export.request SET expires_at = now() - interval '1 minute' WHERE request_id = @id", ("id", expired.RequestId));
+        await db.ExecuteAsync(
+            // The window is never moved by anyone (request_moves_forward): the test steps past it with the trigger off.
+            "BEGIN; ALTER TABLE export.request DISABLE TRIGGER request_moves_forward; UPDATE export.request SET expires_at = now() - interval '1 minute' WHERE request_id = @id; ALTER TABLE export.request ENABLE TRIGGER request_moves_forward; COMMIT", ("id", expired.RequestId));
 
         Task Take(long id, ExportScope scope) => register.TakeAsync(TeamA,
             new ExportOrder(ExportKind.ProblemList, ExportForm.Full, scope, null, RequestId: id), From, Produce(seen));
@@ -217,11 +219,66 @@ public sealed class ExportRegisterTests(DatabaseFixture db) : IClassFixture<Data
         var none = await register.IdentifyAsync(TeamB, null, new string('f', 64), From);
 
         Assert.Contains(page.Files, f => f.ExportId == file.ExportId && f.Scope == "school:2301000001" && f.Form == ExportForm.Full);
-        Assert.Equal(file.ExportId, byId?.ExportId);
-        Assert.Equal(file.ExportId, bySha?.ExportId);
+        Assert.Equal((file.ExportId, "watermark"), (byId?.ExportId, byId?.FoundBy));
+        Assert.Equal((file.ExportId, "sha256"), (bySha?.ExportId, bySha?.FoundBy));
         Assert.Null(none);
         Assert.Equal(1L, await db.ScalarAsync<long>(
             "SELECT count(*) FROM audit.event WHERE action = 'export.identify' AND details->>'found' = 'false' AND actor = 'team-b'"));
+    }
+
+    [Fact]
+    public async Task ARequest_IsDecidedInTheChannelItWasAskedIn_SoThatNoOneApprovesUnderASecondName()
+    {
+        var register = await RegisterAsync();
+        var inPortal = await register.RequestAsync(TeamA,
+            new ExportRequestDraft(ExportKind.Changes, ExportForm.Full, ExportScope.Province, null, "the registry's import"), From);
+        var atCommandLine = await register.RequestAsync(Account.Operator("cli:li"),
+            new ExportRequestDraft(ExportKind.Changes, ExportForm.Full, ExportScope.Province, null, "the registry's import"), From);
+
+        var portalByOperator = await Assert.ThrowsAsync<UserErrorException>(() =>
+            register.DecideAsync(Account.Operator("cli:team-a"), inPortal.RequestId, true, null, From));
+        var operatorsByPortal = await Assert.ThrowsAsync<UserErrorException>(() =>
+            register.DecideAsync(TeamB, atCommandLine.RequestId, true, null, From));
+        var byOtherOperator = await register.DecideAsync(Account.Operator("cli:wang"), atCommandLine.RequestId, true, null, From);
+
+        Assert.Equal("Exports.DecideInConsole", portalByOperator.Text!.Code);
+        Assert.Equal("Exports.DecideAtCommandLine", operatorsByPortal.Text!.Code);
+        Assert.Equal(ExportRequestStatus.Waiting, (await register.RequestAsync(TeamA, inPortal.RequestId)).Status);
+        Assert.Equal(ExportRequestStatus.Approved, byOtherOperator.Status);
+    }
+
+    [Fact]
+    public async Task TheChangesForTheRegistry_AreTheProvincesOnly()
+    {
+        var register = await RegisterAsync();
+        var seen = new List<Watermark>();
+
+        var asked = await Assert.ThrowsAsync<UserErrorException>(() => register.RequestAsync(TeamA,
+            new ExportRequestDraft(ExportKind.Changes, ExportForm.Full, ExportScope.District("230102"), null, "one district's changes"), From));
+        var taken = await Assert.ThrowsAsync<UserErrorException>(() => register.TakeAsync(TeamA,
+            new ExportOrder(ExportKind.Changes, ExportForm.Full, ExportScope.School("2301000001"), null), From, Produce(seen)));
+
+        Assert.Equal("Exports.ScopeNotForKind", asked.Text!.Code);
+        Assert.Equal("Exports.ScopeNotForKind", taken.Text!.Code);
+        Assert.Empty(seen);
+    }
+
+    [Fact]
+    public async Task AFoundFile_IsKnownByItsBytes_OrAPartOfIt_BeforeTheIdItsWatermarkClaims()
+    {
+        var register = await RegisterAsync();
+        var order = new ExportOrder(ExportKind.Worksheet, ExportForm.Full, ExportScope.School("2301000002"), null);
+        var first = await register.TakeAsync(TeamA, order, From, Produce([], "first"));
+        var csv = Encoding.UTF8.GetBytes("inside,a,zip\r\n");
+        var second = await register.TakeAsync(TeamB, order, From, (watermark, _) => Task.FromResult(new ExportContent("bundle.zip", 1, ["a"],
+            Encoding.UTF8.GetBytes("zip " + watermark.ExportId), Parts: [new ExportPart("inside.csv", Convert.ToHexStringLower(SHA256.HashData(csv)))])));
+
+        // The first export's watermark copied onto the second's bytes: the bytes say who took them.
+        var copied = await register.IdentifyAsync(TeamA, first.ExportId, second.Sha256, From);
+        var part = await register.IdentifyAsync(TeamA, null, Convert.ToHexStringLower(SHA256.HashData(csv)), From);
+
+        Assert.Equal((second.ExportId, "sha256", "team-b"), (copied?.ExportId, copied?.FoundBy, copied?.TakenBy));
+        Assert.Equal((second.ExportId, "part"), (part?.ExportId, part?.FoundBy));
     }
 
     [Fact]
@@ -230,6 +287,11 @@ public sealed class ExportRegisterTests(DatabaseFixture db) : IClassFixture<Data
         var register = await RegisterAsync();
         var request = await register.RequestAsync(TeamA,
             new ExportRequestDraft(ExportKind.Changes, ExportForm.Full, ExportScope.Province, null, "the registry's import"), From);
+        var taken = await register.RequestAsync(TeamA,
+            new ExportRequestDraft(ExportKind.Changes, ExportForm.Full, ExportScope.Province, null, "the registry's import, again"), From);
+        await register.DecideAsync(TeamB, taken.RequestId, true, null, From);
+        await register.TakeAsync(TeamA, new ExportOrder(ExportKind.Changes, ExportForm.Full, ExportScope.Province, null, RequestId: taken.RequestId),
+            From, Produce([]));
         await using var app = await db.AppDataSourceAsync() is var source ? source.CreateConnection() : null!;
         await app.OpenAsync();
 
@@ -243,7 +305,24 @@ public sealed class ExportRegisterTests(DatabaseFixture db) : IClassFixture<Data
 
         Assert.Equal(PostgresErrorCodes.CheckViolation, await SqlStateAsync(
             "UPDATE export.request SET decision = 'approved', decided_by = requested_by, decided_at = now(), expires_at = now() + interval '1 day' WHERE request_id = @id"));
+        Assert.Equal(PostgresErrorCodes.CheckViolation, await SqlStateAsync(
+            "UPDATE export.request SET decision = 'approved', decided_by = 'cli:someone', decided_at = now(), expires_at = now() + interval '1 day' WHERE request_id = @id"));
+        Assert.Equal(PostgresErrorCodes.CheckViolation, await SqlStateAsync(
+            "UPDATE export.request SET taken_at = now(), export_id = 'EX0000000000' WHERE request_id = @id"));
         Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, await SqlStateAsync("DELETE FROM export.request WHERE request_id = @id"));
+
+        // What was decided and taken stays: not undone, not moved, not renamed.
+        async Task<string> TakenStateAsync(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, app);
+            command.Parameters.AddWithValue("id", taken.RequestId);
+            return (await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync())).SqlState;
+        }
+
+        Assert.Equal(PostgresErrorCodes.CheckViolation, await TakenStateAsync("UPDATE export.request SET taken_at = NULL, export_id = NULL WHERE request_id = @id"));
+        Assert.Equal(PostgresErrorCodes.CheckViolation, await TakenStateAsync("UPDATE export.request SET expires_at = now() + interval '9 days' WHERE request_id = @id"));
+        Assert.Equal(PostgresErrorCodes.CheckViolation, await TakenStateAsync("UPDATE export.request SET decided_by = 'team-c' WHERE request_id = @id"));
+        Assert.Equal(ExportRequestStatus.Taken, (await register.RequestAsync(TeamA, taken.RequestId)).Status);
         Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, await SqlStateAsync("UPDATE export.request SET purpose = 'other' WHERE request_id = @id"));
         Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, await SqlStateAsync("DELETE FROM export.file WHERE request_id = @id"));
     }

@@ -45,7 +45,7 @@ public sealed class FormulaValueTests(DatabaseFixture db) : IClassFixture<Databa
         Assert.Contains(("S04", "address"), await round.OpenFindingsAsync());
 
         var path = Path.Combine(_temp.Path, "changes.csv");
-        await new ChangeSetWriter(db.DataSource).WriteAsync(round.Code, path, Account.Operator("test"));
+        await new ChangeSetWriter(db.DataSource).WriteAsync(round.Code, path, Account.Operator("test"), StudentDataQuality.Tests.Infrastructure.TestWatermarks.Changes);
         var rows = PlainCsv.Read(path);
         var address = Array.IndexOf(rows[0], Records.Layouts.Student.Fields.Single(f => f.Name == "address").Header);
         Assert.Equal("'" + Attack, Assert.Single(rows.Skip(1))[address]);

@@ -30,7 +30,7 @@ public sealed class OwnerOnlyFileTests(DatabaseFixture db) : IClassFixture<Datab
         var changes = Path.Combine(_temp.Path, "sec-modes-out", "changes", "2026", "changes.csv");
 
         var summary = await IngestCommand.RunAsync(round.Ingest, [returned], round.School, receipts, quiet: true, batchFiles: 10, CancellationToken.None);
-        await new ChangeSetWriter(db.DataSource).WriteAsync(round.Code, changes, Account.Operator("test"));
+        await new ChangeSetWriter(db.DataSource).WriteAsync(round.Code, changes, Account.Operator("test"), StudentDataQuality.Tests.Infrastructure.TestWatermarks.Changes);
 
         Assert.Equal(1, summary.Applied);
         var output = Path.Combine(_temp.Path, "sec-modes-out");

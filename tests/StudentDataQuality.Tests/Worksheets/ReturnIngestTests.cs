@@ -263,7 +263,7 @@ public sealed class ReturnIngestTests(DatabaseFixture db) : IClassFixture<Databa
             IngestScenario.AccountOf(scenario.Files.First(f => f.SchoolCode != file.SchoolCode).SchoolCode)));
 
         var path = Path.Combine(_temp.Path, "changes.csv");
-        var changes = await new ChangeSetWriter(scenario.DataSource).WriteAsync(scenario.Round, path, Account.Operator("data-team"));
+        var changes = await new ChangeSetWriter(scenario.DataSource).WriteAsync(scenario.Round, path, Account.Operator("data-team"), StudentDataQuality.Tests.Infrastructure.TestWatermarks.Changes);
         Assert.Equal((1, 0), (changes.Corrected, changes.Removed));
         var lines = File.ReadAllLines(path);
         Assert.StartsWith("全国学籍号", lines[0].TrimStart('\uFEFF'), StringComparison.Ordinal);

@@ -375,6 +375,27 @@ public sealed partial class WatermarkTests
     }
 
     [Fact]
+    public void AFoundPackage_BuiltToExhaustItsReader_IsNotRead()
+    {
+        var marked = XlsxWatermark.Apply(ClosedXmlWorkbook(), Plain);
+        using var bombed = new MemoryStream();
+        bombed.Write(marked);
+        using (var zip = new ZipArchive(bombed, ZipArchiveMode.Update, leaveOpen: true))
+        {
+            // 64 MiB of zeros packs to about 64 KiB: a thousand to one, far past any workbook's XML.
+            using var entry = zip.CreateEntry("xl/media/zeros.bin", CompressionLevel.Optimal).Open();
+            var zeros = new byte[1 << 20];
+            for (var i = 0; i < 64; i++)
+            {
+                entry.Write(zeros);
+            }
+        }
+
+        Assert.Equal(Plain.ExportId, XlsxWatermark.Read(new MemoryStream(marked))?.ExportId);
+        Assert.Null(XlsxWatermark.Read(new MemoryStream(bombed.ToArray())));
+    }
+
+    [Fact]
     public void WatermarkTexts_HaveEveryKey_InBothLanguages_AndEveryKindAndForm()
     {
         Assert.Equal(WatermarkText.Keys(WorksheetLanguage.Chinese), WatermarkText.Keys(WorksheetLanguage.English));
