@@ -133,7 +133,7 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         await jobs.ResultsAsync([snapshot], null, cancellationToken);
         await PrintSnapshotAsync(dataSource, run.RoundId, cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
-            $"[green]Done.[/] Round {settings.Round} is staged, checked, issued and partly returned; it stays open for more returns (`sdq round close {settings.Round}` closes it). The generator's ground truth: {province.GroundTruthPath}. Try `sdq round status`, `sdq review`, `sdq lineage <student number>`, `sdq export request --kind changes --round {settings.Round} --purpose "…"` (the changes for the registry leave by an approved request: README, "Exports and confidentiality"); `sdq worker` runs the jobs of scheduled rounds; `sdq db url` prints the database's address for psql.");
+            $"[green]Done.[/] Round {settings.Round} is staged, checked, issued and partly returned; it stays open for more returns (`sdq round close {settings.Round}` closes it). The generator's ground truth: {province.GroundTruthPath}. Try `sdq round status`, `sdq review`, `sdq lineage <student number>`, `sdq export request --kind changes --round {settings.Round} --purpose WHY` (the changes for the registry leave by an approved request: README, Exports and confidentiality); `sdq worker` runs the jobs of scheduled rounds; `sdq db url` prints the database's address for psql.");
         if (settings.NoWeb)
         {
             return 0;
