@@ -84,14 +84,24 @@ internal static class CliExport
         var temporary = target + "." + Guid.NewGuid().ToString("N")[..8] + ".partial";
         int rows = 0;
         IReadOnlyList<string> fields = [];
+        ExportedFile? file = null;
         try
         {
-            var file = await Register(dataSource).TakeAsync(taker, order, From, async (watermark, ct) =>
+            file = await Register(dataSource).TakeAsync(taker, order, From, async (watermark, ct) =>
             {
                 (rows, fields) = await write(watermark, temporary, ct);
                 return new ExportContent(System.IO.Path.GetFileName(target), rows, fields, FilePath: temporary);
             }, cancellationToken);
-            OwnerOnly.Move(temporary, target);
+            try
+            {
+                OwnerOnly.Move(temporary, target);
+            }
+            catch (IOException)
+            {
+                // Taken and on record (a request is spent): the file is kept where it was made, never lost nor written over.
+                throw new UserErrorException(new UserMessage("Cli.ExportKeptAside", ExportId.Format(file.ExportId), temporary, target));
+            }
+
             if (sidecarPath is not null)
             {
                 ExportSidecar.Write(target, file.Watermark, file.Sha256, rows, fields);
@@ -101,7 +111,7 @@ internal static class CliExport
         }
         finally
         {
-            if (File.Exists(temporary))
+            if (file is null && File.Exists(temporary))
             {
                 File.Delete(temporary);
             }

@@ -68,6 +68,28 @@ public sealed class MaskedPagesTests(PortalRound round) : IClassFixture<PortalRo
     }
 
     [Fact, Trait("Category", "Security")]
+    public async Task ADistrict_ReadsAGuardiansPhoneMasked_OnTheSchoolsPage()
+    {
+        // A school with an open finding on a guardian's phone long enough to hide something, and its district.
+        var picked = await Db.ScalarAsync<string>("""
+            SELECT f.school_code || '|' || d.district_code || '|' || f.value
+            FROM   quality.finding f JOIN access.school_district d ON d.school_code = f.school_code
+            WHERE  f.round_id = @r AND f.status = 'open' AND f.field = 'guardian_phone' AND length(f.value) >= 8 AND f.value ~ '^[0-9+ -]+$'
+            ORDER  BY f.finding_id LIMIT 1
+            """, ("r", round.Run.RoundId));
+        var (school, district, phone) = picked.Split('|') switch { var p => (p[0], p[1], p[2]) };
+
+        using var office = new PortalBrowser(round.Site);
+        await office.SignInFirstTimeAsync("district-phone", await PortalBrowser.AccountAsync(Db.DataSource, "district-phone", AccountRole.District,
+            district: district));
+        var masked = await (await office.GetAsync("/school?code=" + school)).Content.ReadAsStringAsync();
+
+        Assert.DoesNotContain(phone, masked, StringComparison.Ordinal);
+        Assert.Contains(Masking.Phone(phone)!, masked, StringComparison.Ordinal);
+        Assert.NotEqual(phone, Masking.Phone(phone));
+    }
+
+    [Fact, Trait("Category", "Security")]
     public async Task AReceipt_IsMaskedForTheDistrict_AndInFullForTheSchool_AndTheExplanationsForTheDataTeam_ShownOnlyWithAReason()
     {
         // A school's diligent return: corrections (with their old and new values) and explanations to review.
