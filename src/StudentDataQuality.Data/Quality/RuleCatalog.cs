@@ -21,6 +21,17 @@ public sealed record Rule(
     /// <summary>The parts of a row rule (one finding at most per record, judged by its own values), which the runner reads the round once for; null for any other rule.</summary>
     public RowForm? Row { get; } = Partners is null or { Count: 0 } ? RowRules.TryParse(Sql) : null;
 
+    /// <summary>Why the rule matters (header <c>why.en</c>, <c>why.zh</c>): for the rule's help page and guides.</summary>
+    public string? WhyEn { get; init; }
+
+    public string? WhyZh { get; init; }
+
+    /// <summary>Wrong values and their right form, in pairs (header <c>example.wrong</c> / <c>example.right</c> lines, in order).</summary>
+    public IReadOnlyList<RuleExample> Examples { get; init; } = [];
+
+    /// <summary>Whether a school may explain a finding instead of fixing it (header <c>explain: yes|no</c>); null: not said.</summary>
+    public bool? Explainable { get; init; }
+
     public string StageName => Stage switch
     {
         RuleStage.Structure => "structure",
@@ -31,6 +42,9 @@ public sealed record Rule(
         _ => "school",
     };
 }
+
+/// <summary>A wrong value of a rule and its right form, as its help page shows them.</summary>
+public sealed record RuleExample(string Wrong, string Right);
 
 /// <summary>
 /// The stages of the checks, in the order they run (docs/record.md, "Stages"). A rule sees only the values that the invalidating rules of
@@ -63,13 +77,18 @@ public static partial class RuleCatalog
     public static Rule Parse(string path, string text)
     {
         var header = new Dictionary<string, string>(StringComparer.Ordinal);
+        var wrong = new List<string>();
+        var right = new List<string>();
         var body = new StringBuilder();
         foreach (var line in text.Split('\n'))
         {
             var match = HeaderLine().Match(line);
             if (match.Success && body.Length == 0)
             {
-                header[match.Groups[1].Value] = match.Groups[2].Value.Trim();
+                // Examples repeat, in pairs; every other key is said once.
+                var (key, value) = (match.Groups[1].Value, match.Groups[2].Value.Trim());
+                (key switch { "example.wrong" => wrong, "example.right" => right, _ => null })?.Add(value);
+                header[key] = value;
             }
             else if (!line.TrimStart().StartsWith("--", StringComparison.Ordinal) || body.Length > 0)
             {
@@ -118,8 +137,27 @@ public static partial class RuleCatalog
                 $"Rule file {path}: partners '{p}' must be fields of the student record (e.g. school_code, student_no): those every group the rule forms shares.");
         }
 
+        if (wrong.Count != right.Count)
+        {
+            throw new InvalidOperationException(
+                $"Rule file {path}: {wrong.Count} 'example.wrong:' and {right.Count} 'example.right:' lines; each wrong value is followed by its right form.");
+        }
+
+        bool? explainable = header.TryGetValue("explain", out var explain) ? explain switch
+        {
+            "yes" => true,
+            "no" => false,
+            _ => throw new InvalidOperationException($"Rule file {path}: explain '{explain}' is not yes or no."),
+        } : null;
+
         return new Rule(id, stage, severity, Get("fields").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
-            Get("title.en"), Get("title.zh"), Get("fix.en"), Get("fix.zh"), version, invalidates && stage <= RuleStage.Format, sql, partners);
+            Get("title.en"), Get("title.zh"), Get("fix.en"), Get("fix.zh"), version, invalidates && stage <= RuleStage.Format, sql, partners)
+        {
+            WhyEn = header.GetValueOrDefault("why.en"),
+            WhyZh = header.GetValueOrDefault("why.zh"),
+            Examples = wrong.Zip(right, (w, r) => new RuleExample(w, r)).ToList(),
+            Explainable = explainable,
+        };
     }
 
     [GeneratedRegex(@"^--\s*([a-z]+(?:\.[a-z]+)?):\s*(.*)$")]
