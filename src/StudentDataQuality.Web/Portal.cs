@@ -290,6 +290,7 @@ public static class Portal
         TeamPages.Map(app);
         ManagerPages.Map(app);
         ExportPages.Map(app);
+        HelpPages.Map(app);
         return app;
     }
 
