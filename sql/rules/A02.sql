@@ -6,6 +6,13 @@
 -- title.zh: 学校在籍学生数与上一轮相比变化超过20%
 -- fix.en: Check that every student of the school is in this round's data and that no student is registered twice; if the change is real (for example a large graduating class), confirm the finding.
 -- fix.zh: 请核实本校学生是否全部报送、有无重复注册；如人数变化属实（例如毕业生较多），请确认此提示。
+-- why.en: A large change in a school's numbers often means students were left out or registered twice; a real change is confirmed.
+-- why.zh: 学校人数大幅变化常意味着漏报或重复注册；变化属实的请确认。
+-- example.wrong: previous round 400 students, now 250 (one grade's sheet not submitted)
+-- example.right: previous round 400 students, now 390
+-- example.wrong: previous round 400 students, now 300 (a large class graduated)
+-- example.right: kept, finding confirmed: 120 graduates, 20 new students
+-- explain: yes
 -- version: 2
 -- partners: school_code
 -- Open schools of this round's master with rows in the previous round: |current − previous| > 20% of previous

@@ -6,6 +6,13 @@
 -- title.zh: 学校无身份证件的学生超过2%
 -- fix.en: Help the families of students without an ID to obtain one (household registration) and fill in the ID numbers; confirm the finding for students who cannot have one yet.
 -- fix.zh: 请协助无身份证件学生的家庭办理户籍登记和身份证件，并补填证件号；确实暂时无法办理的，请确认此提示。
+-- why.en: Many children without an ID at one school means families need help with household registration.
+-- why.zh: 一所学校无证件学生较多，说明有家庭需要协助办理户籍登记。
+-- example.wrong: 12 of 300 students without an ID (4%)
+-- example.right: 5 of 300 students without an ID, after the families got IDs
+-- example.wrong: 9 of 300 students without an ID, registrations in progress
+-- example.right: kept, finding confirmed with the proof of attendance of each
+-- explain: yes
 -- version: 2
 -- partners: school_code
 -- Open schools with rows in this round whose id_type Z rows are more than 2% of them (in whole numbers:

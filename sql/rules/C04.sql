@@ -6,6 +6,15 @@
 -- title.zh: 年龄与年级不符（9月1日应满年级+5周岁）
 -- fix.en: Check the birth date and the grade; if both are right (a child who started late or skipped a grade), explain it.
 -- fix.zh: 请核对出生日期和年级；如均无误（如延迟入学、跳级），请填写说明。
+-- why.en: A child far from the usual age for the grade may have a wrong birth date or grade, or need support; a real case is explained.
+-- why.zh: 年龄与年级明显不符，可能是出生日期或年级填错，也可能是需要关注的学生；属实的请说明。
+-- example.wrong: grade 1, born 20130304 (age 13 on 1 September 2026)
+-- example.right: grade 1, born 20200304 (age 6)
+-- example.wrong: grade 7, born 20220101 (age 4 on 1 September 2026)
+-- example.right: grade 7, born 20140101 (age 12)
+-- example.wrong: grade 3, born 20170101, age 9 (started school two years late)
+-- example.right: kept as it is, explained: started school late
+-- explain: yes
 -- version: 3
 -- Off by 2 or 3 years is a warning, by 4 or more an error. A child born on 1 September has its birthday that day.
 -- A row rule (sql/rules/README.md). The condition compares the birth date with two dates instead of working the age out

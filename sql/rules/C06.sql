@@ -6,6 +6,15 @@
 -- title.zh: 入学年月与年级不符（应为本学段入学年份）
 -- fix.en: Check the entry month and the grade; if the student repeated or skipped a year, explain it.
 -- fix.zh: 请核对入学年月和年级；如有留级、跳级，请填写说明。
+-- why.en: The entry month and the grade together show the child's path through the stage; a mismatch is a typing error or a repeated or skipped year.
+-- why.zh: 入学年月与年级共同反映学生的学段进程；不一致可能是录入错误，也可能是留级或跳级。
+-- example.wrong: grade 3 in school year 2026–27, entry month 202609
+-- example.right: grade 3, entry month 202409
+-- example.wrong: grade 8 in school year 2026–27, entry month 202109
+-- example.right: grade 8, entry month 202509
+-- example.wrong: grade 4, entry month 202209 (repeated grade 2)
+-- example.right: kept as it is, explained: repeated a year
+-- explain: yes
 -- version: 2
 -- The stage starts at grade 1 (primary), 7 (junior secondary) or 10 (senior secondary); school years start in September.
 -- The school year an entry month falls in is the calendar year of the month eight months earlier (September is January):

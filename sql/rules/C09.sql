@@ -6,6 +6,13 @@
 -- title.zh: 监护人身份证件号与学生本人相同，或监护人比学生年长不足14岁
 -- fix.en: Enter the guardian's own ID number (not the student's); check who is recorded as guardian.
 -- fix.zh: 请填写监护人本人的身份证件号（不是学生的），并核对监护人信息。
+-- why.en: The guardian is the person the school contacts and who answers for the child; the child's own number is never the guardian's.
+-- why.zh: 监护人是学校联系并对学生负责的人；学生本人的证件号不能作为监护人的证件号。
+-- example.wrong: guardian ID 230102201503040023, the same as the student's
+-- example.right: guardian ID 230102198506120040 (the mother's own)
+-- example.wrong: guardian ID 230102201001010019 for a student born 20150304 (5 years older)
+-- example.right: guardian ID 230102198506120040, or kept and explained when an adult sibling is the guardian
+-- explain: yes
 -- version: 2
 -- The student's own number is an error; a guardian less than 14 years older is a warning.
 SELECT c.record_id, NULL::text AS school_code, 'guardian_id_number' AS field, c.guardian_id_number_raw AS value,

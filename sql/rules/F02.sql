@@ -6,6 +6,15 @@
 -- title.zh: 身份证件号格式与证件类型不符
 -- fix.en: Copy the number again from the ID document: a resident ID is 17 digits and a last digit or X; check that the ID type matches the document.
 -- fix.zh: 请对照证件重新填写：居民身份证号为 17 位数字加 1 位数字或 X；并核对证件类型是否与证件一致。
+-- why.en: An ID number of the wrong shape cannot identify the child, so duplicates and entitlements cannot be checked.
+-- why.zh: 证件号格式错误就无法确认学生身份，也无法核查重复学籍和享受的资助。
+-- example.wrong: id_type 1, 23010220150304002 (17 characters)
+-- example.right: id_type 1, 230102201503040023
+-- example.wrong: id_type 6, H1234567 (7 digits)
+-- example.right: id_type 6, H12345678
+-- example.wrong: id_type 1, 2301022015O304002 (letter O for a zero)
+-- example.right: id_type 1, 230102201503040023
+-- explain: no
 -- version: 2
 -- Shapes by id_type: 1 resident ID (a spreadsheet-mangled number is F12's), 6 H + 8 or 10 digits, 7 M + 8 or 10
 -- digits, 8 8 or 10 digits, 9 three letters + 12 digits, A 5–17 letters or digits with at least one digit.

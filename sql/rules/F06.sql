@@ -6,6 +6,15 @@
 -- title.zh: 出生日期不存在或不在合理范围内
 -- fix.en: Enter the birth date from the household register as YYYYMMDD; a student is 3 to 25 years old on the round date.
 -- fix.zh: 请对照户口簿填写正确的出生日期（格式：YYYYMMDD），学生在核查基准日应为 3 至 25 周岁。
+-- why.en: The birth date decides the child's grade, age checks and entitlements; an impossible or implausible date makes them all wrong.
+-- why.zh: 出生日期决定年级、年龄核查和相关资助；不存在或不合理的日期会使这些全部出错。
+-- example.wrong: 20150230 (30 February)
+-- example.right: 20150228
+-- example.wrong: 20250304 (a child of one year)
+-- example.right: 20150304
+-- example.wrong: 九月一日 (no year)
+-- example.right: 20150901
+-- explain: no
 -- version: 1
 -- Not a date (typed birth_date NULL: 30 February, 29 February of a common year, month 13), or outside
 -- [round date − 25 years, round date − 3 years], both ends included.

@@ -6,6 +6,15 @@
 -- title.zh: 代码不在规定的代码表中
 -- fix.en: Choose a value from the field's code list (the code or its name, e.g. ethnicity 01 or 汉族; grade 1–12 or 初一); birthplace and household region are 6-digit county codes.
 -- fix.zh: 请按代码表填写（代码或名称均可，如民族填 01 或“汉族”，年级填 1–12 或“初一”）；出生地和户口所在地填写 6 位县级行政区划代码。
+-- why.en: A value outside the code list cannot be counted in the province's statistics, so the child is missing from them.
+-- why.zh: 不在代码表中的值无法纳入全省统计，学生就会在统计中缺失。
+-- example.wrong: ethnicity: 火星族
+-- example.right: ethnicity: 01 (or 汉族)
+-- example.wrong: grade: 13
+-- example.right: grade: 7 (or 初一)
+-- example.wrong: birthplace: 239999
+-- example.right: birthplace: 230102
+-- explain: no
 -- version: 2
 -- One finding per field. A coded field's typed column is NULL when its text is neither a code nor a name of the
 -- list; a region must be the six-digit code of a current region; an empty optional field is no finding.

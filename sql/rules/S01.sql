@@ -6,6 +6,15 @@
 -- title.zh: 必填项缺失
 -- fix.en: Fill in this field; it is required for every student (the ID number may be empty only when the ID type is Z, none).
 -- fix.zh: 请填写此项，每名学生都必须填写（仅当身份证件类型为“无”时身份证件号可以为空）。
+-- why.en: A student with a missing value cannot be counted, placed or protected: every required field is needed for the child's registration.
+-- why.zh: 必填项缺失，学生就无法被准确统计、安置和保障：每一项必填信息都是孩子学籍所必需的。
+-- example.wrong: name: (empty)
+-- example.right: name: 李明
+-- example.wrong: birth_date: (only spaces)
+-- example.right: birth_date: 20150304
+-- example.wrong: id_number: (empty) with id_type 1
+-- example.right: id_number: 230102201503040023 (or id_type Z when the child has no ID yet)
+-- explain: no
 -- version: 2
 -- One finding per empty field. White space only (including the full-width space U+3000) counts as empty.
 SELECT c.record_id, NULL::text AS school_code, f.field, f.value, NULL::text AS detail, NULL::text AS severity

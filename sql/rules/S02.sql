@@ -6,6 +6,15 @@
 -- title.zh: 填写内容含乱码或超出长度
 -- fix.en: Type the value again by hand (do not paste it from another system) and keep it within the field's length; garbled characters such as � come from a wrong file encoding.
 -- fix.zh: 请手工重新录入此项（不要从其他系统粘贴），并不超过规定长度；“�”等乱码通常是文件编码错误造成的。
+-- why.en: Garbled or overlong text cannot be read by the next school or the national system, so the child's record is lost in transfer.
+-- why.zh: 乱码或超长的内容无法被转入学校和全国系统识别，孩子的学籍信息会在流转中丢失。
+-- example.wrong: name: 李�明
+-- example.right: name: 李明
+-- example.wrong: address: 哈尔滨市道里区示例街1号 followed by 200 more characters pasted from another system
+-- example.right: address: 哈尔滨市道里区示例街1号
+-- example.wrong: class_name: 三年二班 with a control character pasted in
+-- example.right: class_name: 三年二班
+-- explain: no
 -- version: 2
 -- A non-empty value (empty is S01's) with a control character (U+0001–U+001F, U+007F–U+009F; PostgreSQL text
 -- cannot hold U+0000), the replacement character U+FFFD, or more UTF-16 code units than the field's MaxLength in

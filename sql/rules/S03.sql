@@ -6,6 +6,13 @@
 -- title.zh: 本校学籍号重复
 -- fix.en: Keep one row per student: delete the duplicate row, or correct the student number of the row that belongs to another student.
 -- fix.zh: 每名学生只保留一行：请删除重复的行，或更正属于其他学生那一行的学籍号。
+-- why.en: Two rows with one student number make the school's count wrong and leave it unclear which row is the child.
+-- why.zh: 同一学籍号出现两行，会使学校人数不准，也无法确定哪一行才是这名学生。
+-- example.wrong: G230102201503040023 on two rows of the same school
+-- example.right: one row for the student with G230102201503040023
+-- example.wrong: G230102201503040023 typed for 李明 and for 王芳 by mistake
+-- example.right: 李明 with G230102201503040023, 王芳 with her own student number G230103201607210011
+-- explain: no
 -- version: 3
 -- partners: school_code, student_no
 -- invalidates: no

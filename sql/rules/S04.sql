@@ -6,6 +6,15 @@
 -- title.zh: 填写内容像电子表格公式
 -- fix.en: Type the value itself, not a formula: it must not start with = + - or @ (nor their full-width forms).
 -- fix.zh: 请填写内容本身而不是公式：不能以 = + - @（或全角的 ＝ ＋ － ＠）开头。
+-- why.en: A value that a spreadsheet runs as a formula can change or leak data when the file is opened, putting the children's data at risk.
+-- why.zh: 被电子表格当作公式执行的内容，在打开文件时可能篡改或泄露数据，危及学生信息安全。
+-- example.wrong: name: =HYPERLINK("http://example.invalid","李明")
+-- example.right: name: 李明
+-- example.wrong: address: +哈尔滨市道里区示例街1号
+-- example.right: address: 哈尔滨市道里区示例街1号
+-- example.wrong: guardian_name: @王芳
+-- example.right: guardian_name: 王芳
+-- explain: no
 -- version: 1
 -- A value that a spreadsheet program would take for a formula (FormulaText in StudentDataQuality.Core, docs/security.md):
 -- its first character after leading white space (space, tab, CR, LF, U+00A0, U+3000) is = + - @ or a full-width

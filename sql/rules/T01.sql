@@ -6,6 +6,13 @@
 -- title.zh: 上一轮在册的学生本轮缺失
 -- fix.en: The student with this student number was registered at your school last round and is not in this round. If the student left, transferred or dropped out, record that through the transfer procedure; if the student is still at your school, add the student again with the same student number.
 -- fix.zh: 该学籍号的学生上一轮在本校注册，本轮缺失。如学生已转出、退学或离校，请按学籍异动程序办理；如学生仍在本校就读，请以原学籍号补报。
+-- why.en: A child who disappears between rounds may have dropped out unnoticed; every child who left must be accounted for.
+-- why.zh: 两轮之间消失的学生可能已无声辍学；每名离校学生都必须有去向。
+-- example.wrong: G230102201503040023, grade 3 last round, missing from this round (still at the school)
+-- example.right: the student in this round's data with G230102201503040023
+-- example.wrong: G230103201607210011, grade 2 last round, moved to another school
+-- example.right: the transfer recorded, and the finding explained
+-- explain: yes
 -- version: 5
 -- partners: school_code, student_no
 -- A previous-round row of a school that is open in this round's master, whose grade is not that school's top grade

@@ -6,6 +6,13 @@
 -- title.zh: 出生日期、性别或身份证件号与上一轮不一致
 -- fix.en: These never change for a student. Check the value against the household register or ID card; correct it if it is wrong now, or confirm the finding if the previous round's value was the wrong one (the previous value is in the details).
 -- fix.zh: 学生的出生日期、性别和身份证件号不会变化。请对照户口簿或身份证核实：如本轮填写有误请更正；如上一轮的信息有误，请确认此提示（上一轮的值见详情）。
+-- why.en: Birth date, gender and ID number never change; a difference between rounds means one of the rounds is wrong.
+-- why.zh: 出生日期、性别和身份证件号不会改变；两轮不一致说明其中一轮有误。
+-- example.wrong: birth_date 20150304 last round, 20150403 now
+-- example.right: birth_date 20150304 again
+-- example.wrong: gender 2 last round, 1 now (last round wrong, ID 230103201607210011 says male)
+-- example.right: gender 1 kept, finding confirmed: the previous round was wrong
+-- explain: yes
 -- version: 5
 -- partners: school_code, student_no
 -- Current rows are matched with the previous round's row of the same school code and student number (normalised,

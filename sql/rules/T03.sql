@@ -6,6 +6,15 @@
 -- title.zh: 年级与上一轮相比未升级或倒退
 -- fix.en: Check the grade. A student moves up one grade each school year; if the student repeats the year (or went back a grade), confirm the finding.
 -- fix.zh: 请核实年级。学生每学年升一个年级；如学生留级或降级，请确认此提示。
+-- why.en: A child moves up a grade each school year; a grade that did not advance is a typing error or a repeated year to confirm.
+-- why.zh: 学生每学年升一个年级；未升级可能是录入错误，也可能是需要确认的留级。
+-- example.wrong: grade 4 last school year, grade 4 again (typing error)
+-- example.right: grade 5
+-- example.wrong: grade 5 last school year, grade 3 now
+-- example.right: grade 6
+-- example.wrong: grade 4 last school year, grade 4 again (the child repeats the year)
+-- example.right: grade 4 kept, finding confirmed: repeats the year
+-- explain: yes
 -- version: 5
 -- partners: school_code, student_no
 -- Current rows matched with the previous round's row as in T02, both grades present: the grade is lower than in the

@@ -6,6 +6,13 @@
 -- title.zh: 学校标识码不在学校名录中，或该学校已撤销
 -- fix.en: Check the school code against the school's registration; if the student attends another school, register them under that school's code. A closed school can have no students.
 -- fix.zh: 请核对学校标识码；如学生实际在其他学校就读，请填写该校的标识码。已撤销的学校不能有在校学生。
+-- why.en: A child registered under an unknown or closed school is at no school the province knows, so no one is responsible for the child.
+-- why.zh: 在未知或已撤销学校名下注册的学生，在全省没有对应的就读学校，无人对其负责。
+-- example.wrong: school code 2123999999 (not in the school master)
+-- example.right: 2123000001, the code of the school the child attends
+-- example.wrong: school code of a school closed last year
+-- example.right: the code of the school the child moved to
+-- explain: no
 -- version: 2
 -- Only a code of valid form is looked up (one that failed F09 is hidden by then). A round whose
 -- school master was not extracted has nothing to look codes up in: no finding rather than one for every student.

@@ -6,6 +6,13 @@
 -- title.zh: 同一居民身份证号在多所学校注册
 -- fix.en: A student may be registered at one school only. Contact the other school named in the details: the school the student no longer attends removes the registration; if the ID number is wrong here, correct it.
 -- fix.zh: 一名学生只能在一所学校注册学籍。请与详情中列出的学校联系：学生已不在读的学校应删除该学籍；如本校填写的身份证件号有误，请更正。
+-- why.en: A child registered at two schools is counted and funded twice, and neither school knows which one is responsible.
+-- why.zh: 同一学生在两所学校注册会被重复统计和重复拨付经费，也无法明确由哪所学校负责。
+-- example.wrong: 230102201503040023 at two schools
+-- example.right: one registration, at the school the child attends
+-- example.wrong: 230102201503040023 typed here for another child who has 230103201607210011
+-- example.right: 230103201607210011 here, the other school keeps 230102201503040023
+-- explain: no
 -- version: 3
 -- partners: id_number
 -- Every row of an ID found at two or more school codes. Only resident IDs (id_type 1) count; by stage 4 an ID or a

@@ -6,6 +6,13 @@
 -- title.zh: 同一居民身份证号在本校有多个学籍号
 -- fix.en: One student has one registration. Keep the registration with the right student number and remove the others.
 -- fix.zh: 一名学生只能有一个学籍。请保留学籍号正确的一条，删除其余重复的学籍。
+-- why.en: One child has one registration; several student numbers for one ID number double count the child.
+-- why.zh: 一名学生只有一个学籍；同一证件号对应多个学籍号会重复统计该学生。
+-- example.wrong: 230102201503040023 under G230102201503040023 and L230102201503040099
+-- example.right: one row, with student number G230102201503040023
+-- example.wrong: 230102201503040023 twice, once with a mistyped student number
+-- example.right: one row, with the right student number
+-- explain: no
 -- version: 3
 -- partners: school_code, id_number
 -- Every row of a school whose resident ID (as in X03) appears there under two or more distinct student numbers (of

@@ -6,6 +6,13 @@
 -- title.zh: 疑似重复学籍：无身份证件的学生姓名、性别、出生日期相同
 -- fix.en: Check whether these registrations (the schools are in the details) are the same child. If so, keep one and remove the others; if not, confirm the finding.
 -- fix.zh: 请核实这些学籍（学校见详情）是否为同一名学生。如是，保留一条、删除其余；如不是，请确认此提示。
+-- why.en: Children without an ID are easy to register twice; matching name, gender and birth date may be one child, or two children to confirm.
+-- why.zh: 无证件学生容易重复注册；姓名、性别、出生日期相同可能是同一名学生，也可能是需确认的两名学生。
+-- example.wrong: 王芳, 2, 20150304, id_type Z, at two schools (the same child)
+-- example.right: one registration, at the school she attends
+-- example.wrong: 李明, 1, 20150304, id_type Z, at two schools (two different children)
+-- example.right: both kept, confirmed: two different children
+-- explain: yes
 -- version: 2
 -- partners: name, gender, birth_date
 -- Every id_type Z row whose name, gender and birth date (all present; by stage 4 a name that failed F10 and a birth

@@ -6,6 +6,13 @@
 -- title.zh: 疑似重复学籍：姓名、出生日期、监护人电话相同但身份证件号不同
 -- fix.en: Check whether these registrations (the schools are in the details) are the same child registered under two ID numbers. If so, keep the one with the right ID and remove the other; if not, confirm the finding.
 -- fix.zh: 请核实这些学籍（学校见详情）是否为同一名学生以不同证件号重复注册。如是，保留证件号正确的一条、删除其余；如不是，请确认此提示。
+-- why.en: The same name, birth date and guardian phone under two ID numbers is probably one child registered twice; real namesakes are confirmed.
+-- why.zh: 姓名、出生日期、监护人电话相同而证件号不同，很可能是同一学生重复注册；确为不同学生的请确认。
+-- example.wrong: 李明, 20150304, 13912345678 with 230102201503040023 and 230103201503040011
+-- example.right: one registration, with the ID number on the child's card
+-- example.wrong: 张伟, 20150304, 13912345678 with two IDs: cousins sharing a grandmother's phone
+-- example.right: both kept, confirmed: two different children
+-- explain: yes
 -- version: 3
 -- partners: name, birth_date
 -- Rows with an ID (a resident ID as in X03, or another ID type of the form F02 asks), a name, a birth date and a

@@ -1,3 +1,6 @@
+using System.Text.RegularExpressions;
+using StudentDataQuality.Identifiers;
+using StudentDataQuality.Data;
 using StudentDataQuality.Data.Quality;
 
 namespace StudentDataQuality.Tests.Quality;
@@ -167,5 +170,101 @@ public sealed class RuleCatalogTests
     public void AQueryThatIsMoreThanARecordsOwnCondition_IsNoRowRule(string sql)
     {
         Assert.Null(RowRules.TryParse(sql));
+    }
+
+    /// <summary>What a rule's help page lacks: why it matters, two wrong values with their right form, whether it may be explained.</summary>
+    private static List<string> HelpGaps(Rule rule)
+    {
+        var gaps = new List<string>();
+        if (rule.WhyEn is null || !Regex.IsMatch(rule.WhyEn, "[A-Za-z]"))
+        {
+            gaps.Add("why.en");
+        }
+
+        if (rule.WhyZh is null || !Regex.IsMatch(rule.WhyZh, @"\p{IsCJKUnifiedIdeographs}"))
+        {
+            gaps.Add("why.zh");
+        }
+
+        if (rule.Examples.Count < 2)
+        {
+            gaps.Add("example pairs: " + rule.Examples.Count);
+        }
+
+        gaps.AddRange(rule.Examples.Where(e => e.Wrong.Length == 0 || e.Right.Length == 0 || e.Wrong == e.Right || e.Wrong.Length > 200 || e.Right.Length > 200)
+            .Select(e => $"example '{e.Wrong}' → '{e.Right}'"));
+        if (rule.Explainable is null)
+        {
+            gaps.Add("explain");
+        }
+
+        return gaps;
+    }
+
+    [Fact]
+    public void EveryRule_SaysWhyItMatters_GivesWrongValuesWithTheirRightForm_AndWhetherItMayBeExplained()
+    {
+        var gaps = RuleCatalog.All.Select(r => (r.Id, Gaps: HelpGaps(r))).Where(r => r.Gaps.Count > 0).Select(r => $"{r.Id}: {string.Join(", ", r.Gaps)}");
+
+        Assert.Empty(gaps);
+    }
+
+    [Fact]
+    public void ARuleFileWithoutWhyExamplesOrExplain_IsNamedByTheCheck()
+    {
+        const string text = "-- id: F03\n-- stage: 2\n-- severity: error\n-- fields: id_number\n-- title.en: a\n-- title.zh: 甲\n-- fix.en: b\n-- fix.zh: 乙\n-- version: 2\n"
+            + "-- example.wrong: 230102201503040020\n-- example.right: 230102201503040023\nSELECT 1";
+
+        var gaps = HelpGaps(RuleCatalog.Parse("rules/F03.sql", text));
+
+        Assert.Equal(new[] { "why.en", "why.zh", "example pairs: 1", "explain" }, gaps);
+    }
+
+    [Fact]
+    public void TheHelpLines_NeverReachTheQuery_SoEveryRulesShaIsThatOfItsFileWithoutThem()
+    {
+        var help = new Regex(@"^--\s*(why\.en|why\.zh|example\.wrong|example\.right|explain):");
+        foreach (var path in SqlScripts.List("rules"))
+        {
+            var text = SqlScripts.Load(path);
+            var lines = text.Split('\n');
+            var without = string.Join('\n', lines.Where(l => !help.IsMatch(l)));
+
+            var full = RuleCatalog.All.Single(r => r.Id == Path.GetFileNameWithoutExtension(path));
+            var bare = RuleCatalog.Parse(path, without);
+
+            Assert.True(lines.Length - without.Split('\n').Length >= 7, $"{path}: the help lines were not found to take out");
+            Assert.Null(bare.WhyEn);
+            Assert.Empty(bare.Examples);
+            Assert.Equal(bare.Sql, full.Sql);
+            Assert.Equal(bare.Sha256, full.Sha256);
+        }
+    }
+
+    [Fact]
+    public void EveryResidentIdInARightForm_PassesTheProjectsCheck_AndTheWrongIdsOfF03AndF04_FailTheirs()
+    {
+        var id = new Regex("(?<![0-9])[0-9]{17}[0-9X](?![0-9])");
+        var right = RuleCatalog.All.SelectMany(r => r.Examples.SelectMany(e => id.Matches(e.Right)).Select(m => (r.Id, Number: m.Value))).ToList();
+
+        Assert.NotEmpty(right);
+        Assert.All(right, x => Assert.True(ResidentId.HasValidCheckCharacter(x.Number) && ResidentId.BirthDate(x.Number) is not null, $"{x.Id}: {x.Number}"));
+        var f03 = RuleCatalog.All.Single(r => r.Id == "F03").Examples.Select(e => id.Match(e.Wrong).Value).ToList();
+        Assert.All(f03, n => Assert.False(ResidentId.HasValidCheckCharacter(n), n));
+        var f04 = RuleCatalog.All.Single(r => r.Id == "F04").Examples.Select(e => id.Match(e.Wrong).Value).ToList();
+        Assert.All(f04, n => Assert.True(ResidentId.HasValidCheckCharacter(n) && ResidentId.BirthDate(n) is null, n));
+    }
+
+    [Fact]
+    public void ARuleAboutAValueThatIsSimplyWrong_MayNotBeExplained_AnUnusualButRealSituation_May()
+    {
+        var explainable = RuleCatalog.All.ToDictionary(r => r.Id, r => r.Explainable);
+
+        Assert.False(explainable["F03"]);
+        Assert.False(explainable["F08"]);
+        Assert.True(explainable["C04"]);
+        Assert.True(explainable["A01"]);
+        // An error that the school must fix is never explained away.
+        Assert.All(RuleCatalog.All.Where(r => r.Stage <= RuleStage.Structure), r => Assert.False(r.Explainable, r.Id));
     }
 }
