@@ -4,7 +4,9 @@ using StudentDataQuality.Data.Access;
 using StudentDataQuality.Data.Exchange;
 using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Records;
+using StudentDataQuality.Synthetic;
 using StudentDataQuality.Tests.Infrastructure;
+using StudentDataQuality.Tests.Worksheets;
 using StudentDataQuality.Web;
 
 namespace StudentDataQuality.Tests.Web;
@@ -14,7 +16,7 @@ namespace StudentDataQuality.Tests.Web;
 /// links every rule of <see cref="RuleCatalog.All"/>; each rule's page, in Chinese and after the language switch in English,
 /// shows what its file's header holds (title, fix, every example's wrong and right value, why and explainable exactly when
 /// the header has them); an unknown id is "not found"; a manager and a class teacher read them; the school page links each
-/// open problem's rule id to its page.
+/// open problem's rule id to its page, and a receipt each still-failing row's.
 /// </summary>
 public sealed partial class HelpPagesTests(PortalRound fixture) : IClassFixture<PortalRound>
 {
@@ -150,6 +152,37 @@ public sealed partial class HelpPagesTests(PortalRound fixture) : IClassFixture<
         Assert.Equal(open.Order(StringComparer.Ordinal), linked.Order(StringComparer.Ordinal));
         var first = RuleCatalog.All.Single(r => r.Id == linked[0]);
         Assert.Equal(first.FixZh, Section(await PageAsync(school, "/help/rules/" + linked[0]), "fix"));
+    }
+
+    [Fact]
+    public async Task AReceipt_LinksEachStillFailingRuleId_ToItsPage()
+    {
+        // The school with the most answers in the generated province, edited by a sloppy registrar (every row answered, a
+        // few with a value that breaks a rule in another field) with the first seed that makes such a mistake: still failing.
+        var answers = RegistrarAnswers.Load(fixture.Province.RegistrarAnswersPath);
+        var schools = (await db.ScalarAsync<string>("SELECT string_agg(school_code, ',') FROM exchange.worksheet WHERE round_id = @r",
+            ("r", fixture.Run.RoundId))).Split(',');
+        var code = schools.MaxBy(s => answers.GetValueOrDefault(s)?.Count ?? 0)!;
+        var worksheetId = await db.ScalarAsync<Guid>("SELECT worksheet_id FROM exchange.worksheet WHERE round_id = @r AND school_code = @s",
+            ("r", fixture.Run.RoundId), ("s", code));
+        using var school = await SignedInAsync("help-receipt", AccountRole.School, code);
+        var bytes = await (await school.GetAsync($"/school/worksheets/{worksheetId}")).Content.ReadAsByteArrayAsync();
+        var edited = Enumerable.Range(1, 40)
+            .Select(seed => RegistrarSimulator.Edit(bytes, answers.GetValueOrDefault(code) ?? [], RegistrarStyle.Sloppy, seed))
+            .First(e => e.NewMistakes.Count > 0);
+        var upload = await school.UploadAsync("/school", "/school/returns", "returned.xlsx", edited.Workbook);
+        Assert.Equal(HttpStatusCode.Redirect, upload.StatusCode);
+        var receiptPath = upload.Headers.Location!.OriginalString;
+        var returnId = long.Parse(receiptPath[(receiptPath.LastIndexOf('/') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var failing = await db.ScalarAsync<string?>("""
+            SELECT string_agg(DISTINCT p->>'RuleId', ',')
+            FROM   exchange.worksheet_return t, jsonb_array_elements(t.receipt->'Rows') r, jsonb_array_elements(r->'StillFailing') p
+            WHERE  t.return_id = @id
+            """, ("id", returnId));
+        Assert.False(string.IsNullOrEmpty(failing), "the receipt has no still-failing row to link");
+
+        var receipt = await PageAsync(school, receiptPath);
+        Assert.Equal(failing.Split(',').Order(StringComparer.Ordinal), RuleLinks(receipt).Distinct().Order(StringComparer.Ordinal));
     }
 
     private async Task<PortalBrowser> SignedInAsync(string name, AccountRole role, string? school = null)
