@@ -119,6 +119,8 @@ public sealed partial class HelpPagesTests(PortalRound fixture) : IClassFixture<
         var rule = RuleCatalog.All[0];
         Assert.Equal(RuleCatalog.All.Count, RuleLinks(await PageAsync(manager, "/help/rules")).Count);
         Assert.Equal(rule.FixZh, Section(await PageAsync(manager, "/help/rules/" + rule.Id), "fix"));
+        // Every signed-in page's header links to the catalogue (the manager's trends here).
+        Assert.Contains("<a href=\"/help/rules\">规则说明</a>", await PageAsync(manager, "/trends"), StringComparison.Ordinal);
 
         var picked = await db.ScalarAsync<string>(
             "SELECT school_code || '|' || grade || '|' || class_name FROM registry.record WHERE round_id = @r AND is_current AND grade IS NOT NULL AND class_name IS NOT NULL ORDER BY 1 LIMIT 1",
