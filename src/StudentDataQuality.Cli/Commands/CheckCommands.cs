@@ -117,11 +117,40 @@ public sealed class RulesCommand : Command<RulesSettings>
             {
                 doc.AppendLine($"### {rule.Id} {rule.TitleZh} — {rule.TitleEn}").AppendLine();
                 doc.AppendLine($"- 级别 Severity: {rule.Severity}; 字段 Fields: {string.Join(", ", rule.Fields)}; version {rule.Version}");
+                if (rule.WhyZh is not null || rule.WhyEn is not null)
+                {
+                    doc.AppendLine($"- 为什么重要: {rule.WhyZh}");
+                    doc.AppendLine($"- Why it matters: {rule.WhyEn}");
+                }
+
                 doc.AppendLine($"- 如何改正: {rule.FixZh}");
-                doc.AppendLine($"- How to fix: {rule.FixEn}").AppendLine();
+                doc.AppendLine($"- How to fix: {rule.FixEn}");
+                if (rule.Explainable is { } explainable)
+                {
+                    doc.AppendLine(explainable
+                        ? "- 可以说明理由代替改正（数据组审核） Can be explained instead of fixed (the data team reviews it)"
+                        : "- 不能以说明代替改正 Cannot be explained instead of fixed: correct it");
+                }
+
+                doc.AppendLine();
+                if (rule.Examples.Count > 0)
+                {
+                    doc.AppendLine("| 错误的值 Wrong | 正确的写法 Right |").AppendLine("| --- | --- |");
+                    foreach (var example in rule.Examples)
+                    {
+                        doc.AppendLine($"| {Cell(example.Wrong)} | {Cell(example.Right)} |");
+                    }
+
+                    doc.AppendLine();
+                }
             }
         }
 
         return doc.ToString();
     }
+
+    /// <summary>A value in a Markdown table cell, as text: '|' and '\\' escaped, backticks and '&lt;' kept from being read as markup.</summary>
+    private static string Cell(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("|", "\\|", StringComparison.Ordinal)
+            .Replace("`", "\\`", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal);
 }
