@@ -53,7 +53,9 @@ public sealed class Chromium : IAsyncDisposable
             AcceptDownloads = true,
             ViewportSize = new ViewportSize { Width = width, Height = height },
         });
-        context.SetDefaultTimeout(30_000);
+        // How long a step may wait for the page (not a measure of speed): on a 2-core CI machine running the whole suite in
+        // parallel, a sign-in's redirect chain once took longer than 30 s.
+        context.SetDefaultTimeout(90_000);
         return await context.NewPageAsync();
     }
 
