@@ -13,7 +13,7 @@
 -- example.wrong: school 2123000002, merged into 2123000001 in the summer, no students
 -- example.right: the school master updated to closed, or the finding explained
 -- explain: yes
--- version: 2
+-- version: 3
 -- partners: school_code
 -- A school-level finding: record_id NULL, school_code the school's code, value the code as the master writes it.
 -- A school's rows are the round's rows whose normalised school code is the school's.

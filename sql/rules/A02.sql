@@ -13,7 +13,7 @@
 -- example.wrong: previous round 400 students, now 300 (a large class graduated)
 -- example.right: kept, finding confirmed: 120 graduates, 20 new students
 -- explain: yes
--- version: 2
+-- version: 3
 -- partners: school_code
 -- Open schools of this round's master with rows in the previous round: |current − previous| > 20% of previous
 -- (in whole numbers: 5 × |difference| > previous). detail gives both counts. The previous round's rows are read from

@@ -13,7 +13,7 @@
 -- example.wrong: 9 of 300 students without an ID, registrations in progress
 -- example.right: kept, finding confirmed with the proof of attendance of each
 -- explain: yes
--- version: 2
+-- version: 3
 -- partners: school_code
 -- Open schools with rows in this round whose id_type Z rows are more than 2% of them (in whole numbers:
 -- 50 × Z rows > rows). detail gives both counts.

@@ -13,7 +13,7 @@
 -- example.wrong: birth_date 20160721, ID 230102201503040023
 -- example.right: birth_date 20150304, ID 230102201503040023
 -- explain: no
--- version: 2
+-- version: 3
 -- Only a valid resident ID (it passed stage 2) and a birth date that passed stage 2 are compared.
 SELECT c.record_id, NULL::text AS school_code, 'birth_date' AS field, c.birth_date_raw AS value,
        'ID number says ' || to_char(c.id_number_birth, 'YYYY-MM-DD') AS detail, NULL::text AS severity

@@ -13,7 +13,7 @@
 -- example.wrong: gender 2, ID 230103201607210011 (17th digit 1: male)
 -- example.right: gender 1, ID 230103201607210011
 -- explain: no
--- version: 3
+-- version: 4
 -- By stage 3 the ID number is a valid resident ID (stage 2): its 17th digit, odd for male, even for female, is read in
 -- place (a function call per record cost seconds per million). A row rule (sql/rules/README.md): no join, so that
 -- it is judged in the one read of the round its phase's row rules share.

@@ -13,7 +13,7 @@
 -- example.wrong: G230102201502280025 with ID 230102201503040023 (the ID was changed)
 -- example.right: kept as it is, explained with the record of the ID change
 -- explain: yes
--- version: 2
+-- version: 3
 -- The number is compared whole ('G' and the ID) rather than cut: cutting text counts its characters, per row.
 SELECT c.record_id, NULL::text AS school_code, 'student_no' AS field, c.student_no_raw AS value,
        NULL::text AS detail, NULL::text AS severity

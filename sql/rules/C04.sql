@@ -15,7 +15,7 @@
 -- example.wrong: grade 3, born 20170101, age 9 (started school two years late)
 -- example.right: kept as it is, explained: started school late
 -- explain: yes
--- version: 3
+-- version: 4
 -- Off by 2 or 3 years is a warning, by 4 or more an error. A child born on 1 September has its birthday that day.
 -- A row rule (sql/rules/README.md). The condition compares the birth date with two dates instead of working the age out
 -- per row: the age on 1 September is k or more exactly when the child was born on or before 1 September k years

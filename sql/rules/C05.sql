@@ -13,7 +13,7 @@
 -- example.wrong: entry month 203009 (after the round date)
 -- example.right: entry month 202409
 -- explain: no
--- version: 1
+-- version: 2
 SELECT c.record_id, NULL::text AS school_code, 'entry_month' AS field, c.entry_month_raw AS value,
        NULL::text AS detail, NULL::text AS severity
 FROM   checked_record c

@@ -15,7 +15,7 @@
 -- example.wrong: grade 4, entry month 202209 (repeated grade 2)
 -- example.right: kept as it is, explained: repeated a year
 -- explain: yes
--- version: 2
+-- version: 3
 -- The stage starts at grade 1 (primary), 7 (junior secondary) or 10 (senior secondary); school years start in September.
 -- The school year an entry month falls in is the calendar year of the month eight months earlier (September is January):
 -- date_part, a float, per row rather than extract, a numeric, which costs a second per 3,000,000 records.

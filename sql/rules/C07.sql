@@ -13,7 +13,7 @@
 -- example.wrong: migrant_child 1, left_behind 1 (the child stayed with grandparents)
 -- example.right: migrant_child 0, left_behind 1
 -- explain: no
--- version: 1
+-- version: 2
 SELECT c.record_id, NULL::text AS school_code, 'left_behind' AS field, c.left_behind_raw AS value,
        NULL::text AS detail, NULL::text AS severity
 FROM   checked_record c

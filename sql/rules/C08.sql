@@ -13,7 +13,7 @@
 -- example.wrong: id_type 1 (resident ID), nationality USA
 -- example.right: id_type A (passport), hmt_status 5, nationality USA
 -- explain: no
--- version: 1
+-- version: 2
 SELECT c.record_id, NULL::text AS school_code, 'id_type' AS field, c.id_type_raw AS value,
        c.hmt_status || '/' || c.nationality AS detail, NULL::text AS severity
 FROM   checked_record c

@@ -13,7 +13,7 @@
 -- example.wrong: guardian ID 230102201001010019 for a student born 20150304 (5 years older)
 -- example.right: guardian ID 230102198506120040, or kept and explained when an adult sibling is the guardian
 -- explain: yes
--- version: 2
+-- version: 3
 -- The student's own number is an error; a guardian less than 14 years older is a warning.
 SELECT c.record_id, NULL::text AS school_code, 'guardian_id_number' AS field, c.guardian_id_number_raw AS value,
        NULL::text AS detail,

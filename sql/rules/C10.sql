@@ -13,7 +13,7 @@
 -- example.wrong: id_type Z, household registration still in progress
 -- example.right: kept as it is, explained, with the proof of attendance kept
 -- explain: yes
--- version: 1
+-- version: 2
 SELECT c.record_id, NULL::text AS school_code, 'id_type' AS field, c.id_type_raw AS value,
        NULL::text AS detail, NULL::text AS severity
 FROM   checked_record c

@@ -15,7 +15,7 @@
 -- example.wrong: K230102201503040023
 -- example.right: G230102201503040023
 -- explain: no
--- version: 3
+-- version: 4
 SELECT c.record_id, NULL::text AS school_code, 'student_no' AS field, c.student_no_raw AS value,
        'expected G, L or J + 18 characters' AS detail, NULL::text AS severity
 FROM   checked_record c

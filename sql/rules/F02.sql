@@ -15,7 +15,7 @@
 -- example.wrong: id_type 1, 2301022015O304002 (letter O for a zero)
 -- example.right: id_type 1, 230102201503040023
 -- explain: no
--- version: 2
+-- version: 3
 -- Shapes by id_type: 1 resident ID (a spreadsheet-mangled number is F12's), 6 H + 8 or 10 digits, 7 M + 8 or 10
 -- digits, 8 8 or 10 digits, 9 three letters + 12 digits, A 5–17 letters or digits with at least one digit.
 -- id_type Z needs no number; an id_type outside the list is F08's and leaves the number unjudged.

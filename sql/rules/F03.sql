@@ -13,7 +13,7 @@
 -- example.wrong: 230103201607210012
 -- example.right: 230103201607210011
 -- explain: no
--- version: 2
+-- version: 3
 -- A number padded by a spreadsheet (15 digits and 000) is F12's, not this rule's.
 SELECT c.record_id, NULL::text AS school_code, 'id_number' AS field, c.id_number_raw AS value,
        'expected ' || quality.id_check_char(c.id_number) AS detail, NULL::text AS severity

@@ -13,7 +13,7 @@
 -- example.wrong: 230102201502300022 (30 February)
 -- example.right: 230102201502280025
 -- explain: no
--- version: 2
+-- version: 3
 -- Judged independently of F03 (a number can have both). A number padded by a spreadsheet (15 digits and 000 with a
 -- wrong check character) is F12's.
 SELECT c.record_id, NULL::text AS school_code, 'id_number' AS field, c.id_number_raw AS value,

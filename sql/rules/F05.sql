@@ -13,7 +13,7 @@
 -- example.wrong: 230106201503040029 (230106 retired, copied correctly from the card)
 -- example.right: 230106201503040029, confirmed: issued before the district was merged
 -- explain: yes
--- version: 2
+-- version: 3
 -- invalidates: no
 -- A retired code is a warning, not an error: the ID stays valid for the consistency and cross-record rules.
 -- Judged on every number of the right shape, whatever F03 and F04 say; F12's numbers are not judged.

@@ -15,7 +15,7 @@
 -- example.wrong: 九月一日 (no year)
 -- example.right: 20150901
 -- explain: no
--- version: 1
+-- version: 2
 -- Not a date (typed birth_date NULL: 30 February, 29 February of a common year, month 13), or outside
 -- [round date − 25 years, round date − 3 years], both ends included.
 SELECT c.record_id, NULL::text AS school_code, 'birth_date' AS field, c.birth_date_raw AS value,

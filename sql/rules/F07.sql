@@ -15,7 +15,7 @@
 -- example.wrong: 秋季
 -- example.right: 202409
 -- explain: no
--- version: 1
+-- version: 2
 -- Typed entry_month is NULL when the text is not YYYYMM, YYYY-MM, YYYY/MM, YYYY年M月 (or a whole date) with a
 -- month 1–12.
 SELECT c.record_id, NULL::text AS school_code, 'entry_month' AS field, c.entry_month_raw AS value,

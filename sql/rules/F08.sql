@@ -15,7 +15,7 @@
 -- example.wrong: birthplace: 239999
 -- example.right: birthplace: 230102
 -- explain: no
--- version: 2
+-- version: 3
 -- One finding per field. A coded field's typed column is NULL when its text is neither a code nor a name of the
 -- list; a region must be the six-digit code of a current region; an empty optional field is no finding.
 SELECT c.record_id, NULL::text AS school_code, f.field, f.value, f.detail, NULL::text AS severity

@@ -15,7 +15,7 @@
 -- example.wrong: 21230O0001 (letter O for a zero)
 -- example.right: 2123000001
 -- explain: no
--- version: 3
+-- version: 4
 SELECT c.record_id, NULL::text AS school_code, 'school_code' AS field, c.school_code_raw AS value,
        'expected 10 digits, province ' || @province AS detail, NULL::text AS severity
 FROM   checked_record c

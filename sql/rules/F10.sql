@@ -15,7 +15,7 @@
 -- example.wrong: name: Zhang三
 -- example.right: name: 张三
 -- explain: no
--- version: 2
+-- version: 3
 -- The trimmed name is 2–30 characters and either CJK ideographs only (U+3400–U+4DBF, U+4E00–U+9FFF) or Latin
 -- letters only, in non-empty parts joined by a single · (U+00B7). Latin mixed into CJK, digits, inner spaces fail.
 -- The shape was tested when the version was written (name_shape_ok, guardian_name_shape_ok: NULL for a blank name).

@@ -15,7 +15,7 @@
 -- example.wrong: 无
 -- example.right: 13912345678
 -- explain: no
--- version: 3
+-- version: 4
 -- The typed phone is the digits once spaces, hyphens, brackets and + are removed (NULL when anything else is in
 -- it); a leading 86 on 13 digits is the country code. A warning, but the value is not used by later rules.
 -- Tested when the version was written (guardian_phone_ok: NULL for a blank phone).

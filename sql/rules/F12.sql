@@ -13,7 +13,7 @@
 -- example.wrong: 230102201503040000 (last digits replaced by 000)
 -- example.right: 230102201503040023
 -- explain: no
--- version: 2
+-- version: 3
 -- Scientific notation (2.30102E+17), or 15 digits padded with 000 whose check character is wrong (a real ID may
 -- end in 000 with a right check character). F12 replaces F02 and F03 (and F04, F05) for these values.
 SELECT c.record_id, NULL::text AS school_code, 'id_number' AS field, c.id_number_raw AS value,

@@ -15,7 +15,7 @@
 -- example.wrong: id_number: (empty) with id_type 1
 -- example.right: id_number: 230102201503040023 (or id_type Z when the child has no ID yet)
 -- explain: no
--- version: 2
+-- version: 3
 -- One finding per empty field. White space only (including the full-width space U+3000) counts as empty.
 SELECT c.record_id, NULL::text AS school_code, f.field, f.value, NULL::text AS detail, NULL::text AS severity
 FROM   checked_record c

@@ -15,7 +15,7 @@
 -- example.wrong: class_name: 三年二班 with a control character pasted in
 -- example.right: class_name: 三年二班
 -- explain: no
--- version: 2
+-- version: 3
 -- A non-empty value (empty is S01's) with a control character (U+0001–U+001F, U+007F–U+009F; PostgreSQL text
 -- cannot hold U+0000), the replacement character U+FFFD, or more UTF-16 code units than the field's MaxLength in
 -- Layouts.cs (a character outside the BMP counts twice, as it does for the program that wrote the limit).

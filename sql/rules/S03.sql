@@ -13,7 +13,7 @@
 -- example.wrong: G230102201503040023 typed for 李明 and for 王芳 by mistake
 -- example.right: 李明 with G230102201503040023, 王芳 with her own student number G230103201607210011
 -- explain: no
--- version: 3
+-- version: 4
 -- partners: school_code, student_no
 -- invalidates: no
 -- Every row of a (school code, student number) pair held by two or more rows, both compared normalised (trimmed,

@@ -15,7 +15,7 @@
 -- example.wrong: guardian_name: @王芳
 -- example.right: guardian_name: 王芳
 -- explain: no
--- version: 1
+-- version: 2
 -- A value that a spreadsheet program would take for a formula (FormulaText in StudentDataQuality.Core, docs/security.md):
 -- its first character after leading white space (space, tab, CR, LF, U+00A0, U+3000) is = + - @ or a full-width
 -- ＝ ＋ － ＠, or it starts with a tab, CR or LF. Such a value goes back to its school rather than into the registry.

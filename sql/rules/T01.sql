@@ -13,7 +13,7 @@
 -- example.wrong: G230103201607210011, grade 2 last round, moved to another school
 -- example.right: the transfer recorded, and the finding explained
 -- explain: yes
--- version: 5
+-- version: 6
 -- partners: school_code, student_no
 -- A previous-round row of a school that is open in this round's master, whose grade is not that school's top grade
 -- (graduates leave), with no current row of the same school code and student number (both normalised and of valid

@@ -13,7 +13,7 @@
 -- example.wrong: gender 2 last round, 1 now (last round wrong, ID 230103201607210011 says male)
 -- example.right: gender 1 kept, finding confirmed: the previous round was wrong
 -- explain: yes
--- version: 5
+-- version: 6
 -- partners: school_code, student_no
 -- Current rows are matched with the previous round's row of the same school code and student number (normalised,
 -- F09 and F01 in both rounds; of several previous rows the first). One finding per field whose value is present

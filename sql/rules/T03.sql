@@ -15,7 +15,7 @@
 -- example.wrong: grade 4 last school year, grade 4 again (the child repeats the year)
 -- example.right: grade 4 kept, finding confirmed: repeats the year
 -- explain: yes
--- version: 5
+-- version: 6
 -- partners: school_code, student_no
 -- Current rows matched with the previous round's row as in T02, both grades present: the grade is lower than in the
 -- previous round, or a new school year began between the two rounds (September–August) and it is the same.

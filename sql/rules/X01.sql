@@ -13,7 +13,7 @@
 -- example.wrong: school code of a school closed last year
 -- example.right: the code of the school the child moved to
 -- explain: no
--- version: 2
+-- version: 3
 -- Only a code of valid form is looked up (one that failed F09 is hidden by then). A round whose
 -- school master was not extracted has nothing to look codes up in: no finding rather than one for every student.
 WITH master AS (

@@ -13,7 +13,7 @@
 -- example.wrong: grade 11 at a junior secondary school offering grades 7-9 (typed 11 for 初一)
 -- example.right: grade 7
 -- explain: no
--- version: 2
+-- version: 3
 -- Only open schools of the master (a code that is not one is X01's). detail gives the grades the school offers.
 WITH offered AS (
     SELECT s.school_code, min(s.min_grade) AS min_grade, max(s.max_grade) AS max_grade

@@ -13,7 +13,7 @@
 -- example.wrong: 230102201503040023 typed here for another child who has 230103201607210011
 -- example.right: 230103201607210011 here, the other school keeps 230102201503040023
 -- explain: no
--- version: 3
+-- version: 4
 -- partners: id_number
 -- Every row of an ID found at two or more school codes. Only resident IDs (id_type 1) count; by stage 4 an ID or a
 -- school code that failed stage 2 (F02/F03/F04/F12, F09) is hidden, and F05's retired region does not matter.

@@ -13,7 +13,7 @@
 -- example.wrong: 230102201503040023 twice, once with a mistyped student number
 -- example.right: one row, with the right student number
 -- explain: no
--- version: 3
+-- version: 4
 -- partners: school_code, id_number
 -- Every row of a school whose resident ID (as in X03) appears there under two or more distinct student numbers (of
 -- valid form: one that failed F01 is hidden by then). detail lists the school's student numbers for that ID.

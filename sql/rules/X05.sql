@@ -13,7 +13,7 @@
 -- example.wrong: 李明, 1, 20150304, id_type Z, at two schools (two different children)
 -- example.right: both kept, confirmed: two different children
 -- explain: yes
--- version: 2
+-- version: 3
 -- partners: name, gender, birth_date
 -- Every id_type Z row whose name, gender and birth date (all present; by stage 4 a name that failed F10 and a birth
 -- date that failed F06 are hidden) are shared with another Z row anywhere in the province. detail names the schools of the other rows only.

@@ -13,7 +13,7 @@
 -- example.wrong: 张伟, 20150304, 13912345678 with two IDs: cousins sharing a grandmother's phone
 -- example.right: both kept, confirmed: two different children
 -- explain: yes
--- version: 3
+-- version: 4
 -- partners: name, birth_date
 -- Rows with an ID (a resident ID as in X03, or another ID type of the form F02 asks), a name, a birth date and a
 -- guardian phone (a leading 86 of a 13-digit number dropped), all present: by stage 4 values that failed F02/F03/F04/
