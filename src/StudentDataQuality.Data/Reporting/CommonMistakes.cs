@@ -131,7 +131,7 @@ public sealed class CommonMistakes(NpgsqlDataSource dataSource)
             LEFT   JOIN registry.school s ON s.round_id = @round AND s.school_code = d.school_code
             WHERE  d.district_code IS NOT NULL
             GROUP  BY d.district_code
-            ORDER  BY district_code COLLATE "C"
+            ORDER  BY d.district_code COLLATE "C"
             """, connection);
         command.Parameters.AddWithValue("round", roundId);
         var rows = new List<MistakesDistrict>();
