@@ -44,7 +44,8 @@ public sealed record CommonMistakesReport(MistakesRound? Round, MistakesScope Sc
 
 /// <summary>
 /// The common mistakes (issue 20; docs/record.md, "Common mistakes"), counted from <c>quality.finding</c> in two set-based
-/// queries (the scope, then the counts of every rule ranked in SQL), never a query per rule or per school.
+/// steps: small look-ups of the round and the scope, then one grouped scan of the round's findings with both lists ranked in
+/// SQL; never a query per rule or per school.
 /// <para>The round: the newest round (by round date, then id) that has issued worksheets and is not closed; else the newest
 /// closed round. A finding counts once: superseded findings (the same problem found again by a later run, which has its own
 /// finding) are left out, whatever else became of it (open, resolved, confirmed, removed); findings without a school are left out.</para>
