@@ -39,8 +39,8 @@ public enum MistakesScope
 /// The common mistakes of a round: the rules most found, and the rules most often still open after a return, at most
 /// <see cref="CommonMistakes.Top"/> each. Round is null when no round has issued worksheets yet.
 /// </summary>
-public sealed record CommonMistakesReport(MistakesRound? Round, MistakesScope Scope, string? DistrictCode, IReadOnlyList<MistakeCount> MostFound,
-    IReadOnlyList<MistakeCount> StillOpen, IReadOnlyList<MistakesDistrict> Districts);
+public sealed record CommonMistakesReport(MistakesRound? Round, MistakesScope Scope, string? DistrictCode,
+    IReadOnlyList<MistakeCount> MostFound, IReadOnlyList<MistakeCount> StillOpen, IReadOnlyList<MistakesDistrict> Districts);
 
 /// <summary>
 /// The common mistakes (issue 20; docs/record.md, "Common mistakes"), counted from <c>quality.finding</c> in two set-based
@@ -62,7 +62,10 @@ public sealed class CommonMistakes(NpgsqlDataSource dataSource)
     /// <summary>How many rules each list holds at most.</summary>
     public const int Top = 10;
 
-    /// <summary>The common mistakes <paramref name="reader"/> may read; <paramref name="askedDistrict"/> counts only for the data team and managers.</summary>
+    /// <summary>
+    /// The common mistakes <paramref name="reader"/> may read; <paramref name="askedDistrict"/> counts only for the data team
+    /// and managers.
+    /// </summary>
     public async Task<CommonMistakesReport> ReadAsync(Account reader, string? askedDistrict, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reader);
@@ -104,8 +107,8 @@ public sealed class CommonMistakes(NpgsqlDataSource dataSource)
         }
 
         var (mostFound, stillOpen) = await CountsAsync(connection, round.RoundId, district, cancellationToken);
-        return new CommonMistakesReport(round, district is null ? MistakesScope.Province : MistakesScope.District, district, mostFound, stillOpen,
-            everyDistrict);
+        var scope = district is null ? MistakesScope.Province : MistakesScope.District;
+        return new CommonMistakesReport(round, scope, district, mostFound, stillOpen, everyDistrict);
     }
 
     private static async Task<MistakesRound?> RoundAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
@@ -124,7 +127,8 @@ public sealed class CommonMistakes(NpgsqlDataSource dataSource)
             : null;
     }
 
-    private static async Task<IReadOnlyList<MistakesDistrict>> DistrictsAsync(NpgsqlConnection connection, int roundId, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<MistakesDistrict>> DistrictsAsync(NpgsqlConnection connection, int roundId,
+        CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("""
             SELECT d.district_code, min(s.district_name_raw)
@@ -154,8 +158,8 @@ public sealed class CommonMistakes(NpgsqlDataSource dataSource)
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
-    private static async Task<(IReadOnlyList<MistakeCount> MostFound, IReadOnlyList<MistakeCount> StillOpen)> CountsAsync(NpgsqlConnection connection,
-        int roundId, string? district, CancellationToken cancellationToken)
+    private static async Task<(IReadOnlyList<MistakeCount> MostFound, IReadOnlyList<MistakeCount> StillOpen)> CountsAsync(
+        NpgsqlConnection connection, int roundId, string? district, CancellationToken cancellationToken)
     {
         // One scan of the round's partition of quality.finding, grouped by rule; both rankings are taken from the same counts.
         await using var command = new NpgsqlCommand("""
