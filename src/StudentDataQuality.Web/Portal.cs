@@ -291,6 +291,7 @@ public static class Portal
         ManagerPages.Map(app);
         ExportPages.Map(app);
         HelpPages.Map(app);
+        MistakesPages.Map(app);
         return app;
     }
 
