@@ -76,6 +76,8 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
             ?? throw new UserErrorException(new UserMessage("Issue.RoundNotFound", request.RoundCode));
         OwnerOnly.CreateDirectory(request.OutputDirectory);
         var deadline = request.Deadline ?? DateOnly.FromDateTime(DateTime.Today).AddDays(14);
+        // A practice database's worksheets say so in their title line and _meta (docs/training-portal.md).
+        var practice = await StudentDataQuality.Data.Training.Practice.FindAsync(dataSource, cancellationToken) is not null;
         var issued = new List<IssuedFile>();
         var channel = Channel.CreateBounded<SchoolProblems>(new BoundedChannelOptions(Math.Max(1, request.Workers) * 2) { SingleWriter = true });
         // A worker that fails stops the others and the reading (else the reading would wait forever on a full queue);
@@ -95,7 +97,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
                         continue;
                     }
 
-                    var file = await IssueSchoolAsync(round, school, request, deadline, failed.Token);
+                    var file = await IssueSchoolAsync(round, school, request, deadline, practice, failed.Token);
                     lock (issued)
                     {
                         issued.Add(file);
@@ -135,7 +137,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         return issued;
     }
 
-    private async Task<IssuedFile> IssueSchoolAsync(Round round, SchoolProblems school, WorksheetRequest request, DateOnly deadline,
+    private async Task<IssuedFile> IssueSchoolAsync(Round round, SchoolProblems school, WorksheetRequest request, DateOnly deadline, bool practice,
         CancellationToken cancellationToken)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -148,6 +150,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
             WorksheetId = Guid.NewGuid(), RoundId = round.RoundId, RoundCode = round.Code, SchoolCode = school.SchoolCode,
             SchoolName = school.SchoolName, IssueNumber = issueNumber, Deadline = deadline, GeneratedAt = DateTimeOffset.UtcNow, KeyId = key.KeyId,
             Contact = request.Contact, Fields = WorksheetFields.InLayoutOrder(rows.SelectMany(r => r.Values.Keys)), Rows = rows,
+            Practice = practice,
         });
         var versions = school.Records.ToDictionary(r => r.RecordId.ToString(CultureInfo.InvariantCulture), r => r.RecordVersion);
 

@@ -82,6 +82,12 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
     /// <summary>The export register's settings (Exports:TakeWithinHours, as the host read them); none: from the portal's own configuration.</summary>
     public ExportSettings? ExportRules { get; init; }
 
+    /// <summary>
+    /// The practice round the database holds, when the host already read it (<c>Practice.FindAsync</c>); none: the portal reads
+    /// the marker itself when it is built. Null after that read: a real database.
+    /// </summary>
+    public StudentDataQuality.Data.Training.PracticeInfo? Practice { get; init; }
+
     /// <summary>Where rounds started from the web write their worksheets (a folder per round); every worker must reach it.</summary>
     public string Worksheets { get; init; } = Path.Combine(Path.GetTempPath(), "sdq-worksheets");
 }
@@ -134,6 +140,9 @@ public static class Portal
         }
 
         builder.Services.AddSingleton(settings);
+        // A practice database (training.practice holds its row), read once: every page then says so (Shell, PracticePages).
+        builder.Services.AddSingleton(new PortalPractice(settings.Practice
+            ?? StudentDataQuality.Data.Training.Practice.FindAsync(settings.DataSource).GetAwaiter().GetResult()));
         builder.Services.AddSingleton(settings.DataSource);
         // An unknown account is checked against a decoy hash: its answer takes as long as a wrong password's.
         builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy with
@@ -292,6 +301,7 @@ public static class Portal
         ExportPages.Map(app);
         HelpPages.Map(app);
         MistakesPages.Map(app);
+        PracticePages.Map(app);
         return app;
     }
 

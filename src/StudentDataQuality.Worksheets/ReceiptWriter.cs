@@ -15,12 +15,13 @@ namespace StudentDataQuality.Worksheets;
 public static partial class ReceiptWriter
 {
     /// <summary>Writes the receipt, in <see cref="Receipt.Language"/>, to <paramref name="output"/> (left open).</summary>
-    public static void Write(Receipt receipt, Stream output)
+    /// <param name="practice">Written in a practice database (the export's <c>Watermark.Practice</c>): the title line says "练习 / Practice".</param>
+    public static void Write(Receipt receipt, Stream output, bool practice = false)
     {
         ArgumentNullException.ThrowIfNull(receipt);
         ArgumentNullException.ThrowIfNull(output);
         Validate(receipt);
-        new ReceiptBuilder(receipt).Save(output);
+        new ReceiptBuilder(receipt, practice).Save(output);
     }
 
     /// <summary>
@@ -187,9 +188,12 @@ internal sealed class ReceiptBuilder
     private readonly IReadOnlyList<ReceiptRow> _rows;
     private readonly char? _sentinel;
 
-    public ReceiptBuilder(Receipt receipt)
+    private readonly bool _practice;
+
+    public ReceiptBuilder(Receipt receipt, bool practice = false)
     {
         _receipt = receipt;
+        _practice = practice;
         _language = receipt.Language;
         // Stable: a missing row reported at the Excel row where it was issued stays after the row now there.
         _rows = [.. receipt.Rows.OrderBy(r => r.ExcelRow)];
@@ -240,10 +244,15 @@ internal sealed class ReceiptBuilder
         var author = Text("Author");
         workbook.Author = author;
         workbook.Properties.Author = author;
-        workbook.Properties.Title = Format("Title", _receipt.SchoolName);
+        workbook.Properties.Title = TitleLine();
         workbook.Properties.Created = _receipt.ReceivedAt.UtcDateTime;
         workbook.Properties.Modified = _receipt.ReceivedAt.UtcDateTime;
     }
+
+    /// <summary>The summary's title line (and the document's title): "练习 / Practice · …" in a practice database.</summary>
+    private string TitleLine() => _practice
+        ? StudentDataQuality.Exports.Watermark.PracticeLabel + " · " + Format("Title", _receipt.SchoolName)
+        : Format("Title", _receipt.SchoolName);
 
     private void WriteSummary(IXLWorksheet sheet, string rowsName, string openName)
     {
@@ -254,9 +263,13 @@ internal sealed class ReceiptBuilder
         var r = _receipt;
         var row = 1;
         var title = sheet.Cell(row, 1);
-        SetDisplay(title, Format("Title", r.SchoolName));
+        SetDisplay(title, TitleLine());
         title.Style.Font.Bold = true;
         title.Style.Font.FontSize = 14;
+        if (_practice)
+        {
+            title.Style.Font.FontColor = XLColor.FromArgb(0xC0, 0x00, 0x00);
+        }
         row += 2;
 
         void Line(string label, string value, bool exact = false)

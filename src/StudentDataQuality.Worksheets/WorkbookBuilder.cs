@@ -66,7 +66,7 @@ internal sealed class WorkbookBuilder
         instructions.SetTabActive().SetTabSelected();
         workbook.Author = _author;
         workbook.Properties.Author = _author;
-        workbook.Properties.Title = Format("InstructionsTitle", _document.SchoolName);
+        workbook.Properties.Title = TitleLine();
         workbook.Properties.Created = _document.GeneratedAt.UtcDateTime;
         workbook.Properties.Modified = _document.GeneratedAt.UtcDateTime;
         // Convenience, not security (the server never trusts the locks): sheets cannot be added, removed or renamed.
@@ -81,9 +81,13 @@ internal sealed class WorkbookBuilder
         var warnings = _rows.Sum(r => r.Problems.Count(p => p.Severity == ProblemSeverity.Warning));
         var row = 1;
         var title = sheet.Cell(row, 1);
-        SetDisplay(title, Format("InstructionsTitle", _document.SchoolName));
+        SetDisplay(title, TitleLine());
         title.Style.Font.Bold = true;
         title.Style.Font.FontSize = 14;
+        if (_document.Practice)
+        {
+            title.Style.Font.FontColor = XLColor.FromArgb(0xC0, 0x00, 0x00);
+        }
         row += 2;
 
         void Line(string label, string value, bool bold = false)
@@ -414,6 +418,10 @@ internal sealed class WorkbookBuilder
         Property(WorksheetMeta.Properties.Language, _language.Tag());
         Property(WorksheetMeta.Properties.ProblemsSheet, problemsName);
         Property(WorksheetMeta.Properties.RowCount, _rows.Count.ToString(CultureInfo.InvariantCulture));
+        if (d.Practice)
+        {
+            Property(WorksheetMeta.Properties.Practice, "yes");
+        }
         foreach (var column in _columns)
         {
             Record(WorksheetMeta.ColumnRecord, column.Number.ToString(CultureInfo.InvariantCulture), column.Marker, column.Header);
@@ -444,6 +452,11 @@ internal sealed class WorkbookBuilder
 
     private string Severity(ProblemSeverity severity) =>
         Text(severity == ProblemSeverity.Error ? "SeverityError" : "SeverityWarning");
+
+    /// <summary>The instructions' title line (and the document's title): "练习 / Practice · …" in a practice database.</summary>
+    private string TitleLine() => _document.Practice
+        ? StudentDataQuality.Exports.Watermark.PracticeLabel + " · " + Format("InstructionsTitle", _document.SchoolName)
+        : Format("InstructionsTitle", _document.SchoolName);
 
     private string Title(WorksheetProblem problem) => _language == WorksheetLanguage.English ? problem.TitleEn : problem.TitleZh;
 

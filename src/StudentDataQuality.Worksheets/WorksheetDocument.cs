@@ -8,6 +8,9 @@ public sealed record WorksheetDocument
 {
     public required Guid WorksheetId { get; init; }
 
+    /// <summary>Issued in a practice database: the title line says "练习 / Practice" and _meta holds <see cref="WorksheetMeta.Properties.Practice"/>.</summary>
+    public bool Practice { get; init; }
+
     public required int RoundId { get; init; }
 
     /// <summary>The round's code as people know it (e.g. 2025-秋); also the first part of the file name.</summary>

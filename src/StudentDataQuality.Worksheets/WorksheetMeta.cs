@@ -36,5 +36,8 @@ public static class WorksheetMeta
         public const string Language = "language";
         public const string ProblemsSheet = "sheet.problems";
         public const string RowCount = "row_count";
+
+        /// <summary>Only in a worksheet issued in a practice database: "yes" (optional: a reader needs nothing of it).</summary>
+        public const string Practice = "practice";
     }
 }

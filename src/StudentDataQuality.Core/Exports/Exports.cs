@@ -104,7 +104,17 @@ public sealed record ExportScope(string Text, bool Bulk)
 /// a header/footer on every sheet and a very hidden sheet; .pdf: footer and metadata; .csv and .json: a sidecar
 /// <c>.export.json</c> with the file's sha256) and read back by <c>sdq export identify</c>.
 /// </summary>
-public sealed record Watermark(string ExportId, string TakenBy, DateTimeOffset TakenAt, string Purpose, ExportKind Kind, ExportForm Form);
+public sealed record Watermark(string ExportId, string TakenBy, DateTimeOffset TakenAt, string Purpose, ExportKind Kind, ExportForm Form)
+{
+    /// <summary>
+    /// Taken from a practice database (docs/training-portal.md): the file then says "练习 / Practice" prominently (the header and
+    /// footer of every sheet, a custom property, a banner on every PDF page, a field of a sidecar). The register sets it.
+    /// </summary>
+    public bool Practice { get; init; }
+
+    /// <summary>What a practice file says, in both languages at once (the same as the portal's banner, Data's Practice.Label).</summary>
+    public const string PracticeLabel = "练习 / Practice";
+}
 
 /// <summary>
 /// An export's id: "EX" and ten characters of Crockford's base32 (50 random bits), written "EX-7K2MD-9XW4R"; typed back

@@ -127,6 +127,27 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
 
     private readonly ExportSettings settings = settings ?? new ExportSettings();
 
+    // Whether this is a practice database (training.practice holds its marker row), read once: a database is made a practice
+    // one when it is created, never turned into one under a running register.
+    private readonly Lazy<Task<bool>> practice = new(async () =>
+        await StudentDataQuality.Data.Training.Practice.FindAsync(dataSource).ConfigureAwait(false) is not null);
+
+    /// <summary>
+    /// Whether this register's database is a practice one (docs/training-portal.md): every file it lets out is then watermarked
+    /// <see cref="Watermark.Practice"/>, and the changes for the registry never leave it (<c>Practice.NoRegistryChanges</c>).
+    /// </summary>
+    public Task<bool> IsPracticeAsync() => practice.Value;
+
+    /// <summary>A practice round's corrections never go to the registry: the changes are refused (and the refusal audited) in a practice database.</summary>
+    private async Task RefuseInPracticeAsync(Account actor, ExportKind kind, ExportForm form, ExportScope scope, int? roundId, string from,
+        CancellationToken cancellationToken)
+    {
+        if (kind == ExportKind.Changes && await IsPracticeAsync())
+        {
+            await RefuseAsync(actor, kind, form, scope, roundId, "practice", from, new UserMessage("Practice.NoRegistryChanges"), cancellationToken);
+        }
+    }
+
     /// <summary>The purpose written for a routine export (no request) when none is given: the kind's everyday use.</summary>
     public static string RoutinePurpose(ExportKind kind) => kind switch
     {
@@ -154,6 +175,7 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
         ArgumentNullException.ThrowIfNull(taker);
         ArgumentNullException.ThrowIfNull(order);
         ArgumentNullException.ThrowIfNull(produce);
+        await RefuseInPracticeAsync(taker, order.Kind, order.Form, order.Scope, order.RoundId, from, cancellationToken);
         var decision = ExportPolicy.Decide(taker.Role, order.Kind, order.Form, order.Scope);
         if (decision == ExportDecision.Refused)
         {
@@ -202,7 +224,7 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
             takenAt = new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await now.ExecuteScalarAsync(cancellationToken))!, DateTimeKind.Utc));
         }
 
-        var watermark = new Watermark(ExportId.New(), taker.Name, takenAt, purpose, order.Kind, order.Form);
+        var watermark = new Watermark(ExportId.New(), taker.Name, takenAt, purpose, order.Kind, order.Form) { Practice = await IsPracticeAsync() };
         var content = await produce(watermark, cancellationToken);
         ArgumentNullException.ThrowIfNull(content);
         var (sha256, length) = await HashAsync(content, cancellationToken);
@@ -271,6 +293,7 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
     {
         ArgumentNullException.ThrowIfNull(requester);
         ArgumentNullException.ThrowIfNull(draft);
+        await RefuseInPracticeAsync(requester, draft.Kind, draft.Form, draft.Scope, draft.RoundId, from, cancellationToken);
         var decision = ExportPolicy.Decide(requester.Role, draft.Kind, draft.Form, draft.Scope);
         if (decision == ExportDecision.Refused)
         {

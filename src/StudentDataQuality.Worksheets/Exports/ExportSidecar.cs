@@ -48,6 +48,7 @@ public static class ExportSidecar
             Rows = rows,
             Fields = [.. fields],
             FileName = Path.GetFileName(file),
+            Practice = watermark.Practice ? Watermark.PracticeLabel : null,
         };
         using var stream = OwnerOnly.Create(PathFor(file));
         JsonSerializer.Serialize(stream, content, Json);
@@ -84,7 +85,8 @@ public static class ExportSidecar
             return null;
         }
 
-        return (new Watermark(id, content.TakenBy ?? "", at, content.Purpose ?? "", kind, form), sha256.ToLowerInvariant());
+        return (new Watermark(id, content.TakenBy ?? "", at, content.Purpose ?? "", kind, form) { Practice = content.Practice is not null },
+            sha256.ToLowerInvariant());
     }
 
     /// <summary>The sidecar's JSON (camelCase): what <c>sdq export identify</c> and a person opening it read.</summary>
@@ -111,5 +113,9 @@ public static class ExportSidecar
         public IReadOnlyList<string>? Fields { get; init; }
 
         public string? FileName { get; init; }
+
+        /// <summary>"练习 / Practice" in a practice database's sidecar (<see cref="Watermark.Practice"/>); absent from a real one's.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Practice { get; init; }
     }
 }

@@ -26,6 +26,9 @@ public static partial class PdfWatermark
     public const string KindKey = "/SdqKind";
     public const string FormKey = "/SdqForm";
 
+    /// <summary>A practice database's PDF (<see cref="Watermark.Practice"/>): the key holds <see cref="Watermark.PracticeLabel"/>.</summary>
+    public const string PracticeKey = "/SdqPractice";
+
     /// <summary>A4 in points, and the margin every confirmation sheet keeps (SheetPage).</summary>
     private const double PageWidth = 595.28;
     private const double PageHeight = 841.89;
@@ -45,6 +48,10 @@ public static partial class PdfWatermark
         info[PurposeKey] = new PdfString(WatermarkText.OneLine(watermark.Purpose), PdfStringEncoding.Unicode);
         info[KindKey] = new PdfString(ExportKinds.Name(watermark.Kind));
         info[FormKey] = new PdfString(ExportKinds.Name(watermark.Form));
+        if (watermark.Practice)
+        {
+            info[PracticeKey] = new PdfString(Watermark.PracticeLabel, PdfStringEncoding.Unicode);
+        }
     }
 
     /// <summary>
@@ -55,6 +62,13 @@ public static partial class PdfWatermark
     {
         var text = new SheetTextFit(graphics);
         text.Draw(WatermarkText.Line(watermark, language), new XRect(Margin, PageHeight - 15, PageWidth - (2 * Margin), 9), 6.5, 5);
+        if (watermark.Practice)
+        {
+            // A practice file's banner across the top of every page, above the sheet's margin: large, framed in red.
+            var banner = new XRect(Margin, 6, PageWidth - (2 * Margin), 30);
+            graphics.DrawRectangle(new XPen(XColor.FromArgb(192, 0, 0), 2), banner);
+            text.Draw(Watermark.PracticeLabel, new XRect(banner.Left, banner.Top + 4, banner.Width, banner.Height - 6), 18, 12, centre: true);
+        }
     }
 
     /// <summary>The watermark a PDF's document information holds, or null (no such keys, or not a PDF PDFsharp can open).</summary>

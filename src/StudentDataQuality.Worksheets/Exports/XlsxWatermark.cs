@@ -27,6 +27,9 @@ public static class XlsxWatermark
     public const string KindProperty = "sdq.Kind";
     public const string FormProperty = "sdq.Form";
 
+    /// <summary>A practice database's file (<see cref="Watermark.Practice"/>): the property holds <see cref="Watermark.PracticeLabel"/>.</summary>
+    public const string PracticeProperty = "sdq.Practice";
+
     /// <summary>What Excel holds in one header or footer (characters, with its codes): a longer one is refused or cut by Excel.</summary>
     public const int MaxHeaderFooterCharacters = 255;
 
@@ -211,7 +214,7 @@ public static class XlsxWatermark
             else if (worksheets.Contains(entry.FullName))
             {
                 using var from = entry.Open();
-                WithHeaderFooter(from, to, header);
+                WithHeaderFooter(from, to, header, watermark.Practice);
             }
             else
             {
@@ -234,11 +237,14 @@ public static class XlsxWatermark
     internal static (string Header, string Footer) HeaderFooter(Watermark watermark, WorksheetLanguage language)
     {
         static string Codes(string text) => text.Replace("&", "&&", StringComparison.Ordinal);
-        var header = "&R" + Codes(ExportId.Format(watermark.ExportId));
+        // A practice file's label, left in the header (large, bold, red) and the footer: "练习 / Practice".
+        var practice = watermark.Practice ? "&L&\"-,Bold\"&16&KC00000" + Codes(Watermark.PracticeLabel) : "";
+        var header = practice + "&R" + Codes(ExportId.Format(watermark.ExportId));
+        var footerPractice = watermark.Practice ? "&L" + Codes(Watermark.PracticeLabel) : "";
         var purpose = WatermarkText.OneLine(watermark.Purpose).Length;
         var takenBy = Math.Min(WatermarkText.OneLine(watermark.TakenBy).Length, 64);
         string footer;
-        while ((footer = "&C" + Codes(WatermarkText.Line(watermark, language, takenBy, purpose))).Length > MaxHeaderFooterCharacters)
+        while ((footer = footerPractice + "&C" + Codes(WatermarkText.Line(watermark, language, takenBy, purpose))).Length > MaxHeaderFooterCharacters)
         {
             var over = footer.Length - MaxHeaderFooterCharacters;
             if (purpose > 0)
@@ -259,7 +265,11 @@ public static class XlsxWatermark
     }
 
     /// <summary>Copies a worksheet part node by node, with its <c>headerFooter</c> replaced by the watermark's where the schema orders it.</summary>
-    private static void WithHeaderFooter(Stream from, Stream to, (string Header, string Footer) headerFooter)
+    /// <remarks>
+    /// A practice file's sheets open in page layout view, so that the header's "练习 / Practice" is seen on screen as soon as the
+    /// sheet is opened, not only in print.
+    /// </remarks>
+    private static void WithHeaderFooter(Stream from, Stream to, (string Header, string Footer) headerFooter, bool practice = false)
     {
         using var reader = XmlReader.Create(from, XlsxPackage.ReaderSettings());
         using var writer = XmlWriter.Create(to, XlsxPackage.WriterSettings());
@@ -278,6 +288,18 @@ public static class XlsxWatermark
                     if (reader.LocalName == "headerFooter")
                     {
                         reader.Skip();
+                        continue;
+                    }
+
+                    if (practice && reader.LocalName == "sheetViews")
+                    {
+                        var views = (XElement)XNode.ReadFrom(reader);
+                        foreach (var view in views.Elements(XName.Get("sheetView", XlsxPackage.MainNamespace)))
+                        {
+                            view.SetAttributeValue("view", "pageLayout");
+                        }
+
+                        views.WriteTo(writer);
                         continue;
                     }
 
@@ -362,6 +384,7 @@ public static class XlsxWatermark
         (PurposeProperty, watermark.Purpose),
         (KindProperty, ExportKinds.Name(watermark.Kind)),
         (FormProperty, ExportKinds.Name(watermark.Form)),
+        .. watermark.Practice ? new[] { (PracticeProperty, Watermark.PracticeLabel) } : [],
     ];
 
     private static XDocument CustomProperties(XDocument? existing, Watermark watermark)
@@ -729,6 +752,9 @@ public static class XlsxWatermark
             return null;
         }
 
-        return new Watermark(id, values.GetValueOrDefault(TakenByProperty) ?? "", at, values.GetValueOrDefault(PurposeProperty) ?? "", kind, form);
+        return new Watermark(id, values.GetValueOrDefault(TakenByProperty) ?? "", at, values.GetValueOrDefault(PurposeProperty) ?? "", kind, form)
+        {
+            Practice = values.ContainsKey(PracticeProperty),
+        };
     }
 }

@@ -24,9 +24,22 @@ public sealed class PortalRound : IAsyncLifetime
     public Hangfire.JobStorage Storage { get; private set; } = null!;
     public string ProvinceDirectory => Path.Combine(_temp.Path, "province");
 
+    /// <summary>
+    /// Make the database a practice one before the round starts (docs/training-portal.md): its marker row, as `sdq training
+    /// create` writes it (the round's code "portal"), so that the worksheets are issued, and the portal started, as in practice.
+    /// </summary>
+    public bool Practice { get; init; }
+
     public async Task InitializeAsync()
     {
         await Database.InitializeAsync();
+        if (Practice)
+        {
+            await Database.ExecuteAsync("""
+                INSERT INTO training.practice (round_code, seed, schools, trainees, created_by) VALUES ('portal', 31, 12, 1, 'test')
+                """);
+        }
+
         Province = ProvinceGenerator.Generate(new GeneratorOptions
         {
             Students = 1_500, Schools = 12, Seed = 31, DefectRate = 0.05, OutputDirectory = ProvinceDirectory,
