@@ -291,6 +291,7 @@ public static class Portal
         ManagerPages.Map(app);
         ExportPages.Map(app);
         HelpPages.Map(app);
+        GuidePages.Map(app);
         return app;
     }
 
