@@ -61,9 +61,13 @@ public sealed class GuideScreenshotsTests(BrowserTests.Site site) : IClassFixtur
     [Fact]
     public async Task EveryScreenshotTheGuidesShow_IsTakenFromTheGeneratedProvince_AsAPng()
     {
-        var school = await Db.ScalarAsync<string>("SELECT min(school_code) FROM exchange.worksheet WHERE round_id = @r", ("r", _round.Run.RoundId));
-        var district = await Db.ScalarAsync<string>("SELECT district_code FROM registry.school WHERE round_id = @r AND school_code = @s",
-            ("r", _round.Run.RoundId), ("s", school));
+        // The first school with a worksheet and a district, and its district.
+        var picked = (await Db.ScalarAsync<string>("""
+            SELECT w.school_code || '|' || d.district_code
+            FROM   exchange.worksheet w JOIN access.school_district d ON d.school_code = w.school_code AND d.district_code IS NOT NULL
+            WHERE  w.round_id = @r ORDER BY w.school_code LIMIT 1
+            """, ("r", _round.Run.RoundId))).Split('|');
+        var (school, district) = (picked[0], picked[1]);
         var shots = new Dictionary<string, Func<Task<IPage>>>
         {
             ["school-status.png"] = async () => await AtAsync("guide-school", AccountRole.School, "/school", school: school),
@@ -132,6 +136,16 @@ public sealed class GuideScreenshotsTests(BrowserTests.Site site) : IClassFixtur
         var parts = picked.Split('|');
         await Db.ExecuteAsync("SELECT access.add_class_teacher(@a, @s, @g, @c, 'test')",
             ("a", "guide-teacher"), ("s", parts[0]), ("g", new[] { short.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) }), ("c", new[] { parts[2] }));
+        // The school prints the class's confirmation sheets, as it does to start the parents' confirmation: the teacher's
+        // page then shows the class (generated students only).
+        using (var registrar = new PortalBrowser(_round.Site))
+        {
+            await registrar.SignInFirstTimeAsync("guide-registrar",
+                await PortalBrowser.AccountAsync(Db.DataSource, "guide-registrar", AccountRole.School, parts[0]));
+            var printed = await registrar.PostAsync("/school", "/school/confirmations/print", new() { ["grade"] = parts[1], ["class"] = parts[2] });
+            Assert.Equal(System.Net.HttpStatusCode.OK, printed.StatusCode);
+        }
+
         var password = Passwords.OneTime();
         await new SignIns(Db.DataSource).SetPasswordAsync("guide-teacher", Passwords.Hash("guide-teacher", password), oneTime: true, "test");
         var page = await site.Chromium.NewPageAsync(_round.Site, width: 1100, height: 700);
