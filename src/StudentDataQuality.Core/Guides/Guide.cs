@@ -35,7 +35,7 @@ public sealed record Guide(string Title, IReadOnlyList<GuideBlock> Blocks)
 /// <summary>
 /// The guides' small Markdown: <c># title</c> (first, once), <c>## section</c>, paragraphs, <c>1.</c> numbered and <c>-</c>
 /// bulleted items (one line each), <c>![caption](img/name.png)</c> on a line of its own, and in any text
-/// <c>[text](/local/path)</c> links. Nothing else is Markdown here: any other character is text, shown as it is (encoded by
+/// <c>[text](portal:///path)</c> links to a page of the portal (served as /path). Nothing else is Markdown here: any other character is text, shown as it is (encoded by
 /// the page). The sources are ours; a line this subset does not read is an error naming the file and line, so that a test
 /// catches it before a reader would.
 /// </summary>
@@ -157,6 +157,8 @@ public static partial class GuideMarkdown
         return new Guide(title, blocks);
     }
 
+    private const string PortalScheme = "portal://";
+
     /// <summary>The runs' text joined, links as their text.</summary>
     public static string Plain(IEnumerable<GuideRun> runs) => string.Concat(runs.Select(r => r.Text));
 
@@ -186,10 +188,12 @@ public static partial class GuideMarkdown
         var at = 0;
         foreach (Match link in Link().Matches(text))
         {
-            var href = link.Groups[2].Value;
+            // portal:///help/rules: an address of the portal (not a file beside the source), written with its own scheme.
+            var href = link.Groups[2].Value.StartsWith(PortalScheme, StringComparison.Ordinal) ? link.Groups[2].Value[PortalScheme.Length..] : "";
             if (!href.StartsWith('/') || href.StartsWith("//", StringComparison.Ordinal))
             {
-                throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"{source}, line {line}: a link goes to a page of the portal (/…): {href}"));
+                throw new FormatException(string.Create(CultureInfo.InvariantCulture,
+                    $"{source}, line {line}: a link goes to a page of the portal, written portal:///path: {link.Groups[2].Value}"));
             }
 
             if (link.Index > at)
