@@ -302,6 +302,7 @@ public static class Portal
         HelpPages.Map(app);
         MistakesPages.Map(app);
         PracticePages.Map(app);
+        GuidePages.Map(app);
         return app;
     }
 
