@@ -92,15 +92,17 @@ internal static class Training
     /// <summary>The accounts and their one-time passwords, printed once (and written to the owner-only CSV when asked).</summary>
     public static async Task PrintAsync(PracticeAccounts made, string? path, CancellationToken cancellationToken)
     {
-        var table = new Table().AddColumns("Trainee", "Role", "Account", "School / district", "One-time password", "Valid until");
+        // One line per account, never wrapped at the console's width: a password broken over two lines would be copied wrong.
+        var validUntil = made.Accounts.Select(a => a.ValidUntil).DefaultIfEmpty(DateTimeOffset.UtcNow).Min();
+        AnsiConsole.MarkupLineInterpolated($"One-time passwords, valid until {SdqEnvironment.ValidUntil(validUntil)}:");
+        Console.Out.WriteLine($"{"Trainee",-8}{"Role",-14}{"Account",-22}{"One-time password",-19}School / district");
         foreach (var account in made.Accounts)
         {
-            table.AddRow(account.Trainee?.ToString("00", CultureInfo.InvariantCulture) ?? "trainer", account.Role, Markup.Escape(account.Name),
-                Markup.Escape(account.School is null ? "" : account.Class is null ? account.School : $"{account.School} {account.Class}"),
-                $"[bold]{account.Password}[/]", SdqEnvironment.ValidUntil(account.ValidUntil));
+            Console.Out.WriteLine(
+                $"{account.Trainee?.ToString("00", CultureInfo.InvariantCulture) ?? "trainer",-8}{account.Role,-14}{account.Name,-22}{account.Password,-19}{(account.School is null ? "" : account.Class is null ? account.School : $"{account.School} {account.Class}")}");
         }
 
-        AnsiConsole.Write(table);
+        Console.Out.Flush();
         if (path is not null)
         {
             var csv = new StringBuilder("trainee,role,account,school_or_district,class,one_time_password,valid_until\n");
@@ -239,16 +241,16 @@ public sealed class TrainingProgressCommand : AsyncCommand<TrainingSettings>
         var progress = await rounds.ProgressAsync(cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
             $"Practice round {info.RoundCode} ({info.Schools} schools, {info.Trainees} trainees; made {info.CreatedAt.ToOffset(TimeSpan.FromHours(8)):yyyy-MM-dd HH:mm}{(info.ResetAt is { } reset ? $", reset {reset.ToOffset(TimeSpan.FromHours(8)):yyyy-MM-dd HH:mm}" : "")} Beijing time)");
-        var table = new Table().AddColumns("Trainee", "School", "School account", "Downloaded", "Returns", "Certified", "Errors open", "Warnings open");
+        // Plain lines, never wrapped at the console's width (a trainer may well pipe it to a file).
+        Console.Out.WriteLine($"{"Trainee",-8}{"School",-13}{"School account",-22}{"Downloaded",-11}{"Returns",-8}{"Certified",-17}{"Errors open",-12}Warnings open");
         foreach (var row in progress)
         {
-            table.AddRow(row.Trainee.Number.ToString("00", CultureInfo.InvariantCulture), Markup.Escape(row.Trainee.SchoolCode), Markup.Escape(row.Trainee.SchoolAccount),
-                row.Downloaded ? "yes" : "no", row.Returns.ToString(CultureInfo.InvariantCulture),
-                row.CertifiedAt is { } at ? at.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "no",
-                row.OpenErrors.ToString(CultureInfo.InvariantCulture), row.OpenWarnings.ToString(CultureInfo.InvariantCulture));
+            var certified = row.CertifiedAt is { } at ? at.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "no";
+            Console.Out.WriteLine(
+                $"{row.Trainee.Number.ToString("00", CultureInfo.InvariantCulture),-8}{row.Trainee.SchoolCode,-13}{row.Trainee.SchoolAccount,-22}{(row.Downloaded ? "yes" : "no"),-11}{row.Returns,-8}{certified,-17}{row.OpenErrors,-12}{row.OpenWarnings}");
         }
 
-        AnsiConsole.Write(table);
+        Console.Out.Flush();
         return 0;
     }
 }

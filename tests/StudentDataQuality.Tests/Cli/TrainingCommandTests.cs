@@ -28,7 +28,7 @@ public sealed class TrainingCommandTests
             Assert.True(created == 0, output);
             foreach (var account in new[] { "practice-trainer", "practice-01-school", "practice-01-district", "practice-01-teacher", "practice-02-school" })
             {
-                Assert.Contains(account, output, StringComparison.Ordinal);
+                Assert.True(output.Contains(account, StringComparison.Ordinal), output);
             }
 
             Assert.Contains("Beijing time", output, StringComparison.Ordinal);
