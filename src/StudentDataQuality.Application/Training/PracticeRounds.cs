@@ -130,6 +130,20 @@ public sealed class PracticeRounds
                 await new CheckRunner(dataSource, _loggers.CreateLogger<CheckRunner>(), _checks).RunAsync(options.RoundCode, options.Actor, cancellationToken: cancellationToken);
                 await new WorksheetIssuer(dataSource, _key, _loggers.CreateLogger<WorksheetIssuer>()).IssueAsync(
                     new WorksheetRequest(options.RoundCode, worksheetsDirectory, options.Actor) { Contact = options.Contact }, cancellationToken: cancellationToken);
+                // The round as the jobs leave it once issued: the portal finds the worksheets' folder in its run.
+                await using (var run = dataSource.CreateCommand("""
+                    INSERT INTO registry.round_run (round_id, stage, sources, output_directory, deadline, closes_on, contact, started_by)
+                    SELECT round_id, 'issued', @sources, @output, current_date + 14, current_date + 28, @contact, @actor FROM registry.round WHERE code = @round
+                    """))
+                {
+                    run.Parameters.AddWithValue("sources", new[] { province.ExportDirectory });
+                    run.Parameters.AddWithValue("output", Path.GetFullPath(worksheetsDirectory));
+                    run.Parameters.AddWithValue("contact", options.Contact);
+                    run.Parameters.AddWithValue("actor", options.Actor);
+                    run.Parameters.AddWithValue("round", options.RoundCode);
+                    await run.ExecuteNonQueryAsync(cancellationToken);
+                }
+
                 accounts = await AddAccountsAsync(dataSource, options, cancellationToken);
                 await using var mark = dataSource.CreateCommand("""
                     INSERT INTO training.practice (round_code, seed, schools, trainees, created_by) VALUES (@round, @seed, @schools, @trainees, @by)

@@ -22,7 +22,7 @@ public sealed class PracticeBrowserTests
     [Fact]
     public async Task ATrainee_DownloadsFixesUploadsAndCertifies_InAPracticeRound_WhichIsThenReset_AndTheMainDatabaseHoldsNothingOfIt()
     {
-        await using var practice = await PracticeScenario.CreateAsync(schools: 6, trainees: 6);
+        await using var practice = await PracticeScenario.CreateAsync(schools: 6, trainees: 4);
         using var temp = new TempFolder();
         _ = HangfireJobs.Storage(practice.Rounds.ConnectionString);
         await using var appDataSource = NpgsqlDataSource.Create(await TestDatabase.AppConnectionStringAsync(practice.Rounds.Database));
@@ -45,6 +45,8 @@ public sealed class PracticeBrowserTests
                 var page = await chromium.NewPageAsync(site);
                 await Authenticators.SignInFirstTimeInBrowserAsync(page, "/school", account.Name, account.Password);
                 await page.GotoAsync("/school");
+                var link = page.GetByRole(AriaRole.Link, new() { Name = "下载问题清单" });
+                Assert.True(await link.CountAsync() == 1, page.Url + "\n" + await page.Locator("body").InnerTextAsync());
                 var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "下载问题清单" }).ClickAsync());
                 var downloaded = Path.Combine(temp.Path, $"{Guid.NewGuid():N}.xlsx");
                 await download.SaveAsAsync(downloaded);
