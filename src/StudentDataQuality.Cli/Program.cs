@@ -91,6 +91,15 @@ app.Configure(config =>
         confirmations.AddCommand<ConfirmationApproveCommand>("approve").WithDescription("Approve a change that waits: applied and re-checked.");
         confirmations.AddCommand<ConfirmationRefuseCommand>("refuse").WithDescription("Refuse a change that waits.");
     });
+    config.AddBranch("training", training =>
+    {
+        training.SetDescription("Practice rounds: a generated province in a database of its own, with practice accounts (every command takes --practice to work on it).");
+        training.AddCommand<TrainingCreateCommand>("create").WithDescription("Make the practice round and its accounts (one-time passwords printed once).")
+            .WithExample("training", "create", "--schools", "12", "--trainees", "10", "--out", "practice-accounts.csv");
+        training.AddCommand<TrainingResetCommand>("reset").WithDescription("Put the practice round back to its start, with new one-time passwords.");
+        training.AddCommand<TrainingRemoveCommand>("remove").WithDescription("Delete the practice round (both of its databases).");
+        training.AddCommand<TrainingProgressCommand>("progress").WithDescription("Each trainee's progress: downloaded, returns, certified, problems left.");
+    });
     config.AddBranch("audit", audit =>
     {
         audit.SetDescription("The audit log.");

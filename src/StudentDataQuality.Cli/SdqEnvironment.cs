@@ -42,7 +42,10 @@ public static class SdqEnvironment
     /// The connection string given by SDQ_DB or appsettings.json (Database:ConnectionString), or null. Either form is
     /// taken: Npgsql's (Host=…;Database=…) or a postgresql:// URL as `sdq db url` prints it.
     /// </summary>
-    public static string? ConfiguredConnectionString() =>
+    public static string? ConfiguredConnectionString() => Target(MainConfiguredConnectionString());
+
+    /// <summary>The configured connection string of the main database, whether or not --practice was given.</summary>
+    public static string? MainConfiguredConnectionString() =>
         (Environment.GetEnvironmentVariable("SDQ_DB") is { Length: > 0 } fromEnvironment
             ? fromEnvironment
             : Configuration["Database:ConnectionString"] is { Length: > 0 } fromSettings ? fromSettings : null) is { } configured
@@ -89,10 +92,39 @@ public static class SdqEnvironment
         return new EmbeddedPostgres(new EmbeddedPostgresOptions { DataDirectory = directory }, LoggerFactory.CreateLogger<EmbeddedPostgres>());
     }
 
+    /// <summary>
+    /// Whether the command works on the practice round (the global --practice option): every connection string the program
+    /// builds then names the practice database (Data.Training.Practice.DatabaseName) on the same server, in <see cref="Target"/>.
+    /// </summary>
+    public static bool PracticeSelected { get; set; }
+
+    /// <summary>
+    /// The one place where --practice swaps the database: the same server, role and password, the practice database's name.
+    /// </summary>
+    public static string? Target(string? connectionString)
+    {
+        if (!PracticeSelected || connectionString is null)
+        {
+            return connectionString;
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        builder.Database = Data.Training.Practice.DatabaseName(builder.Database ?? builder.Username ?? "postgres");
+        return builder.ConnectionString;
+    }
+
+    /// <summary>The main database's connection string: the configured one, or the embedded cluster's (started).</summary>
+    public static string MainConnectionString(string? dataDirectory) => MainConfiguredConnectionString() ?? Embedded(dataDirectory).Start();
+
     /// <summary>Connects to the configured database or starts the embedded one, and brings its schema up to date.</summary>
     public static async Task<NpgsqlDataSource> OpenDatabaseAsync(string? dataDirectory, CancellationToken cancellationToken)
     {
-        var connectionString = ConfiguredConnectionString() ?? Embedded(dataDirectory).Start();
+        var connectionString = Target(MainConnectionString(dataDirectory))!;
+        if (PracticeSelected)
+        {
+            await EnsurePracticeAsync(connectionString, cancellationToken);
+        }
+
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         builder.UseLoggerFactory(LoggerFactory);
         var dataSource = builder.Build();
@@ -115,6 +147,29 @@ public static class SdqEnvironment
     }
 
     /// <summary>
+    /// With --practice: the practice database must exist and be marked as one (training.practice), else a user error saying
+    /// how to make one. Nothing is created: a practice database comes from `sdq training create` only.
+    /// </summary>
+    private static async Task EnsurePracticeAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var database = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        try
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT to_regclass('training.practice') IS NOT NULL AND EXISTS (SELECT 1 FROM training.practice)", connection);
+            if (await command.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                throw new UserErrorException(new UserMessage("Training.NotMarked", database));
+            }
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidCatalogName)
+        {
+            throw new UserErrorException(new UserMessage("Cli.TrainingNoPracticeRound", database), e);
+        }
+    }
+
+    /// <summary>
     /// The web portal's connection: SDQ_WEB_DB or Web:ConnectionString when given (the operator gives it the sdq_app role);
     /// with the embedded cluster, sdq_app with a password the program keeps in the database folder (mode 600) and sets at
     /// each start. Null when a configured database has no portal connection: the portal then uses the main one.
@@ -125,7 +180,7 @@ public static class SdqEnvironment
         if ((Environment.GetEnvironmentVariable("SDQ_WEB_DB") is { Length: > 0 } fromEnvironment ? fromEnvironment
                 : Configuration["Web:ConnectionString"] is { Length: > 0 } fromSettings ? fromSettings : null) is { } configured)
         {
-            return FromUrl(configured);
+            return Target(FromUrl(configured));
         }
 
         if (ConfiguredConnectionString() is not null)
@@ -137,7 +192,7 @@ public static class SdqEnvironment
         var password = embedded.LoadOrCreateSecret("app-role-password",
             () => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).ToLowerInvariant());
         await Data.Access.AppRole.SetPasswordAsync(owner, password, cancellationToken);
-        return Data.Access.AppRole.ConnectionString(embedded.ConnectionStringIfInitialised()!, password);
+        return Target(Data.Access.AppRole.ConnectionString(embedded.ConnectionStringIfInitialised()!, password));
     }
 
     /// <summary>

@@ -13,4 +13,13 @@ public class SdqSettings : CommandSettings
     [CommandOption("--data-dir <DIR>")]
     [Description("Folder of the embedded database (default: under the user's local data folder; /var/lib/studentdataquality/db for root). Ignored when SDQ_DB is set.")]
     public string? DataDirectory { get; init; }
+
+    /// <summary>Set once, as the options are read: every database this command opens is then the practice round's.</summary>
+    [CommandOption("--practice")]
+    [Description("Work on the practice round (sdq training create): the practice database beside the main one, instead of the main one.")]
+    public bool Practice
+    {
+        get => SdqEnvironment.PracticeSelected;
+        init => SdqEnvironment.PracticeSelected |= value;
+    }
 }
