@@ -116,7 +116,7 @@ public sealed class TrendTables(IStringLocalizer<ManagerText> text)
     public IReadOnlyList<TrendColumn<RuleTrend>> Rules() =>
     [
         new(text["Col.Round"], ReportFormat.Text, r => r.RoundCode, 18),
-        new(text["Col.Rule"], ReportFormat.Text, r => r.RuleId, 8),
+        new(text["Col.Rule"], ReportFormat.Text, r => r.RuleId, 8, r => HelpText.RulePath(r.RuleId)),
         new(text["Col.RuleTitle"], ReportFormat.Text, r => Languages.English ? r.TitleEn : r.TitleZh, 36),
         new(text["Col.Severity"], ReportFormat.Text, r => r.Severity switch
         {

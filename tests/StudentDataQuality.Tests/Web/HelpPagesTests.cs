@@ -187,6 +187,42 @@ public sealed partial class HelpPagesTests(PortalRound fixture) : IClassFixture<
         Assert.Equal(failing.Split(',').Order(StringComparer.Ordinal), RuleLinks(receipt).Distinct().Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public async Task TheDataTeamsExplanations_ItsConsole_AndTheManagersRuleTrends_LinkEachRuleId_ToItsPage()
+    {
+        // A school's diligent return leaves explanations waiting for review: the school (not the one with the most answers,
+        // which another test returns) with the most confirmations among its answers.
+        var answers = RegistrarAnswers.Load(fixture.Province.RegistrarAnswersPath);
+        var issuedTo = (await db.ScalarAsync<string>("SELECT string_agg(school_code, ',') FROM exchange.worksheet WHERE round_id = @r",
+            ("r", fixture.Run.RoundId))).Split(',');
+        var busiest = issuedTo.MaxBy(s => answers.GetValueOrDefault(s)?.Count ?? 0);
+        var code = issuedTo.Where(s => s != busiest)
+            .MaxBy(s => answers.GetValueOrDefault(s)?.Count(a => a.Action == StudentDataQuality.Worksheets.WorksheetAction.Confirmed) ?? 0)!;
+        using var school = await SignedInAsync("help-explaining", AccountRole.School, code);
+        var worksheetId = await db.ScalarAsync<Guid>("SELECT worksheet_id FROM exchange.worksheet WHERE round_id = @r AND school_code = @s",
+            ("r", fixture.Run.RoundId), ("s", code));
+        var issued = await (await school.GetAsync($"/school/worksheets/{worksheetId}")).Content.ReadAsByteArrayAsync();
+        var edited = RegistrarSimulator.Edit(issued, answers.GetValueOrDefault(code) ?? [], RegistrarStyle.Diligent, 31);
+        Assert.Equal(HttpStatusCode.Redirect, (await school.UploadAsync("/school", "/school/returns", "returned.xlsx", edited.Workbook)).StatusCode);
+        var explained = (await db.ScalarAsync<string?>("""
+            SELECT string_agg(DISTINCT split_part(f, '|', 1), ',') FROM exchange.explanation e, unnest(e.fingerprints) f WHERE e.school_code = @s AND e.status = 'pending'
+            """, ("s", code)))?.Split(',') ?? [];
+        Assert.NotEmpty(explained);
+
+        using var team = await SignedInAsync("help-team", AccountRole.DataTeam);
+        var list = await PageAsync(team, "/team/explanations?school=" + code);
+        Assert.Equal(explained.Order(StringComparer.Ordinal), RuleLinks(list).Distinct().Order(StringComparer.Ordinal));
+        var console = await PageAsync(team, "/team");
+        Assert.Superset(explained.ToHashSet(), RuleLinks(console).ToHashSet());
+
+        // The manager's table of the round's rules: every row's rule id is a link to its page.
+        using var manager = await SignedInAsync("help-trends", AccountRole.Manager);
+        var trends = await PageAsync(manager, "/trends");
+        var found = (await db.ScalarAsync<string>("SELECT string_agg(DISTINCT rule_id, ',') FROM quality.finding WHERE round_id = @r",
+            ("r", fixture.Run.RoundId))).Split(',');
+        Assert.Superset(found.ToHashSet(), RuleLinks(trends).ToHashSet());
+    }
+
     private async Task<PortalBrowser> SignedInAsync(string name, AccountRole role, string? school = null)
     {
         var browser = new PortalBrowser(fixture.Site);
