@@ -124,7 +124,7 @@ public static class RulesPdf
         }
 
         private void Labelled(string label, string text) =>
-            Paragraph(Text(label, language) + " " + SheetTextFit.Clean(text), TextSize, XBrushes.Black);
+            Paragraph(Text(label, language) + " " + Clean(text), TextSize, XBrushes.Black);
 
         /// <summary>One example as two columns: the wrong value, then its right form, each wrapped within its column.</summary>
         private void Example(string wrong, string right)
@@ -139,32 +139,30 @@ public static class RulesPdf
                 NewPage();
             }
 
-            for (var i = 0; i < lines; i++)
+            // The wrong value whole, then the right one: a reader that follows the drawing order (copying, pdftotext -raw) keeps each together.
+            for (var i = 0; i < left.Count; i++)
             {
-                var y = _y + (i * SheetTextFit.LineHeight(TextSize));
-                if (i < left.Count)
-                {
-                    Graphics.DrawString(left[i], Fit.Font(TextSize), XBrushes.DarkRed, new XRect(Margin + 20, y, column, SheetTextFit.LineHeight(TextSize)), XStringFormats.TopLeft);
-                }
+                Graphics.DrawString(left[i], Fit.Font(TextSize), XBrushes.DarkRed,
+                    new XRect(Margin + 20, _y + (i * SheetTextFit.LineHeight(TextSize)), column, SheetTextFit.LineHeight(TextSize)), XStringFormats.TopLeft);
+            }
 
-                if (i < rightLines.Count)
-                {
-                    Graphics.DrawString(rightLines[i], Fit.Font(TextSize), XBrushes.DarkGreen, new XRect(Margin + 20 + column, y, column, SheetTextFit.LineHeight(TextSize)),
-                        XStringFormats.TopLeft);
-                }
+            for (var i = 0; i < rightLines.Count; i++)
+            {
+                Graphics.DrawString(rightLines[i], Fit.Font(TextSize), XBrushes.DarkGreen,
+                    new XRect(Margin + 20 + column, _y + (i * SheetTextFit.LineHeight(TextSize)), column, SheetTextFit.LineHeight(TextSize)), XStringFormats.TopLeft);
             }
 
             _y += height + 2;
         }
 
         /// <summary>An example's value as drawn: an empty value said as such, anything else cleaned of control characters.</summary>
-        private string Shown(string value) => SheetTextFit.Clean(value) is { Length: > 0 } text ? $"“{text}”" : Text("EmptyValue", language);
+        private string Shown(string value) => Clean(value) is { Length: > 0 } text ? $"“{text}”" : Text("EmptyValue", language);
 
         /// <summary>Text wrapped to the width, continued on the next page when it reaches the bottom.</summary>
         private void Paragraph(string text, double size, XBrush brush)
         {
             var lineHeight = SheetTextFit.LineHeight(size);
-            foreach (var line in Fit.Wrap(SheetTextFit.Clean(text), _width, size))
+            foreach (var line in Fit.Wrap(Clean(text), _width, size))
             {
                 if (_y + lineHeight > _bottom)
                 {
@@ -177,6 +175,13 @@ public static class RulesPdf
 
             _y += 2;
         }
+
+        /// <summary>
+        /// The catalogue's own text as drawn: control characters (a line break, a tab) as a space, everything else kept, so
+        /// that an example of a garbled value ("�") shows what the registrar will see.
+        /// </summary>
+        private static string Clean(string? text) =>
+            string.IsNullOrEmpty(text) ? "" : string.Concat(text.Select(c => char.IsControl(c) ? ' ' : c)).Trim();
 
         private XGraphics Graphics => _graphics ?? throw new InvalidOperationException("No page.");
 
