@@ -18,7 +18,7 @@ public sealed record IngestOutcome(bool Refused, string Text, string? ReceiptPat
 /// Hangfire retries it; a refused file is not a failure but the school's to fix: the job succeeds with the refusal as its
 /// result, and the refusal is in the audit log.
 /// </summary>
-public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, AccountStore accounts)
+public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, AccountStore accounts, JobSettings? settings = null)
 {
     /// <summary>The account a job acts as when none is given: the pipeline, for the data team.</summary>
     public const string PipelineAccount = "job:ingest";
@@ -118,7 +118,7 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
             var (i, outcome) = (received[k], outcomes[k]);
             results[i] = outcome switch
             {
-                { Result: { } result } => (files[i].Path, await WriteReceiptAsync(result, files[i].Receipts), null),
+                { Result: { } result } => (files[i].Path, await WriteReceiptAsync(result, files[i].Receipts, settings?.RuleHelp), null),
                 { Refusal: { } refusal } => (files[i].Path, Refused(refusal), null),
                 _ => (files[i].Path, null, outcome.Failure),
             };
@@ -132,14 +132,14 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
     private static IngestOutcome Refused(WorksheetRejectedException refusal) =>
         new(true, $"refused ({refusal.Code}): {refusal.MessageIn(WorksheetLanguage.English)}", null);
 
-    private static async Task<IngestOutcome> WriteReceiptAsync(IngestResult result, string receipts)
+    private static async Task<IngestOutcome> WriteReceiptAsync(IngestResult result, string receipts, RuleHelp? ruleHelp)
     {
         OwnerOnly.CreateDirectory(receipts);
         var receiptPath = Path.Combine(receipts, ReceiptWriter.FileName(result.Receipt));
         var partial = receiptPath + ".partial";
         await using (var output = OwnerOnly.Create(partial))
         {
-            ReceiptWriter.Write(result.Receipt, output);
+            ReceiptWriter.Write(result.Receipt, output, ruleHelp);
         }
 
         File.Move(partial, receiptPath, overwrite: true);

@@ -23,4 +23,10 @@ public sealed record JobSettings
 
     /// <summary>Where the daily reminders are written.</summary>
     public required string Reports { get; init; }
+
+    /// <summary>
+    /// The portal's public address (Web:PublicUrl): the worksheets the jobs issue name each problem's rule page in its note,
+    /// the receipts they write link them (none: no links).
+    /// </summary>
+    public Worksheets.RuleHelp? RuleHelp { get; init; }
 }

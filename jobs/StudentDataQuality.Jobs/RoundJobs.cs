@@ -97,6 +97,7 @@ public sealed class RoundJobs(RoundRuns runs, ExtractService extract, CheckRunne
                 var files = await issuer.IssueAsync(new WorksheetRequest(roundCode, run.OutputDirectory, $"{Actor}@{settings.WorkerName}")
                 {
                     School = school, Workers = 1, OnlyChanged = true, Manifest = false, Deadline = run.Deadline, Contact = run.Contact,
+                    RuleHelp = settings.RuleHelp,
                     Language = run.Language == "en" ? WorksheetLanguage.English : WorksheetLanguage.Chinese,
                 }, cancellationToken: cancellationToken);
                 issued += files.Count;

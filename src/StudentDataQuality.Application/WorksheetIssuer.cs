@@ -50,6 +50,9 @@ public sealed record WorksheetRequest(string RoundCode, string OutputDirectory, 
 
     /// <summary>Write manifest.csv (off for a job issuing one school into a folder that other jobs share).</summary>
     public bool Manifest { get; init; } = true;
+
+    /// <summary>The portal's public address: each problem cell's note then names its rule's page (none: no address).</summary>
+    public RuleHelp? RuleHelp { get; init; }
 }
 
 /// <summary>One line of the manifest: a school's workbook (and how long it took to make and keep).</summary>
@@ -155,7 +158,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
         var versions = school.Records.ToDictionary(r => r.RecordId.ToString(CultureInfo.InvariantCulture), r => r.RecordVersion);
 
         using var buffer = new MemoryStream();
-        WorkbookWriter.Write(document, buffer, request.Language);
+        WorkbookWriter.Write(document, buffer, request.Language, request.RuleHelp);
         var bytes = buffer.ToArray();
         var folder = Path.Combine(request.OutputDirectory, SafeFolder(school.DistrictCode, school.DistrictName));
         OwnerOnly.CreateDirectory(folder);

@@ -88,6 +88,9 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
     /// </summary>
     public StudentDataQuality.Data.Training.PracticeInfo? Practice { get; init; }
 
+    /// <summary>The portal's public address (Web:PublicUrl), which the receipts it writes link their rules' pages to; none: no links.</summary>
+    public RuleHelp? RuleHelp { get; init; }
+
     /// <summary>Where rounds started from the web write their worksheets (a folder per round); every worker must reach it.</summary>
     public string Worksheets { get; init; } = Path.Combine(Path.GetTempPath(), "sdq-worksheets");
 }

@@ -666,7 +666,7 @@ internal static class SchoolPages
                 {
                     receipt = JsonSerializer.Deserialize<Receipt>(json, Receipt.JsonOptions)!;
                     using var output = new MemoryStream();
-                    ReceiptWriter.Write(receipt, output, watermark.Practice);
+                    ReceiptWriter.Write(receipt, output, context.RequestServices.GetRequiredService<PortalSettings>().RuleHelp, watermark.Practice);
                     return XlsxWatermark.Apply(output.ToArray(), watermark, language);
                 }, cancel);
                 return new ExportContent(ReceiptWriter.FileName(receipt!), receipt!.Rows.Count, ReceiptFields(receipt), bytes);

@@ -14,14 +14,17 @@ namespace StudentDataQuality.Worksheets;
 /// </summary>
 public static partial class ReceiptWriter
 {
-    /// <summary>Writes the receipt, in <see cref="Receipt.Language"/>, to <paramref name="output"/> (left open).</summary>
+    /// <summary>
+    /// Writes the receipt, in <see cref="Receipt.Language"/>, to <paramref name="output"/> (left open). With
+    /// <paramref name="ruleHelp"/>, every row that still fails a check, and every problem still open, links to its rules' pages.
+    /// </summary>
     /// <param name="practice">Written in a practice database (the export's <c>Watermark.Practice</c>): the title line says "练习 / Practice".</param>
-    public static void Write(Receipt receipt, Stream output, bool practice = false)
+    public static void Write(Receipt receipt, Stream output, RuleHelp? ruleHelp = null, bool practice = false)
     {
         ArgumentNullException.ThrowIfNull(receipt);
         ArgumentNullException.ThrowIfNull(output);
         Validate(receipt);
-        new ReceiptBuilder(receipt, practice).Save(output);
+        new ReceiptBuilder(receipt, ruleHelp, practice).Save(output);
     }
 
     /// <summary>
@@ -187,12 +190,14 @@ internal sealed class ReceiptBuilder
     private readonly WorksheetLanguage _language;
     private readonly IReadOnlyList<ReceiptRow> _rows;
     private readonly char? _sentinel;
+    private readonly RuleHelp? _ruleHelp;
 
     private readonly bool _practice;
 
-    public ReceiptBuilder(Receipt receipt, bool practice = false)
+    public ReceiptBuilder(Receipt receipt, RuleHelp? ruleHelp = null, bool practice = false)
     {
         _receipt = receipt;
+        _ruleHelp = ruleHelp;
         _practice = practice;
         _language = receipt.Language;
         // Stable: a missing row reported at the Excel row where it was issued stays after the row now there.
@@ -420,6 +425,7 @@ internal sealed class ReceiptBuilder
             (Text("HeaderChanges"), 44, true),
             (Text("HeaderReasons"), 60, true),
             (Text("HeaderStillFailing"), 44, true),
+            .. HelpColumn(),
         ];
         WriteHeader(sheet, columns);
 
@@ -440,6 +446,7 @@ internal sealed class ReceiptBuilder
             SetDisplay(sheet.Cell(excelRow, 6), changes);
             SetDisplay(sheet.Cell(excelRow, 7), reasons);
             SetDisplay(sheet.Cell(excelRow, 8), failing);
+            LinkRules(sheet.Cell(excelRow, 9), row.StillFailing.Select(p => p.RuleId));
             var height = Math.Max(Height(changes, columns[5].Width), Math.Max(Height(reasons, columns[6].Width), Height(failing, columns[7].Width)));
             if (height > LineHeight + 3)
             {
@@ -462,6 +469,7 @@ internal sealed class ReceiptBuilder
             (Text("HeaderProblem"), 44, true),
             (Text("HeaderValue"), 24, true),
             (Text("HeaderAwaitingReview"), 12, false),
+            .. HelpColumn(),
         ];
         WriteHeader(sheet, columns);
 
@@ -484,6 +492,8 @@ internal sealed class ReceiptBuilder
                 SetDisplay(flag, Text("AwaitingReviewYes"));
                 Colour(flag, ReceiptOutcome.AwaitingReview);
             }
+
+            LinkRules(sheet.Cell(excelRow, 9), [problem.RuleId]);
 
             var height = Math.Max(Height(problem.Title ?? "", columns[5].Width), Height(problem.Value ?? "", columns[6].Width));
             if (height > LineHeight + 3)
@@ -524,6 +534,32 @@ internal sealed class ReceiptBuilder
             .AllowElement(XLSheetProtectionElements.AutoFilter)
             .AllowElement(XLSheetProtectionElements.FormatColumns)
             .AllowElement(XLSheetProtectionElements.FormatRows);
+    }
+
+    /// <summary>The last column of a table, with the rules' pages: only when the portal's address is known.</summary>
+    private (string Header, int Width, bool Wrap)[] HelpColumn() => _ruleHelp is null ? [] : [(Text("HeaderRuleHelp"), 44, true)];
+
+    /// <summary>
+    /// The pages of the rules (each once, in order) as text, one address a line, and the first as the cell's hyperlink (a
+    /// cell holds one): a click opens it, and every address can be copied.
+    /// </summary>
+    private void LinkRules(IXLCell cell, IEnumerable<string> ruleIds)
+    {
+        if (_ruleHelp is null)
+        {
+            return;
+        }
+
+        var urls = ruleIds.Distinct(StringComparer.Ordinal).Select(_ruleHelp.UrlOf).ToList();
+        if (urls.Count == 0)
+        {
+            return;
+        }
+
+        SetDisplay(cell, string.Join('\n', urls));
+        cell.Hyperlink = new XLHyperlink(new Uri(urls[0], UriKind.Absolute));
+        cell.Style.Font.FontColor = XLColor.FromArgb(0x05, 0x63, 0xC1);
+        cell.Style.Font.Underline = XLFontUnderlineValues.Single;
     }
 
     private string ChangeLine(ReceiptChange change)

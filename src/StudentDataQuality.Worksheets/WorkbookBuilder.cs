@@ -28,11 +28,13 @@ internal sealed class WorkbookBuilder
     private readonly IReadOnlyList<WorksheetRow> _rows;
     private readonly char? _sentinel;
     private readonly string _author;
+    private readonly RuleHelp? _ruleHelp;
     private readonly Dictionary<string, string> _listFormulas = new(StringComparer.Ordinal);
     private string _actionListFormula = "";
 
-    public WorkbookBuilder(WorksheetDocument document, WorksheetLanguage language)
+    public WorkbookBuilder(WorksheetDocument document, WorksheetLanguage language, RuleHelp? ruleHelp = null)
     {
+        _ruleHelp = ruleHelp;
         _document = document;
         _language = language;
         _columns = WorksheetLayout.Columns(document.Fields, language);
@@ -337,6 +339,12 @@ internal sealed class WorkbookBuilder
             if (!string.IsNullOrWhiteSpace(problem.Detail))
             {
                 note.Append('\n').Append(Format("NoteDetail", problem.Detail));
+            }
+
+            // A note cannot hold a hyperlink: the address as text, on a line of its own, for the registrar to copy.
+            if (_ruleHelp is not null)
+            {
+                note.Append('\n').Append(Format("NoteHelp", _ruleHelp.UrlOf(problem.RuleId)));
             }
         }
 

@@ -16,13 +16,17 @@ public static class WorkbookWriter
     /// <summary>Excel's limit for the text of one cell.</summary>
     public const int MaxCellText = 32_767;
 
-    /// <summary>Writes the workbook to <paramref name="output"/> (left open). Throws for a document it cannot write exactly.</summary>
-    public static void Write(WorksheetDocument document, Stream output, WorksheetLanguage language = WorksheetLanguage.Chinese)
+    /// <summary>
+    /// Writes the workbook to <paramref name="output"/> (left open). Throws for a document it cannot write exactly. With
+    /// <paramref name="ruleHelp"/>, every problem cell's note ends each problem with the address of its rule's page.
+    /// </summary>
+    public static void Write(WorksheetDocument document, Stream output, WorksheetLanguage language = WorksheetLanguage.Chinese,
+        RuleHelp? ruleHelp = null)
     {
         ArgumentNullException.ThrowIfNull(document);
         ArgumentNullException.ThrowIfNull(output);
         Validate(document);
-        new WorkbookBuilder(document, language).Save(output);
+        new WorkbookBuilder(document, language, ruleHelp).Save(output);
     }
 
     /// <summary>

@@ -1,10 +1,13 @@
 using System.ComponentModel;
+using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using StudentDataQuality.Data.Quality;
+using StudentDataQuality.Worksheets;
+using StudentDataQuality.Worksheets.Help;
 
 namespace StudentDataQuality.Cli.Commands;
 
@@ -77,7 +80,7 @@ public sealed class CheckCommand : AsyncCommand<CheckSettings>
 public sealed class RulesSettings : SdqSettings
 {
     [CommandOption("--doc <FILE>")]
-    [Description("Write the catalogue as a Markdown document for registrars and the data team.")]
+    [Description("Write the catalogue for registrars and the data team: FILE.md as Markdown, FILE.pdf as a printable PDF (in the command line's language).")]
     public string? Document { get; init; }
 }
 
@@ -88,7 +91,20 @@ public sealed class RulesCommand : Command<RulesSettings>
     {
         if (settings.Document is { } path)
         {
-            File.WriteAllText(path, Document(RuleCatalog.All), new UTF8Encoding(false));
+            // The file's extension picks the format; anything else is refused before a file is made.
+            switch (Path.GetExtension(path).ToLowerInvariant())
+            {
+                case ".md":
+                    File.WriteAllText(path, Document(RuleCatalog.All), new UTF8Encoding(false));
+                    break;
+                case ".pdf":
+                    File.WriteAllBytes(path, Pdf(RuleCatalog.All, CultureInfo.CurrentUICulture.Name.StartsWith("zh", StringComparison.OrdinalIgnoreCase)
+                        ? WorksheetLanguage.Chinese : WorksheetLanguage.English));
+                    break;
+                default:
+                    throw new UserErrorException(new UserMessage("Rules.DocFormatUnknown", Path.GetFileName(path)));
+            }
+
             AnsiConsole.WriteLine($"Wrote the catalogue of {RuleCatalog.All.Count} rules to {path}.");
             return 0;
         }
@@ -102,6 +118,15 @@ public sealed class RulesCommand : Command<RulesSettings>
 
         AnsiConsole.Write(table);
         return 0;
+    }
+
+    /// <summary>The catalogue as a printable A4 PDF in one language (the command line's): the same content as <see cref="Document"/>.</summary>
+    public static byte[] Pdf(IReadOnlyList<StudentDataQuality.Data.Quality.Rule> rules, WorksheetLanguage language)
+    {
+        var english = language == WorksheetLanguage.English;
+        return RulesPdf.Render([.. rules.Select(r => new RuleSheet(r.Id, english ? r.TitleEn : r.TitleZh,
+            string.Equals(r.Severity, "error", StringComparison.OrdinalIgnoreCase), r.StageName, r.Fields, english ? r.WhyEn : r.WhyZh,
+            english ? r.FixEn : r.FixZh, r.Explainable, [.. r.Examples.Select(e => (e.Wrong, e.Right))]))], language);
     }
 
     public static string Document(IReadOnlyList<StudentDataQuality.Data.Quality.Rule> rules)

@@ -10,6 +10,7 @@ using StudentDataQuality.Application;
 using StudentDataQuality.Cli.Hosting;
 using StudentDataQuality.Data.Access;
 using StudentDataQuality.Web;
+using StudentDataQuality.Worksheets;
 
 namespace StudentDataQuality.Cli.Commands;
 
@@ -38,6 +39,28 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
 
     /// <summary>Where the portal listens unless told: Web:Urls, else http://127.0.0.1:5080.</summary>
     public static string DefaultUrls => SdqEnvironment.Configuration["Web:Urls"] is { Length: > 0 } configured ? configured : "http://127.0.0.1:5080";
+
+    /// <summary>The setting of the portal's public address, what registrars type to reach it (e.g. https://sdq.edu.example).</summary>
+    public const string PublicUrlSetting = "Web:PublicUrl";
+
+    /// <summary>
+    /// The portal's public address, which files link their rules' pages to: Web:PublicUrl, else the first of
+    /// <paramref name="urls"/> (default <see cref="DefaultUrls"/>), a listen-on-every-address host (*, +, 0.0.0.0, [::])
+    /// read as localhost.
+    /// </summary>
+    /// <exception cref="UserErrorException">The address is not an absolute http or https one (Rules.HelpAddressInvalid, naming the setting).</exception>
+    public static RuleHelp PublicAddress(string? urls = null)
+    {
+        if (SdqEnvironment.Configuration[PublicUrlSetting] is { Length: > 0 } configured)
+        {
+            return RuleHelp.From(configured, PublicUrlSetting);
+        }
+
+        var first = (urls ?? DefaultUrls).Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+        var address = System.Text.RegularExpressions.Regex.Replace(first, @"^(https?://)(\*|\+|0\.0\.0\.0|\[::\])(?=[:/]|$)", "${1}localhost",
+            System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        return RuleHelp.From(address, urls is null && SdqEnvironment.Configuration["Web:Urls"] is not { Length: > 0 } ? PublicUrlSetting : "Web:Urls");
+    }
 
     /// <summary>Runs the portal until Ctrl+C (or SIGTERM): as the sdq_app role, the owner's connection used only to prepare the database.</summary>
     public static async Task RunAsync(string? dataDirectory, string urls, string exports, CancellationToken cancellationToken)
@@ -87,6 +110,7 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
             Returns = JobHost.Returns(SdqEnvironment.Configuration),
             SecondFactor = SecondFactorSettings.FromConfiguration(SdqEnvironment.Configuration),
             ExportRules = Portal.ExportSettingsFrom(SdqEnvironment.Configuration),
+            RuleHelp = PublicAddress(urls),
         }, SdqEnvironment.Configuration));
         await app.StartAsync(cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"The portal is at {urls} (Ctrl+C stops it). Give accounts a one-time password with `sdq user reset <account>`.");

@@ -88,6 +88,8 @@ public sealed class WorksheetsCommand : AsyncCommand<WorksheetsSettings>
         CancellationToken cancellationToken)
     {
         var issuer = new WorksheetIssuer(dataSource, SdqEnvironment.SigningKey(dataDirectory), SdqEnvironment.LoggerFactory.CreateLogger<WorksheetIssuer>());
+        // Each problem cell's note names its rule's page on the portal (Web:PublicUrl).
+        request = request.RuleHelp is null ? request with { RuleHelp = WebCommand.PublicAddress() } : request;
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var files = await Progress.RunAsync("Writing worksheets", null,
             progress => issuer.IssueAsync(request, new Progress<int>(n => progress.Report(n)), cancellationToken));

@@ -60,6 +60,7 @@ public static class JobHost
             WorksheetBatch = configuration.GetValue("Worker:WorksheetBatch", 10),
             Checks = Checks(configuration),
             Returns = Returns(configuration),
+            RuleHelp = Commands.WebCommand.PublicAddress(),
         };
     }
 
