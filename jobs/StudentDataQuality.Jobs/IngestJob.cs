@@ -113,12 +113,13 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
         }
 
         var outcomes = await Task.WhenAll(handed);
+        var practice = outcomes.Any(o => o.Result is not null) && await ingest.IsPracticeAsync(cancellationToken);
         for (var k = 0; k < outcomes.Length; k++)
         {
             var (i, outcome) = (received[k], outcomes[k]);
             results[i] = outcome switch
             {
-                { Result: { } result } => (files[i].Path, await WriteReceiptAsync(result, files[i].Receipts, settings?.RuleHelp), null),
+                { Result: { } result } => (files[i].Path, await WriteReceiptAsync(result, files[i].Receipts, settings?.RuleHelp, practice), null),
                 { Refusal: { } refusal } => (files[i].Path, Refused(refusal), null),
                 _ => (files[i].Path, null, outcome.Failure),
             };
@@ -132,14 +133,14 @@ public sealed class IngestJob(ReturnIngest ingest, ReturnBatcher batcher, Accoun
     private static IngestOutcome Refused(WorksheetRejectedException refusal) =>
         new(true, $"refused ({refusal.Code}): {refusal.MessageIn(WorksheetLanguage.English)}", null);
 
-    private static async Task<IngestOutcome> WriteReceiptAsync(IngestResult result, string receipts, RuleHelp? ruleHelp)
+    private static async Task<IngestOutcome> WriteReceiptAsync(IngestResult result, string receipts, RuleHelp? ruleHelp, bool practice)
     {
         OwnerOnly.CreateDirectory(receipts);
         var receiptPath = Path.Combine(receipts, ReceiptWriter.FileName(result.Receipt));
         var partial = receiptPath + ".partial";
         await using (var output = OwnerOnly.Create(partial))
         {
-            ReceiptWriter.Write(result.Receipt, output, ruleHelp);
+            ReceiptWriter.Write(result.Receipt, output, ruleHelp, practice);
         }
 
         File.Move(partial, receiptPath, overwrite: true);

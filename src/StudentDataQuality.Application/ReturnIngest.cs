@@ -69,6 +69,13 @@ public sealed class ReturnIngest(NpgsqlDataSource dataSource, SigningKey key, Re
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
 
     /// <summary>
+    /// Whether the returns are taken into a practice database (training.practice holds its row): their receipts then say
+    /// "练习 / Practice" in their title line, wherever they are written (the command line, the jobs, the portal).
+    /// </summary>
+    public async Task<bool> IsPracticeAsync(CancellationToken cancellationToken = default) =>
+        await Data.Training.Practice.FindAsync(dataSource, cancellationToken) is not null;
+
+    /// <summary>
     /// Called after each step inside the transaction: "return" and "versions" for each file, "recheck" once, "receipt" for
     /// each file. A test fails there to prove nothing is half-applied.
     /// </summary>

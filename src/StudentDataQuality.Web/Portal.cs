@@ -144,8 +144,7 @@ public static class Portal
 
         builder.Services.AddSingleton(settings);
         // A practice database (training.practice holds its row), read once: every page then says so (Shell, PracticePages).
-        builder.Services.AddSingleton(new PortalPractice(settings.Practice
-            ?? StudentDataQuality.Data.Training.Practice.FindAsync(settings.DataSource).GetAwaiter().GetResult()));
+        builder.Services.AddSingleton(new PortalPractice(settings.Practice ?? PracticeMarker(settings.DataSource)));
         builder.Services.AddSingleton(settings.DataSource);
         // An unknown account is checked against a decoy hash: its answer takes as long as a wrong password's.
         builder.Services.AddSingleton(new SignIns(settings.DataSource, settings.SignInPolicy with
@@ -557,6 +556,22 @@ public static class Portal
     }
 
     /// <summary>The signed-in account as its session's claims name it.</summary>
+    /// <summary>
+    /// The practice marker when the host did not read it (<see cref="PortalSettings.Practice"/>; `sdq web` does): a database that
+    /// cannot be reached while the portal is built is taken as a real one (every page then answers with its own error).
+    /// </summary>
+    private static StudentDataQuality.Data.Training.PracticeInfo? PracticeMarker(NpgsqlDataSource dataSource)
+    {
+        try
+        {
+            return StudentDataQuality.Data.Training.Practice.FindAsync(dataSource).GetAwaiter().GetResult();
+        }
+        catch (NpgsqlException e) when (e is not PostgresException)
+        {
+            return null;
+        }
+    }
+
     public static Account AccountOf(ClaimsPrincipal user)
     {
         ArgumentNullException.ThrowIfNull(user);

@@ -8,6 +8,7 @@ using StudentDataQuality.Data.Migrations;
 using StudentDataQuality.Data.Quality;
 using StudentDataQuality.Data.Staging;
 using StudentDataQuality.Data.Training;
+using StudentDataQuality.Worksheets;
 
 namespace StudentDataQuality.Application.Training;
 
@@ -17,7 +18,10 @@ public sealed record PracticeOptions(int Schools, int Trainees, int Seed, string
     /// <summary>The round's code in the practice database (never a real round's: the database is a separate one anyway).</summary>
     public string RoundCode { get; init; } = "practice";
 
-    public string Contact { get; init; } = "练习 / Practice";
+    public string Contact { get; init; } = Practice.Label;
+
+    /// <summary>The portal's public address the worksheets' notes link their rules' pages to (Web:PublicUrl); none: no links.</summary>
+    public RuleHelp? RuleHelp { get; init; }
 }
 
 /// <summary>The generated province a practice round is made from: its registry export folder and round date.</summary>
@@ -32,8 +36,9 @@ public sealed record PracticeAccounts(string Database, PracticeInfo Info, IReadO
 /// <summary>
 /// Practice rounds (docs/training.md): a practice database beside the main one on the same server
 /// (<see cref="Practice.DatabaseName"/>), made from a generated province, with practice accounts for each trainee and a
-/// snapshot of its start (<c>…_start</c>, a template database) that a reset copies back. Nothing here connects to the main
-/// database: the server connection is used only to create and drop the two practice databases.
+/// snapshot of its start (<c>…_start</c>, a template database) that a reset copies back. The server connection (the main
+/// database's, as its owner) is used only to look up, create and drop the two practice databases; nothing is read from or
+/// written to the main database, and a database is dropped only when it carries the practice marker (training.practice).
 /// </summary>
 public sealed class PracticeRounds
 {
@@ -59,12 +64,21 @@ public sealed class PracticeRounds
         _server = serverConnectionString;
         Database = Practice.DatabaseName(mainDatabase);
         StartDatabase = Database + "_start";
+        // PostgreSQL cuts a name at 63 bytes: a longer one would name another database (the main one, or each other).
+        if (System.Text.Encoding.UTF8.GetByteCount(StartDatabase) > MaxNameBytes)
+        {
+            throw new UserErrorException(new UserMessage("Training.NameTooLong", mainDatabase, MaxNameBytes - "_practice_start".Length));
+        }
+
         _key = key ?? throw new ArgumentNullException(nameof(key));
         _passwords = passwords ?? throw new ArgumentNullException(nameof(passwords));
         _policy = policy ?? SignInPolicy.Default;
         _checks = checks;
         _loggers = loggers ?? NullLoggerFactory.Instance;
     }
+
+    /// <summary>The longest database name PostgreSQL keeps whole (NAMEDATALEN − 1).</summary>
+    private const int MaxNameBytes = 63;
 
     /// <summary>The practice database.</summary>
     public string Database { get; }
@@ -129,7 +143,8 @@ public sealed class PracticeRounds
                     new ExtractRequest(options.RoundCode, options.Actor) { RoundDate = province.RoundDate }, [province.ExportDirectory], null, cancellationToken);
                 await new CheckRunner(dataSource, _loggers.CreateLogger<CheckRunner>(), _checks).RunAsync(options.RoundCode, options.Actor, cancellationToken: cancellationToken);
                 await new WorksheetIssuer(dataSource, _key, _loggers.CreateLogger<WorksheetIssuer>()).IssueAsync(
-                    new WorksheetRequest(options.RoundCode, worksheetsDirectory, options.Actor) { Contact = options.Contact }, cancellationToken: cancellationToken);
+                    new WorksheetRequest(options.RoundCode, worksheetsDirectory, options.Actor) { Contact = options.Contact, RuleHelp = options.RuleHelp },
+                    cancellationToken: cancellationToken);
                 // The round as the jobs leave it once issued: the portal finds the worksheets' folder in its run.
                 await using (var run = dataSource.CreateCommand("""
                     INSERT INTO registry.round_run (round_id, stage, sources, output_directory, deadline, closes_on, contact, started_by)
@@ -161,10 +176,23 @@ public sealed class PracticeRounds
             await ExecuteOnServerAsync($"CREATE DATABASE {Quote(StartDatabase)} TEMPLATE {Quote(Database)}", cancellationToken);
             return new PracticeAccounts(Database, await InfoAsync(cancellationToken), accounts);
         }
-        catch
+        catch (Exception failure)
         {
-            NpgsqlConnection.ClearAllPools();
-            await DropAsync(CancellationToken.None);
+            // Nothing of a half-made practice round stays: its two databases (made here) and its worksheets.
+            try
+            {
+                NpgsqlConnection.ClearAllPools();
+                await DropAsync(CancellationToken.None);
+                if (Directory.Exists(worksheetsDirectory))
+                {
+                    Directory.Delete(worksheetsDirectory, recursive: true);
+                }
+            }
+            catch (Exception cleanup) when (cleanup is NpgsqlException or IOException or UnauthorizedAccessException)
+            {
+                throw new AggregateException(failure, cleanup);
+            }
+
             throw;
         }
     }
@@ -179,6 +207,12 @@ public sealed class PracticeRounds
         if (!exists.Start)
         {
             throw new UserErrorException(new UserMessage(exists.Practice ? "Training.StartMissing" : "Training.NoPracticeRound", StartDatabase));
+        }
+
+        await EnsureMarkedAsync(StartDatabase, cancellationToken);
+        if (exists.Practice)
+        {
+            await EnsureMarkedAsync(Database, cancellationToken);
         }
 
         NpgsqlConnection.ClearAllPools();
@@ -206,6 +240,14 @@ public sealed class PracticeRounds
     public async Task<IReadOnlyList<string>> RemoveAsync(CancellationToken cancellationToken = default)
     {
         var exists = await ExistsAsync(cancellationToken);
+        foreach (var (name, there) in new[] { (Database, exists.Practice), (StartDatabase, exists.Start) })
+        {
+            if (there)
+            {
+                await EnsureMarkedAsync(name, cancellationToken);
+            }
+        }
+
         NpgsqlConnection.ClearAllPools();
         await DropAsync(cancellationToken);
         return [.. new[] { (Database, exists.Practice), (StartDatabase, exists.Start) }.Where(d => d.Item2).Select(d => d.Item1)];
@@ -327,6 +369,28 @@ public sealed class PracticeRounds
         }
 
         return accounts;
+    }
+
+    /// <summary>
+    /// Refuses (Training.NotMarked) to go on unless database <paramref name="name"/> holds a practice round's marker: a database
+    /// that happens to bear the practice name is never dropped.
+    /// </summary>
+    private async Task EnsureMarkedAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_server) { Database = name, Pooling = false }.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT to_regclass('training.practice') IS NOT NULL", connection);
+        var marked = (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        if (marked)
+        {
+            await using var row = new NpgsqlCommand("SELECT EXISTS (SELECT FROM training.practice)", connection);
+            marked = (bool)(await row.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        if (!marked)
+        {
+            throw new UserErrorException(new UserMessage("Training.NotMarked", name));
+        }
     }
 
     private async Task DropAsync(CancellationToken cancellationToken)

@@ -53,7 +53,7 @@ public sealed class DbUrlCommand : Command<SdqSettings>
     public override int Execute(CommandContext context, SdqSettings settings, CancellationToken cancellationToken)
     {
         var connectionString = SdqEnvironment.ConfiguredConnectionString()
-            ?? SdqEnvironment.Embedded(settings.DataDirectory).ConnectionStringIfInitialised()
+            ?? SdqEnvironment.Target(SdqEnvironment.Embedded(settings.DataDirectory).ConnectionStringIfInitialised())
             ?? throw new UserErrorException(new UserMessage("Cli.DbNotCreated"));
         var b = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
         Console.WriteLine($"postgresql://{Uri.EscapeDataString(b.Username ?? "")}:{Uri.EscapeDataString(b.Password ?? "")}@{b.Host}:{b.Port}/{b.Database}");

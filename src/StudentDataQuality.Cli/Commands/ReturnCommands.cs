@@ -74,6 +74,7 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
     {
         // Each still-failing row of a receipt links its rules' pages on the portal (Web:PublicUrl); a bad setting stops before any file is taken.
         var ruleHelp = WebCommand.PublicAddress();
+        var practice = await ingest.IsPracticeAsync(cancellationToken);
         OwnerOnly.CreateDirectory(receipts);
         int refused = 0, repeated = 0, applied = 0, failing = 0, review = 0, removed = 0, rejected = 0, failed = 0;
         void Refused(string name, WorksheetRejectedException e)
@@ -120,7 +121,7 @@ public sealed class IngestCommand : AsyncCommand<IngestSettings>
                 var receiptPath = System.IO.Path.Combine(receipts, ReceiptWriter.FileName(receipt));
                 await using (var output = OwnerOnly.Create(receiptPath))
                 {
-                    ReceiptWriter.Write(receipt, output, ruleHelp);
+                    ReceiptWriter.Write(receipt, output, ruleHelp, practice);
                 }
 
                 repeated += result.AlreadyIngested ? 1 : 0;

@@ -176,7 +176,7 @@ public sealed class TrainingCreateCommand : AsyncCommand<TrainingCreateSettings>
                 Directory.Delete(worksheets, recursive: true);
             }
 
-            var made = await rounds.CreateAsync(new PracticeOptions(schools, trainees, settings.Seed, SdqEnvironment.Actor),
+            var made = await rounds.CreateAsync(new PracticeOptions(schools, trainees, settings.Seed, SdqEnvironment.Actor) { RuleHelp = WebCommand.PublicAddress() },
                 new PracticeProvince(generated.ExportDirectory, options.RoundDate), worksheets, cancellationToken);
             AnsiConsole.MarkupLineInterpolated(
                 $"[green]Practice round {made.Info.RoundCode} made[/] in database {made.Database} ({schools} schools, {trainees} trainees; start kept in {rounds.StartDatabase}). Worksheets: {worksheets}");

@@ -127,22 +127,19 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
 
     private readonly ExportSettings settings = settings ?? new ExportSettings();
 
-    // Whether this is a practice database (training.practice holds its marker row), read once: a database is made a practice
-    // one when it is created, never turned into one under a running register.
-    private readonly Lazy<Task<bool>> practice = new(async () =>
-        await StudentDataQuality.Data.Training.Practice.FindAsync(dataSource).ConfigureAwait(false) is not null);
-
     /// <summary>
     /// Whether this register's database is a practice one (docs/training-portal.md): every file it lets out is then watermarked
     /// <see cref="Watermark.Practice"/>, and the changes for the registry never leave it (<c>Practice.NoRegistryChanges</c>).
+    /// Read at each export (one row): nothing cached can be wrong after a failed read or a practice round's reset.
     /// </summary>
-    public Task<bool> IsPracticeAsync() => practice.Value;
+    public async Task<bool> IsPracticeAsync(CancellationToken cancellationToken = default) =>
+        await StudentDataQuality.Data.Training.Practice.FindAsync(dataSource, cancellationToken).ConfigureAwait(false) is not null;
 
     /// <summary>A practice round's corrections never go to the registry: the changes are refused (and the refusal audited) in a practice database.</summary>
     private async Task RefuseInPracticeAsync(Account actor, ExportKind kind, ExportForm form, ExportScope scope, int? roundId, string from,
         CancellationToken cancellationToken)
     {
-        if (kind == ExportKind.Changes && await IsPracticeAsync())
+        if (kind == ExportKind.Changes && await IsPracticeAsync(cancellationToken))
         {
             await RefuseAsync(actor, kind, form, scope, roundId, "practice", from, new UserMessage("Practice.NoRegistryChanges"), cancellationToken);
         }
@@ -224,7 +221,7 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
             takenAt = new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await now.ExecuteScalarAsync(cancellationToken))!, DateTimeKind.Utc));
         }
 
-        var watermark = new Watermark(ExportId.New(), taker.Name, takenAt, purpose, order.Kind, order.Form) { Practice = await IsPracticeAsync() };
+        var watermark = new Watermark(ExportId.New(), taker.Name, takenAt, purpose, order.Kind, order.Form) { Practice = await IsPracticeAsync(cancellationToken) };
         var content = await produce(watermark, cancellationToken);
         ArgumentNullException.ThrowIfNull(content);
         var (sha256, length) = await HashAsync(content, cancellationToken);

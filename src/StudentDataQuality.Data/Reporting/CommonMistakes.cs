@@ -96,12 +96,14 @@ public sealed class CommonMistakes(NpgsqlDataSource dataSource)
                 district = reader.DistrictCode;
                 break;
             default:
-                district = reader.SchoolCode is { } school ? await SchoolDistrictAsync(connection, school, cancellationToken) : null;
+                // A school and a class teacher read the province's: a district's counts less a school's own would be another
+                // school's, in a district of two (docs/record.md, "Common mistakes").
+                district = null;
                 break;
         }
 
         var everyDistrict = reader.Role is AccountRole.DataTeam or AccountRole.Manager ? districts : [];
-        if (district is null && reader.Role is not (AccountRole.DataTeam or AccountRole.Manager))
+        if (district is null && reader.Role is AccountRole.District)
         {
             return new CommonMistakesReport(round, MistakesScope.NoDistrict, null, [], [], everyDistrict);
         }
@@ -147,15 +149,6 @@ public sealed class CommonMistakes(NpgsqlDataSource dataSource)
         }
 
         return rows;
-    }
-
-    private static async Task<string?> SchoolDistrictAsync(NpgsqlConnection connection, string school, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
-            SELECT district_code FROM access.school_district WHERE school_code = @school
-            """, connection);
-        command.Parameters.AddWithValue("school", school);
-        return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
     private static async Task<(IReadOnlyList<MistakeCount> MostFound, IReadOnlyList<MistakeCount> StillOpen)> CountsAsync(

@@ -29,11 +29,15 @@ public static class Practice
     /// <summary>The suffix that names a practice database after the main one.</summary>
     public const string DatabaseSuffix = "_practice";
 
-    /// <summary>The practice database of main database <paramref name="mainDatabase"/>.</summary>
+    /// <summary>
+    /// The practice database of main database <paramref name="mainDatabase"/>: always its name + <see cref="DatabaseSuffix"/>, so
+    /// that it is never the main database itself (a main database whose name ends in "_practice" has a practice database
+    /// "…_practice_practice"), whatever is then done to it (reset and remove drop it).
+    /// </summary>
     public static string DatabaseName(string mainDatabase)
     {
         ArgumentException.ThrowIfNullOrEmpty(mainDatabase);
-        return mainDatabase.EndsWith(DatabaseSuffix, StringComparison.Ordinal) ? mainDatabase : mainDatabase + DatabaseSuffix;
+        return mainDatabase + DatabaseSuffix;
     }
 
     /// <summary>The practice round this database holds, or null when it is a real one.</summary>

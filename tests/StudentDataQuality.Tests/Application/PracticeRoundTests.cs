@@ -21,11 +21,13 @@ public sealed class PracticeScenario : IAsyncDisposable
     private PracticeScenario(string mainName, string mainConnectionString, PracticeRounds rounds)
     {
         MainName = mainName;
+        MainConnectionString = mainConnectionString;
         Main = NpgsqlDataSource.Create(mainConnectionString);
         Rounds = rounds;
     }
 
     public string MainName { get; }
+    public string MainConnectionString { get; }
     public NpgsqlDataSource Main { get; }
     public PracticeRounds Rounds { get; }
     public PracticeAccounts Made { get; private set; } = null!;
@@ -33,11 +35,18 @@ public sealed class PracticeScenario : IAsyncDisposable
     public string Worksheets => Path.Combine(_temp.Path, "worksheets");
     public const int Seed = 41;
 
-    public static async Task<PracticeScenario> CreateAsync(int schools, int trainees)
+    /// <param name="seedMain">What the main database holds before the practice round is made (given the main database and a
+    /// folder of the scenario's); none: it stays empty.</param>
+    public static async Task<PracticeScenario> CreateAsync(int schools, int trainees, Func<NpgsqlDataSource, string, Task>? seedMain = null)
     {
         var (name, connectionString) = await TestDatabase.CreateAsync();
         var rounds = new PracticeRounds(await TestDatabase.AdminConnectionStringAsync(), name, IngestScenario.Key, OneTimePassword);
         var scenario = new PracticeScenario(name, connectionString, rounds);
+        if (seedMain is not null)
+        {
+            await seedMain(scenario.Main, scenario._temp.Path);
+        }
+
         scenario.Province = ProvinceGenerator.Generate(new GeneratorOptions
         {
             Schools = schools, Students = schools * 30, Seed = Seed, DefectRate = 0.08, OutputDirectory = Path.Combine(scenario._temp.Path, "province"),
@@ -141,6 +150,46 @@ public sealed class PracticeRoundTests
             new PracticeProvince(practice.Province.ExportDirectory, new DateOnly(2026, 10, 15)), practice.Worksheets));
         Assert.Equal("Training.AlreadyExists", again.Text!.Code);
         Assert.Equal(3, (await practice.Rounds.ProgressAsync()).Count);
+    }
+
+    [Fact]
+    public async Task ADatabaseBearingThePracticeName_IsNeverDropped_UnlessItIsMarked_NorIsTheMainOne()
+    {
+        // A main database already named "…_practice" gets a practice database of its own name + "_practice", never itself.
+        Assert.Equal("sdq_practice_practice", Practice.DatabaseName("sdq_practice"));
+
+        // A database that only bears the practice name (an unmarked copy, someone's own) is left alone by remove and reset.
+        var (main, _) = await TestDatabase.CreateAsync();
+        var admin = await TestDatabase.AdminConnectionStringAsync();
+        var rounds = new PracticeRounds(admin, main, IngestScenario.Key, PracticeScenario.OneTimePassword);
+        await using (var server = NpgsqlDataSource.Create(admin))
+        {
+            await using var create = server.CreateCommand($"CREATE DATABASE \"{rounds.Database}\"");
+            await create.ExecuteNonQueryAsync();
+            await using var createStart = server.CreateCommand($"CREATE DATABASE \"{rounds.StartDatabase}\"");
+            await createStart.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            var refused = await Assert.ThrowsAsync<UserErrorException>(() => rounds.RemoveAsync());
+            Assert.Equal("Training.NotMarked", refused.Text!.Code);
+            refused = await Assert.ThrowsAsync<UserErrorException>(() => rounds.ResetAsync("test-trainer"));
+            Assert.Equal("Training.NotMarked", refused.Text!.Code);
+            Assert.Equal((true, true), await rounds.ExistsAsync());
+        }
+        finally
+        {
+            await TestDatabase.DropAsync(rounds.Database);
+            await TestDatabase.DropAsync(rounds.StartDatabase);
+            await TestDatabase.DropAsync(main);
+        }
+
+        // A main database whose practice names PostgreSQL would cut at 63 bytes (into each other, or into the main one) is refused.
+        var tooLong = new string('m', 63 - "_practice".Length);
+        var error = Assert.Throws<UserErrorException>(() => new PracticeRounds(admin, tooLong, IngestScenario.Key, PracticeScenario.OneTimePassword));
+        Assert.Equal("Training.NameTooLong", error.Text!.Code);
+        _ = new PracticeRounds(admin, new string('m', 63 - "_practice_start".Length), IngestScenario.Key, PracticeScenario.OneTimePassword);
     }
 
     [Fact]

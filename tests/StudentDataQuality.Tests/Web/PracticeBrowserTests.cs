@@ -2,6 +2,10 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Playwright;
 using Npgsql;
+using StudentDataQuality.Data.Exchange;
+using StudentDataQuality.Data.Quality;
+using StudentDataQuality.Data.Rounds;
+using StudentDataQuality.Data.Staging;
 using StudentDataQuality.Data.Training;
 using StudentDataQuality.Synthetic;
 using StudentDataQuality.Tests.Application;
@@ -19,10 +23,31 @@ namespace StudentDataQuality.Tests.Web;
 /// </summary>
 public sealed class PracticeBrowserTests
 {
+    private const string MainRound = "2026-autumn";
+
+    /// <summary>What the main database holds that a practice round could add to: counted per table.</summary>
+    private static async Task<string> MainFootprintAsync(PracticeScenario practice) => await practice.MainScalarAsync<string>("""
+        SELECT concat_ws(',', (SELECT count(*) FROM registry.round), (SELECT count(*) FROM reporting.quality_snapshot),
+                              (SELECT count(*) FROM audit.event), (SELECT count(*) FROM export.file), (SELECT count(*) FROM exchange.sign_off),
+                              (SELECT count(*) FROM access.account), (SELECT count(*) FROM exchange.worksheet_return))
+        """);
+
     [Fact]
     public async Task ATrainee_DownloadsFixesUploadsAndCertifies_InAPracticeRound_WhichIsThenReset_AndTheMainDatabaseHoldsNothingOfIt()
     {
-        await using var practice = await PracticeScenario.CreateAsync(schools: 6, trainees: 4);
+        // The main database holds a real round of its own, checked and in the managers' trends (a snapshot).
+        await using var practice = await PracticeScenario.CreateAsync(schools: 6, trainees: 4, seedMain: async (main, folder) =>
+        {
+            var province = ProvinceGenerator.Generate(new GeneratorOptions
+            {
+                Schools = 3, Students = 90, Seed = 7, DefectRate = 0.08, OutputDirectory = Path.Combine(folder, "main-province"),
+            });
+            await new ExtractService(main, Microsoft.Extensions.Logging.Abstractions.NullLogger<ExtractService>.Instance).ExtractFilesAsync(
+                new ExtractRequest(MainRound, "test") { RoundDate = new DateOnly(2026, 10, 15) }, [province.ExportDirectory], null);
+            var checks = await new CheckRunner(main, Microsoft.Extensions.Logging.Abstractions.NullLogger<CheckRunner>.Instance).RunAsync(MainRound, "test");
+            await new RoundRuns(main).TakeSnapshotAsync(checks.Round.RoundId, atClose: false, "test");
+        });
+        var mainBefore = await MainFootprintAsync(practice);
         using var temp = new TempFolder();
         _ = HangfireJobs.Storage(practice.Rounds.ConnectionString);
         await using var appDataSource = NpgsqlDataSource.Create(await TestDatabase.AppConnectionStringAsync(practice.Rounds.Database));
@@ -45,6 +70,9 @@ public sealed class PracticeBrowserTests
                 var page = await chromium.NewPageAsync(site);
                 await Authenticators.SignInFirstTimeInBrowserAsync(page, "/school", account.Name, account.Password);
                 await page.GotoAsync("/school");
+                // Every page of the practice round says so first, in both languages.
+                Assert.Equal(Practice.Label, await page.Locator("#practice-banner strong").InnerTextAsync());
+                Assert.StartsWith(Practice.Label, await page.TitleAsync(), StringComparison.Ordinal);
                 var link = page.GetByRole(AriaRole.Link, new() { Name = "下载问题清单" });
                 Assert.True(await link.CountAsync() == 1, page.Url + "\n" + await page.Locator("body").InnerTextAsync());
                 var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "下载问题清单" }).ClickAsync());
@@ -59,6 +87,7 @@ public sealed class PracticeBrowserTests
                 });
                 await page.GetByRole(AriaRole.Button, new() { Name = "上传" }).ClickAsync();
                 await page.WaitForURLAsync("**/school/returns/*");
+                Assert.Equal(Practice.Label, await page.Locator("#practice-banner strong").InnerTextAsync());
                 // The receipt: a row per worksheet row it answered.
                 var returnId = await practice.PracticeScalarAsync<long>(
                     "SELECT max(return_id) FROM exchange.worksheet_return WHERE school_code = @s AND received_by = @a", ("s", code), ("a", account.Name));
@@ -101,11 +130,36 @@ public sealed class PracticeBrowserTests
         Assert.True(again.OpenErrors + again.OpenWarnings > 0);
         Assert.NotNull(reset.Info.ResetAt);
 
-        // The main database holds nothing of it: no round for the managers' trends, no snapshot, no audit entry, no export.
-        Assert.Equal(0L, await practice.MainScalarAsync<long>("SELECT count(*) FROM registry.round WHERE code = 'practice'"));
-        Assert.Equal(0L, await practice.MainScalarAsync<long>("SELECT count(*) FROM reporting.quality_snapshot"));
-        Assert.Equal(0L, await practice.MainScalarAsync<long>("SELECT count(*) FROM audit.event"));
-        Assert.Equal(0L, await practice.MainScalarAsync<long>("SELECT count(*) FROM export.file"));
-        Assert.Equal(0L, await practice.MainScalarAsync<long>("SELECT count(*) FROM exchange.sign_off"));
+        // The main database holds nothing of it: its rounds, snapshots, audit log, exports, sign-offs and accounts are as they were.
+        Assert.Equal(mainBefore, await MainFootprintAsync(practice));
+        Assert.Equal(0L, await practice.MainScalarAsync<long>($"SELECT count(*) FROM registry.round WHERE code = '{reset.Info.RoundCode}'"));
+
+        // And the managers' trends, as the main database's portal shows them, hold nothing of it (no banner either).
+        var schools = (await practice.PracticeScalarAsync<string>("SELECT string_agg(DISTINCT school_name_raw, '|') FROM registry.school WHERE school_name_raw IS NOT NULL")).Split('|');
+        await using var mainApp = NpgsqlDataSource.Create(await TestDatabase.AppConnectionStringAsync(practice.MainName));
+        var main = Portal.Build(new PortalSettings(mainApp, HangfireJobs.Storage(practice.MainConnectionString), IngestScenario.Key, "http://127.0.0.1:0")
+        {
+            Logging = new ConsoleErrors(), Exports = temp.Path,
+        });
+        await main.StartAsync();
+        try
+        {
+            using var manager = new PortalBrowser(new Uri(main.Urls.First()));
+            await manager.SignInFirstTimeAsync("main-manager", await PortalBrowser.AccountAsync(practice.Main, "main-manager", AccountRole.Manager));
+            var answer = await manager.GetAsync("/trends");
+            Assert.Equal(System.Net.HttpStatusCode.OK, answer.StatusCode);
+            var trends = await answer.Content.ReadAsStringAsync();
+            Assert.DoesNotContain("practice-banner", trends, StringComparison.Ordinal);
+            Assert.DoesNotContain(Practice.Label, trends, StringComparison.Ordinal);
+            Assert.DoesNotContain(">" + reset.Info.RoundCode + "<", trends, StringComparison.Ordinal);
+            Assert.DoesNotContain("\"" + reset.Info.RoundCode + "\"", trends, StringComparison.Ordinal);
+            Assert.All(schools, name => Assert.DoesNotContain(name, trends, StringComparison.Ordinal));
+            // …while its own round is there.
+            Assert.Contains(MainRound, trends, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await main.DisposeAsync();
+        }
     }
 }

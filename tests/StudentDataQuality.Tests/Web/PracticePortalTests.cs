@@ -17,7 +17,10 @@ public sealed class PracticeSites : IAsyncLifetime
     public PortalRound Practice { get; } = new() { Practice = true };
     public PortalRound Real { get; } = new();
 
-    /// <summary>Trainee 1's school and district, and its school account's one-time password.</summary>
+    /// <summary>
+    /// Trainee 1's school (the last of the round: the files' tests return the first school with classes) and district, and its
+    /// school account's one-time password.
+    /// </summary>
     public string TraineeSchool { get; private set; } = "";
     public string TraineeDistrict { get; private set; } = "";
     public const string TraineeSchoolAccount = "practice-school-1", TraineeDistrictAccount = "practice-district-1";
@@ -29,7 +32,7 @@ public sealed class PracticeSites : IAsyncLifetime
         var db = Practice.Database;
         var row = await db.ScalarAsync<string>("""
             SELECT w.school_code || '|' || d.district_code FROM exchange.worksheet w JOIN access.school_district d USING (school_code)
-            WHERE  w.round_id = @r ORDER BY w.school_code LIMIT 1
+            WHERE  w.round_id = @r ORDER BY w.school_code DESC LIMIT 1
             """, ("r", Practice.Run.RoundId));
         (TraineeSchool, TraineeDistrict) = row.Split('|') is [var s, var d] ? (s, d) : default;
         TraineeSchoolPassword = await PortalBrowser.AccountAsync(db.DataSource, TraineeSchoolAccount, AccountRole.School, TraineeSchool);
