@@ -79,7 +79,7 @@ public sealed class WorksheetIssuer(NpgsqlDataSource dataSource, SigningKey key,
             ?? throw new UserErrorException(new UserMessage("Issue.RoundNotFound", request.RoundCode));
         OwnerOnly.CreateDirectory(request.OutputDirectory);
         var deadline = request.Deadline ?? DateOnly.FromDateTime(DateTime.Today).AddDays(14);
-        // A practice database's worksheets say so in their title line and _meta (docs/training-portal.md).
+        // A practice database's worksheets say so in their title line and _meta (docs/training.md).
         var practice = await StudentDataQuality.Data.Training.Practice.FindAsync(dataSource, cancellationToken) is not null;
         var issued = new List<IssuedFile>();
         var channel = Channel.CreateBounded<SchoolProblems>(new BoundedChannelOptions(Math.Max(1, request.Workers) * 2) { SingleWriter = true });

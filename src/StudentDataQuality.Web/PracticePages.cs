@@ -7,7 +7,7 @@ using StudentDataQuality.Web.Components.Practice;
 namespace StudentDataQuality.Web;
 
 /// <summary>
-/// The trainer's view of a practice round (docs/training-portal.md): <c>/team/practice</c>, the data team only, each trainee's
+/// The trainer's view of a practice round (docs/training.md): <c>/team/practice</c>, the data team only, each trainee's
 /// progress (<see cref="Practice.ProgressAsync"/>, one query) with totals. It names accounts and school codes only, no
 /// student. In a real database the page is not there (404), like any address that is not.
 /// </summary>

@@ -91,7 +91,12 @@ public sealed class RulesCommand : Command<RulesSettings>
     {
         if (settings.Document is { } path)
         {
-            // The file's extension picks the format; anything else is refused before a file is made.
+            // The file's extension picks the format; anything else is refused before a file is made, as is a folder that is not there.
+            if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder && !Directory.Exists(folder))
+            {
+                throw new UserErrorException(new UserMessage("Cli.RulesDocFolderMissing", path));
+            }
+
             switch (Path.GetExtension(path).ToLowerInvariant())
             {
                 case ".md":

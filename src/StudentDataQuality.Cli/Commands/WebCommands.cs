@@ -100,7 +100,7 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
             Log.Warning("The portal's database role {Excess}: connect it as sdq_app (SDQ_WEB_DB) so that the audit log cannot be changed through the portal", what);
         }
 
-        // A practice database (training.practice holds its row): every page and file of it says so (docs/training-portal.md).
+        // A practice database (training.practice holds its row): every page and file of it says so (docs/training.md).
         var practice = await StudentDataQuality.Data.Training.Practice.FindAsync(portalDataSource, cancellationToken);
         // With its security settings (Web:KnownProxies, Web:Tls, session times, rate limits): PortalSecuritySettings.
         await using var app = Portal.Build(PortalSecuritySettings.Apply(new PortalSettings(portalDataSource, JobHost.Storage(portalDataSource, SdqEnvironment.Configuration, prepareSchema: false),

@@ -107,7 +107,7 @@ public sealed record ExportScope(string Text, bool Bulk)
 public sealed record Watermark(string ExportId, string TakenBy, DateTimeOffset TakenAt, string Purpose, ExportKind Kind, ExportForm Form)
 {
     /// <summary>
-    /// Taken from a practice database (docs/training-portal.md): the file then says "练习 / Practice" prominently (the header and
+    /// Taken from a practice database (docs/training.md): the file then says "练习 / Practice" prominently (the header and
     /// footer of every sheet, a custom property, a banner on every PDF page, a field of a sidecar). The register sets it.
     /// </summary>
     public bool Practice { get; init; }

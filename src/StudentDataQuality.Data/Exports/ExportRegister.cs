@@ -128,7 +128,7 @@ public sealed class ExportRegister(NpgsqlDataSource dataSource, ExportSettings? 
     private readonly ExportSettings settings = settings ?? new ExportSettings();
 
     /// <summary>
-    /// Whether this register's database is a practice one (docs/training-portal.md): every file it lets out is then watermarked
+    /// Whether this register's database is a practice one (docs/training.md): every file it lets out is then watermarked
     /// <see cref="Watermark.Practice"/>, and the changes for the registry never leave it (<c>Practice.NoRegistryChanges</c>).
     /// Read at each export (one row): nothing cached can be wrong after a failed read or a practice round's reset.
     /// </summary>

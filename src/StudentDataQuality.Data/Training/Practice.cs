@@ -24,7 +24,7 @@ public sealed record TraineeProgress(Trainee Trainee, bool Downloaded, int Retur
 public static class Practice
 {
     /// <summary>What every page and file of a practice round says, prominently, in both languages at once.</summary>
-    public const string Label = "练习 / Practice";
+    public const string Label = StudentDataQuality.Exports.Watermark.PracticeLabel;
 
     /// <summary>The suffix that names a practice database after the main one.</summary>
     public const string DatabaseSuffix = "_practice";

@@ -67,6 +67,20 @@ public sealed class RulesPdfTests(DatabaseFixture db) : IClassFixture<DatabaseFi
         Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
     }
 
+    [Theory]
+    [InlineData("rules.pdf")]
+    [InlineData("rules.md")]
+    public async Task AFolderThatIsNotThere_IsSaidSo_NeverAStackTrace(string name)
+    {
+        using var folder = new TempFolder();
+        var path = Path.Combine(folder.Path, "not-made", name);
+        var (exit, output) = await SdqProcess.RunAsync(db.ConnectionString, null, "rules", "--doc", path);
+        Assert.Equal(2, exit);
+        Assert.Contains("--doc", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at StudentDataQuality", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
+    }
+
     [Fact]
     public async Task TheMarkdown_IsStillWritten_ForAnMdFile()
     {

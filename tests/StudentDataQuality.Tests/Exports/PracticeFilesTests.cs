@@ -14,7 +14,7 @@ using StudentDataQuality.Worksheets.Exports;
 namespace StudentDataQuality.Tests.Exports;
 
 /// <summary>
-/// Every file that leaves a practice database says "练习 / Practice" (docs/training-portal.md, "In the portal and its files"):
+/// Every file that leaves a practice database says "练习 / Practice" (docs/training.md, "In the portal and its files"):
 /// a worksheet and its receipt downloaded from a practice portal, read back with ClosedXML and with openpyxl, have it in
 /// their title line, in every sheet's header and footer (the sheets open in page layout view, so it is seen on screen) and
 /// in their properties; the worksheet, corrected and sent back, is still taken; a confirmation PDF has it on every page. The

@@ -25,7 +25,7 @@ public sealed class PortalRound : IAsyncLifetime
     public string ProvinceDirectory => Path.Combine(_temp.Path, "province");
 
     /// <summary>
-    /// Make the database a practice one before the round starts (docs/training-portal.md): its marker row, as `sdq training
+    /// Make the database a practice one before the round starts (docs/training.md): its marker row, as `sdq training
     /// create` writes it (the round's code "portal"), so that the worksheets are issued, and the portal started, as in practice.
     /// </summary>
     public bool Practice { get; init; }

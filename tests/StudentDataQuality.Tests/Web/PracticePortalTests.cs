@@ -10,7 +10,7 @@ namespace StudentDataQuality.Tests.Web;
 /// <summary>
 /// Two portals on two test databases, each with its round issued: one made a practice database (its marker row, as
 /// `sdq training create` writes it, and one trainee's accounts), one real. Shared by the practice tests of the portal and
-/// of its files (docs/training-portal.md).
+/// of its files (docs/training.md).
 /// </summary>
 public sealed class PracticeSites : IAsyncLifetime
 {
@@ -57,7 +57,7 @@ public sealed class PracticeCollection : ICollectionFixture<PracticeSites>
 }
 
 /// <summary>
-/// The practice round in the portal (docs/training-portal.md): every page of a practice database, signed in or not, starts
+/// The practice round in the portal (docs/training.md): every page of a practice database, signed in or not, starts
 /// with the banner "练习 / Practice" and a line in the reader's language, and its tab title starts with the label; a real
 /// database shows none of it. The trainer's view lists each trainee's progress (404 in a real database, refused to a school),
 /// and the changes for the registry never leave a practice database, from the portal or through the register.
