@@ -29,6 +29,7 @@ app.Configure(config =>
     config.AddCommand<CheckCommand>("check")
         .WithDescription("Run the quality rules over a round, stage by stage, and summarise the findings.")
         .WithExample("check", "--round", "2026-autumn");
+    config.AddCommand<CaseListCommand>("cases").WithDescription("List a round's cases (problems that survived the round they were first seen in), oldest first, with their owner; or one case's history.").WithExample("cases", "--district", "230102", "--older-than-rounds", "3");
     config.AddCommand<RulesCommand>("rules")
         .WithDescription("List the rule catalogue, or write it as a document (--doc FILE).");
     config.AddCommand<WorksheetsCommand>("worksheets")
