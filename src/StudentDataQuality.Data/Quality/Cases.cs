@@ -41,7 +41,7 @@ public sealed record CaseFilter(string? District = null, int? MinRoundsOpen = nu
 /// round did not find again, in the previous round); <see cref="Status"/> is "open", or how it closed: "resolved",
 /// "confirmed", "removed" or "not-found". The student number is in full: callers show it masked (Masking).
 /// </summary>
-public sealed record CaseRow(long CaseId, string Fingerprint, string RuleId, string? SchoolCode, string? DistrictCode, string? StudentNo,
+public sealed record CaseEntry(long CaseId, string Fingerprint, string RuleId, string? SchoolCode, string? DistrictCode, string? StudentNo,
     string Field, string? Value, string Status, string FirstRoundCode, DateOnly FirstRoundDate, int RoundsOpen, int DaysOpen, int DaysPastDeadline,
     CaseOwner Owner)
 {
@@ -50,7 +50,7 @@ public sealed record CaseRow(long CaseId, string Fingerprint, string RuleId, str
 }
 
 /// <summary>A page of cases and how many there are in all.</summary>
-public sealed record CasePage(int RoundId, string RoundCode, IReadOnlyList<CaseRow> Rows, int Total);
+public sealed record CasePage(int RoundId, string RoundCode, IReadOnlyList<CaseEntry> Rows, int Total);
 
 /// <summary>
 /// A round's cases counted. <see cref="NewThisRound"/> are the open problems first seen in this round (not cases yet: those
@@ -134,13 +134,13 @@ public sealed class Cases(NpgsqlDataSource dataSource, CaseOptions? options = nu
         Text(command, "owner", filter.Owner is { } owner ? OwnerText(owner) : null);
         command.Parameters.AddWithValue("limit", limit);
         command.Parameters.AddWithValue("offset", offset);
-        var rows = new List<CaseRow>();
+        var rows = new List<CaseEntry>();
         var total = 0;
         await using (var r = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await r.ReadAsync(cancellationToken))
             {
-                rows.Add(new CaseRow(r.GetInt64(0), r.GetString(1), r.GetString(2), Nullable(r, 3), Nullable(r, 4), Nullable(r, 5), r.GetString(6),
+                rows.Add(new CaseEntry(r.GetInt64(0), r.GetString(1), r.GetString(2), Nullable(r, 3), Nullable(r, 4), Nullable(r, 5), r.GetString(6),
                     Nullable(r, 7), r.GetString(8), r.GetString(9), r.GetFieldValue<DateOnly>(10), r.GetInt32(11), r.GetInt32(12), r.GetInt32(13),
                     ParseOwner(r.GetString(14)) ?? CaseOwner.School));
                 total = r.GetInt32(15);
