@@ -86,20 +86,12 @@ public sealed class CaseListCommand : AsyncCommand<CaseSettings>
 
         var filter = new CaseFilter(settings.District, CaseSettings.MinRounds(settings.OlderThanRounds), Cases.ParseOwner(settings.Owner), settings.Closed);
         var page = await cases.ListAsync(reader, round, filter, 0, settings.Limit, cancellationToken);
-        var table = new Table().AddColumns("case", "rule", "school", "student number", "field", "first round", "rounds open", "days open",
-            settings.Closed ? "closed as" : "owner");
+        AnsiConsole.MarkupLineInterpolated($"{(settings.Closed ? "Closed cases" : "Open cases")} of round [bold]{page.RoundCode}[/]: {page.Total}{(page.Total > page.Rows.Count ? $" (the first {page.Rows.Count} shown, oldest first)" : "")}.");
+        // A line per case (not a table): a terminal of any width shows it whole, and it reads well in a log.
         foreach (var c in page.Rows)
         {
-            table.AddRow(Markup.Escape(c.CaseId.ToString(CultureInfo.InvariantCulture)), Markup.Escape(c.RuleId), Markup.Escape(c.SchoolCode ?? ""),
-                Markup.Escape(Masking.StudentNo(c.StudentNo) ?? ""), Markup.Escape(c.Field), Markup.Escape(c.FirstRoundCode),
-                c.RoundsOpen.ToString(CultureInfo.InvariantCulture), c.DaysOpen.ToString(CultureInfo.InvariantCulture),
-                Markup.Escape(settings.Closed ? c.Status : Cases.OwnerText(c.Owner)));
-        }
-
-        AnsiConsole.MarkupLineInterpolated($"{(settings.Closed ? "Closed cases" : "Open cases")} of round [bold]{page.RoundCode}[/]: {page.Total}{(page.Total > page.Rows.Count ? $" (the first {page.Rows.Count} shown)" : "")}.");
-        if (page.Rows.Count > 0)
-        {
-            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated(
+                $"  case {c.CaseId}  {c.RuleId}  school {c.SchoolCode ?? "-"}  student {Masking.StudentNo(c.StudentNo) ?? "-"}  {c.Field}  first round {c.FirstRoundCode}  {c.RoundsOpen} rounds  {c.DaysOpen} days  {(settings.Closed ? "closed as " + c.Status : "owner " + Cases.OwnerText(c.Owner))}");
         }
 
         var summary = await cases.SummaryAsync(reader, round, settings.District, cancellationToken);
