@@ -13,7 +13,8 @@
 -- The owner: the school; the district once rounds_open > p_district_rounds or days_past_deadline > p_district_days; the
 -- data team once rounds_open > p_team_rounds or days_past_deadline > p_team_days.
 -- One scan of the round's findings partition (and the previous round's, for closed cases), the rest by the fingerprint
--- index of each partition (migrations 0002 and 0006).
+-- index of each partition (migrations 0002 and 0006). The rounds are named by the parameter (and, for the previous round,
+-- a sub-select) rather than joined, so that only their partitions are read (pruned when the plan starts).
 CREATE FUNCTION quality.round_cases(p_round_id integer, p_today date, p_district_rounds integer, p_district_days integer,
                                     p_team_rounds integer, p_team_days integer, p_closed boolean)
 RETURNS TABLE (case_id bigint, fingerprint text, rule_id text, school_code text, district_code text, student_no text, field text,
@@ -35,22 +36,22 @@ WITH RECURSIVE chain AS (
 ), open_cases AS (
     SELECT DISTINCT ON (f.fingerprint) f.finding_id, f.fingerprint, f.rule_id, f.school_code, f.student_no, f.field, f.value,
            f.status, f.first_seen_round_id
-    FROM   quality.finding f JOIN asked a ON f.round_id = a.round_id
-    WHERE  NOT p_closed AND f.status = 'open' AND f.first_seen_round_id <> a.round_id
+    FROM   quality.finding f
+    WHERE  NOT p_closed AND f.round_id = p_round_id AND f.status = 'open' AND f.first_seen_round_id <> p_round_id
     ORDER  BY f.fingerprint, f.finding_id
 ), closed_cases AS (
     SELECT DISTINCT ON (x.fingerprint) x.*
     FROM  (SELECT f.finding_id, f.fingerprint, f.rule_id, f.school_code, f.student_no, f.field, f.value, f.status, f.first_seen_round_id
-           FROM   quality.finding f JOIN asked a ON f.round_id = a.round_id
-           WHERE  p_closed AND f.status IN ('resolved', 'confirmed', 'removed') AND f.first_seen_round_id <> a.round_id
+           FROM   quality.finding f
+           WHERE  p_closed AND f.round_id = p_round_id AND f.status IN ('resolved', 'confirmed', 'removed') AND f.first_seen_round_id <> p_round_id
            UNION ALL
            SELECT p.finding_id, p.fingerprint, p.rule_id, p.school_code, p.student_no, p.field, p.value, 'not-found', p.first_seen_round_id
-           FROM   quality.finding p JOIN asked a ON p.round_id = a.previous_round_id
-           WHERE  p_closed AND p.status = 'open' AND p.first_seen_round_id <> a.previous_round_id
+           FROM   quality.finding p
+           WHERE  p_closed AND p.round_id = (SELECT r.previous_round_id FROM registry.round r WHERE r.round_id = p_round_id)
+             AND  p.status = 'open' AND p.first_seen_round_id <> p.round_id
              AND  NOT EXISTS (SELECT 1 FROM quality.finding n
-                              WHERE n.round_id = a.round_id AND n.fingerprint = p.fingerprint AND n.status <> 'superseded')) x
-    WHERE  NOT EXISTS (SELECT 1 FROM quality.finding o JOIN asked a ON o.round_id = a.round_id
-                       WHERE o.fingerprint = x.fingerprint AND o.status = 'open')
+                              WHERE n.round_id = p_round_id AND n.fingerprint = p.fingerprint AND n.status <> 'superseded')) x
+    WHERE  NOT EXISTS (SELECT 1 FROM quality.finding o WHERE o.round_id = p_round_id AND o.fingerprint = x.fingerprint AND o.status = 'open')
     ORDER  BY x.fingerprint, x.finding_id DESC
 ), found AS (
     SELECT * FROM open_cases
