@@ -93,6 +93,9 @@ public sealed record PortalSettings(NpgsqlDataSource DataSource, JobStorage JobS
 
     /// <summary>Where rounds started from the web write their worksheets (a folder per round); every worker must reach it.</summary>
     public string Worksheets { get; init; } = Path.Combine(Path.GetTempPath(), "sdq-worksheets");
+
+    /// <summary>When cases escalate (the Cases settings, as `sdq cases` reads them; docs/cases.md): the cases pages and escalations.</summary>
+    public StudentDataQuality.Data.Quality.CaseOptions Cases { get; init; } = StudentDataQuality.Data.Quality.CaseOptions.Default;
 }
 
 /// <summary>
@@ -305,6 +308,7 @@ public static class Portal
         MistakesPages.Map(app);
         PracticePages.Map(app);
         GuidePages.Map(app);
+        CasePages.Map(app);
         return app;
     }
 

@@ -114,6 +114,7 @@ public sealed class WebCommand : AsyncCommand<WebSettings>
             ExportRules = Portal.ExportSettingsFrom(SdqEnvironment.Configuration),
             Practice = practice,
             RuleHelp = PublicAddress(urls),
+            Cases = CaseListCommand.Options(),
         }, SdqEnvironment.Configuration));
         await app.StartAsync(cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"The portal is at {urls} (Ctrl+C stops it). Give accounts a one-time password with `sdq user reset <account>`.");
