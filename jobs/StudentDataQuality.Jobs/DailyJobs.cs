@@ -8,12 +8,14 @@ using StudentDataQuality.Data.Rounds;
 namespace StudentDataQuality.Jobs;
 
 /// <summary>
-/// The jobs that run once a day: the reminder (schools past their deadline, written as a report and to the log), and
+/// The jobs that run once a day: the reminder (schools past their deadline, and each district's escalated cases, written
+/// as reports and to the log), and
 /// the upkeep of open rounds (a live quality snapshot of each, and closing those whose closing day has come). Both can
 /// run twice a day with the same end state: the report of a day is rewritten, its audit entry written once, a day's
 /// live snapshot replaced, a closed round left closed.
 /// </summary>
-public sealed class DailyJobs(RoundRuns runs, JobSettings settings, IBackgroundJobClient jobs, ILogger<DailyJobs>? logger = null)
+public sealed class DailyJobs(RoundRuns runs, JobSettings settings, IBackgroundJobClient jobs, Npgsql.NpgsqlDataSource dataSource,
+    ILogger<DailyJobs>? logger = null)
 {
     public const string Actor = "job:daily";
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
@@ -41,8 +43,37 @@ public sealed class DailyJobs(RoundRuns runs, JobSettings settings, IBackgroundJ
         }
 
         File.Move(path + ".partial", path, overwrite: true);
+        var escalations = await EscalationsAsync(today, cancellationToken);
         await runs.AuditRemindersAsync(today, late.Count, Path.GetFileName(path), Actor, cancellationToken);
-        return $"{late.Count} schools past their deadline; {path}";
+        return $"{late.Count} schools past their deadline; {path}; {escalations}";
+    }
+
+    /// <summary>
+    /// Writes escalations_YYYY-MM-DD.csv beside the reminders: per open round and district, the cases the district owns and
+    /// those the data team owns (docs/cases.md), counts only; logs each district's.
+    /// </summary>
+    private async Task<string> EscalationsAsync(DateOnly today, CancellationToken cancellationToken)
+    {
+        var cases = new StudentDataQuality.Data.Quality.Cases(dataSource, settings.Cases);
+        var path = Path.Combine(settings.Reports, $"escalations_{today:yyyy-MM-dd}.csv");
+        var districts = 0;
+        using (var csv = CsvTableWriter.Create(path + ".partial"))
+        {
+            csv.WriteRow("轮次 round", "区县 district", "区县负责 to_district", "数据组负责 to_data_team", "最长未解决轮数 oldest_rounds_open");
+            foreach (var run in (await runs.ListAsync(limit: 1000, cancellationToken)).Where(r => r.Stage == RoundStage.Issued))
+            {
+                foreach (var district in await cases.EscalationsByDistrictAsync(run.RoundCode, cancellationToken))
+                {
+                    csv.WriteRow(district.RoundCode, district.DistrictCode ?? "", district.ToDistrict, district.ToDataTeam, district.OldestRoundsOpen);
+                    _logger.LogWarning("District {DistrictCode} of round {RoundCode} has {ToDistrict} cases escalated to it and {ToDataTeam} to the data team",
+                        district.DistrictCode, district.RoundCode, district.ToDistrict, district.ToDataTeam);
+                    districts++;
+                }
+            }
+        }
+
+        File.Move(path + ".partial", path, overwrite: true);
+        return $"{districts} districts with escalations; {path}";
     }
 
     /// <summary>Closes the open rounds whose closing day has come, and takes a live snapshot of every other issued round.</summary>

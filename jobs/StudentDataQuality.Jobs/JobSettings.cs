@@ -12,6 +12,9 @@ public sealed record JobSettings
     /// <summary>Schools per worksheet job of the fan-out: fewer jobs for the queue, still spread over every worker.</summary>
     public int WorksheetBatch { get; init; } = 10;
 
+    /// <summary>When a case escalates (the Cases section of the settings): the daily reminders report lists the escalations.</summary>
+    public StudentDataQuality.Data.Quality.CaseOptions Cases { get; init; } = StudentDataQuality.Data.Quality.CaseOptions.Default;
+
     /// <summary>The folder watched for returned worksheets (null: this worker sets no watch).</summary>
     public string? Inbox { get; init; }
 

@@ -61,6 +61,7 @@ public static class JobHost
             Checks = Checks(configuration),
             Returns = Returns(configuration),
             RuleHelp = Commands.WebCommand.PublicAddress(),
+            Cases = Commands.CaseListCommand.Options(),
         };
     }
 

@@ -19,6 +19,9 @@ public enum CaseOwner
     DataTeam,
 }
 
+/// <summary>A round's escalations in one district (<see cref="Cases.EscalationsByDistrictAsync"/>); a null district: schools the school master places in none.</summary>
+public sealed record DistrictEscalations(string RoundCode, string? DistrictCode, int ToDistrict, int ToDataTeam, int OldestRoundsOpen);
+
 /// <summary>
 /// When a case escalates (the hosts read them from the <c>Cases</c> section of the settings). A case is the district's once
 /// it has been open more than <see cref="DistrictAfterRounds"/> rounds, or its round is more than
@@ -283,6 +286,34 @@ public sealed class Cases(NpgsqlDataSource dataSource, CaseOptions? options = nu
         "data-team" => CaseOwner.DataTeam,
         _ => null,
     };
+
+    /// <summary>
+    /// A round's escalations per district (the daily reminders report: the province's, for the data team's jobs; counts only,
+    /// no student): the cases owned by the district and by the data team, and the oldest's rounds open; districts with none
+    /// left out. One query.
+    /// </summary>
+    public async Task<IReadOnlyList<DistrictEscalations>> EscalationsByDistrictAsync(string roundCode, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var round = await RoundAsync(connection, roundCode, cancellationToken);
+        await using var command = new NpgsqlCommand($"""
+            SELECT c.district_code, count(*) FILTER (WHERE c.owner = 'district')::int, count(*) FILTER (WHERE c.owner = 'data-team')::int,
+                   max(c.rounds_open)::int
+            FROM   {Call} c
+            WHERE  c.owner <> 'school'
+            GROUP  BY c.district_code
+            ORDER  BY c.district_code NULLS LAST
+            """, connection);
+        Bind(command, round.RoundId, closed: false);
+        var rows = new List<DistrictEscalations>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new DistrictEscalations(roundCode, Nullable(reader, 0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3)));
+        }
+
+        return rows;
+    }
 
     /// <summary>The owner's spelling (school, district, data-team).</summary>
     public static string OwnerText(CaseOwner owner) => owner switch

@@ -248,6 +248,39 @@ public sealed class CaseTests(DatabaseFixture db) : IClassFixture<DatabaseFixtur
 
         return ids;
     }
+
+    [Fact]
+    public async Task TheDailyReminders_ListEachDistrictsEscalations_AsTheCasesCountThem()
+    {
+        // Three rounds left unfixed: in the third, every case is the district's. The third round is open (issued, its
+        // deadline ahead), as the daily job reads the rounds.
+        await CaseRounds.StageAsync(db.DataSource, _temp.Path, "esc", seed: 23, fix: false);
+        await db.ExecuteAsync("""
+            INSERT INTO registry.round_run (round_id, stage, sources, output_directory, deadline, closes_on, contact, started_by)
+            SELECT round_id, 'issued', ARRAY['-'], @out, current_date + 14, current_date + 28, '-', 'test' FROM registry.round WHERE code = 'esc-3'
+            """, ("out", _temp.Path));
+        var reports = Path.Combine(_temp.Path, "reports");
+        Directory.CreateDirectory(reports);
+        var job = new StudentDataQuality.Jobs.DailyJobs(new StudentDataQuality.Data.Rounds.RoundRuns(db.DataSource),
+            new StudentDataQuality.Jobs.JobSettings { Reports = reports }, new Hangfire.BackgroundJobClient(HangfireJobs.Storage(db.ConnectionString)),
+            db.DataSource);
+        await job.RemindAsync(CancellationToken.None);
+
+        var lines = (await File.ReadAllLinesAsync(Path.Combine(reports, $"escalations_{DateTime.Today:yyyy-MM-dd}.csv")))
+            .Where(l => l.StartsWith("esc-3,", StringComparison.Ordinal)).ToList();
+        var all = new List<CaseEntry>();
+        for (CasePage page; (page = await new Cases(db.DataSource).ListAsync(Team, "esc-3", new CaseFilter(), all.Count, 1000)).Rows.Count > 0;)
+        {
+            all.AddRange(page.Rows);
+        }
+
+        var expected = all.Where(c => c.Owner != CaseOwner.School).GroupBy(c => c.DistrictCode ?? "")
+            .OrderBy(g => g.Key.Length == 0).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"esc-3,{g.Key},{g.Count(c => c.Owner == CaseOwner.District)},{g.Count(c => c.Owner == CaseOwner.DataTeam)},{g.Max(c => c.RoundsOpen)}")
+            .ToList();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, lines);
+    }
 }
 
 /// <summary>A clock stopped at noon (Beijing) of one day.</summary>
