@@ -1,9 +1,9 @@
--- 0022 which quality trends an account reads, decided in SQL, in one place. The trends are aggregates
+-- 0022 which quality trends an account reads, decided in SQL (issue 17, "access in one place"). The trends are aggregates
 -- (counts per round, district and school, as each snapshot recorded them), so their scope is a district, not a school:
 --   data_team, manager  the province, or any district they name
 --   district            its own district only (asking for another is refused; asking for none reads its own)
 --   school, any other   nothing
--- The trends pages' policy refuses a school account before any read; this function is what the data layer asks for every
+-- The portal's page filters refuse a school account before any read; this function is what the data layer asks for every
 -- read and export of the trends, so that a refusal does not depend on the page that called it.
 CREATE FUNCTION access.trend_scope(p_role text, p_district text, p_asked text)
 RETURNS TABLE (allowed boolean, district_code text)
